@@ -1,0 +1,92 @@
+# qnas — one binary (`qnas`) and one static library of the engine (build/libqnas.a) that the
+# tests and benchmarks link against.
+#
+# No -march=native: the default build runs on any x86-64. Only files named *-avx2.c,
+# *-avxvnni.c and *-avx512.c get ISA flags; the dispatcher calls them after checking cpuid.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+SAN     ?=
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -fno-math-errno -ffp-contract=off \
+             -Isrc -Ikernels -Imodels -Isearch $(SAN) $(CFLAGS)
+LDLIBS  = -fopenmp -lcjson -lz -lm $(SAN)
+# Tests use the system cblas (whichever one Debian's alternatives point to) as an oracle.
+TEST_LDLIBS = -lblas $(LDLIBS)
+
+FLAGS_AVX2    = -mavx2 -mfma -mf16c -mbmi2
+FLAGS_AVXVNNI = $(FLAGS_AVX2) -mavxvnni
+FLAGS_AVX512  = $(FLAGS_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+
+LIB_SRCS  = $(filter-out src/main.c,$(wildcard src/*.c)) \
+            $(wildcard kernels/*.c kernels/*/*.c models/*.c search/*.c)
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS = $(wildcard tests/test-*.c)
+TESTS     = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS = $(wildcard bench/bench-*.c)
+BENCHES   = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+HDRS      = $(wildcard src/*.h kernels/*.h kernels/*/*.h models/*.h search/*.h tests/*.h bench/*.h)
+
+# oneDNN is a benchmark peer only: linked into the kernel benchmark when its header exists.
+DNNL_H := $(wildcard /usr/include/oneapi/dnnl/dnnl.h)
+ifneq ($(DNNL_H),)
+BENCH_DNNL_CFLAGS = -DQN_HAVE_DNNL=1
+BENCH_DNNL_LIBS   = -ldnnl
+endif
+
+.PHONY: all deps test test-asan bench demo clean info
+all: $(BUILD)/qnas $(BUILD)/libqnas.a
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/obj/%-avx512.o: %-avx512.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(FLAGS_AVX512) -c $< -o $@
+$(BUILD)/obj/%-avxvnni.o: %-avxvnni.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(FLAGS_AVXVNNI) -c $< -o $@
+$(BUILD)/obj/%-avx2.o: %-avx2.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(FLAGS_AVX2) -c $< -o $@
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libqnas.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/qnas: $(BUILD)/obj/src/main.o $(BUILD)/libqnas.a
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libqnas.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests $< $(BUILD)/libqnas.a -o $@ $(TEST_LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libqnas.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BENCH_DNNL_CFLAGS) -Ibench $< $(BUILD)/libqnas.a -o $@ $(LDLIBS) -ldl $(BENCH_DNNL_LIBS)
+
+info: all
+	$(BUILD)/qnas info
+
+# The test runner runs every test binary and prints the closing line `N passed, N failed`.
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@sh tests/run.sh $(BUILD) $(TESTS)
+
+# Same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build tree.
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    build-asan/qnas $(TESTS:$(BUILD)/%=build-asan/%)
+	@ASAN_OPTIONS=detect_leaks=1 QNAS_TEST_QUICK=1 sh tests/run.sh build-asan $(TESTS:$(BUILD)/%=build-asan/%)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES)
+	@sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,43 @@
+// CPU feature detection, ISA selection and thread count.
+//
+// The ISA level is chosen once at start-up from cpuid (the highest the machine and the OS
+// support) and may be lowered with QNAS_ISA=avx512|avxvnni|avx2|scalar. Each op keeps one
+// config per level, filled once; operators index it with qn_isa(). Tests and benchmarks call
+// qn_isa_set() to run every level the machine supports in one process.
+#pragma once
+
+#include <stdbool.h>
+
+enum qn_isa {
+    QN_ISA_SCALAR = 0,  // portable C
+    QN_ISA_AVX2,        // AVX2 + FMA
+    QN_ISA_AVXVNNI,     // AVX2 + FMA + AVX-VNNI (VEX vpdpbusd on ymm)
+    QN_ISA_AVX512,      // AVX-512 F/BW/VL/DQ + AVX512-VNNI
+    QN_ISA_COUNT,
+};
+
+struct qn_cpu_features {
+    bool sse42, avx, avx2, fma, f16c;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512fp16;
+    bool avxvnni, amx_int8, amx_bf16;
+    bool os_avx, os_avx512;  // XCR0 says the OS saves ymm / zmm + opmask state
+    char brand[49];
+};
+
+const struct qn_cpu_features *qn_cpu(void);
+
+// Highest level this machine supports.
+enum qn_isa qn_isa_best(void);
+// The level in use: qn_isa_best(), lowered by QNAS_ISA at first call, or set by qn_isa_set().
+enum qn_isa qn_isa(void);
+bool qn_isa_supported(enum qn_isa isa);
+// Returns false (and changes nothing) when the machine lacks that level.
+bool qn_isa_set(enum qn_isa isa);
+const char *qn_isa_name(enum qn_isa isa);
+// Parses "avx512", "avxvnni", "avx2", "scalar"; returns QN_ISA_COUNT when unknown.
+enum qn_isa qn_isa_parse(const char *name);
+
+// OpenMP thread count used by every parallel region: QNAS_THREADS, else the number of
+// online cores. qn_threads_set(n) overrides (--threads N).
+int qn_threads(void);
+void qn_threads_set(int n);
