@@ -78,15 +78,16 @@ test: deps
 	@sh tests/run.sh $(BUILD) $(TESTS)
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build tree.
+ASAN_BUILD = $(BUILD)-asan
 test-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    build-asan/qnas $(TESTS:$(BUILD)/%=build-asan/%)
-	@ASAN_OPTIONS=detect_leaks=1 QNAS_TEST_QUICK=1 sh tests/run.sh build-asan $(TESTS:$(BUILD)/%=build-asan/%)
+	    $(ASAN_BUILD)/qnas $(TESTS:$(BUILD)/%=$(ASAN_BUILD)/%)
+	@ASAN_OPTIONS=detect_leaks=1 QNAS_TEST_QUICK=1 sh tests/run.sh $(ASAN_BUILD) $(TESTS:$(BUILD)/%=$(ASAN_BUILD)/%)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-*
