@@ -3,7 +3,7 @@
 # otherwise prints the exact install line and fails.
 # Needed: a C compiler with OpenMP, make, reference cblas (libblas-dev: the tests' oracle),
 # zlib (gzip IDX data), cJSON (safetensors headers, JSON reports).
-# Fashion-MNIST (dataset-fashion-mnist) is needed by training/eval, not by the kernel tests.
+# Fashion-MNIST (dataset-fashion-mnist) is the data every training, eval and search uses.
 missing=""
 have_hdr() { [ -f "/usr/include/$1" ] || [ -f "/usr/include/x86_64-linux-gnu/$1" ]; }
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -11,7 +11,7 @@ command -v make >/dev/null 2>&1 || missing="$missing make"
 have_hdr cblas.h || missing="$missing libblas-dev"
 have_hdr zlib.h || missing="$missing zlib1g-dev"
 have_hdr cjson/cJSON.h || missing="$missing libcjson-dev"
-if [ -n "${QNAS_NEED_DATA:-}" ] && [ ! -d /usr/share/datasets/fashion-mnist ]; then
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     missing="$missing dataset-fashion-mnist"
 fi
 [ -z "$missing" ] && exit 0

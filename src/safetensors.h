@@ -1,0 +1,87 @@
+// safetensors files: an 8-byte little-endian header length N, N bytes of JSON
+// ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}}),
+// then the raw little-endian tensor bytes. https://github.com/huggingface/safetensors
+//
+// The reader trusts nothing: every length, offset, shape and dtype is checked against the file,
+// tensors may not overlap and must cover the data section exactly (as the reference
+// implementation requires), and F32 data may be checked for NaN/Inf. The writer is atomic:
+// temp file in the same folder, fsync, rename, so an interrupted run never leaves a broken file.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum qn_dtype {
+    QN_DTYPE_F32 = 0,
+    QN_DTYPE_I32,
+    QN_DTYPE_I16,
+    QN_DTYPE_I8,
+    QN_DTYPE_U8,
+    QN_DTYPE_I64,
+    QN_DTYPE_COUNT,
+};
+
+const char *qn_dtype_name(enum qn_dtype t);  // "F32", ...
+size_t qn_dtype_size(enum qn_dtype t);
+
+#define QN_ST_MAX_DIMS 8
+#define QN_ST_MAX_NAME 256
+
+struct qn_st_tensor {
+    char name[QN_ST_MAX_NAME];
+    enum qn_dtype dtype;
+    int ndim;
+    int64_t shape[QN_ST_MAX_DIMS];
+    size_t nbytes;
+    void *data;  // into the file's data section (64-byte aligned base, offsets multiple of elem size)
+};
+
+struct qn_safetensors {
+    size_t n;
+    struct qn_st_tensor *tensors;  // sorted by data offset
+    size_t n_meta;
+    char **meta_keys, **meta_values;  // __metadata__ (string values only)
+    void *blob;                        // the data section
+    size_t blob_bytes;
+};
+
+// Parses an in-memory file image (the fuzz target's entry point). `what` names the source in
+// messages. With check_finite, any NaN/Inf in an F32 tensor is an error.
+enum qn_status qn_st_parse(const void *buf, size_t len, const char *what, bool check_finite,
+                           struct qn_safetensors *st, struct qn_error *e);
+enum qn_status qn_st_read(const char *path, bool check_finite, struct qn_safetensors *st,
+                          struct qn_error *e);
+void qn_st_free(struct qn_safetensors *st);
+
+const struct qn_st_tensor *qn_st_find(const struct qn_safetensors *st, const char *name);
+const char *qn_st_meta(const struct qn_safetensors *st, const char *key);  // NULL if absent
+
+// Checks that tensor `name` exists with this dtype and shape; the message names the file
+// (`what`), the tensor and what differs.
+enum qn_status qn_st_expect(const struct qn_safetensors *st, const char *what, const char *name,
+                            enum qn_dtype dtype, int ndim, const int64_t *shape,
+                            const struct qn_st_tensor **out, struct qn_error *e);
+
+// --- writing ---
+
+struct qn_st_entry {
+    const char *name;
+    enum qn_dtype dtype;
+    int ndim;
+    int64_t shape[QN_ST_MAX_DIMS];
+    const void *data;
+};
+
+// Writes atomically. meta_keys/values may be NULL when n_meta == 0. Tensor data is laid out
+// 64-byte aligned (header padded with spaces), in the order given.
+enum qn_status qn_st_write(const char *path, const struct qn_st_entry *entries, size_t n,
+                           const char *const *meta_keys, const char *const *meta_values,
+                           size_t n_meta, struct qn_error *e);
+
+// Atomic whole-file write used by every output of qnas (checkpoints, reports, models):
+// <path>.tmp.<pid> in the same folder, fsync, rename over path, fsync the folder.
+enum qn_status qn_write_atomic(const char *path, const void *const *parts, const size_t *sizes,
+                               size_t n_parts, struct qn_error *e);
