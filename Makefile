@@ -35,7 +35,7 @@ BENCH_DNNL_CFLAGS = -DQN_HAVE_DNNL=1
 BENCH_DNNL_LIBS   = -ldnnl
 endif
 
-.PHONY: all deps test test-asan bench demo clean info
+.PHONY: all deps test test-asan bench demo clean info fuzz
 all: $(BUILD)/qnas $(BUILD)/libqnas.a
 
 deps:
@@ -91,3 +91,15 @@ bench: deps
 
 clean:
 	rm -rf build build-asan build-*
+
+# Coverage-guided fuzzing of the file readers (clang + libFuzzer): `make fuzz FUZZ_SECONDS=60`.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
+build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/safetensors.c src/idx.c src/error.c src/cpu.c $(HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) $< src/safetensors.c src/idx.c src/error.c src/cpu.c -o $@ -lcjson -lz -lm
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$(basename $$t); \
+	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$(basename $$t) 2>&1 | tail -n 3 || exit 1; done

@@ -62,28 +62,51 @@ enum qn_status qn_idx_read(const char *path, int expect_ndim, int dims_out[3], u
         dims_out[d] = (int)v;
         total *= v;
     }
-    uint8_t *buf = qn_alloc(total);
+    // The buffer grows with the bytes actually read, so a header that promises gigabytes
+    // costs nothing unless the data is really there.
+    size_t cap = QN_MIN(total, (size_t)1 << 20), have = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        got = gz_read_full(f, buf + have, cap - have);
+        if (got < 0) break;
+        have += (size_t)got;
+        if (have < cap || cap == total) break;
+        size_t ncap = QN_MIN(total, 2 * cap);
+        uint8_t *nb = realloc(buf, ncap);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb, cap = ncap;
+    }
     if (!buf) {
-        st = qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, total);
+        st = qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, cap);
         goto out;
     }
-    got = gz_read_full(f, buf, total);
-    if (got < 0 || (size_t)got != total) {
-        qn_free(buf);
+    if (got < 0 || have != total) {
+        free(buf);
         st = got < 0 ? qn_fail(e, QN_ERR_FORMAT, "%s: corrupt gzip data", path)
-                     : qn_fail(e, QN_ERR_FORMAT, "%s: truncated: header promises %zu data bytes, file has %lld",
-                               path, total, got);
+                     : qn_fail(e, QN_ERR_FORMAT, "%s: truncated: header promises %zu data bytes, file has %zu",
+                               path, total, have);
         goto out;
     }
     unsigned char extra;
     got = gz_read_full(f, &extra, 1);
     if (got != 0) {
-        qn_free(buf);
+        free(buf);
         st = qn_fail(e, QN_ERR_FORMAT, "%s: %s", path,
                      got < 0 ? "corrupt gzip data" : "trailing bytes after the data the header describes");
         goto out;
     }
-    *data = buf;
+    *data = qn_alloc(total);  // the caller frees with qn_free, and kernels like aligned data
+    if (!*data) {
+        free(buf);
+        st = qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, total);
+        goto out;
+    }
+    memcpy(*data, buf, total);
+    free(buf);
 out:
     gzclose(f);
     return st;

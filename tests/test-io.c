@@ -67,6 +67,15 @@ static void idx_reads_valid_and_rejects_broken(void) {
     write_gz(p, buf, n);
     QT_CHECK(qn_idx_read(p, 3, dims, &data, &e) == QN_ERR_FORMAT, "absurd dimension accepted");
 
+    // Within the dimension limits but promising 13 GB: rejected as truncated without
+    // allocating what the header claims.
+    path_in_tmp(p, sizeof(p), "liar-idx3.gz");
+    idx_image(buf, 6, 4, 3, 0);
+    buf[4] = 0x00, buf[5] = 0xff, buf[6] = 0xff, buf[7] = 0xff;
+    buf[8 + 2] = 0x01, buf[8 + 3] = 0x00, buf[12 + 2] = 0x01, buf[12 + 3] = 0x00;
+    write_gz(p, buf, n);
+    QT_CHECK(qn_idx_read(p, 3, dims, &data, &e) == QN_ERR_FORMAT && strstr(e.msg, "truncated"), "liar: %s", e.msg);
+
     path_in_tmp(p, sizeof(p), "empty.gz");
     write_gz(p, buf, 0);
     QT_CHECK(qn_idx_read(p, 3, dims, &data, &e) == QN_ERR_FORMAT, "empty file accepted");
