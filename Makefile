@@ -102,4 +102,4 @@ build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/safetensors.c src/idx.c src/error.c s
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$(basename $$t); \
 	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
-	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-$$(basename $$t) 2>&1 | tail -n 3 || exit 1; done
+	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$(basename $$t) 2>&1 | tail -n 3 || exit 1; done
