@@ -1,0 +1,133 @@
+// Convolution operators on NHWC activations: general kh x kw (im2col + GEMM), 1x1 (GEMM straight
+// on the NHWC tensor) and depthwise k x k (direct kernels), FP32 and INT8 (u8 x s8 -> s32), all
+// with the fused epilogue of src/gemm.h.
+//
+// Activations: a batch of n images, each [h][w][pixel] with a pixel stride ld >= channels (in
+// elements), images packed back to back (image stride h * w * ld), so a subnet's leading channels
+// run inside a max-width buffer. The epilogue residual is indexed by output pixel:
+// R[(img * h_out + oh) * w_out + ow][ldr], the bias by output channel.
+//
+// Weights are views into the larger supernet tensors (struct qn_conv_wview): FP32 convs run
+// straight on the view; INT8 convs pack their (already quantized, s8) view once at init.
+// An elastic subnet uses the leading channels and the centred k x k window of a K_max x K_max
+// kernel (offset (K_max - k) / 2); qn_conv_wview_ohwi / qn_conv_wview_dw build such views.
+//
+// A conv object is created once per layer shape and weight slice (init), run many times, freed.
+// Scratch is allocated at init, never in run. A conv object is not reentrant: one run at a
+// time per object. INT8 objects hold weights packed for the ISA level current at init;
+// run asserts that level is still in use.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "gemm.h"
+
+// --- weight views ---
+
+// Element (o, i, j, ci) of the slice is at data[o * ld_o + i * ld_h + j * ld_w + ci]: output
+// channel o < c_out, kernel row i < kh, kernel column j < kw, input channel ci < c_in (ci is
+// contiguous). Regular conv: OHWI, full tensor [C_out_max][K_max][K_max][C_in_max].
+// Depthwise: c_in == 1, ld_o == 1 (channels contiguous), full tensor [K_max][K_max][C_max].
+struct qn_conv_wview {
+    const void *data;  // float or int8_t, slice element (0, 0, 0, 0)
+    size_t c_out, kh, kw, c_in;
+    size_t ld_o, ld_h, ld_w;  // in elements
+};
+
+// Slice of an OHWI supernet tensor [c_out_max][k_max][k_max][c_in_max] of element size
+// `elem` bytes: leading c_out x c_in channels, centred k x k window (k, k_max odd, k <= k_max).
+struct qn_conv_wview qn_conv_wview_ohwi(const void *full, size_t elem, size_t c_out_max,
+                                        size_t k_max, size_t c_in_max, size_t c_out, size_t k,
+                                        size_t c_in);
+// Slice of a depthwise supernet tensor [k_max][k_max][c_max]: leading c channels, centred k x k.
+struct qn_conv_wview qn_conv_wview_dw(const void *full, size_t elem, size_t k_max, size_t c_max,
+                                      size_t c, size_t k);
+
+// Symmetric per-output-channel quantization of an FP32 view to `bits` (2..8):
+// scale[o] = max|w[o]| / (2^(bits-1) - 1) (1 when the channel is all zero), q = rint(w / scale).
+// Regular views write q dense as [c_out][kh][kw][c_in]; depthwise views (c_in == 1, ld_o == 1)
+// as [kh][kw][c_out]. *qview (may be NULL) receives the matching s8 view of q.
+void qn_conv_quantize_weights(const struct qn_conv_wview *w, int bits, int8_t *q, float *scale,
+                              struct qn_conv_wview *qview);
+
+// --- shapes ---
+
+struct qn_conv_params {
+    size_t h, w;          // input image, pixels
+    size_t c_in, c_out;   // depthwise: c_in == c_out
+    size_t kh, kw;        // depthwise: kh == kw
+    size_t stride_h, stride_w;  // depthwise: equal
+    size_t pad_h, pad_w;  // zero padding on both sides (< kh, < kw); INT8 pads with a_zp
+    bool depthwise;
+};
+
+// Output image: h_out = (h + 2 pad_h - kh) / stride_h + 1, likewise w_out.
+size_t qn_conv_h_out(const struct qn_conv_params *p);
+size_t qn_conv_w_out(const struct qn_conv_params *p);
+
+enum qn_conv_path {
+    QN_CONV_PATH_GEMM_1X1 = 0,   // 1x1, stride 1, pad 0: GEMM on the NHWC tensor itself
+    QN_CONV_PATH_GEMM_1X1_SUB,   // 1x1, stride > 1: subsample the pixels, then GEMM
+    QN_CONV_PATH_IM2COL,         // im2col one image at a time, then GEMM
+    QN_CONV_PATH_DWCONV,         // direct depthwise kernel, one output row per call
+};
+const char *qn_conv_path_name(enum qn_conv_path path);
+
+// --- FP32 ---
+
+struct qn_f32_conv {
+    struct qn_conv_params p;
+    size_t h_out, w_out;
+    enum qn_conv_path path;
+    struct qn_conv_wview w;  // float view, not copied: must outlive the object
+    float *scratch;          // im2col [h_out * w_out][kh * kw * c_in] or subsampled pixels
+    size_t scratch_elems;
+};
+
+// QN_ERR_ARG on inconsistent shapes / views, QN_ERR_NOMEM.
+enum qn_status qn_f32_conv_init(struct qn_f32_conv *conv, const struct qn_conv_params *p,
+                                const struct qn_conv_wview *w);
+// y[n][h_out][w_out][ld_y] = conv(x[n][h][w][ld_x]) then ep (may be NULL). x and y must not
+// overlap; the residual may alias y only if it is exactly y (same pointer and stride).
+void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x, float *y,
+                     size_t ld_y, const struct qn_epilogue *ep);
+void qn_f32_conv_free(struct qn_f32_conv *conv);
+
+// --- INT8: u8 activations (a_scale, a_zp) x s8 weights (per-output-channel scale) ---
+
+struct qn_qs8_conv {
+    struct qn_conv_params p;
+    size_t h_out, w_out;
+    enum qn_conv_path path;
+    enum qn_isa isa;                   // level the weights were packed for
+    struct qn_qgemm_weights gw;        // GEMM paths: W as [c_out][kh * kw * c_in]
+    int32_t *dw_w;                     // depthwise: [kh * kw][c_pad] as (uint16_t)w, 0 padded
+    size_t c_pad;                      // depthwise: c rounded up to 16
+    float *w_scale;                    // depthwise: [c]
+    float *dw_mul;                     // depthwise: [c_pad] a_scale * w_scale, set per run
+    uint8_t *scratch;                  // im2col or subsampled pixels (u8)
+    size_t scratch_elems;
+};
+
+// w: s8 view (values within +-(2^(bits-1) - 1)), w_scale[c_out]. Packs for the current ISA.
+enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_params *p,
+                                const struct qn_conv_wview *w, const float *w_scale, int bits);
+// Same contract as qn_f32_conv_run; out gives the input quantization (a_scale, a_zp), the
+// epilogue (FP32 bias / residual) and the output: u8 (out_scale, out_zp) or FP32 into y.
+// Requantization is exactly qn_qgemm_ref's: y = (float)acc * (a_scale * w_scale[c]), epilogue,
+// q = clamp(rint(y * (1 / out_scale)) + out_zp, 0, 255).
+void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
+                     const struct qn_qgemm_out *out, void *y, size_t ld_y);
+void qn_qs8_conv_free(struct qn_qs8_conv *conv);
+
+// --- kernel names at the current ISA level (for `qnas info`) ---
+
+// Depthwise micro-kernel for a k x k window, e.g. "qn_f32_dwconv_ukernel_3x3__avx512".
+const char *qn_f32_dwconv_variant(size_t k);
+const char *qn_qs8_dwconv_variant(size_t k);
+// "im2col + <gemm variant>" style summary of the path a conv object uses.
+const char *qn_f32_conv_variant(const struct qn_f32_conv *conv);
+const char *qn_qs8_conv_variant(const struct qn_qs8_conv *conv);
