@@ -1,0 +1,249 @@
+// Gradients of every training layer against central finite differences.
+//
+// Each check defines a scalar L = sum_i y_i * r_i with fixed random r, so dL/dy = r, runs the
+// layer's backward with dy = r, and compares each analytic partial with
+// (L(v + h) - L(v - h)) / 2h for a sample of inputs and weights. L is accumulated in double.
+// Linear layers are exact up to rounding (h = 1e-2: error ~ eps*|L|/h ~ 1e-4); nonlinear ones
+// (batch norm, activations, the loss) use h = 1e-3, where the truncation error h^2 f''' / 6 is
+// ~1e-6 and rounding ~1e-3 relative; the tolerance 2e-2 * max(1, |g|) covers both with margin
+// while still catching a wrong factor or a missing term.
+#include "nn.h"
+#include "test.h"
+
+static double dot(const float *y, const float *r, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)y[i] * r[i];
+    return s;
+}
+
+typedef double (*loss_fn)(void *ctx);
+
+// Checks analytic gradient g[] for variable v[] (n of them) at up to `samples` positions.
+static void check_grad(const char *what, float *v, const float *g, size_t n, float h, loss_fn f, void *ctx,
+                       int samples) {
+    int bad = 0;
+    for (int s = 0; s < samples; s++) {
+        size_t i = n <= (size_t)samples ? (size_t)s : (size_t)(qt_u64() % n);
+        if (i >= n) break;
+        float keep = v[i];
+        v[i] = keep + h;
+        double lp = f(ctx);
+        v[i] = keep - h;
+        double lm = f(ctx);
+        v[i] = keep;
+        double num = (lp - lm) / (2.0 * h);
+        double tol = 2e-2 * fmax(1.0, fabs(num));
+        if (fabs(num - g[i]) > tol && bad++ < 3)
+            QT_CHECK(0, "%s[%zu]: analytic %.6f, numeric %.6f", what, i, g[i], num);
+    }
+}
+
+// --- pointwise ---
+struct pw_ctx { size_t P; int Ci, Co; size_t ldw; float *x, *w, *b, *y, *r; };
+static double pw_loss(void *p) {
+    struct pw_ctx *c = p;
+    qn_nn_pw_fwd(c->P, c->Ci, c->Co, c->x, c->w, c->ldw, c->b, c->y);
+    return dot(c->y, c->r, c->P * c->Co);
+}
+static void grad_pointwise(void) {
+    struct pw_ctx c = {.P = 37, .Ci = 13, .Co = 7, .ldw = 20};
+    size_t nw = (size_t)c.Co * c.ldw;
+    c.x = malloc(sizeof(float) * c.P * c.Ci), c.w = malloc(sizeof(float) * nw), c.b = malloc(sizeof(float) * c.Co);
+    c.y = malloc(sizeof(float) * c.P * c.Co), c.r = malloc(sizeof(float) * c.P * c.Co);
+    float *dx = malloc(sizeof(float) * c.P * c.Ci), *dw = calloc(nw, sizeof(float)), *db = calloc(c.Co, sizeof(float));
+    qt_fill_f32(c.x, c.P * c.Ci, -1, 1), qt_fill_f32(c.w, nw, -1, 1), qt_fill_f32(c.b, c.Co, -1, 1);
+    qt_fill_f32(c.r, c.P * c.Co, -1, 1);
+    pw_loss(&c);
+    qn_nn_pw_bwd(c.P, c.Ci, c.Co, c.x, c.w, c.ldw, c.r, dw, db, dx);
+    check_grad("pw dx", c.x, dx, c.P * c.Ci, 1e-2f, pw_loss, &c, 40);
+    check_grad("pw dw", c.w, dw, nw, 1e-2f, pw_loss, &c, 40);
+    check_grad("pw db", c.b, db, c.Co, 1e-2f, pw_loss, &c, 7);
+    // columns of the supernet weight beyond Ci get no gradient
+    for (int o = 0; o < c.Co; o++)
+        for (size_t i = c.Ci; i < c.ldw; i++) QT_CHECK(dw[o * c.ldw + i] == 0.0f, "gradient outside the slice");
+    free(c.x), free(c.w), free(c.b), free(c.y), free(c.r), free(dx), free(dw), free(db);
+}
+
+// --- dense conv ---
+struct conv_ctx { struct qn_nn_conv cv; float *x, *y, *r, *scratch; size_t ny; };
+static double conv_loss(void *p) {
+    struct conv_ctx *c = p;
+    qn_nn_conv_fwd(&c->cv, c->x, c->y, c->scratch);
+    return dot(c->y, c->r, c->ny);
+}
+static void grad_conv(void) {
+    // 5x5 kernel used from the centre of a 7x7 supernet weight, stride 2, odd sizes.
+    const int B = 2, H = 9, W = 7, Ci = 3, Co = 5, K = 7, k = 5, Cimax = 4;
+    size_t nw = (size_t)Co * K * K * Cimax;
+    float *w = malloc(sizeof(float) * nw), *dw = calloc(nw, sizeof(float));
+    qt_fill_f32(w, nw, -1, 1);
+    const int off = (K - k) / 2;
+    struct conv_ctx c;
+    qn_nn_conv_init(&c.cv, B, H, W, Ci, Co, k, 2, w + (off * K + off) * Cimax, (size_t)K * K * Cimax,
+                    (size_t)K * Cimax, Cimax);
+    size_t nx = (size_t)B * H * W * Ci;
+    c.ny = (size_t)B * c.cv.Ho * c.cv.Wo * Co;
+    c.x = malloc(sizeof(float) * nx), c.y = malloc(sizeof(float) * c.ny), c.r = malloc(sizeof(float) * c.ny);
+    c.scratch = malloc(sizeof(float) * qn_nn_conv_scratch(&c.cv));
+    float *dx = malloc(sizeof(float) * nx);
+    qt_fill_f32(c.x, nx, -1, 1), qt_fill_f32(c.r, c.ny, -1, 1);
+    conv_loss(&c);
+    qn_nn_conv_bwd(&c.cv, c.x, c.r, dw + (off * K + off) * Cimax, dx, c.scratch);
+    check_grad("conv dx", c.x, dx, nx, 1e-2f, conv_loss, &c, 60);
+    check_grad("conv dw", w, dw, nw, 1e-2f, conv_loss, &c, 200);
+    free(w), free(dw), free(c.x), free(c.y), free(c.r), free(c.scratch), free(dx);
+}
+
+// --- depthwise ---
+struct dw_ctx { struct qn_nn_dw d; float *x, *y, *r; size_t ny; };
+static double dw_loss(void *p) {
+    struct dw_ctx *c = p;
+    qn_nn_dw_fwd(&c->d, c->x, c->y);
+    return dot(c->y, c->r, c->ny);
+}
+static void grad_depthwise(void) {
+    const int K = 7, Cmax = 21;
+    for (int variant = 0; variant < 4; variant++) {
+        int k = variant < 2 ? 3 : 7, stride = 1 + (variant & 1), B = 3, H = 8, W = 5, C = 19;
+        size_t nw = (size_t)K * K * Cmax;
+        float *w = malloc(sizeof(float) * nw), *dw = calloc(nw, sizeof(float));
+        qt_fill_f32(w, nw, -1, 1);
+        int off = (K - k) / 2;
+        struct dw_ctx c;
+        qn_nn_dw_init(&c.d, B, H, W, C, k, stride, w + (off * K + off) * Cmax, (size_t)K * Cmax, Cmax);
+        size_t nx = (size_t)B * H * W * C;
+        c.ny = (size_t)B * c.d.Ho * c.d.Wo * C;
+        c.x = malloc(sizeof(float) * nx), c.y = malloc(sizeof(float) * c.ny), c.r = malloc(sizeof(float) * c.ny);
+        float *dx = malloc(sizeof(float) * nx);
+        qt_fill_f32(c.x, nx, -1, 1), qt_fill_f32(c.r, c.ny, -1, 1);
+        dw_loss(&c);
+        qn_nn_dw_bwd(&c.d, c.x, c.r, dw + (off * K + off) * Cmax, dx);
+        check_grad("dw dx", c.x, dx, nx, 1e-2f, dw_loss, &c, 60);
+        check_grad("dw dw", w, dw, nw, 1e-2f, dw_loss, &c, 200);
+        free(w), free(dw), free(c.x), free(c.y), free(c.r), free(dx);
+    }
+}
+
+// --- batch norm ---
+struct bn_ctx { size_t P; int C; float *x, *g, *b, *y, *r, *m, *s; };
+static double bn_loss(void *p) {
+    struct bn_ctx *c = p;
+    qn_nn_bn_fwd_train(c->P, c->C, c->x, c->g, c->b, 1e-5f, 0.1f, NULL, NULL, c->m, c->s, c->y);
+    return dot(c->y, c->r, c->P * c->C);
+}
+static void grad_batchnorm(void) {
+    struct bn_ctx c = {.P = 29, .C = 6};
+    size_t n = c.P * c.C;
+    c.x = malloc(sizeof(float) * n), c.y = malloc(sizeof(float) * n), c.r = malloc(sizeof(float) * n);
+    c.g = malloc(sizeof(float) * c.C), c.b = malloc(sizeof(float) * c.C), c.m = malloc(sizeof(float) * c.C);
+    c.s = malloc(sizeof(float) * c.C);
+    float *dx = malloc(sizeof(float) * n), *dg = calloc(c.C, sizeof(float)), *db = calloc(c.C, sizeof(float));
+    qt_fill_f32(c.x, n, -2, 2), qt_fill_f32(c.r, n, -1, 1), qt_fill_f32(c.g, c.C, 0.5f, 1.5f);
+    qt_fill_f32(c.b, c.C, -1, 1);
+    bn_loss(&c);
+    qn_nn_bn_bwd(c.P, c.C, c.x, c.g, c.m, c.s, c.r, dg, db, dx);
+    check_grad("bn dx", c.x, dx, n, 1e-3f, bn_loss, &c, 60);
+    check_grad("bn dgamma", c.g, dg, c.C, 1e-3f, bn_loss, &c, 6);
+    check_grad("bn dbeta", c.b, db, c.C, 1e-3f, bn_loss, &c, 6);
+    // normalized output: per channel mean 0, variance 1 before the affine part
+    bn_loss(&c);  // y from the unperturbed inputs
+    for (int ch = 0; ch < c.C; ch++) {
+        double s = 0, s2 = 0;
+        for (size_t p = 0; p < c.P; p++) {
+            double v = (c.y[p * c.C + ch] - c.b[ch]) / c.g[ch];
+            s += v, s2 += v * v;
+        }
+        QT_CHECK(fabs(s / c.P) < 1e-4 && fabs(s2 / c.P - 1) < 1e-3, "channel %d: mean %g var %g", ch, s / c.P,
+                 s2 / c.P);
+    }
+    free(c.x), free(c.y), free(c.r), free(c.g), free(c.b), free(c.m), free(c.s), free(dx), free(dg), free(db);
+}
+
+// --- activations, pooling ---
+struct act_ctx { enum qn_act act; size_t n; float *x, *y, *r; };
+static double act_loss(void *p) {
+    struct act_ctx *c = p;
+    qn_nn_act_fwd(c->act, c->n, c->x, c->y);
+    return dot(c->y, c->r, c->n);
+}
+static void grad_activations(void) {
+    enum qn_act acts[] = {QN_ACT_RELU, QN_ACT_RELU6, QN_ACT_HSWISH, QN_ACT_GELU};
+    for (size_t a = 0; a < 4; a++) {
+        struct act_ctx c = {.act = acts[a], .n = 200};
+        c.x = malloc(sizeof(float) * c.n), c.y = malloc(sizeof(float) * c.n), c.r = malloc(sizeof(float) * c.n);
+        float *dx = malloc(sizeof(float) * c.n);
+        for (size_t i = 0; i < c.n; i++) {
+            float v;
+            do v = qt_float(-8, 8);  // keep clear of the kinks at -3, 0, 3, 6
+            while (fabsf(v) < 0.05f || fabsf(v - 6) < 0.05f || fabsf(fabsf(v) - 3) < 0.05f);
+            c.x[i] = v;
+        }
+        qt_fill_f32(c.r, c.n, -1, 1);
+        qn_nn_act_bwd(c.act, c.n, c.x, c.r, dx);
+        check_grad(qn_act_name(c.act), c.x, dx, c.n, 1e-3f, act_loss, &c, 200);
+        free(c.x), free(c.y), free(c.r), free(dx);
+    }
+}
+
+struct gap_ctx { int B, HW, C; float *x, *y, *r; };
+static double gap_loss(void *p) {
+    struct gap_ctx *c = p;
+    qn_nn_gap_fwd(c->B, c->HW, c->C, c->x, c->y);
+    return dot(c->y, c->r, (size_t)c->B * c->C);
+}
+static void grad_pooling(void) {
+    struct gap_ctx c = {.B = 3, .HW = 16, .C = 5};
+    size_t n = (size_t)c.B * c.HW * c.C;
+    c.x = malloc(sizeof(float) * n), c.y = malloc(sizeof(float) * c.B * c.C), c.r = malloc(sizeof(float) * c.B * c.C);
+    float *dx = malloc(sizeof(float) * n);
+    qt_fill_f32(c.x, n, -1, 1), qt_fill_f32(c.r, (size_t)c.B * c.C, -1, 1);
+    qn_nn_gap_bwd(c.B, c.HW, c.C, c.r, dx);
+    check_grad("gap dx", c.x, dx, n, 1e-2f, gap_loss, &c, 60);
+    free(c.x), free(c.y), free(c.r), free(dx);
+}
+
+// --- loss ---
+struct loss_ctx { int B, K; float *z, *g, *t; uint8_t *lab; float smooth; };
+static double loss_loss(void *p) {
+    struct loss_ctx *c = p;
+    return qn_nn_softmax_xent(c->B, c->K, c->z, c->lab, c->smooth, c->t, c->g, NULL);
+}
+static void grad_losses(void) {
+    struct loss_ctx c = {.B = 4, .K = 10};
+    size_t n = (size_t)c.B * c.K;
+    c.z = malloc(sizeof(float) * n), c.g = malloc(sizeof(float) * n);
+    float *ga = malloc(sizeof(float) * n), *tz = malloc(sizeof(float) * n), *tp = malloc(sizeof(float) * n);
+    uint8_t lab[4] = {0, 3, 9, 3};
+    c.lab = lab;
+    qt_fill_f32(c.z, n, -3, 3), qt_fill_f32(tz, n, -3, 3);
+    qn_nn_softmax(c.B, c.K, tz, tp);
+    for (int mode = 0; mode < 3; mode++) {
+        c.smooth = mode == 1 ? 0.1f : 0.0f;
+        c.t = mode == 2 ? tp : NULL;
+        qn_nn_softmax_xent(c.B, c.K, c.z, c.lab, c.smooth, c.t, ga, NULL);
+        check_grad(mode == 2 ? "kl dlogits" : "xent dlogits", c.z, ga, n, 1e-3f, loss_loss, &c, 40);
+    }
+    // plain cross-entropy of uniform logits is log K
+    memset(c.z, 0, sizeof(float) * n);
+    int hits;
+    float l = qn_nn_softmax_xent(c.B, c.K, c.z, lab, 0.0f, NULL, ga, &hits);
+    QT_CHECK(fabsf(l - logf(10.0f)) < 1e-5f, "uniform loss %f, expected log 10", l);
+    // KL to itself is zero
+    qn_nn_softmax(c.B, c.K, tz, tp);
+    l = qn_nn_softmax_xent(c.B, c.K, tz, lab, 0.0f, tp, ga, NULL);
+    QT_CHECK(fabsf(l) < 1e-5f, "KL(p||p) = %g", l);
+    free(c.z), free(c.g), free(ga), free(tz), free(tp);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    qt_seed(7);
+    QT_RUN(grad_pointwise);
+    QT_RUN(grad_conv);
+    QT_RUN(grad_depthwise);
+    QT_RUN(grad_batchnorm);
+    QT_RUN(grad_activations);
+    QT_RUN(grad_pooling);
+    QT_RUN(grad_losses);
+    return qt_finish(argv[0]);
+}
