@@ -1,10 +1,409 @@
-// FP32 GEMM operator. Placeholder: forwards to the reference until the packed kernels land.
+// FP32 GEMM operator: pack -> macro-kernel -> micro-kernel (BLIS), with a direct path for
+// small M and a pre-packed-B entry point for constant weights.
+//
+// Loop nest of the blocked path (per KC x NC panel of B, shared by all threads):
+//   jc (NC columns) -> pc (KC deep) -> pack B panel (threads split its NR panels)
+//     -> work items (MC rows) x (column ranges of the panel) split over threads
+//        -> pack A block (MC x KC, per thread) -> jr (NR) -> ir (MR) -> micro-kernel
+// The B micro-panel (KC x NR) stays in L1 while the A block (MC x KC) streams from L2.
+#include <omp.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "gemm-f32-packed.h"
 #include "gemm.h"
+#include "f32-gemm/f32-gemm.h"
+
+// --- per-ISA configuration ---
+
+struct f32_gemm_config {
+    qn_f32_gemm_ukernel_fn ukernel;  // MR x NR on packed panels
+    qn_f32_gemm_small_fn small;      // <= 4 rows x NR, A in place
+    qn_f32_gemm_dot_fn dot;          // <= 4 x 4 dot products, op(B) = B^T in place
+    size_t mr, nr;
+    size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
+    const char *name;
+};
+
+static struct f32_gemm_config g_config[QN_ISA_COUNT];
+static pthread_once_t g_config_once = PTHREAD_ONCE_INIT;
+
+static void config_init(void) {
+    const struct f32_gemm_config scalar = {
+        .ukernel = qn_f32_gemm_ukernel_4x8__scalar,
+        .small = qn_f32_gemm_small_ukernel_4x8__scalar,
+        .dot = qn_f32_gemm_dot_ukernel_4x4__scalar,
+        .mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 1024,
+        .name = "qn_f32_gemm_ukernel_4x8__scalar",
+    };
+    for (int i = 0; i < QN_ISA_COUNT; i++) g_config[i] = scalar;
+    // AVX2: B micro-panel 256 x 16 x 4 B = 16 KiB (L1), A block 144 x 256 x 4 B = 144 KiB.
+    const struct f32_gemm_config avx2 = {
+        .ukernel = qn_f32_gemm_ukernel_6x16__avx2,
+        .small = qn_f32_gemm_small_ukernel_4x16__avx2,
+        .dot = qn_f32_gemm_dot_ukernel_4x4__avx2,
+        .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 2048,
+        .name = "qn_f32_gemm_ukernel_6x16__avx2",
+    };
+    g_config[QN_ISA_AVX2] = avx2;
+    g_config[QN_ISA_AVXVNNI] = avx2;  // VNNI adds nothing to FP32
+    // AVX-512: B micro-panel 256 x 32 x 4 B = 32 KiB of the 48 KiB L1d, A block
+    // 336 x 256 x 4 B = 336 KiB of the 2 MiB L2, B panel 256 x 2048 x 4 B = 2 MiB (L3).
+    const struct f32_gemm_config avx512 = {
+        .ukernel = qn_f32_gemm_ukernel_14x32__avx512,
+        .small = qn_f32_gemm_small_ukernel_4x32__avx512,
+        .dot = qn_f32_gemm_dot_ukernel_4x4__avx512,
+        .mr = 14, .nr = 32, .mc = 336, .kc = 256, .nc = 2048,
+        .name = "qn_f32_gemm_ukernel_14x32__avx512",
+    };
+    g_config[QN_ISA_AVX512] = avx512;
+    // Blocking override for tuning runs: QNAS_F32_GEMM_BLOCKING=mc,kc,nc (current level's
+    // MR / NR multiples are enforced).
+    const char *env = getenv("QNAS_F32_GEMM_BLOCKING");
+    size_t mc, kc, nc;
+    if (env && sscanf(env, "%zu,%zu,%zu", &mc, &kc, &nc) == 3 && mc && kc && nc)
+        for (int i = 0; i < QN_ISA_COUNT; i++) {
+            g_config[i].mc = QN_ROUND_UP(mc, g_config[i].mr);
+            g_config[i].kc = kc;
+            g_config[i].nc = QN_ROUND_UP(nc, g_config[i].nr);
+        }
+}
+
+static const struct f32_gemm_config *config_get(enum qn_isa isa) {
+    pthread_once(&g_config_once, config_init);
+    return &g_config[isa];
+}
+
+const char *qn_f32_gemm_variant(void) { return config_get(qn_isa())->name; }
+
+// --- scratch: one growing buffer per thread, never freed while the thread lives ---
+
+static _Thread_local float *tl_scratch[2];
+static _Thread_local size_t tl_scratch_cap[2];
+
+// Slot 0: the A block (per thread); slot 1: the shared B panel (owned by the calling thread).
+static float *scratch(int slot, size_t floats) {
+    if (tl_scratch_cap[slot] < floats) {
+        qn_free(tl_scratch[slot]);
+        tl_scratch[slot] = qn_alloc(floats * sizeof(float));
+        QN_ASSERT(tl_scratch[slot]);
+        tl_scratch_cap[slot] = floats;
+    }
+    return tl_scratch[slot];
+}
+
+// --- packing ---
+
+// A block rows [m0, m0 + mc) x k [k0, k0 + kc) of op(A) into MR-row panels [kc][MR],
+// rows past mc zero. op(A)(m, k) = A[m * lda + k], or A[k * lda + m] when trans_a.
+static void pack_a(size_t MR, size_t mc, size_t kc, const float *A, size_t lda, bool trans_a,
+                   size_t m0, size_t k0, float *dst) {
+    for (size_t ir = 0; ir < mc; ir += MR) {
+        const size_t mr = QN_MIN(MR, mc - ir);
+        if (trans_a) {
+            for (size_t k = 0; k < kc; k++) {
+                const float *src = A + (k0 + k) * lda + m0 + ir;
+                float *d = dst + k * MR;
+                for (size_t i = 0; i < mr; i++) d[i] = src[i];
+                for (size_t i = mr; i < MR; i++) d[i] = 0.0f;
+            }
+        } else {
+            for (size_t i = 0; i < mr; i++) {
+                const float *src = A + (m0 + ir + i) * lda + k0;
+                for (size_t k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            }
+            for (size_t i = mr; i < MR; i++)
+                for (size_t k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
+        }
+        dst += MR * kc;
+    }
+}
+
+// One NR-column panel of op(B): k [k0, k0 + kc) x n [n0, n0 + nr) into [kc][NR], columns
+// past nr zero. op(B)(k, n) = B[k * ldb + n], or B[n * ldb + k] when trans_b.
+static void pack_b_panel(size_t NR, size_t nr, size_t kc, const float *B, size_t ldb,
+                         bool trans_b, size_t k0, size_t n0, float *dst) {
+    if (trans_b) {
+        for (size_t j = 0; j < nr; j++) {
+            const float *src = B + (n0 + j) * ldb + k0;
+            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+        }
+        for (size_t j = nr; j < NR; j++)
+            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+    } else {
+        for (size_t k = 0; k < kc; k++) {
+            const float *src = B + (k0 + k) * ldb + n0;
+            float *d = dst + k * NR;
+            memcpy(d, src, nr * sizeof(float));
+            for (size_t j = nr; j < NR; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+// --- problem description shared by the paths ---
+
+struct gemm_job {
+    const struct f32_gemm_config *cf;
+    bool trans_a, trans_b;
+    size_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    size_t lda, ldb;
+    const struct qn_f32_packed_b *pb;  // pre-packed B, or NULL
+    float *C;
+    size_t ldc;
+    // epilogue, normalized
+    const float *bias, *res;
+    size_t ldr;
+    enum qn_act act;
+    bool res_before;
+};
+
+// Micro-kernel parameters for the tile at (m, n) of C, KC block [k0, k0 + kc).
+static inline struct qn_f32_gemm_params tile_params(const struct gemm_job *g, size_t m,
+                                                    size_t n, bool first, bool last) {
+    struct qn_f32_gemm_params p = {
+        .alpha = g->alpha,
+        .beta = first ? g->beta : 1.0f,
+        .last = last,
+        .act = g->act,
+        .res_before = g->res_before,
+        .bias = last && g->bias ? g->bias + n : NULL,
+        .res = last && g->res ? g->res + m * g->ldr + n : NULL,
+        .ldr = g->ldr,
+    };
+    return p;
+}
+
+// Depth of KC blocks: K split into equal blocks no deeper than kc_max.
+static size_t balanced_kc(size_t K, size_t kc_max) {
+    return QN_DIV_UP(K, QN_DIV_UP(K, kc_max));
+}
+
+// --- blocked path ---
+
+static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t n0, size_t nc,
+                         size_t kc, bool first, bool last, const float *Ap, const float *Bp) {
+    const struct f32_gemm_config *cf = g->cf;
+    for (size_t jr = 0; jr < nc; jr += cf->nr) {
+        const size_t nr = QN_MIN(cf->nr, nc - jr);
+        for (size_t ir = 0; ir < mc; ir += cf->mr) {
+            const size_t mr = QN_MIN(cf->mr, mc - ir);
+            struct qn_f32_gemm_params p = tile_params(g, m0 + ir, n0 + jr, first, last);
+            cf->ukernel(mr, nr, kc, Ap + ir * kc, Bp + jr * kc, cf->nr,
+                        g->C + (m0 + ir) * g->ldc + n0 + jr, g->ldc, &p);
+        }
+    }
+}
+
+static void gemm_blocked(const struct gemm_job *g, int nth) {
+    const struct f32_gemm_config *cf = g->cf;
+    const size_t MR = cf->mr, NR = cf->nr;
+    const size_t kc_max = g->pb ? g->pb->kc : balanced_kc(g->K, cf->kc);
+    // Equal MC blocks (multiples of MR) so threads get even work.
+    const size_t n_mc = QN_DIV_UP(g->M, cf->mc);
+    const size_t mc_blk = QN_ROUND_UP(QN_DIV_UP(g->M, n_mc), MR);
+    const size_t nc_max = QN_MIN(cf->nc, QN_ROUND_UP(g->N, NR));
+    float *Bp = g->pb ? NULL : scratch(1, kc_max * nc_max);
+    const size_t a_floats = mc_blk * kc_max;
+
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *Ap = scratch(0, a_floats);
+        for (size_t jc = 0; jc < g->N; jc += cf->nc) {
+            const size_t nc = QN_MIN(cf->nc, g->N - jc);
+            const size_t n_panels = QN_DIV_UP(nc, NR);
+            for (size_t pc = 0; pc < g->K; pc += kc_max) {
+                const size_t kc = QN_MIN(kc_max, g->K - pc);
+                const bool first = pc == 0, last = pc + kc == g->K;
+                const float *Bpanel;
+                if (g->pb) {
+                    const size_t n_pad = QN_ROUND_UP(g->N, NR);
+                    Bpanel = g->pb->data + pc * n_pad + jc * kc;
+                } else {
+#pragma omp for schedule(static)
+                    for (size_t jp = 0; jp < n_panels; jp++)
+                        pack_b_panel(NR, QN_MIN(NR, nc - jp * NR), kc, g->B, g->ldb, g->trans_b,
+                                     pc, jc + jp * NR, Bp + jp * NR * kc);
+                    Bpanel = Bp;
+                }
+                // Work items: MC row blocks x column ranges of the panel; split the columns
+                // only as far as needed to give every thread about two items.
+                const size_t n_js = QN_MIN(n_panels, QN_DIV_UP(2 * (size_t)nt, n_mc));
+                const size_t items = n_mc * n_js;
+                size_t packed_ic = (size_t)-1;
+#pragma omp for schedule(static)
+                for (size_t it = 0; it < items; it++) {
+                    const size_t ic = it / n_js, js = it % n_js;
+                    const size_t m0 = ic * mc_blk;
+                    if (m0 >= g->M) continue;
+                    const size_t mc = QN_MIN(mc_blk, g->M - m0);
+                    const size_t p0 = n_panels * js / n_js, p1 = n_panels * (js + 1) / n_js;
+                    if (p0 == p1) continue;
+                    if (ic != packed_ic) {
+                        pack_a(MR, mc, kc, g->A, g->lda, g->trans_a, m0, pc, Ap);
+                        packed_ic = ic;
+                    }
+                    const size_t n0 = p0 * NR, n1 = QN_MIN(nc, p1 * NR);
+                    macro_kernel(g, m0, mc, jc + n0, n1 - n0, kc, first, last, Ap,
+                                 Bpanel + n0 * kc);
+                }
+                (void)tid;
+            }
+        }
+    }
+}
+
+// --- small-M path: no packing ---
+
+// op(B) = B[K][ldb] (or pre-packed panels): <= 4 rows at a time, each thread a range of NR
+// panels; K in one pass (KC blocks of the pre-packed layout accumulate into C).
+static void gemm_small(const struct gemm_job *g, int nth) {
+    const struct f32_gemm_config *cf = g->cf;
+    const size_t NR = cf->nr;
+    const size_t n_panels = QN_DIV_UP(g->N, NR);
+    const size_t a_rs = g->trans_a ? 1 : g->lda, a_ks = g->trans_a ? g->lda : 1;
+#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
+    for (size_t jp = 0; jp < n_panels; jp++) {
+        const size_t n0 = jp * NR, nr = QN_MIN(NR, g->N - n0);
+        for (size_t m0 = 0; m0 < g->M; m0 += 4) {
+            const size_t mr = QN_MIN(4, g->M - m0);
+            const float *a = g->A + m0 * a_rs;
+            float *c = g->C + m0 * g->ldc + n0;
+            if (g->pb) {
+                const size_t kc_max = g->pb->kc, n_pad = QN_ROUND_UP(g->N, NR);
+                for (size_t pc = 0; pc < g->K; pc += kc_max) {
+                    const size_t kc = QN_MIN(kc_max, g->K - pc);
+                    struct qn_f32_gemm_params p = tile_params(g, m0, n0, pc == 0, pc + kc == g->K);
+                    cf->small(mr, nr, kc, a + pc * a_ks, a_rs, a_ks,
+                              g->pb->data + pc * n_pad + n0 * kc, NR, c, g->ldc, &p);
+                }
+            } else {
+                struct qn_f32_gemm_params p = tile_params(g, m0, n0, true, true);
+                cf->small(mr, nr, g->K, a, a_rs, a_ks, g->B + n0, g->ldb, c, g->ldc, &p);
+            }
+        }
+    }
+}
+
+// op(B) = B^T with B[N][ldb]: dot products along contiguous K rows (weights [out][in]).
+static void gemm_dot(const struct gemm_job *g, int nth) {
+    const struct f32_gemm_config *cf = g->cf;
+    const float *A = g->A;
+    size_t lda = g->lda;
+    if (g->trans_a) {  // the dot kernel wants rows of A contiguous in k: M x K is small here
+        float *t = scratch(0, g->M * g->K);
+        for (size_t m = 0; m < g->M; m++)
+            for (size_t k = 0; k < g->K; k++) t[m * g->K + k] = g->A[k * g->lda + m];
+        A = t, lda = g->K;
+    }
+    const size_t n_groups = QN_DIV_UP(g->N, 4);
+#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
+    for (size_t jg = 0; jg < n_groups; jg++) {
+        const size_t n0 = jg * 4, nr = QN_MIN(4, g->N - n0);
+        for (size_t m0 = 0; m0 < g->M; m0 += 4) {
+            struct qn_f32_gemm_params p = tile_params(g, m0, n0, true, true);
+            cf->dot(QN_MIN(4, g->M - m0), nr, g->K, A + m0 * lda, lda, g->B + n0 * g->ldb,
+                    g->ldb, g->C + m0 * g->ldc + n0, g->ldc, &p);
+        }
+    }
+}
+
+// --- dispatch ---
+
+// Threads only when the work pays for a fork/join (~ a few microseconds).
+static int threads_for(size_t M, size_t N, size_t K) {
+    const double macs = (double)M * (double)N * (double)K;
+    return macs < 262144.0 ? 1 : qn_threads();
+}
+
+static void gemm_run(struct gemm_job *g, const struct qn_epilogue *ep) {
+    if (g->M == 0 || g->N == 0) return;
+    if (ep) {
+        g->bias = ep->bias, g->res = ep->residual, g->ldr = ep->ldr;
+        g->act = ep->act, g->res_before = ep->residual_before_act;
+    }
+    float *res_copy = NULL;
+    if (g->res && g->res == g->C) {
+        // C doubles as the residual, but later KC blocks overwrite it before the epilogue:
+        // fold it into beta when the residual enters linearly, else keep a copy.
+        if (g->res_before || g->act == QN_ACT_NONE) {
+            g->beta += 1.0f;
+            g->res = NULL;
+        } else {
+            res_copy = qn_alloc(g->M * g->N * sizeof(float));
+            QN_ASSERT(res_copy);
+            for (size_t m = 0; m < g->M; m++)
+                memcpy(res_copy + m * g->N, g->C + m * g->ldc, g->N * sizeof(float));
+            g->res = res_copy, g->ldr = g->N;
+        }
+    }
+    if (g->K == 0 || g->alpha == 0.0f) {
+        // A and B are not referenced: C = beta C, then the epilogue.
+        for (size_t m = 0; m < g->M; m++) {
+            struct qn_f32_gemm_params p = tile_params(g, m, 0, true, true);
+            for (size_t n = 0; n < g->N; n++) qn_f32_store1(0.0f, &g->C[m * g->ldc + n], 0, n, &p);
+        }
+    } else {
+        const int nth = threads_for(g->M, g->N, g->K);
+        if (g->M <= 4 && !g->trans_b)
+            gemm_small(g, nth);
+        else if (g->M <= 4 && g->trans_b && !g->pb)
+            gemm_dot(g, nth);
+        else
+            gemm_blocked(g, nth);
+    }
+    qn_free(res_copy);
+}
 
 void qn_f32_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                  size_t ldc, const struct qn_epilogue *ep) {
-    qn_f32_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+    struct gemm_job g = {
+        .cf = config_get(qn_isa()), .trans_a = trans_a, .trans_b = trans_b,
+        .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+        .A = A, .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc,
+    };
+    gemm_run(&g, ep);
 }
 
-const char *qn_f32_gemm_variant(void) { return "qn_f32_gemm_ref"; }
+// --- pre-packed B ---
+
+enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K, size_t N,
+                             const float *B, size_t ldb) {
+    memset(pb, 0, sizeof(*pb));
+    if (!B || K == 0 || N == 0 || ldb < (trans_b ? K : N)) return QN_ERR_ARG;
+    const enum qn_isa isa = qn_isa();
+    const struct f32_gemm_config *cf = config_get(isa);
+    const size_t NR = cf->nr, kc_max = balanced_kc(K, cf->kc);
+    const size_t n_pad = QN_ROUND_UP(N, NR);
+    float *data = qn_alloc(K * n_pad * sizeof(float));
+    if (!data) return QN_ERR_NOMEM;
+    // Block pc starts at pc * n_pad; its panel j (columns j*NR ..) at + j * NR * kc.
+    for (size_t pc = 0; pc < K; pc += kc_max) {
+        const size_t kc = QN_MIN(kc_max, K - pc);
+        for (size_t n0 = 0; n0 < N; n0 += NR)
+            pack_b_panel(NR, QN_MIN(NR, N - n0), kc, B, ldb, trans_b, pc, n0,
+                         data + pc * n_pad + n0 * kc);
+    }
+    pb->K = K, pb->N = N, pb->isa = isa, pb->nr = NR, pb->kc = kc_max;
+    pb->data = data, pb->bytes = K * n_pad * sizeof(float);
+    return QN_OK;
+}
+
+void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f32_packed_b *pb,
+                        float *C, size_t ldc, const struct qn_epilogue *ep) {
+    QN_ASSERT(pb && pb->data);
+    struct gemm_job g = {
+        .cf = config_get(pb->isa), .M = M, .N = pb->N, .K = pb->K, .alpha = 1.0f, .beta = 0.0f,
+        .A = A, .lda = lda, .pb = pb, .C = C, .ldc = ldc,
+    };
+    gemm_run(&g, ep);
+}
+
+void qn_f32_packed_b_free(struct qn_f32_packed_b *pb) {
+    if (!pb) return;
+    qn_free(pb->data);
+    memset(pb, 0, sizeof(*pb));
+}

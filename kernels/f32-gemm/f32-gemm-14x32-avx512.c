@@ -1,0 +1,203 @@
+// AVX-512 FP32 GEMM kernels: 14 x 32 packed micro-kernel, 4 x 32 small-M kernel, 4 x 4 dot.
+//
+// 14 x 32: 28 zmm accumulators + 2 zmm of B per k, A broadcast from memory ({1to16}): 30 of
+// the 32 registers, 28 FMAs per 2 vector loads + 14 broadcasts, enough independent chains
+// (28 > 2 ports x 4 cycles latency) to keep both FMA ports busy. Edge tiles: rows past mr are
+// computed on the zero padding and not stored; columns past nr are masked off.
+#include <immintrin.h>
+
+#include "f32-gemm/f32-gemm.h"
+
+// --- vector activations ---
+
+// e^t, |relative error| < 2e-7 for t in [-87, 88] (Cody-Waite reduction t = n ln2 + r,
+// |r| <= ln2 / 2, then the degree-6 Taylor polynomial: truncation r^7 / 7! < 1.3e-7).
+// Inputs above 88 are clamped (e^88 = 1.65e38 still finite); below, scalef flushes to 0.
+static inline __m512 exp16(__m512 t) {
+    t = _mm512_min_ps(t, _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), t);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_set1_ps(1.0f / 720.0f);
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 120.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 24.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 6.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(q, n);
+}
+
+// GELU, tanh form rewritten as x / (1 + e^-2u), u = sqrt(2/pi) (x + 0.044715 x^3): the same
+// function as qn_act_ref, |error| <= ~4e-7 |x| relative to the exact value.
+static inline __m512 gelu16(__m512 x) {
+    const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    const __m512 u = _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x);
+    const __m512 e = exp16(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f * 0.7978845608028654f)));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+// ReLU / ReLU6 / hardswish reproduce qn_act_ref bit for bit (same operations, same order).
+static inline __m512 act16(enum qn_act act, __m512 y) {
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    switch (act) {
+    case QN_ACT_NONE: return y;
+    case QN_ACT_RELU: return _mm512_max_ps(y, zero);
+    case QN_ACT_RELU6: return _mm512_min_ps(_mm512_max_ps(y, zero), six);
+    case QN_ACT_HSWISH: {
+        __m512 r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(y, _mm512_set1_ps(3.0f)), zero), six);
+        return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
+    }
+    case QN_ACT_GELU: return gelu16(y);
+    }
+    return y;
+}
+
+// --- store rule on one row of up to 32 columns ---
+
+static inline __m512 finish16(__m512 v, const float *c, const float *res, __m512 bias,
+                              __mmask16 m, const struct qn_f32_gemm_params *p) {
+    if (p->alpha != 1.0f) v = _mm512_mul_ps(v, _mm512_set1_ps(p->alpha));
+    if (p->beta == 1.0f)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+    else if (p->beta != 0.0f)
+        v = _mm512_fmadd_ps(_mm512_set1_ps(p->beta), _mm512_maskz_loadu_ps(m, c), v);
+    if (p->last) {
+        if (p->bias) v = _mm512_add_ps(v, bias);
+        if (p->res && p->res_before) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
+        v = act16(p->act, v);
+        if (p->res && !p->res_before) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
+    }
+    return v;
+}
+
+static inline void store_row32(__m512 v0, __m512 v1, float *c, size_t i, __m512 bias0,
+                               __m512 bias1, __mmask16 m0, __mmask16 m1,
+                               const struct qn_f32_gemm_params *p) {
+    const float *res = p->res ? p->res + i * p->ldr : NULL;
+    if (m0 == 0xFFFF && m1 == 0xFFFF && p->beta == 0.0f && !p->last && p->alpha == 1.0f) {
+        _mm512_storeu_ps(c, v0);
+        _mm512_storeu_ps(c + 16, v1);
+        return;
+    }
+    v0 = finish16(v0, c, res, bias0, m0, p);
+    _mm512_mask_storeu_ps(c, m0, v0);
+    if (m1) {
+        v1 = finish16(v1, c + 16, res ? res + 16 : NULL, bias1, m1, p);
+        _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
+}
+
+static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
+    *m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    *m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+}
+
+// --- 14 x 32 packed micro-kernel ---
+
+#define ROW_FMA(i)                                          \
+    {                                                       \
+        const __m512 ai = _mm512_set1_ps(a[i]);             \
+        c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);       \
+        c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);       \
+    }
+
+#define ROW_STORE(i) \
+    if (i < mr) store_row32(c##i##_0, c##i##_1, c + i * ldc, i, bias0, bias1, m0, m1, p);
+
+#define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+#define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
+
+void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, size_t ldb, float *c, size_t ldc,
+                                       const struct qn_f32_gemm_params *p) {
+    ROWS14(ROW_DECL)
+    for (size_t k = 0; k < kc; k++) {
+        // The A panel streams from L2: fetch ~8 k-steps (448 bytes) ahead.
+        _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
+        const __m512 b0 = _mm512_load_ps(b);
+        const __m512 b1 = _mm512_load_ps(b + 16);
+        ROWS14(ROW_FMA)
+        a += 14;
+        b += ldb;
+    }
+    __mmask16 m0, m1;
+    col_masks(nr, &m0, &m1);
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (p->last && p->bias) {
+        bias0 = _mm512_maskz_loadu_ps(m0, p->bias);
+        bias1 = _mm512_maskz_loadu_ps(m1, p->bias + 16);
+    }
+    ROWS14(ROW_STORE)
+}
+
+// --- 4 x 32 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
+
+void qn_f32_gemm_small_ukernel_4x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                            size_t a_rs, size_t a_ks, const float *b,
+                                            size_t ldb, float *c, size_t ldc,
+                                            const struct qn_f32_gemm_params *p) {
+    __mmask16 m0, m1;
+    col_masks(nr, &m0, &m1);
+    // Rows past mr repeat row 0 (in bounds) and are not stored.
+    const float *a0 = a;
+    const float *a1 = mr > 1 ? a + a_rs : a;
+    const float *a2 = mr > 2 ? a + 2 * a_rs : a;
+    const float *a3 = mr > 3 ? a + 3 * a_rs : a;
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)
+    for (size_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        const size_t o = k * a_ks;
+        const __m512 x0 = _mm512_set1_ps(a0[o]), x1 = _mm512_set1_ps(a1[o]);
+        const __m512 x2 = _mm512_set1_ps(a2[o]), x3 = _mm512_set1_ps(a3[o]);
+        c0_0 = _mm512_fmadd_ps(x0, b0, c0_0);
+        c0_1 = _mm512_fmadd_ps(x0, b1, c0_1);
+        c1_0 = _mm512_fmadd_ps(x1, b0, c1_0);
+        c1_1 = _mm512_fmadd_ps(x1, b1, c1_1);
+        c2_0 = _mm512_fmadd_ps(x2, b0, c2_0);
+        c2_1 = _mm512_fmadd_ps(x2, b1, c2_1);
+        c3_0 = _mm512_fmadd_ps(x3, b0, c3_0);
+        c3_1 = _mm512_fmadd_ps(x3, b1, c3_1);
+        b += ldb;
+    }
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (p->last && p->bias) {
+        bias0 = _mm512_maskz_loadu_ps(m0, p->bias);
+        bias1 = _mm512_maskz_loadu_ps(m1, p->bias + 16);
+    }
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
+}
+
+// --- 4 x 4 dot kernel: C(i, j) = A row i . B row j, 16 k at a time ---
+
+void qn_f32_gemm_dot_ukernel_4x4__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                         size_t lda, const float *b, size_t ldb, float *c,
+                                         size_t ldc, const struct qn_f32_gemm_params *p) {
+    const float *ar[4], *br[4];
+    for (size_t i = 0; i < 4; i++) {
+        ar[i] = i < mr ? a + i * lda : a;
+        br[i] = i < nr ? b + i * ldb : b;
+    }
+    // acc stays in registers: constant indices only (fully unrolled loops).
+    __m512 acc[4][4];
+#pragma GCC unroll 16
+    for (int ij = 0; ij < 16; ij++) acc[ij / 4][ij % 4] = _mm512_setzero_ps();
+    for (size_t k = 0; k < kc; k += 16) {
+        const __mmask16 m = kc - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (kc - k)) - 1);
+        __m512 va[4], vb[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) va[i] = _mm512_maskz_loadu_ps(m, ar[i] + k);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) vb[j] = _mm512_maskz_loadu_ps(m, br[j] + k);
+#pragma GCC unroll 16
+        for (int ij = 0; ij < 16; ij++)
+            acc[ij / 4][ij % 4] = _mm512_fmadd_ps(va[ij / 4], vb[ij % 4], acc[ij / 4][ij % 4]);
+    }
+    float sum[4][4];
+#pragma GCC unroll 16
+    for (int ij = 0; ij < 16; ij++) sum[ij / 4][ij % 4] = _mm512_reduce_add_ps(acc[ij / 4][ij % 4]);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) qn_f32_store1(sum[i][j], &c[i * ldc + j], i, j, p);
+}

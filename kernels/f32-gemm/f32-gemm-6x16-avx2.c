@@ -1,0 +1,215 @@
+// AVX2 + FMA FP32 GEMM kernels: 6 x 16 packed micro-kernel, 4 x 16 small-M kernel, 4 x 4 dot.
+//
+// 6 x 16: 12 ymm accumulators + 2 ymm of B + 1 broadcast = 15 of 16 registers; 12 independent
+// FMA chains cover 2 ports x 4 cycles latency. Edge tiles (mr < 6 or nr < 16) are finished in
+// a 6 x 16 tile buffer and copied out, so the store code only knows full tiles.
+#include <immintrin.h>
+#include <string.h>
+
+#include "f32-gemm/f32-gemm.h"
+
+// --- vector activations ---
+
+// e^t, |relative error| < 2e-7 for t in [-87, 88]: t = n ln2 + r, |r| <= ln2 / 2, degree-6
+// Taylor polynomial, 2^n built in the exponent field (n in [-126, 127] after the clamp).
+static inline __m256 exp8(__m256 t) {
+    t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 q = _mm256_set1_ps(1.0f / 720.0f);
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 120.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 24.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 6.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
+                                                         _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(q, _mm256_castsi256_ps(e));
+}
+
+// GELU as x / (1 + e^-2u), u = sqrt(2/pi) (x + 0.044715 x^3): see the AVX-512 file.
+static inline __m256 gelu8(__m256 x) {
+    const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    const __m256 u = _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x);
+    const __m256 e = exp8(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f * 0.7978845608028654f)));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+static inline __m256 act8(enum qn_act act, __m256 y) {
+    const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+    switch (act) {
+    case QN_ACT_NONE: return y;
+    case QN_ACT_RELU: return _mm256_max_ps(y, zero);
+    case QN_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(y, zero), six);
+    case QN_ACT_HSWISH: {
+        __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(y, _mm256_set1_ps(3.0f)), zero), six);
+        return _mm256_mul_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.0f / 6.0f));
+    }
+    case QN_ACT_GELU: return gelu8(y);
+    }
+    return y;
+}
+
+// --- store rule on full rows of 16 columns ---
+
+static inline __m256 finish8(__m256 v, const float *c, const float *res, const float *bias,
+                             const struct qn_f32_gemm_params *p) {
+    if (p->alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(p->alpha));
+    if (p->beta == 1.0f)
+        v = _mm256_add_ps(v, _mm256_loadu_ps(c));
+    else if (p->beta != 0.0f)
+        v = _mm256_fmadd_ps(_mm256_set1_ps(p->beta), _mm256_loadu_ps(c), v);
+    if (p->last) {
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+        if (res && p->res_before) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+        v = act8(p->act, v);
+        if (res && !p->res_before) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+    }
+    return v;
+}
+
+// Stores rows [0, rows) of acc (full 16 columns) with the rule in p; res has stride ldr.
+static inline void store_rows16(__m256 acc[][2], size_t rows, float *c, size_t ldc,
+                                const float *bias, const float *res, size_t ldr,
+                                const struct qn_f32_gemm_params *p) {
+    for (size_t i = 0; i < rows; i++) {
+        const float *r = res ? res + i * ldr : NULL;
+        _mm256_storeu_ps(c + i * ldc, finish8(acc[i][0], c + i * ldc, r, bias, p));
+        _mm256_storeu_ps(c + i * ldc + 8,
+                         finish8(acc[i][1], c + i * ldc + 8, r ? r + 8 : NULL, bias ? bias + 8 : NULL, p));
+    }
+}
+
+// Edge tile: copy the mr x nr corners of C, bias and residual into 16-wide buffers, run the
+// full-width store there, copy the corner back.
+static void store_edge16(__m256 acc[][2], size_t mr, size_t nr, float *c, size_t ldc,
+                         const struct qn_f32_gemm_params *p) {
+    float tc[6][16], tr[6][16], tb[16];
+    const bool read_c = p->beta != 0.0f;
+    const bool use_res = p->last && p->res, use_bias = p->last && p->bias;
+    for (size_t i = 0; i < mr; i++) {
+        if (read_c) memcpy(tc[i], c + i * ldc, nr * sizeof(float));
+        if (use_res) memcpy(tr[i], p->res + i * p->ldr, nr * sizeof(float));
+    }
+    if (use_bias) memcpy(tb, p->bias, nr * sizeof(float));
+    // Padding lanes are computed but never copied out; zero them so they stay finite.
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = nr; j < 16; j++) tc[i][j] = tr[i][j] = 0.0f;
+    for (size_t j = nr; j < 16; j++) tb[j] = 0.0f;
+    store_rows16(acc, mr, &tc[0][0], 16, use_bias ? tb : NULL, use_res ? &tr[0][0] : NULL, 16, p);
+    for (size_t i = 0; i < mr; i++) memcpy(c + i * ldc, tc[i], nr * sizeof(float));
+}
+
+// --- 6 x 16 packed micro-kernel ---
+
+#define ROW_FMA(i)                                              \
+    {                                                           \
+        const __m256 ai = _mm256_broadcast_ss(a + i);           \
+        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);         \
+        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);         \
+    }
+
+void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                    const float *b, size_t ldb, float *c, size_t ldc,
+                                    const struct qn_f32_gemm_params *p) {
+    // acc stays in registers: constant indices only (fully unrolled), copied out for the store.
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (size_t k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
+        const __m256 b0 = _mm256_load_ps(b);
+        const __m256 b1 = _mm256_load_ps(b + 8);
+        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+        a += 6;
+        b += ldb;
+    }
+    __m256 t[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) t[i][0] = acc[i][0], t[i][1] = acc[i][1];
+    if (mr == 6 && nr == 16)
+        store_rows16(t, 6, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);
+    else
+        store_edge16(t, mr, nr, c, ldc, p);
+}
+
+// --- 4 x 16 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
+
+void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                          size_t a_rs, size_t a_ks, const float *b, size_t ldb,
+                                          float *c, size_t ldc,
+                                          const struct qn_f32_gemm_params *p) {
+    // Lane masks for the two B vectors: lane l live when l < nr.
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+    const float *ar[4];
+    for (size_t i = 0; i < 4; i++) ar[i] = i < mr ? a + i * a_rs : a;
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (size_t k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_maskload_ps(b, m0);
+        const __m256 b1 = _mm256_maskload_ps(b + 8, m1);
+        const size_t o = k * a_ks;
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            const __m256 ai = _mm256_broadcast_ss(ar[i] + o);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        b += ldb;
+    }
+    __m256 t[6][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) t[i][0] = acc[i][0], t[i][1] = acc[i][1];
+    if (nr == 16)
+        store_rows16(t, mr, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);
+    else
+        store_edge16(t, mr, nr, c, ldc, p);
+}
+
+// --- 4 x 4 dot kernel: C(i, j) = A row i . B row j, 8 k at a time, scalar tail ---
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+void qn_f32_gemm_dot_ukernel_4x4__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                       size_t lda, const float *b, size_t ldb, float *c,
+                                       size_t ldc, const struct qn_f32_gemm_params *p) {
+    const float *ar[4], *br[4];
+    for (size_t i = 0; i < 4; i++) {
+        ar[i] = i < mr ? a + i * lda : a;
+        br[i] = i < nr ? b + i * ldb : b;
+    }
+    __m256 acc[4][4];
+#pragma GCC unroll 16
+    for (int ij = 0; ij < 16; ij++) acc[ij / 4][ij % 4] = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 va[4], vb[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) va[i] = _mm256_loadu_ps(ar[i] + k);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) vb[j] = _mm256_loadu_ps(br[j] + k);
+#pragma GCC unroll 16
+        for (int ij = 0; ij < 16; ij++)
+            acc[ij / 4][ij % 4] = _mm256_fmadd_ps(va[ij / 4], vb[ij % 4], acc[ij / 4][ij % 4]);
+    }
+    float sum[4][4];
+#pragma GCC unroll 16
+    for (int ij = 0; ij < 16; ij++) sum[ij / 4][ij % 4] = hsum8(acc[ij / 4][ij % 4]);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) {
+            float s = sum[i][j];
+            for (size_t kk = k; kk < kc; kk++) s += ar[i][kk] * br[j][kk];
+            qn_f32_store1(s, &c[i * ldc + j], i, j, p);
+        }
+}

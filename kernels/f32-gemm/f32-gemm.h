@@ -1,0 +1,113 @@
+// FP32 GEMM micro-kernels: the tile computations under the operator in src/gemm-f32.c.
+//
+// A micro-kernel computes one MR x NR tile of C from packed panels:
+//   a: [kc][MR] floats (A panel, k-major, zero-padded past the tile's mr rows)
+//   b: [kc][ldb] floats, NR used per k (B panel; ldb == NR when packed)
+// and stores only the mr x nr corner (mr <= MR, nr <= NR) with the store rule below.
+// The small-M kernels (mr <= 4) read A in place through strides instead of a packed panel,
+// so batch-1 layers skip packing A; the dot kernels serve op(B) given as B[N][K] rows.
+//
+// Store rule, applied per tile element (i, j) with acc = sum_k a[k][i] * b[k][j]:
+//   y = alpha * acc;  if (beta != 0) y += beta * C[i][j];
+//   if (last) y = epilogue(y)  (bias, residual and activation, as in struct qn_epilogue)
+// The operator splits K into KC blocks: the first block passes the caller's beta, every
+// later block beta = 1 (accumulate into C), and only the last block sets `last`.
+#pragma once
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gemm.h"
+
+struct qn_f32_gemm_params {
+    float alpha;
+    float beta;         // 0: C is not read
+    bool last;          // apply the epilogue after this block
+    enum qn_act act;
+    bool res_before;    // residual added before the activation
+    const float *bias;  // [nr] from the tile's first column, or NULL
+    const float *res;   // residual at the tile's (0, 0), row stride ldr, or NULL
+    size_t ldr;
+};
+
+// Packed-panel micro-kernel (one per ISA, MR x NR fixed by its name).
+typedef void (*qn_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, size_t ldb, float *c, size_t ldc,
+                                       const struct qn_f32_gemm_params *p);
+
+// Small-M kernel: mr <= 4 rows of A read in place, A(i, k) = a[i * a_rs + k * a_ks];
+// B as in the packed kernel (ldb floats between consecutive k), nr <= the ISA's NR.
+typedef void (*qn_f32_gemm_small_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                     size_t a_rs, size_t a_ks, const float *b, size_t ldb,
+                                     float *c, size_t ldc, const struct qn_f32_gemm_params *p);
+
+// Dot kernel for op(B) = B^T with B[N][ldb]: mr <= 4 rows of A (unit stride in k, row
+// stride lda) times nr <= 4 rows of B; C(i, j) = sum_k a[i][k] * b[j][k], same store rule.
+typedef void (*qn_f32_gemm_dot_fn)(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                   const float *b, size_t ldb, float *c, size_t ldc,
+                                   const struct qn_f32_gemm_params *p);
+
+void qn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                     const float *b, size_t ldb, float *c, size_t ldc,
+                                     const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_small_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                           size_t a_rs, size_t a_ks, const float *b, size_t ldb,
+                                           float *c, size_t ldc,
+                                           const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_dot_ukernel_4x4__scalar(size_t mr, size_t nr, size_t kc, const float *a,
+                                         size_t lda, const float *b, size_t ldb, float *c,
+                                         size_t ldc, const struct qn_f32_gemm_params *p);
+
+void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                    const float *b, size_t ldb, float *c, size_t ldc,
+                                    const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                          size_t a_rs, size_t a_ks, const float *b, size_t ldb,
+                                          float *c, size_t ldc,
+                                          const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_dot_ukernel_4x4__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                       size_t lda, const float *b, size_t ldb, float *c,
+                                       size_t ldc, const struct qn_f32_gemm_params *p);
+
+void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, size_t ldb, float *c, size_t ldc,
+                                       const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_small_ukernel_4x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                            size_t a_rs, size_t a_ks, const float *b,
+                                            size_t ldb, float *c, size_t ldc,
+                                            const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_dot_ukernel_4x4__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                         size_t lda, const float *b, size_t ldb, float *c,
+                                         size_t ldc, const struct qn_f32_gemm_params *p);
+
+// --- scalar store rule (scalar kernels, dot kernels, edge fix-ups) ---
+
+// GELU in the same sigmoid form as the SIMD kernels use: 0.5 x (1 + tanh(u)) = x / (1 + e^-2u),
+// u = sqrt(2/pi) (x + 0.044715 x^3). Same function as qn_act_ref's tanh form, but without its
+// cancellation in 1 + tanh(u) for x << 0.
+static inline float qn_f32_gelu_scalar(float x) {
+    const float c = 0.7978845608028654f;
+    float u = c * (x + 0.044715f * x * x * x);
+    float t = -2.0f * u;
+    t = t > 88.0f ? 88.0f : t;
+    return x / (1.0f + expf(t));
+}
+
+static inline float qn_f32_act_scalar(enum qn_act act, float x) {
+    return act == QN_ACT_GELU ? qn_f32_gelu_scalar(x) : qn_act_ref(act, x);
+}
+
+// Applies the store rule to one element: acc is the raw dot product, c points at C(i, j).
+static inline void qn_f32_store1(float acc, float *c, size_t i, size_t j,
+                                 const struct qn_f32_gemm_params *p) {
+    float y = p->alpha * acc;
+    if (p->beta != 0.0f) y += p->beta * *c;
+    if (p->last) {
+        if (p->bias) y += p->bias[j];
+        if (p->res && p->res_before) y += p->res[i * p->ldr + j];
+        if (p->act != QN_ACT_NONE) y = qn_f32_act_scalar(p->act, y);
+        if (p->res && !p->res_before) y += p->res[i * p->ldr + j];
+    }
+    *c = y;
+}
