@@ -1,20 +1,96 @@
-// Quantized GEMM operator. Placeholder: keeps the unpacked weights and forwards to the
-// reference until the packed kernels land.
+// Quantized GEMM operator: u8 activations x s8 / packed s4 weights -> s32 -> requantizing
+// epilogue. Packing, per-ISA kernel configs, and the macro loop (threads over N panels or M
+// tiles, B blocks sized for L2). Panel layouts and the epilogue contract: qs8-gemm/qs8-gemm.h.
+#include <pthread.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "gemm.h"
+#include "qs8-gemm/qs8-gemm.h"
+
+// --- per-ISA configuration ---
+
+struct qn_qgemm_config {
+    size_t mr, nr;                  // micro-tile rows, panel width (columns)
+    qn_qgemm_ukernel_fn gemm;       // mr x nr over an s8 panel
+    qn_qgemm_ukernel_fn gemv_s8;    // 1 x nr over an s8 panel
+    qn_qgemm_ukernel_fn gemv_s4;    // 1 x nr over a packed s4 panel
+    qn_qs4_unpack_fn unpack;        // s4 panels -> s8 panels (s4 GEMM with M > 1)
+    size_t block_bytes;             // s8 B bytes per thread block, kept in L2 across M tiles
+    const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
+};
+
+static struct qn_qgemm_config g_configs[QN_ISA_COUNT];
+static pthread_once_t g_configs_once = PTHREAD_ONCE_INIT;
+
+static void configs_init(void) {
+    // Scalar entries everywhere first, then each level overrides what it has.
+    for (int i = 0; i < QN_ISA_COUNT; i++) {
+        g_configs[i] = (struct qn_qgemm_config){
+            .mr = 4,
+            .nr = 8,
+            .gemm = qn_qs8_gemm_ukernel_4x8c4__scalar,
+            .gemv_s8 = qn_qs8_gemv_ukernel_8c4__scalar,
+            .gemv_s4 = qn_qs4_gemv_ukernel_8c8__scalar,
+            .unpack = qn_qs4_unpack__scalar,
+            .block_bytes = 256 << 10,
+            .gemm_name = "qn_qs8_gemm_ukernel_4x8c4__scalar",
+            .gemm_s4_name = "qn_qs4_unpack__scalar+qn_qs8_gemm_ukernel_4x8c4__scalar",
+            .gemv_s8_name = "qn_qs8_gemv_ukernel_8c4__scalar",
+            .gemv_s4_name = "qn_qs4_gemv_ukernel_8c8__scalar",
+        };
+    }
+    g_configs[QN_ISA_AVX512] = (struct qn_qgemm_config){
+        .mr = 14,
+        .nr = 32,
+        .gemm = qn_qs8_gemm_ukernel_14x32c4__avx512,
+        .gemv_s8 = qn_qs8_gemv_ukernel_32c4__avx512,
+        .gemv_s4 = qn_qs4_gemv_ukernel_32c8__avx512,
+        .unpack = qn_qs4_unpack__avx512,
+        .block_bytes = 1 << 20,  // half of SPR's 2 MiB L2
+        .gemm_name = "qn_qs8_gemm_ukernel_14x32c4__avx512",
+        .gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_14x32c4__avx512",
+        .gemv_s8_name = "qn_qs8_gemv_ukernel_32c4__avx512",
+        .gemv_s4_name = "qn_qs4_gemv_ukernel_32c8__avx512",
+    };
+}
+
+static const struct qn_qgemm_config *config(enum qn_isa isa) {
+    pthread_once(&g_configs_once, configs_init);
+    return &g_configs[isa];
+}
+
+const char *qn_qgemm_variant(int storage_bits, bool gemv) {
+    const struct qn_qgemm_config *cfg = config(qn_isa());
+    if (gemv) return storage_bits == 4 ? cfg->gemv_s4_name : cfg->gemv_s8_name;
+    return storage_bits == 4 ? cfg->gemm_s4_name : cfg->gemm_name;
+}
+
+// Bytes of one packed panel of nr columns over K.
+static size_t panel_bytes(size_t nr, size_t K, int storage_bits) {
+    return storage_bits == 4 ? QN_DIV_UP(K, 8) * nr * 4 : QN_DIV_UP(K, 4) * nr * 4;
+}
+
+// --- packing ---
 
 enum qn_status qn_qgemm_pack(struct qn_qgemm_weights *w, const int8_t *W, size_t ldw, size_t N,
                              size_t K, const float *scale, int bits, int storage_bits) {
     memset(w, 0, sizeof(*w));
-    if (bits < 2 || bits > 8 || (storage_bits != 8 && storage_bits != 4) ||
+    if (!W || !scale || bits < 2 || bits > 8 || (storage_bits != 8 && storage_bits != 4) ||
         (storage_bits == 4 && bits > 4) || ldw < K || N == 0 || K == 0)
         return QN_ERR_ARG;
     const int lim = (1 << (bits - 1)) - 1;
     for (size_t n = 0; n < N; n++)
         for (size_t k = 0; k < K; k++)
             if (W[n * ldw + k] > lim || W[n * ldw + k] < -lim) return QN_ERR_ARG;
-    int8_t *p = qn_alloc(N * K);
+
+    const enum qn_isa isa = qn_isa();
+    const size_t nr = config(isa)->nr;
+    const size_t pb = panel_bytes(nr, K, storage_bits), np = QN_DIV_UP(N, nr);
+    uint8_t *p = qn_alloc(np * pb);
     w->col_sum = qn_alloc(N * sizeof(int32_t));
     w->scale = qn_alloc(N * sizeof(float));
     if (!p || !w->col_sum || !w->scale) {
@@ -22,14 +98,23 @@ enum qn_status qn_qgemm_pack(struct qn_qgemm_weights *w, const int8_t *W, size_t
         qn_qgemm_weights_free(w);
         return QN_ERR_NOMEM;
     }
+    memset(p, 0, np * pb);  // padding past K and N must be exactly zero
     for (size_t n = 0; n < N; n++) {
+        uint8_t *panel = p + (n / nr) * pb + (n % nr) * 4;
         int32_t s = 0;
-        for (size_t k = 0; k < K; k++) s += (p[n * K + k] = W[n * ldw + k]);
+        for (size_t k = 0; k < K; k++) {
+            const int8_t v = W[n * ldw + k];
+            s += v;
+            if (storage_bits == 8)
+                panel[(k / 4) * nr * 4 + k % 4] = (uint8_t)v;
+            else  // low nibble: k % 8 < 4, high nibble: k % 8 >= 4 (struct qn_qs4_c8)
+                panel[(k / 8) * nr * 4 + k % 4] |= (uint8_t)(((uint8_t)v & 15u) << (k % 8 < 4 ? 0 : 4));
+        }
         w->col_sum[n] = s;
         w->scale[n] = scale[n];
     }
-    w->N = N, w->K = K, w->bits = bits, w->storage_bits = storage_bits, w->isa = qn_isa();
-    w->packed = p, w->packed_bytes = N * K;
+    w->N = N, w->K = K, w->bits = bits, w->storage_bits = storage_bits, w->isa = isa;
+    w->packed = p, w->packed_bytes = np * pb;
     return QN_OK;
 }
 
@@ -40,9 +125,103 @@ void qn_qgemm_weights_free(struct qn_qgemm_weights *w) {
     memset(w, 0, sizeof(*w));
 }
 
-void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
-              const struct qn_qgemm_out *out, void *C, size_t ldc) {
-    qn_qgemm_ref(M, A, lda, w->packed, w->K, w->N, w->K, w->scale, out, C, ldc);
+// --- operator ---
+
+static inline struct qn_qgemm_params tile_params(const struct qn_qgemm_params *base, size_t m0,
+                                                 size_t n0) {
+    struct qn_qgemm_params t = *base;
+    t.scale += n0;
+    t.col_sum += n0;
+    if (t.bias) t.bias += n0;
+    if (t.residual) t.residual += m0 * t.ldr + n0;
+    return t;
 }
 
-const char *qn_qgemm_variant(int storage_bits, bool gemv) { return "qn_qgemm_ref"; }
+void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
+              const struct qn_qgemm_out *out, void *C, size_t ldc) {
+    QN_ASSERT(w && w->packed && w->isa == qn_isa());
+    QN_ASSERT(out && out->a_zp >= 0 && out->a_zp <= 255 && lda >= w->K && ldc >= w->N);
+    if (M == 0) return;
+    const struct qn_qgemm_config *cfg = config(w->isa);
+    const size_t N = w->N, K = w->K, nr = cfg->nr, mr = cfg->mr;
+    const bool s4 = w->storage_bits == 4;
+    const struct qn_qgemm_params base = {
+        .scale = w->scale,
+        .col_sum = w->col_sum,
+        .bias = out->ep.bias,
+        .residual = out->ep.residual,
+        .ldr = out->ep.ldr,
+        .a_scale = out->a_scale,
+        .a_zp = out->a_zp,
+        .act = out->ep.act,
+        .residual_before_act = out->ep.residual_before_act,
+        .out_u8 = out->out_u8,
+        .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,
+        .out_zp = (float)out->out_zp,
+    };
+    const size_t esize = out->out_u8 ? 1 : sizeof(float);
+    const size_t np = QN_DIV_UP(N, nr), pb = panel_bytes(nr, K, w->storage_bits);
+    const uint8_t *packed = w->packed;
+    int nt = qn_threads();
+    if (nt < 1) nt = 1;
+
+    if (M == 1) {
+        // GEMV: bandwidth-bound stream over the panels, split across threads.
+        const qn_qgemm_ukernel_fn gemv = s4 ? cfg->gemv_s4 : cfg->gemv_s8;
+        if ((size_t)nt > np) nt = (int)np;
+        if (N * K < (1u << 16)) nt = 1;  // thread start-up would dominate
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (size_t p = 0; p < np; p++) {
+            const size_t n0 = p * nr;
+            const struct qn_qgemm_params tp = tile_params(&base, 0, n0);
+            gemv(1, QN_MIN(nr, N - n0), K, A, lda, packed + p * pb, (uint8_t *)C + n0 * esize,
+                 ldc, &tp);
+        }
+        return;
+    }
+
+    // GEMM. Threads form a tn x tm grid: panels first (each core keeps its own B in L2),
+    // M tiles when there are fewer panels than threads.
+    const size_t mt = QN_DIV_UP(M, mr);
+    if (M * N * K < (1u << 18)) nt = 1;
+    const size_t tn = QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
+    nt = (int)(tn * tm);
+    // s4: each thread unpacks a block of panels to s8 once and reuses it for every M tile.
+    const size_t pb8 = s4 ? 8 * QN_DIV_UP(K, 8) * nr : pb;  // s8 panel stride of a block
+    const size_t nb = QN_MAX(1, QN_MIN(np, cfg->block_bytes / pb8));
+    int8_t *scratch = NULL;
+    if (s4) {
+        scratch = qn_alloc((size_t)nt * nb * pb8);
+        QN_ASSERT(scratch);
+    }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const size_t t = (size_t)omp_get_thread_num();
+#else
+        const size_t t = 0;
+#endif
+        const size_t in = t % tn, im = t / tn;
+        const size_t p_lo = np * in / tn, p_hi = np * (in + 1) / tn;
+        const size_t m_lo = mt * im / tm, m_hi = mt * (im + 1) / tm;
+        int8_t *buf = s4 ? scratch + t * nb * pb8 : NULL;
+        for (size_t p0 = p_lo; p0 < p_hi; p0 += nb) {
+            const size_t nbk = QN_MIN(nb, p_hi - p0);
+            const int8_t *bw = (const int8_t *)packed + p0 * pb;
+            if (s4) {
+                cfg->unpack(nbk, nr, K, packed + p0 * pb, buf);
+                bw = buf;
+            }
+            for (size_t i = m_lo; i < m_hi; i++) {
+                const size_t m0 = i * mr, mc = QN_MIN(mr, M - m0);
+                for (size_t j = 0; j < nbk; j++) {
+                    const size_t n0 = (p0 + j) * nr;
+                    const struct qn_qgemm_params tp = tile_params(&base, m0, n0);
+                    cfg->gemm(mc, QN_MIN(nr, N - n0), K, A + m0 * lda, lda, bw + j * pb8,
+                              (uint8_t *)C + (m0 * ldc + n0) * esize, ldc, &tp);
+                }
+            }
+        }
+    }
+    qn_free(scratch);
+}
