@@ -1,0 +1,73 @@
+// Depthwise convolution micro-kernels, FP32, NHWC: one output row, all channels, per call.
+//
+// The caller handles the vertical edges (it passes only the kernel rows [i_lo, i_hi) that land
+// inside the image); the kernel handles the horizontal ones by splitting the row into a left
+// border, an interior where every tap is in the image (no edge tests inside), and a right
+// border. Padded taps are skipped, which is the same as multiplying by zero.
+// Each output is acc = sum over valid taps in (i, j) order, then bias, residual / act as in
+// struct qn_epilogue. The scalar kernel accumulates with separate mul + add; SIMD kernels use FMA
+// (one rounding per tap instead of two: see tests/test-f32-conv.c for the tolerance).
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gemm.h"
+
+struct qn_f32_dwconv_args {
+    size_t c;               // channels
+    size_t k;               // kernel is k x k (the specialized kernels ignore it)
+    size_t w_in, w_out;     // input / output row length, pixels
+    size_t stride, pad;     // same both dims; pad < k
+    const float *x;         // input row under kernel row i_lo, pixel 0, channel 0
+    size_t ld_x;            // elements between input pixels
+    size_t ld_xrow;         // elements between input rows
+    size_t i_lo, i_hi;      // kernel rows inside the image
+    const float *w;         // w[i][j][ch] at w[i * ld_wh + j * ld_ww + ch], the k x k window
+    size_t ld_wh, ld_ww;
+    const float *bias;      // [c] or NULL
+    const float *res;       // residual row [w_out][ld_r] or NULL
+    size_t ld_r;
+    bool res_before_act;
+    enum qn_act act;
+    float *y;               // output row [w_out][ld_y]
+    size_t ld_y;
+};
+
+typedef void (*qn_f32_dwconv_ukernel_fn)(const struct qn_f32_dwconv_args *a);
+
+void qn_f32_dwconv_ukernel_kxk__scalar(const struct qn_f32_dwconv_args *a);
+
+void qn_f32_dwconv_ukernel_3x3__avx2(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_5x5__avx2(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_7x7__avx2(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_kxk__avx2(const struct qn_f32_dwconv_args *a);
+
+void qn_f32_dwconv_ukernel_3x3__avx512(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_5x5__avx512(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_7x7__avx512(const struct qn_f32_dwconv_args *a);
+void qn_f32_dwconv_ukernel_kxk__avx512(const struct qn_f32_dwconv_args *a);
+
+// Interior output columns [ow_lo, ow_hi): every tap of the row is inside [0, w_in).
+static inline void qn_dwconv_interior(size_t w_in, size_t w_out, size_t k, size_t stride,
+                                      size_t pad, size_t *ow_lo, size_t *ow_hi) {
+    size_t lo = (pad + stride - 1) / stride;
+    size_t hi = w_in + pad >= k ? (w_in + pad - k) / stride + 1 : 0;
+    if (lo > w_out) lo = w_out;
+    if (hi > w_out) hi = w_out;
+    if (hi < lo) hi = lo;
+    *ow_lo = lo;
+    *ow_hi = hi;
+}
+
+// Valid kernel columns [j_lo, j_hi) for output column ow.
+static inline void qn_dwconv_taps(size_t ow, size_t w_in, size_t k, size_t stride, size_t pad,
+                                  size_t *j_lo, size_t *j_hi) {
+    ptrdiff_t x0 = (ptrdiff_t)(ow * stride) - (ptrdiff_t)pad;
+    ptrdiff_t lo = x0 < 0 ? -x0 : 0;
+    ptrdiff_t hi = (ptrdiff_t)w_in - x0;
+    if (hi > (ptrdiff_t)k) hi = (ptrdiff_t)k;
+    if (hi < lo) hi = lo;
+    *j_lo = (size_t)lo;
+    *j_hi = (size_t)hi;
+}

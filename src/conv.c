@@ -1,0 +1,512 @@
+// Convolution operators: views, dispatch, and the FP32 / INT8 paths (1x1 GEMM, im2col + GEMM,
+// direct depthwise). The arithmetic lives in kernels/; this file only walks shapes.
+#include "conv.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "f32-dwconv/f32-dwconv.h"
+#include "im2col/im2col.h"
+#include "qs8-dwconv/qs8-dwconv.h"
+
+// --- dispatch ---
+
+// Slot per kernel size: 0 -> 3x3, 1 -> 5x5, 2 -> 7x7, 3 -> any k.
+enum { DW_K3, DW_K5, DW_K7, DW_KANY, DW_SLOTS };
+
+struct qn_dwconv_config {
+    qn_f32_dwconv_ukernel_fn f32[DW_SLOTS];
+    const char *f32_name[DW_SLOTS];
+    qn_qs8_dwconv_ukernel_fn qs8[DW_SLOTS];
+    const char *qs8_name[DW_SLOTS];
+};
+
+static struct qn_dwconv_config g_dw[QN_ISA_COUNT];
+static pthread_once_t g_dw_once = PTHREAD_ONCE_INIT;
+
+#define DW_SET(cfg, dt, slot, fn) ((cfg)->dt[slot] = fn, (cfg)->dt##_name[slot] = #fn)
+
+static void dw_config_init(void) {
+    for (int l = 0; l < QN_ISA_COUNT; l++) {
+        struct qn_dwconv_config *c = &g_dw[l];
+        for (int s = 0; s < DW_SLOTS; s++) {
+            DW_SET(c, f32, s, qn_f32_dwconv_ukernel_kxk__scalar);
+            DW_SET(c, qs8, s, qn_qs8_dwconv_ukernel_kxk__scalar);
+        }
+    }
+    // AVX-VNNI only adds vpdpbusd/vpdpwssd on ymm; the AVX2 kernels' vpmaddwd is as fast here.
+    for (int l = QN_ISA_AVX2; l <= QN_ISA_AVXVNNI; l++) {
+        struct qn_dwconv_config *c = &g_dw[l];
+        DW_SET(c, f32, DW_K3, qn_f32_dwconv_ukernel_3x3__avx2);
+        DW_SET(c, f32, DW_K5, qn_f32_dwconv_ukernel_5x5__avx2);
+        DW_SET(c, f32, DW_K7, qn_f32_dwconv_ukernel_7x7__avx2);
+        DW_SET(c, f32, DW_KANY, qn_f32_dwconv_ukernel_kxk__avx2);
+        DW_SET(c, qs8, DW_K3, qn_qs8_dwconv_ukernel_3x3__avx2);
+        DW_SET(c, qs8, DW_K5, qn_qs8_dwconv_ukernel_5x5__avx2);
+        DW_SET(c, qs8, DW_K7, qn_qs8_dwconv_ukernel_7x7__avx2);
+        DW_SET(c, qs8, DW_KANY, qn_qs8_dwconv_ukernel_kxk__avx2);
+    }
+    struct qn_dwconv_config *c = &g_dw[QN_ISA_AVX512];
+    DW_SET(c, f32, DW_K3, qn_f32_dwconv_ukernel_3x3__avx512);
+    DW_SET(c, f32, DW_K5, qn_f32_dwconv_ukernel_5x5__avx512);
+    DW_SET(c, f32, DW_K7, qn_f32_dwconv_ukernel_7x7__avx512);
+    DW_SET(c, f32, DW_KANY, qn_f32_dwconv_ukernel_kxk__avx512);
+    DW_SET(c, qs8, DW_K3, qn_qs8_dwconv_ukernel_3x3__avx512);
+    DW_SET(c, qs8, DW_K5, qn_qs8_dwconv_ukernel_5x5__avx512);
+    DW_SET(c, qs8, DW_K7, qn_qs8_dwconv_ukernel_7x7__avx512);
+    DW_SET(c, qs8, DW_KANY, qn_qs8_dwconv_ukernel_kxk__avx512);
+}
+
+static const struct qn_dwconv_config *dw_config(void) {
+    pthread_once(&g_dw_once, dw_config_init);
+    return &g_dw[qn_isa()];
+}
+
+static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
+
+const char *qn_f32_dwconv_variant(size_t k) { return dw_config()->f32_name[dw_slot(k)]; }
+const char *qn_qs8_dwconv_variant(size_t k) { return dw_config()->qs8_name[dw_slot(k)]; }
+
+const char *qn_conv_path_name(enum qn_conv_path path) {
+    switch (path) {
+    case QN_CONV_PATH_GEMM_1X1: return "1x1 gemm";
+    case QN_CONV_PATH_GEMM_1X1_SUB: return "1x1 subsample + gemm";
+    case QN_CONV_PATH_IM2COL: return "im2col + gemm";
+    case QN_CONV_PATH_DWCONV: return "depthwise direct";
+    }
+    return "invalid";
+}
+
+// Static buffers: the answer only depends on the path and the ISA level, never on the caller.
+static const char *path_variant(enum qn_conv_path path, size_t k, bool int8) {
+    static _Thread_local char buf[160];
+    if (path == QN_CONV_PATH_DWCONV)
+        return int8 ? qn_qs8_dwconv_variant(k) : qn_f32_dwconv_variant(k);
+    snprintf(buf, sizeof(buf), "%s (%s)", qn_conv_path_name(path),
+             int8 ? qn_qgemm_variant(8, false) : qn_f32_gemm_variant());
+    return buf;
+}
+
+const char *qn_f32_conv_variant(const struct qn_f32_conv *conv) {
+    return path_variant(conv->path, conv->p.kh, false);
+}
+const char *qn_qs8_conv_variant(const struct qn_qs8_conv *conv) {
+    return path_variant(conv->path, conv->p.kh, true);
+}
+
+// --- views and shapes ---
+
+struct qn_conv_wview qn_conv_wview_ohwi(const void *full, size_t elem, size_t c_out_max,
+                                        size_t k_max, size_t c_in_max, size_t c_out, size_t k,
+                                        size_t c_in) {
+    QN_ASSERT(c_out <= c_out_max && c_in <= c_in_max && k <= k_max && (k_max - k) % 2 == 0);
+    const size_t off = (k_max - k) / 2;
+    struct qn_conv_wview v = {
+        .c_out = c_out, .kh = k, .kw = k, .c_in = c_in,
+        .ld_o = k_max * k_max * c_in_max, .ld_h = k_max * c_in_max, .ld_w = c_in_max,
+    };
+    v.data = (const char *)full + (off * v.ld_h + off * v.ld_w) * elem;
+    return v;
+}
+
+struct qn_conv_wview qn_conv_wview_dw(const void *full, size_t elem, size_t k_max, size_t c_max,
+                                      size_t c, size_t k) {
+    QN_ASSERT(c <= c_max && k <= k_max && (k_max - k) % 2 == 0);
+    const size_t off = (k_max - k) / 2;
+    struct qn_conv_wview v = {
+        .c_out = c, .kh = k, .kw = k, .c_in = 1,
+        .ld_o = 1, .ld_h = k_max * c_max, .ld_w = c_max,
+    };
+    v.data = (const char *)full + (off * v.ld_h + off * v.ld_w) * elem;
+    return v;
+}
+
+static bool view_is_dw(const struct qn_conv_wview *w) { return w->c_in == 1 && w->ld_o == 1; }
+
+void qn_conv_quantize_weights(const struct qn_conv_wview *w, int bits, int8_t *q, float *scale,
+                              struct qn_conv_wview *qview) {
+    QN_ASSERT(bits >= 2 && bits <= 8);
+    const float *src = w->data;
+    const float lim = (float)((1 << (bits - 1)) - 1);
+    const bool dw = view_is_dw(w);
+    struct qn_conv_wview qv = {.data = q, .c_out = w->c_out, .kh = w->kh, .kw = w->kw,
+                               .c_in = w->c_in};
+    if (dw) {
+        qv.ld_o = 1, qv.ld_w = w->c_out, qv.ld_h = w->kw * w->c_out;
+    } else {
+        qv.ld_w = w->c_in, qv.ld_h = w->kw * w->c_in, qv.ld_o = w->kh * w->kw * w->c_in;
+    }
+    for (size_t o = 0; o < w->c_out; o++) {
+        float amax = 0.0f;
+        for (size_t i = 0; i < w->kh; i++)
+            for (size_t j = 0; j < w->kw; j++)
+                for (size_t ci = 0; ci < w->c_in; ci++)
+                    amax = fmaxf(amax, fabsf(src[o * w->ld_o + i * w->ld_h + j * w->ld_w + ci]));
+        const float s = amax > 0.0f ? amax / lim : 1.0f;
+        scale[o] = s;
+        for (size_t i = 0; i < w->kh; i++)
+            for (size_t j = 0; j < w->kw; j++)
+                for (size_t ci = 0; ci < w->c_in; ci++) {
+                    float r = rintf(src[o * w->ld_o + i * w->ld_h + j * w->ld_w + ci] / s);
+                    r = r < -lim ? -lim : (r > lim ? lim : r);
+                    q[o * qv.ld_o + i * qv.ld_h + j * qv.ld_w + ci] = (int8_t)r;
+                }
+    }
+    if (qview) *qview = qv;
+}
+
+size_t qn_conv_h_out(const struct qn_conv_params *p) {
+    return (p->h + 2 * p->pad_h - p->kh) / p->stride_h + 1;
+}
+size_t qn_conv_w_out(const struct qn_conv_params *p) {
+    return (p->w + 2 * p->pad_w - p->kw) / p->stride_w + 1;
+}
+
+static bool params_ok(const struct qn_conv_params *p, const struct qn_conv_wview *w) {
+    if (!p->h || !p->w || !p->c_in || !p->c_out || !p->kh || !p->kw || !p->stride_h ||
+        !p->stride_w || p->pad_h >= p->kh || p->pad_w >= p->kw)
+        return false;
+    if (p->h + 2 * p->pad_h < p->kh || p->w + 2 * p->pad_w < p->kw) return false;
+    if (!w || !w->data || w->kh != p->kh || w->kw != p->kw || w->c_out != p->c_out) return false;
+    if (p->depthwise)
+        return p->c_in == p->c_out && p->kh == p->kw && p->stride_h == p->stride_w &&
+               p->pad_h == p->pad_w && view_is_dw(w);
+    return w->c_in == p->c_in && w->ld_w >= p->c_in;
+}
+
+static enum qn_conv_path choose_path(const struct qn_conv_params *p) {
+    if (p->depthwise) return QN_CONV_PATH_DWCONV;
+    if (p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0)
+        return p->stride_h == 1 && p->stride_w == 1 ? QN_CONV_PATH_GEMM_1X1
+                                                    : QN_CONV_PATH_GEMM_1X1_SUB;
+    return QN_CONV_PATH_IM2COL;
+}
+
+static struct qn_im2col_geom im2col_geom(const struct qn_conv_params *p, size_t h_out,
+                                         size_t w_out, size_t ld_x) {
+    return (struct qn_im2col_geom){
+        .h = p->h, .w = p->w, .c = p->c_in, .ld_x = ld_x, .kh = p->kh, .kw = p->kw,
+        .stride_h = p->stride_h, .stride_w = p->stride_w, .pad_h = p->pad_h, .pad_w = p->pad_w,
+        .h_out = h_out, .w_out = w_out,
+    };
+}
+
+// Threads for a loop of `macs` multiply-adds: a parallel region costs a few microseconds, so
+// tiny layers stay on the calling thread.
+static int threads_for(double macs) { return macs < 2.0e5 ? 1 : qn_threads(); }
+
+// Rows of the depthwise output: kernel rows [i_lo, i_hi) that fall inside the image, and the
+// input row under i_lo.
+static void dw_rows(const struct qn_conv_params *p, size_t oh, size_t *i_lo, size_t *i_hi,
+                    size_t *ih_lo) {
+    ptrdiff_t ih0 = (ptrdiff_t)(oh * p->stride_h) - (ptrdiff_t)p->pad_h;
+    ptrdiff_t lo = ih0 < 0 ? -ih0 : 0;
+    ptrdiff_t hi = (ptrdiff_t)p->h - ih0;
+    if (hi > (ptrdiff_t)p->kh) hi = (ptrdiff_t)p->kh;
+    if (hi < lo) hi = lo;
+    *i_lo = (size_t)lo;
+    *i_hi = (size_t)hi;
+    *ih_lo = hi > lo ? (size_t)(ih0 + lo) : 0;
+}
+
+// --- FP32 ---
+
+// The GEMM reduction runs over (i, j, ci) in one call when the slice is contiguous in that
+// order, else per kernel row or per tap (views of the supernet tensor, never copied).
+static size_t f32_segments(const struct qn_conv_wview *w, size_t *seg_len) {
+    const bool row_contig = w->kw == 1 || w->ld_w == w->c_in;
+    const bool all_contig = row_contig && (w->kh == 1 || w->ld_h == w->kw * w->c_in);
+    if (all_contig) return *seg_len = w->kh * w->kw * w->c_in, 1;
+    if (row_contig) return *seg_len = w->kw * w->c_in, w->kh;
+    return *seg_len = w->c_in, w->kh * w->kw;
+}
+
+enum qn_status qn_f32_conv_init(struct qn_f32_conv *conv, const struct qn_conv_params *p,
+                                const struct qn_conv_wview *w) {
+    memset(conv, 0, sizeof(*conv));
+    if (!params_ok(p, w)) return QN_ERR_ARG;
+    conv->p = *p;
+    conv->w = *w;
+    conv->h_out = qn_conv_h_out(p);
+    conv->w_out = qn_conv_w_out(p);
+    conv->path = choose_path(p);
+    const size_t pix = conv->h_out * conv->w_out;
+    size_t seg_len;
+    switch (conv->path) {
+    case QN_CONV_PATH_GEMM_1X1: case QN_CONV_PATH_DWCONV: break;
+    case QN_CONV_PATH_GEMM_1X1_SUB: conv->scratch_elems = pix * p->c_in; break;
+    case QN_CONV_PATH_IM2COL:
+        conv->scratch_elems = pix * p->kh * p->kw * p->c_in;
+        // several GEMM segments accumulate into a private [pix][c_out] buffer first
+        if (f32_segments(w, &seg_len) > 1) conv->scratch_elems += pix * p->c_out;
+        break;
+    }
+    if (conv->scratch_elems) {
+        conv->scratch = qn_alloc(conv->scratch_elems * sizeof(float));
+        if (!conv->scratch) return QN_ERR_NOMEM;
+    }
+    return QN_OK;
+}
+
+void qn_f32_conv_free(struct qn_f32_conv *conv) {
+    qn_free(conv->scratch);
+    memset(conv, 0, sizeof(*conv));
+}
+
+static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
+                           float *y, size_t ld_y, const struct qn_epilogue *ep) {
+    const struct qn_conv_params *p = &conv->p;
+    const qn_f32_dwconv_ukernel_fn ukernel = dw_config()->f32[dw_slot(p->kh)];
+    const size_t h_out = conv->h_out, w_out = conv->w_out, rows = n * h_out;
+    const double macs = (double)rows * w_out * p->c_in * p->kh * p->kw;
+    const struct qn_conv_wview *w = &conv->w;
+#pragma omp parallel for num_threads(threads_for(macs)) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t img = r / h_out, oh = r % h_out;
+        size_t i_lo, i_hi, ih_lo;
+        dw_rows(p, oh, &i_lo, &i_hi, &ih_lo);
+        struct qn_f32_dwconv_args a = {
+            .c = p->c_in, .k = p->kh, .w_in = p->w, .w_out = w_out,
+            .stride = p->stride_w, .pad = p->pad_w,
+            .x = x + (img * p->h + ih_lo) * p->w * ld_x, .ld_x = ld_x, .ld_xrow = p->w * ld_x,
+            .i_lo = i_lo, .i_hi = i_hi,
+            .w = w->data, .ld_wh = w->ld_h, .ld_ww = w->ld_w,
+            .y = y + r * w_out * ld_y, .ld_y = ld_y,
+        };
+        if (ep) {
+            a.bias = ep->bias;
+            a.act = ep->act;
+            a.res_before_act = ep->residual_before_act;
+            if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
+        }
+        ukernel(&a);
+    }
+}
+
+// Per image epilogue: the residual moves with the image.
+static struct qn_epilogue ep_for_image(const struct qn_epilogue *ep, size_t img, size_t pix) {
+    struct qn_epilogue e = *ep;
+    if (e.residual) e.residual += img * pix * e.ldr;
+    return e;
+}
+
+void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x, float *y,
+                     size_t ld_y, const struct qn_epilogue *ep) {
+    const struct qn_conv_params *p = &conv->p;
+    QN_ASSERT(ld_x >= p->c_in && ld_y >= p->c_out);
+    if (n == 0) return;
+    const float *wd = conv->w.data;
+    const size_t pix = conv->h_out * conv->w_out, img_in = p->h * p->w * ld_x;
+    const struct qn_epilogue none = {0};
+    switch (conv->path) {
+    case QN_CONV_PATH_DWCONV:
+        f32_dwconv_run(conv, n, x, ld_x, y, ld_y, ep);
+        return;
+    case QN_CONV_PATH_GEMM_1X1:
+        qn_f32_gemm(false, true, n * pix, p->c_out, p->c_in, 1.0f, x, ld_x, wd, conv->w.ld_o,
+                    0.0f, y, ld_y, ep);
+        return;
+    case QN_CONV_PATH_GEMM_1X1_SUB:
+        for (size_t img = 0; img < n; img++) {
+            const float *xi = x + img * img_in;
+            for (size_t oh = 0; oh < conv->h_out; oh++)
+                for (size_t ow = 0; ow < conv->w_out; ow++)
+                    memcpy(conv->scratch + (oh * conv->w_out + ow) * p->c_in,
+                           xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x,
+                           p->c_in * sizeof(float));
+            const struct qn_epilogue e = ep_for_image(ep ? ep : &none, img, pix);
+            qn_f32_gemm(false, true, pix, p->c_out, p->c_in, 1.0f, conv->scratch, p->c_in, wd,
+                        conv->w.ld_o, 0.0f, y + img * pix * ld_y, ld_y, &e);
+        }
+        return;
+    case QN_CONV_PATH_IM2COL: break;
+    }
+    const struct qn_im2col_geom g = im2col_geom(p, conv->h_out, conv->w_out, ld_x);
+    const size_t K = p->kh * p->kw * p->c_in;
+    size_t seg_len;
+    const size_t segs = f32_segments(&conv->w, &seg_len);
+    float *col = conv->scratch, *acc = conv->scratch + pix * K;
+    const double macs = (double)pix * K;  // copies, weighted like MACs
+    for (size_t img = 0; img < n; img++) {
+        const float *xi = x + img * img_in;
+        const int nt = threads_for(macs);
+#pragma omp parallel num_threads(nt)
+        {
+            // contiguous row ranges per thread
+            int t = 0, tn = 1;
+#ifdef _OPENMP
+            t = omp_get_thread_num(), tn = omp_get_num_threads();
+#endif
+            const size_t r0 = pix * (size_t)t / (size_t)tn, r1 = pix * (size_t)(t + 1) / (size_t)tn;
+            qn_f32_im2col(&g, xi, col, K, r0, r1);
+        }
+        const struct qn_epilogue e = ep_for_image(ep ? ep : &none, img, pix);
+        float *yi = y + img * pix * ld_y;
+        if (segs == 1) {
+            qn_f32_gemm(false, true, pix, p->c_out, K, 1.0f, col, K, wd, conv->w.ld_o, 0.0f, yi,
+                        ld_y, &e);
+            continue;
+        }
+        for (size_t s = 0; s < segs; s++) {
+            const size_t i = segs == p->kh ? s : s / p->kw, j = segs == p->kh ? 0 : s % p->kw;
+            const float *b = wd + i * conv->w.ld_h + j * conv->w.ld_w;
+            qn_f32_gemm(false, true, pix, p->c_out, seg_len, 1.0f, col + s * seg_len, K, b,
+                        conv->w.ld_o, s ? 1.0f : 0.0f, acc, p->c_out,
+                        s + 1 == segs ? &e : NULL);
+        }
+        for (size_t m = 0; m < pix; m++)
+            memcpy(yi + m * ld_y, acc + m * p->c_out, p->c_out * sizeof(float));
+    }
+}
+
+// --- INT8 ---
+
+enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_params *p,
+                                const struct qn_conv_wview *w, const float *w_scale, int bits) {
+    memset(conv, 0, sizeof(*conv));
+    if (!params_ok(p, w) || !w_scale || bits < 2 || bits > 8) return QN_ERR_ARG;
+    conv->p = *p;
+    conv->h_out = qn_conv_h_out(p);
+    conv->w_out = qn_conv_w_out(p);
+    conv->path = choose_path(p);
+    conv->isa = qn_isa();
+    const int8_t *wd = w->data;
+    const int lim = (1 << (bits - 1)) - 1;
+    const size_t pix = conv->h_out * conv->w_out;
+    if (conv->path == QN_CONV_PATH_DWCONV) {
+        const size_t c = p->c_in, kk = p->kh * p->kw;
+        conv->c_pad = QN_ROUND_UP(c, 16);
+        conv->dw_w = qn_alloc(kk * conv->c_pad * sizeof(int32_t));
+        conv->w_scale = qn_alloc(c * sizeof(float));
+        conv->dw_mul = qn_alloc(conv->c_pad * sizeof(float));
+        if (!conv->dw_w || !conv->w_scale || !conv->dw_mul) {
+            qn_qs8_conv_free(conv);
+            return QN_ERR_NOMEM;
+        }
+        memset(conv->dw_w, 0, kk * conv->c_pad * sizeof(int32_t));
+        memset(conv->dw_mul, 0, conv->c_pad * sizeof(float));
+        for (size_t i = 0; i < p->kh; i++)
+            for (size_t j = 0; j < p->kw; j++)
+                for (size_t ch = 0; ch < c; ch++) {
+                    const int v = wd[i * w->ld_h + j * w->ld_w + ch];
+                    if (v > lim || v < -lim) {
+                        qn_qs8_conv_free(conv);
+                        return QN_ERR_ARG;
+                    }
+                    conv->dw_w[(i * p->kw + j) * conv->c_pad + ch] = (int32_t)(uint16_t)(int16_t)v;
+                }
+        memcpy(conv->w_scale, w_scale, c * sizeof(float));
+        return QN_OK;
+    }
+    // GEMM paths: W as [c_out][kh * kw * c_in] (a dense copy of the slice, packed once)
+    const size_t K = p->kh * p->kw * p->c_in;
+    int8_t *dense = qn_alloc(p->c_out * K);
+    if (!dense) return QN_ERR_NOMEM;
+    for (size_t o = 0; o < p->c_out; o++)
+        for (size_t i = 0; i < p->kh; i++)
+            for (size_t j = 0; j < p->kw; j++)
+                memcpy(dense + o * K + (i * p->kw + j) * p->c_in,
+                       wd + o * w->ld_o + i * w->ld_h + j * w->ld_w, p->c_in);
+    enum qn_status st = qn_qgemm_pack(&conv->gw, dense, K, p->c_out, K, w_scale, bits, 8);
+    qn_free(dense);
+    if (st != QN_OK) return st;
+    if (conv->path == QN_CONV_PATH_GEMM_1X1_SUB) conv->scratch_elems = pix * p->c_in;
+    if (conv->path == QN_CONV_PATH_IM2COL) conv->scratch_elems = pix * K;
+    if (conv->scratch_elems) {
+        conv->scratch = qn_alloc(conv->scratch_elems);
+        if (!conv->scratch) {
+            qn_qs8_conv_free(conv);
+            return QN_ERR_NOMEM;
+        }
+    }
+    return QN_OK;
+}
+
+void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
+    qn_qgemm_weights_free(&conv->gw);
+    qn_free(conv->dw_w);
+    qn_free(conv->w_scale);
+    qn_free(conv->dw_mul);
+    qn_free(conv->scratch);
+    memset(conv, 0, sizeof(*conv));
+}
+
+static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
+                           const struct qn_qgemm_out *out, void *y, size_t ld_y) {
+    const struct qn_conv_params *p = &conv->p;
+    const qn_qs8_dwconv_ukernel_fn ukernel = dw_config()->qs8[dw_slot(p->kh)];
+    const size_t h_out = conv->h_out, w_out = conv->w_out, rows = n * h_out;
+    const size_t esize = out->out_u8 ? 1 : sizeof(float);
+    const double macs = (double)rows * w_out * p->c_in * p->kh * p->kw;
+    for (size_t ch = 0; ch < p->c_in; ch++) conv->dw_mul[ch] = out->a_scale * conv->w_scale[ch];
+    const float inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f;
+    const struct qn_epilogue *ep = &out->ep;
+#pragma omp parallel for num_threads(threads_for(macs)) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t img = r / h_out, oh = r % h_out;
+        size_t i_lo, i_hi, ih_lo;
+        dw_rows(p, oh, &i_lo, &i_hi, &ih_lo);
+        struct qn_qs8_dwconv_args a = {
+            .c = p->c_in, .k = p->kh, .w_in = p->w, .w_out = w_out,
+            .stride = p->stride_w, .pad = p->pad_w,
+            .x = x + (img * p->h + ih_lo) * p->w * ld_x, .ld_x = ld_x, .ld_xrow = p->w * ld_x,
+            .i_lo = i_lo, .i_hi = i_hi, .x_zp = out->a_zp,
+            .w = conv->dw_w, .c_pad = conv->c_pad, .mul = conv->dw_mul,
+            .bias = ep->bias, .act = ep->act, .res_before_act = ep->residual_before_act,
+            .out_u8 = out->out_u8, .inv_out = inv_out, .out_zp = out->out_zp,
+            .y = (char *)y + r * w_out * ld_y * esize, .ld_y = ld_y,
+        };
+        if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
+        ukernel(&a);
+    }
+}
+
+void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
+                     const struct qn_qgemm_out *out, void *y, size_t ld_y) {
+    const struct qn_conv_params *p = &conv->p;
+    QN_ASSERT(ld_x >= p->c_in && ld_y >= p->c_out);
+    if (n == 0) return;
+    if (conv->path == QN_CONV_PATH_DWCONV) {
+        qs8_dwconv_run(conv, n, x, ld_x, out, y, ld_y);
+        return;
+    }
+    QN_ASSERT(conv->isa == qn_isa());  // GEMM panels belong to the level they were packed for
+    const size_t pix = conv->h_out * conv->w_out, img_in = p->h * p->w * ld_x;
+    const size_t esize = out->out_u8 ? 1 : sizeof(float);
+    if (conv->path == QN_CONV_PATH_GEMM_1X1) {
+        qn_qgemm(n * pix, x, ld_x, &conv->gw, out, y, ld_y);
+        return;
+    }
+    const size_t K = p->kh * p->kw * p->c_in;
+    const struct qn_im2col_geom g = im2col_geom(p, conv->h_out, conv->w_out, ld_x);
+    const double macs = (double)pix * K;
+    for (size_t img = 0; img < n; img++) {
+        const uint8_t *xi = x + img * img_in;
+        if (conv->path == QN_CONV_PATH_GEMM_1X1_SUB) {
+            for (size_t oh = 0; oh < conv->h_out; oh++)
+                for (size_t ow = 0; ow < conv->w_out; ow++)
+                    memcpy(conv->scratch + (oh * conv->w_out + ow) * p->c_in,
+                           xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x, p->c_in);
+        } else {
+            const int nt = threads_for(macs);
+#pragma omp parallel num_threads(nt)
+            {
+                int t = 0, tn = 1;
+#ifdef _OPENMP
+                t = omp_get_thread_num(), tn = omp_get_num_threads();
+#endif
+                const size_t r0 = pix * (size_t)t / (size_t)tn;
+                const size_t r1 = pix * (size_t)(t + 1) / (size_t)tn;
+                qn_u8_im2col(&g, xi, (uint8_t)out->a_zp, conv->scratch, K, r0, r1);
+            }
+        }
+        struct qn_qgemm_out o = *out;
+        o.ep = ep_for_image(&out->ep, img, pix);
+        qn_qgemm(pix, conv->scratch, conv->path == QN_CONV_PATH_IM2COL ? K : p->c_in, &conv->gw,
+                 &o, (char *)y + img * pix * ld_y * esize, ld_y);
+    }
+}

@@ -1,0 +1,332 @@
+// FP32 convolution (general, 1x1, depthwise) against a direct convolution written plainly here
+// (nested loops, double accumulation), over random shapes, elastic weight slices, strided
+// pixels, every activation and both residual orders, at every ISA level.
+//
+// Tolerance: the kernels sum T = kh * kw * c_in products in float (any order, with or without
+// FMA); each partial sum rounds once or twice, so |error| <= 2 * T * eps * sum|x||w| before the
+// epilogue (a standard bound for recursive summation, eps = 2^-24), plus an ulp or two for the
+// bias / residual adds; the activations are Lipschitz with constant <= 1.5 (hswish), so we check
+//   |y - y_ref| <= 1.5 * (2 * (T + 4) * eps * (sum|x||w| + |bias| + |res|)) + 1e-30.
+#include "conv.h"
+#include "test.h"
+
+static const float EPS = 5.9604645e-8f;  // 2^-24
+
+struct tcase {
+    struct qn_conv_params p;
+    size_t n, k_max, c_in_max, c_out_max, ld_x, ld_y, ldr;
+    enum qn_act act;
+    bool bias, res, res_before;
+};
+
+static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
+#define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
+
+// Plain direct convolution on the view: out[(img, oh, ow)][c_out] pre-epilogue and magnitude.
+static void conv_direct(const struct tcase *t, const float *x, const struct qn_conv_wview *w,
+                        double *acc, double *mag) {
+    const struct qn_conv_params *p = &t->p;
+    const size_t ho = qn_conv_h_out(p), wo = qn_conv_w_out(p);
+    const float *wd = w->data;
+    for (size_t img = 0; img < t->n; img++)
+        for (size_t oh = 0; oh < ho; oh++)
+            for (size_t ow = 0; ow < wo; ow++)
+                for (size_t o = 0; o < p->c_out; o++) {
+                    double s = 0.0, m = 0.0;
+                    for (size_t i = 0; i < p->kh; i++)
+                        for (size_t j = 0; j < p->kw; j++) {
+                            long ih = (long)(oh * p->stride_h + i) - (long)p->pad_h;
+                            long iw = (long)(ow * p->stride_w + j) - (long)p->pad_w;
+                            if (ih < 0 || iw < 0 || ih >= (long)p->h || iw >= (long)p->w) continue;
+                            const float *px = x + ((img * p->h + ih) * p->w + iw) * t->ld_x;
+                            if (p->depthwise) {
+                                double v = (double)px[o] * wd[o + i * w->ld_h + j * w->ld_w];
+                                s += v, m += fabs(v);
+                                continue;
+                            }
+                            for (size_t ci = 0; ci < p->c_in; ci++) {
+                                double v = (double)px[ci] *
+                                           wd[o * w->ld_o + i * w->ld_h + j * w->ld_w + ci];
+                                s += v, m += fabs(v);
+                            }
+                        }
+                    const size_t r = ((img * ho + oh) * wo + ow) * p->c_out + o;
+                    acc[r] = s, mag[r] = m;
+                }
+}
+
+// Runs one case through qn_f32_conv and checks every output and the untouched pixel padding.
+static void run_case(const struct tcase *t) {
+    const struct qn_conv_params *p = &t->p;
+    const size_t ho = qn_conv_h_out(p), wo = qn_conv_w_out(p), pix = t->n * ho * wo;
+    const size_t n_x = t->n * p->h * p->w * t->ld_x;
+    const size_t n_full = p->depthwise ? t->k_max * t->k_max * t->c_out_max
+                                       : t->c_out_max * t->k_max * t->k_max * t->c_in_max;
+    float *x = malloc(n_x * sizeof(float)), *full = malloc(n_full * sizeof(float));
+    float *y = malloc(pix * t->ld_y * sizeof(float)), *bias = malloc(p->c_out * sizeof(float));
+    float *res = malloc(pix * t->ldr * sizeof(float));
+    double *acc = malloc(pix * p->c_out * sizeof(double)), *mag = malloc(pix * p->c_out * sizeof(double));
+    qt_fill_f32(x, n_x, -1.0f, 1.0f);
+    qt_fill_f32(full, n_full, -1.0f, 1.0f);
+    qt_fill_f32(bias, p->c_out, -1.0f, 1.0f);
+    qt_fill_f32(res, pix * t->ldr, -2.0f, 2.0f);
+    for (size_t i = 0; i < pix * t->ld_y; i++) y[i] = -777.0f;
+    struct qn_conv_wview w =
+        p->depthwise ? qn_conv_wview_dw(full, sizeof(float), t->k_max, t->c_out_max, p->c_out, p->kh)
+                     : qn_conv_wview_ohwi(full, sizeof(float), t->c_out_max, t->k_max,
+                                          t->c_in_max, p->c_out, p->kh, p->c_in);
+    struct qn_epilogue ep = {.bias = t->bias ? bias : NULL, .act = t->act,
+                             .residual = t->res ? res : NULL, .ldr = t->ldr,
+                             .residual_before_act = t->res_before};
+    struct qn_f32_conv conv;
+    enum qn_status st = qn_f32_conv_init(&conv, p, &w);
+    QT_CHECK(st == QN_OK, "init: %s", qn_status_str(st));
+    if (st == QN_OK) {
+        qn_f32_conv_run(&conv, t->n, x, t->ld_x, y, t->ld_y, &ep);
+        conv_direct(t, x, &w, acc, mag);
+        for (size_t m = 0; m < pix; m++)
+            for (size_t o = 0; o < t->ld_y; o++) {
+                const float got = y[m * t->ld_y + o];
+                if (o >= p->c_out) {
+                    QT_CHECK(got == -777.0f, "pixel padding written at m=%zu o=%zu", m, o);
+                    continue;
+                }
+                double pre = acc[m * p->c_out + o], bound = mag[m * p->c_out + o];
+                if (ep.bias) pre += bias[o], bound += fabs(bias[o]);
+                const double r = t->res ? res[m * t->ldr + o] : 0.0;
+                if (t->res) bound += fabs(r);
+                if (t->res && t->res_before) pre += r;
+                double want = qn_act_ref(t->act, (float)pre);
+                if (t->res && !t->res_before) want += r;
+                const double tol = 1.5 * 2.0 * (double)(p->kh * p->kw * p->c_in + 4) * EPS * bound +
+                                   1e-30;
+                QT_CHECK(fabs(got - want) <= tol,
+                         "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s: "
+                         "m=%zu o=%zu got %.9g want %.9g (tol %.3g)",
+                         qn_conv_path_name(conv.path), p->kh, p->stride_h, p->pad_h, p->c_in,
+                         p->c_out, p->h, p->w, t->n, qn_act_name(t->act), m, o, got, want, tol);
+            }
+        qn_f32_conv_free(&conv);
+    }
+    free(x), free(full), free(y), free(bias), free(res), free(acc), free(mag);
+}
+
+static const size_t CH[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65};
+static const size_t KS[] = {1, 3, 5, 7};
+
+// Random case: elastic slice (k <= k_max, channels <= max), padded pixels, batch 1 or 3.
+static struct tcase random_case(bool depthwise, size_t k) {
+    struct tcase t;
+    memset(&t, 0, sizeof(t));
+    struct qn_conv_params *p = &t.p;
+    p->depthwise = depthwise;
+    p->kh = p->kw = k;
+    p->stride_h = p->stride_w = (size_t)qt_int(1, 2);
+    p->pad_h = p->pad_w = qt_int(0, 3) ? k / 2 : 0;
+    const size_t lo = p->pad_h ? 1 : k;  // without padding the image must hold the kernel
+    p->h = (size_t)qt_int((int)lo, 15);
+    p->w = (size_t)qt_int((int)lo, 15);
+    p->c_in = PICK(CH);
+    p->c_out = depthwise ? p->c_in : PICK(CH);
+    t.n = qt_int(0, 2) ? 1 : 3;
+    t.k_max = k + 2 * (size_t)qt_int(0, k < 7 ? 1 : 0);
+    t.c_in_max = p->c_in + (size_t)(qt_int(0, 1) ? qt_int(0, 9) : 0);
+    t.c_out_max = depthwise ? t.c_in_max : p->c_out + (size_t)(qt_int(0, 1) ? qt_int(0, 9) : 0);
+    t.ld_x = p->c_in + (size_t)(qt_int(0, 1) ? qt_int(1, 20) : 0);
+    t.ld_y = p->c_out + (size_t)(qt_int(0, 1) ? qt_int(1, 20) : 0);
+    t.ldr = p->c_out + (size_t)qt_int(0, 5);
+    t.act = (enum qn_act)qt_int(0, QN_ACT_GELU);
+    t.bias = qt_int(0, 3) != 0;
+    t.res = qt_int(0, 1);
+    t.res_before = qt_int(0, 1);
+    return t;
+}
+
+static void dwconv_random(void) {
+    qt_seed(101);
+    const int trials = qt_quick() ? 12 : 150;
+    for (int r = 0; r < trials; r++) {
+        struct tcase t = random_case(true, KS[1 + r % 3]);
+        run_case(&t);
+    }
+}
+
+static void dwconv_any_k(void) {
+    qt_seed(102);
+    const size_t ks[] = {1, 9};
+    for (int r = 0; r < (qt_quick() ? 4 : 20); r++) {
+        struct tcase t = random_case(true, ks[r % 2]);
+        t.k_max = t.p.kh;
+        run_case(&t);
+    }
+}
+
+static void conv_random(void) {
+    qt_seed(103);
+    const int trials = qt_quick() ? 10 : 80;
+    for (int r = 0; r < trials; r++) {
+        struct tcase t = random_case(false, KS[r % 4]);
+        if (t.p.c_in > 33 && t.p.kh == 7) t.p.c_in = 17, t.c_in_max = 20, t.ld_x = 21;
+        run_case(&t);
+    }
+}
+
+static void conv_1x1(void) {
+    qt_seed(104);
+    for (int r = 0; r < (qt_quick() ? 6 : 40); r++) {
+        struct tcase t = random_case(false, 1);
+        t.p.pad_h = t.p.pad_w = 0;
+        run_case(&t);
+    }
+}
+
+// Fashion-MNIST stem: 28x28x1, 3x3 pad 1, 16 outputs, batch 3; and the 5x5 slice of a 7x7.
+static void conv_stem(void) {
+    qt_seed(105);
+    struct tcase t = {
+        .p = {.h = 28, .w = 28, .c_in = 1, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        .n = 3, .k_max = 3, .c_in_max = 1, .c_out_max = 16, .ld_x = 1, .ld_y = 16, .ldr = 16,
+        .act = QN_ACT_RELU, .bias = true,
+    };
+    run_case(&t);
+    t.p.kh = t.p.kw = 5, t.p.pad_h = t.p.pad_w = 2, t.p.stride_h = t.p.stride_w = 2;
+    t.k_max = 7, t.c_out_max = 24, t.act = QN_ACT_HSWISH, t.n = 1;
+    run_case(&t);
+}
+
+// The MBConv shapes the benchmarks use, batch 1 (depthwise 3x3 / 5x5, expansion 1x1).
+static void conv_mbconv_shapes(void) {
+    qt_seed(106);
+    struct tcase t = {
+        .p = {.h = 14, .w = 14, .c_in = 96, .c_out = 96, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1, .depthwise = true},
+        .n = 1, .k_max = 7, .c_in_max = 144, .c_out_max = 144, .ld_x = 96, .ld_y = 96,
+        .ldr = 96, .act = QN_ACT_RELU6, .bias = true,
+    };
+    run_case(&t);
+    t.p.h = t.p.w = 28, t.p.c_in = t.p.c_out = 144, t.p.kh = t.p.kw = 5, t.p.pad_h = t.p.pad_w = 2;
+    t.ld_x = t.ld_y = t.ldr = 144;
+    if (!qt_quick()) run_case(&t);
+    t.p = (struct qn_conv_params){.h = 14, .w = 14, .c_in = 96, .c_out = 576, .kh = 1, .kw = 1,
+                                  .stride_h = 1, .stride_w = 1};
+    t.k_max = 1, t.c_in_max = 96, t.c_out_max = 576, t.ld_x = 96, t.ld_y = t.ldr = 576;
+    t.res = true;
+    if (!qt_quick()) run_case(&t);
+}
+
+// The residual may be the output buffer itself (in-place MBConv projection + skip).
+static void conv_residual_in_place(void) {
+    qt_seed(107);
+    const size_t ks[] = {3, 1, 3};
+    const bool dw[] = {true, false, false};
+    for (int r = 0; r < 3; r++) {
+        struct qn_conv_params p = {.h = 6, .w = 5, .c_in = 19, .c_out = 19, .kh = ks[r],
+                                   .kw = ks[r], .stride_h = 1, .stride_w = 1, .pad_h = ks[r] / 2,
+                                   .pad_w = ks[r] / 2, .depthwise = dw[r]};
+        const size_t pix = p.h * p.w, kk = ks[r] * ks[r];
+        float *x = malloc(pix * 19 * sizeof(float)), *w = malloc(19 * kk * 19 * sizeof(float));
+        float *y = malloc(pix * 19 * sizeof(float)), *y2 = malloc(pix * 19 * sizeof(float));
+        float *res = malloc(pix * 19 * sizeof(float));
+        qt_fill_f32(x, pix * 19, -1, 1);
+        qt_fill_f32(w, 19 * kk * 19, -1, 1);
+        qt_fill_f32(res, pix * 19, -1, 1);
+        memcpy(y, res, pix * 19 * sizeof(float));
+        struct qn_conv_wview v = dw[r] ? qn_conv_wview_dw(w, 4, ks[r], 19, 19, ks[r])
+                                       : qn_conv_wview_ohwi(w, 4, 19, ks[r], 19, 19, ks[r], 19);
+        struct qn_f32_conv conv;
+        QT_CHECK(qn_f32_conv_init(&conv, &p, &v) == QN_OK, "init");
+        struct qn_epilogue e1 = {.act = QN_ACT_RELU, .residual = res, .ldr = 19};
+        struct qn_epilogue e2 = {.act = QN_ACT_RELU, .residual = y, .ldr = 19};
+        qn_f32_conv_run(&conv, 1, x, 19, y2, 19, &e1);
+        qn_f32_conv_run(&conv, 1, x, 19, y, 19, &e2);
+        QT_CHECK(memcmp(y, y2, pix * 19 * sizeof(float)) == 0, "in-place residual differs (%s)",
+                 qn_conv_path_name(conv.path));
+        qn_f32_conv_free(&conv);
+        free(x), free(w), free(y), free(y2), free(res);
+    }
+}
+
+static void conv_bad_args(void) {
+    float w[27] = {0};
+    struct qn_conv_wview v = qn_conv_wview_ohwi(w, 4, 1, 3, 3, 1, 3, 3);
+    struct qn_conv_params p = {.h = 4, .w = 4, .c_in = 3, .c_out = 1, .kh = 3, .kw = 3,
+                               .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+    struct qn_f32_conv conv;
+    QT_CHECK(qn_f32_conv_init(&conv, &p, &v) == QN_OK, "valid shape rejected");
+    qn_f32_conv_free(&conv);
+    struct qn_conv_params q = p;
+    q.stride_h = 0;
+    QT_CHECK(qn_f32_conv_init(&conv, &q, &v) == QN_ERR_ARG, "stride 0 accepted");
+    q = p, q.pad_h = 3;
+    QT_CHECK(qn_f32_conv_init(&conv, &q, &v) == QN_ERR_ARG, "pad >= k accepted");
+    q = p, q.c_in = 2;
+    QT_CHECK(qn_f32_conv_init(&conv, &q, &v) == QN_ERR_ARG, "c_in mismatch accepted");
+    q = p, q.h = 1, q.pad_h = 0;
+    QT_CHECK(qn_f32_conv_init(&conv, &q, &v) == QN_ERR_ARG, "image smaller than kernel accepted");
+    q = p, q.depthwise = true;
+    QT_CHECK(qn_f32_conv_init(&conv, &q, &v) == QN_ERR_ARG, "regular view taken as depthwise");
+}
+
+// Views: the centred window and leading channels of the supernet tensor.
+static void wview_slices(void) {
+    float full[5 * 5 * 5 * 4];
+    for (int i = 0; i < 5 * 5 * 5 * 4; i++) full[i] = (float)i;
+    struct qn_conv_wview v = qn_conv_wview_ohwi(full, 4, 5, 5, 4, 2, 3, 3);
+    const float *d = v.data;
+    QT_CHECK(d[0] == full[1 * 5 * 4 + 1 * 4], "centre offset");
+    QT_CHECK(d[v.ld_o] == full[5 * 5 * 4 + 1 * 5 * 4 + 1 * 4], "o stride");
+    QT_CHECK(v.c_out == 2 && v.c_in == 3 && v.kh == 3 && v.ld_w == 4, "dims");
+    struct qn_conv_wview dv = qn_conv_wview_dw(full, 4, 7, 6, 5, 3);
+    QT_CHECK((const float *)dv.data == full + 2 * 7 * 6 + 2 * 6 && dv.ld_o == 1 && dv.c_in == 1,
+             "depthwise view");
+}
+
+static void quantize_weights(void) {
+    qt_seed(108);
+    float full[4 * 3 * 3 * 5];
+    qt_fill_f32(full, sizeof(full) / sizeof(full[0]), -2, 2);
+    full[0] = 3.0f;  // channel 0 max
+    for (int i = 0; i < 3 * 3 * 5; i++) full[3 * 45 + i] = 0.0f;  // channel 3 all zero
+    struct qn_conv_wview v = qn_conv_wview_ohwi(full, 4, 4, 3, 5, 4, 3, 5);
+    int8_t q[4 * 45];
+    float scale[4];
+    struct qn_conv_wview qv;
+    qn_conv_quantize_weights(&v, 8, q, scale, &qv);
+    QT_CHECK(scale[0] == 3.0f / 127.0f && q[0] == 127, "max maps to 127");
+    QT_CHECK(scale[3] == 1.0f && q[3 * 45] == 0, "zero channel");
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < 45; i++)
+            QT_CHECK(fabsf(q[o * 45 + i] * scale[o] - full[o * 45 + i]) <= 0.5001f * scale[o],
+                     "rounding error o=%d i=%d", o, i);
+    QT_CHECK(qv.ld_o == 45 && qv.ld_h == 15 && qv.ld_w == 5, "dense OHWI view");
+    qn_conv_quantize_weights(&v, 4, q, scale, NULL);
+    for (int i = 0; i < 4 * 45; i++) QT_CHECK(q[i] >= -7 && q[i] <= 7, "4-bit range");
+}
+
+static void variant_names(void) {
+    const char *isa = qn_isa_name(qn_isa());
+    const char *f = qn_f32_dwconv_variant(3), *g = qn_f32_dwconv_variant(9);
+    QT_CHECK(f && (strstr(f, "qn_f32_dwconv_ukernel_3x3") ||
+                   (qn_isa() == QN_ISA_SCALAR && strstr(f, "qn_f32_dwconv_ukernel_kxk"))),
+             "name %s", f);
+    QT_CHECK(g && strstr(g, "kxk"), "name %s", g);
+    if (qn_isa() == QN_ISA_AVX512 || qn_isa() == QN_ISA_AVX2)
+        QT_CHECK(strstr(f, isa) != NULL, "%s does not name %s", f, isa);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    QT_RUN(wview_slices);
+    QT_RUN(quantize_weights);
+    QT_RUN(conv_bad_args);
+    QT_RUN_EACH_ISA(variant_names);
+    QT_RUN_EACH_ISA(dwconv_random);
+    QT_RUN_EACH_ISA(dwconv_any_k);
+    QT_RUN_EACH_ISA(conv_random);
+    QT_RUN_EACH_ISA(conv_1x1);
+    QT_RUN_EACH_ISA(conv_stem);
+    QT_RUN_EACH_ISA(conv_mbconv_shapes);
+    QT_RUN_EACH_ISA(conv_residual_in_place);
+    return qt_finish(argv[0]);
+}
