@@ -1,0 +1,305 @@
+// INT8 convolution (u8 activations x s8 weights) against a direct convolution written plainly
+// here: exact s32 accumulation over the taps inside the image (a padded tap is an input equal to
+// the zero point, i.e. contributes 0), then qn_qgemm_ref's requantization sequence. Every path
+// and ISA level must match bit for bit, u8 and FP32 outputs, every activation, both residual
+// orders, elastic slices and strided pixels.
+#include "conv.h"
+#include "test.h"
+
+struct tcase {
+    struct qn_conv_params p;
+    size_t n, k_max, c_in_max, c_out_max, ld_x, ld_y, ldr;
+    int bits, a_zp, out_zp;
+    enum qn_act act;
+    bool bias, res, res_before, out_u8;
+};
+
+static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
+#define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
+
+static float requant_f(const struct tcase *t, int32_t acc, float mul, const float *bias,
+                       const float *res_px, size_t o) {
+    float y = (float)acc * mul;
+    if (t->bias) y += bias[o];
+    if (t->res && t->res_before) y += res_px[o];
+    y = qn_act_ref(t->act, y);
+    if (t->res && !t->res_before) y += res_px[o];
+    return y;
+}
+
+static void run_case(const struct tcase *t) {
+    const struct qn_conv_params *p = &t->p;
+    const size_t ho = qn_conv_h_out(p), wo = qn_conv_w_out(p), pix = t->n * ho * wo;
+    const size_t n_x = t->n * p->h * p->w * t->ld_x;
+    const size_t n_full = p->depthwise ? t->k_max * t->k_max * t->c_out_max
+                                       : t->c_out_max * t->k_max * t->k_max * t->c_in_max;
+    const size_t es = t->out_u8 ? 1 : sizeof(float);
+    uint8_t *x = malloc(n_x);
+    int8_t *full = malloc(n_full);
+    float *wscale = malloc(p->c_out * sizeof(float)), *bias = malloc(p->c_out * sizeof(float));
+    float *res = malloc(pix * t->ldr * sizeof(float));
+    unsigned char *y = malloc(pix * t->ld_y * es), *want = malloc(pix * t->ld_y * es);
+    const int lim = (1 << (t->bits - 1)) - 1;
+    qt_fill_u8(x, n_x);
+    qt_fill_s8(full, n_full, -lim, lim);
+    // a reduction of T taps of |x - zp| * |w| has magnitude ~ sqrt(T) * 128 * lim / 2 at random:
+    // scale so y lands around +-4 and the u8 output uses its range
+    const size_t taps = p->kh * p->kw * (p->depthwise ? 1 : p->c_in);
+    const float a_scale = 0.05f;
+    for (size_t o = 0; o < p->c_out; o++)
+        wscale[o] = qt_float(0.5f, 1.5f) * 4.0f / (a_scale * 64.0f * (float)lim * sqrtf((float)taps));
+    qt_fill_f32(bias, p->c_out, -1.0f, 1.0f);
+    qt_fill_f32(res, pix * t->ldr, -2.0f, 2.0f);
+    memset(y, 0xA5, pix * t->ld_y * es);
+    memset(want, 0xA5, pix * t->ld_y * es);
+    struct qn_conv_wview w =
+        p->depthwise ? qn_conv_wview_dw(full, 1, t->k_max, t->c_out_max, p->c_out, p->kh)
+                     : qn_conv_wview_ohwi(full, 1, t->c_out_max, t->k_max, t->c_in_max,
+                                          p->c_out, p->kh, p->c_in);
+    struct qn_qgemm_out out = {
+        .a_scale = a_scale, .a_zp = t->a_zp,
+        .ep = {.bias = t->bias ? bias : NULL, .act = t->act, .residual = t->res ? res : NULL,
+               .ldr = t->ldr, .residual_before_act = t->res_before},
+        .out_u8 = t->out_u8, .out_scale = 8.0f / 128.0f, .out_zp = t->out_zp,
+    };
+    const float inv_out = 1.0f / out.out_scale;
+    const int8_t *wd = w.data;
+    // direct reference
+    for (size_t img = 0; img < t->n; img++)
+        for (size_t oh = 0; oh < ho; oh++)
+            for (size_t ow = 0; ow < wo; ow++) {
+                const size_t m = (img * ho + oh) * wo + ow;
+                for (size_t o = 0; o < p->c_out; o++) {
+                    int32_t acc = 0;
+                    for (size_t i = 0; i < p->kh; i++)
+                        for (size_t j = 0; j < p->kw; j++) {
+                            long ih = (long)(oh * p->stride_h + i) - (long)p->pad_h;
+                            long iw = (long)(ow * p->stride_w + j) - (long)p->pad_w;
+                            if (ih < 0 || iw < 0 || ih >= (long)p->h || iw >= (long)p->w) continue;
+                            const uint8_t *px = x + ((img * p->h + ih) * p->w + iw) * t->ld_x;
+                            if (p->depthwise) {
+                                acc += ((int32_t)px[o] - t->a_zp) * wd[o + i * w.ld_h + j * w.ld_w];
+                                continue;
+                            }
+                            for (size_t ci = 0; ci < p->c_in; ci++)
+                                acc += ((int32_t)px[ci] - t->a_zp) *
+                                       wd[o * w.ld_o + i * w.ld_h + j * w.ld_w + ci];
+                        }
+                    const float mul = a_scale * wscale[o];
+                    const float v = requant_f(t, acc, mul, bias, res + m * t->ldr, o);
+                    if (t->out_u8) {
+                        float q = rintf(v * inv_out) + (float)t->out_zp;
+                        q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+                        want[m * t->ld_y + o] = (uint8_t)q;
+                    } else {
+                        memcpy(want + (m * t->ld_y + o) * 4, &v, 4);
+                    }
+                }
+            }
+    struct qn_qs8_conv conv;
+    enum qn_status st = qn_qs8_conv_init(&conv, p, &w, wscale, t->bits);
+    QT_CHECK(st == QN_OK, "init: %s", qn_status_str(st));
+    if (st == QN_OK) {
+        qn_qs8_conv_run(&conv, t->n, x, t->ld_x, &out, y, t->ld_y);
+        size_t bad = 0, first = 0;
+        for (size_t e = 0; e < pix * t->ld_y; e++)
+            if (memcmp(y + e * es, want + e * es, es) != 0 && bad++ == 0) first = e;
+        if (bad) {
+            const size_t m = first / t->ld_y, o = first % t->ld_y;
+            double g = t->out_u8 ? y[first] : ((float *)y)[first];
+            double wv = t->out_u8 ? want[first] : ((float *)want)[first];
+            QT_CHECK(0, "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s u8=%d: "
+                        "%zu mismatches, first m=%zu o=%zu got %.9g want %.9g",
+                     qn_conv_path_name(conv.path), p->kh, p->stride_h, p->pad_h, p->c_in,
+                     p->c_out, p->h, p->w, t->n, qn_act_name(t->act), t->out_u8, bad, m, o, g,
+                     wv);
+        }
+        qn_qs8_conv_free(&conv);
+    }
+    free(x), free(full), free(wscale), free(bias), free(res), free(y), free(want);
+}
+
+static const size_t CH[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65};
+static const size_t KS[] = {1, 3, 5, 7};
+
+static struct tcase random_case(bool depthwise, size_t k) {
+    struct tcase t;
+    memset(&t, 0, sizeof(t));
+    struct qn_conv_params *p = &t.p;
+    p->depthwise = depthwise;
+    p->kh = p->kw = k;
+    p->stride_h = p->stride_w = (size_t)qt_int(1, 2);
+    p->pad_h = p->pad_w = qt_int(0, 3) ? k / 2 : 0;
+    const size_t lo = p->pad_h ? 1 : k;
+    p->h = (size_t)qt_int((int)lo, 15);
+    p->w = (size_t)qt_int((int)lo, 15);
+    p->c_in = PICK(CH);
+    p->c_out = depthwise ? p->c_in : PICK(CH);
+    t.n = qt_int(0, 2) ? 1 : 3;
+    t.k_max = k + 2 * (size_t)qt_int(0, k < 7 ? 1 : 0);
+    t.c_in_max = p->c_in + (size_t)(qt_int(0, 1) ? qt_int(0, 9) : 0);
+    t.c_out_max = depthwise ? t.c_in_max : p->c_out + (size_t)(qt_int(0, 1) ? qt_int(0, 9) : 0);
+    t.ld_x = p->c_in + (size_t)(qt_int(0, 1) ? qt_int(1, 20) : 0);
+    t.ld_y = p->c_out + (size_t)(qt_int(0, 1) ? qt_int(1, 20) : 0);
+    t.ldr = p->c_out + (size_t)qt_int(0, 5);
+    const int bits[] = {8, 8, 6, 4};
+    t.bits = bits[qt_int(0, 3)];
+    t.a_zp = qt_int(0, 3) ? qt_int(0, 255) : 128;
+    t.out_zp = qt_int(0, 255);
+    t.act = (enum qn_act)qt_int(0, QN_ACT_GELU);
+    t.bias = qt_int(0, 3) != 0;
+    t.res = qt_int(0, 1);
+    t.res_before = qt_int(0, 1);
+    t.out_u8 = qt_int(0, 3) != 0;
+    return t;
+}
+
+static void dwconv_random(void) {
+    qt_seed(201);
+    const int trials = qt_quick() ? 12 : 150;
+    for (int r = 0; r < trials; r++) {
+        struct tcase t = random_case(true, KS[1 + r % 3]);
+        run_case(&t);
+    }
+}
+
+static void dwconv_any_k(void) {
+    qt_seed(202);
+    const size_t ks[] = {1, 9};
+    for (int r = 0; r < (qt_quick() ? 4 : 20); r++) {
+        struct tcase t = random_case(true, ks[r % 2]);
+        t.k_max = t.p.kh;
+        run_case(&t);
+    }
+}
+
+static void conv_random(void) {
+    qt_seed(203);
+    for (int r = 0; r < (qt_quick() ? 10 : 80); r++) {
+        struct tcase t = random_case(false, KS[r % 4]);
+        if (t.p.c_in > 33 && t.p.kh == 7) t.p.c_in = 17, t.c_in_max = 20, t.ld_x = 21;
+        run_case(&t);
+    }
+}
+
+static void conv_1x1(void) {
+    qt_seed(204);
+    for (int r = 0; r < (qt_quick() ? 6 : 40); r++) {
+        struct tcase t = random_case(false, 1);
+        t.p.pad_h = t.p.pad_w = 0;
+        run_case(&t);
+    }
+}
+
+static void conv_stem(void) {
+    qt_seed(205);
+    struct tcase t = {
+        .p = {.h = 28, .w = 28, .c_in = 1, .c_out = 16, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        .n = 3, .k_max = 3, .c_in_max = 1, .c_out_max = 16, .ld_x = 1, .ld_y = 16, .ldr = 16,
+        .bits = 8, .a_zp = 0, .out_zp = 0, .act = QN_ACT_RELU, .bias = true, .out_u8 = true,
+    };
+    run_case(&t);
+}
+
+static void conv_mbconv_shapes(void) {
+    qt_seed(206);
+    struct tcase t = {
+        .p = {.h = 14, .w = 14, .c_in = 96, .c_out = 96, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1, .depthwise = true},
+        .n = 1, .k_max = 7, .c_in_max = 144, .c_out_max = 144, .ld_x = 96, .ld_y = 96,
+        .ldr = 96, .bits = 8, .a_zp = 3, .out_zp = 0, .act = QN_ACT_RELU6, .bias = true,
+        .out_u8 = true,
+    };
+    run_case(&t);
+    t.p.h = t.p.w = 28, t.p.c_in = t.p.c_out = 144, t.p.kh = t.p.kw = 5, t.p.pad_h = t.p.pad_w = 2;
+    t.ld_x = t.ld_y = t.ldr = 144, t.act = QN_ACT_HSWISH;
+    if (!qt_quick()) run_case(&t);
+    t.p = (struct qn_conv_params){.h = 14, .w = 14, .c_in = 96, .c_out = 576, .kh = 1, .kw = 1,
+                                  .stride_h = 1, .stride_w = 1};
+    t.k_max = 1, t.c_in_max = 96, t.c_out_max = 576, t.ld_x = 96, t.ld_y = t.ldr = 576;
+    t.res = true;
+    if (!qt_quick()) run_case(&t);
+}
+
+// Weights from the FP32 helper: the quantized view drives the conv directly.
+static void conv_from_float_weights(void) {
+    qt_seed(207);
+    for (int dw = 0; dw < 2; dw++) {
+        const size_t c = 21, k = 5, kmax = 7, cmax = 24;
+        const size_t n_full = dw ? kmax * kmax * cmax : cmax * kmax * kmax * cmax;
+        float *full = malloc(n_full * sizeof(float));
+        qt_fill_f32(full, n_full, -0.5f, 0.5f);
+        struct qn_conv_wview fv = dw ? qn_conv_wview_dw(full, 4, kmax, cmax, c, k)
+                                     : qn_conv_wview_ohwi(full, 4, cmax, kmax, cmax, c, k, c);
+        int8_t *q = malloc(c * k * k * c);
+        float scale[21];
+        struct qn_conv_wview qv;
+        qn_conv_quantize_weights(&fv, 8, q, scale, &qv);
+        struct qn_conv_params p = {.h = 9, .w = 7, .c_in = c, .c_out = c, .kh = k, .kw = k,
+                                   .stride_h = 1, .stride_w = 1, .pad_h = 2, .pad_w = 2,
+                                   .depthwise = dw};
+        struct qn_qs8_conv conv;
+        QT_CHECK(qn_qs8_conv_init(&conv, &p, &qv, scale, 8) == QN_OK, "init from helper view");
+        // the same weights through the operator and through the float conv must agree to
+        // within the quantization error: check one pixel's magnitude stays sane
+        uint8_t x[9 * 7 * 21];
+        qt_fill_u8(x, sizeof(x));
+        float y[9 * 7 * 21];
+        struct qn_qgemm_out out = {.a_scale = 1.0f / 255.0f, .a_zp = 0};
+        qn_qs8_conv_run(&conv, 1, x, c, &out, y, c);
+        float *yf = malloc(sizeof(y));
+        struct qn_f32_conv fc;
+        float xf[9 * 7 * 21];
+        for (size_t i = 0; i < sizeof(x); i++) xf[i] = x[i] / 255.0f;
+        QT_CHECK(qn_f32_conv_init(&fc, &p, &fv) == QN_OK, "f32 init");
+        qn_f32_conv_run(&fc, 1, xf, c, yf, c, NULL);
+        for (size_t i = 0; i < 9 * 7 * 21; i++) {
+            const size_t o = i % c;
+            // per tap |w - q * s| <= s / 2, |x| <= 1: error <= taps * s / 2
+            const float tol = (float)(dw ? k * k : k * k * c) * scale[o] * 0.5f + 1e-5f;
+            QT_CHECK(fabsf(y[i] - yf[i]) <= tol, "dw=%d i=%zu %g vs %g", dw, i, y[i], yf[i]);
+        }
+        qn_f32_conv_free(&fc);
+        qn_qs8_conv_free(&conv);
+        free(full), free(q), free(yf);
+    }
+}
+
+static void conv_bad_args(void) {
+    int8_t w[27] = {0};
+    w[4] = 100;
+    float s[1] = {1.0f};
+    struct qn_conv_wview v = qn_conv_wview_ohwi(w, 1, 1, 3, 3, 1, 3, 3);
+    struct qn_conv_params p = {.h = 4, .w = 4, .c_in = 3, .c_out = 1, .kh = 3, .kw = 3,
+                               .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+    struct qn_qs8_conv conv;
+    QT_CHECK(qn_qs8_conv_init(&conv, &p, &v, s, 8) == QN_OK, "valid shape rejected");
+    qn_qs8_conv_free(&conv);
+    QT_CHECK(qn_qs8_conv_init(&conv, &p, &v, s, 4) == QN_ERR_ARG, "out of range weight accepted");
+    QT_CHECK(qn_qs8_conv_init(&conv, &p, &v, NULL, 8) == QN_ERR_ARG, "NULL scale accepted");
+    struct qn_conv_wview dv = qn_conv_wview_dw(w, 1, 3, 3, 3, 3);
+    struct qn_conv_params q = p;
+    q.depthwise = true, q.c_out = 3;
+    QT_CHECK(qn_qs8_conv_init(&conv, &q, &dv, s, 4) == QN_ERR_ARG, "dw out of range accepted");
+}
+
+static void variant_names(void) {
+    const char *f = qn_qs8_dwconv_variant(5);
+    QT_CHECK(f && strstr(f, "qn_qs8_dwconv_ukernel_"), "name %s", f);
+    if (qn_isa() != QN_ISA_SCALAR) QT_CHECK(strstr(f, "5x5") != NULL, "name %s", f);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    QT_RUN(conv_bad_args);
+    QT_RUN_EACH_ISA(variant_names);
+    QT_RUN_EACH_ISA(dwconv_random);
+    QT_RUN_EACH_ISA(dwconv_any_k);
+    QT_RUN_EACH_ISA(conv_random);
+    QT_RUN_EACH_ISA(conv_1x1);
+    QT_RUN_EACH_ISA(conv_stem);
+    QT_RUN_EACH_ISA(conv_mbconv_shapes);
+    QT_RUN_EACH_ISA(conv_from_float_weights);
+    return qt_finish(argv[0]);
+}
