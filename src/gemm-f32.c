@@ -108,12 +108,16 @@ static void pack_a(size_t MR, size_t mc, size_t kc, const float *A, size_t lda, 
                 for (size_t i = mr; i < MR; i++) d[i] = 0.0f;
             }
         } else {
-            for (size_t i = 0; i < mr; i++) {
-                const float *src = A + (m0 + ir + i) * lda + k0;
-                for (size_t k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            // k outer, the MR rows inner: MR sequential read streams at once (A is cold, so
+            // memory-level parallelism matters more than the store pattern into L1).
+            const float *rows[32];
+            QN_ASSERT(MR <= 32);
+            for (size_t i = 0; i < mr; i++) rows[i] = A + (m0 + ir + i) * lda + k0;
+            for (size_t k = 0; k < kc; k++) {
+                float *d = dst + k * MR;
+                for (size_t i = 0; i < mr; i++) d[i] = rows[i][k];
+                for (size_t i = mr; i < MR; i++) d[i] = 0.0f;
             }
-            for (size_t i = mr; i < MR; i++)
-                for (size_t k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
         }
         dst += MR * kc;
     }

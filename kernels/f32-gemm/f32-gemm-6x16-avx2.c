@@ -119,6 +119,11 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
     __m256 acc[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    // The C tile is cold (swept once per KC block): fetch it while the k loop runs.
+    for (size_t i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + 15, 1, 3);
+    }
     for (size_t k = 0; k < kc; k++) {
         _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
         const __m256 b0 = _mm256_load_ps(b);
