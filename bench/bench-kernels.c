@@ -1,0 +1,1111 @@
+// Kernel benchmark: qnas GEMM (FP32, u8s8s32, u8s4s32) and convolution (depthwise, 1x1) on the
+// shapes of bench/shapes.txt, at 1 and 2 threads, against reference cblas, OpenBLAS and oneDNN
+// timed in the same run, and against the machine's measured FMA / VNNI peak.
+//
+//   bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]
+//                 [--budget SECONDS] [--no-peers]
+//
+// Prints one table to stdout and writes the same rows as a JSON array (see README of bench/
+// in the header comment of run.sh for the schema). Counting: GEMM 2*M*N*K, convolution
+// 2 * multiply-adds; integer rows count integer ops the same way (GOP/s).
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "bench.h"
+#include "common.h"
+#include "cpu.h"
+#include "gemm.h"
+#include "peers.h"
+
+#if __has_include("gemm-f32-packed.h")
+#include "gemm-f32-packed.h"
+#define QB_HAVE_F32_PACKED 1
+#endif
+
+#if __has_include("conv.h")
+#include "conv.h"
+#define QB_HAVE_CONV 1
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// --- options ---
+
+struct opts {
+    const char *shapes, *json;
+    const char *ops;  // comma-separated op names, NULL = all
+    int threads;      // 0 = 1 and 2
+    bool quick, no_peers;
+    double budget_s;  // timed rounds per row
+};
+
+static struct opts g_opt = {.shapes = "bench/shapes.txt", .budget_s = 1.5};
+
+static bool op_wanted(const char *op) {
+    if (!g_opt.ops) return true;
+    size_t n = strlen(op);
+    for (const char *p = g_opt.ops; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, op, n) == 0) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+// --- shapes file ---
+
+enum shape_kind { SHAPE_GEMM, SHAPE_DWCONV, SHAPE_PWCONV };
+
+struct shape {
+    enum shape_kind kind;
+    size_t M, N, K;                 // gemm
+    int batch, h, w, cin, cout, k;  // conv (stride 1, same padding)
+    char str[48];                   // "1024x1024x1024", "1x14x14x96/dw3x3", "1x14x14x96->576"
+};
+
+static int shapes_load(const char *path, struct shape *out, int max) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    int n = 0, lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char kind[16];
+        if (sscanf(line, "%15s", kind) != 1) continue;
+        struct shape s = {0};
+        long a[5];
+        int got = sscanf(line, "%*s %ld %ld %ld %ld %ld", &a[0], &a[1], &a[2], &a[3], &a[4]);
+        bool ok = false;
+        for (int i = 0; i < got; i++)
+            if (a[i] <= 0 || a[i] > 1 << 20) got = -1;
+        if (strcmp(kind, "gemm") == 0 && got == 3) {
+            s.kind = SHAPE_GEMM, s.M = (size_t)a[0], s.N = (size_t)a[1], s.K = (size_t)a[2];
+            snprintf(s.str, sizeof(s.str), "%zux%zux%zu", s.M, s.N, s.K);
+            ok = true;
+        } else if (strcmp(kind, "dwconv") == 0 && got == 5 && a[4] % 2 == 1) {
+            s.kind = SHAPE_DWCONV, s.batch = (int)a[0], s.h = (int)a[1], s.w = (int)a[2];
+            s.cin = s.cout = (int)a[3], s.k = (int)a[4];
+            snprintf(s.str, sizeof(s.str), "%dx%dx%dx%d/dw%dx%d", s.batch, s.h, s.w, s.cin, s.k, s.k);
+            ok = true;
+        } else if (strcmp(kind, "pwconv") == 0 && got == 5) {
+            s.kind = SHAPE_PWCONV, s.batch = (int)a[0], s.h = (int)a[1], s.w = (int)a[2];
+            s.cin = (int)a[3], s.cout = (int)a[4], s.k = 1;
+            snprintf(s.str, sizeof(s.str), "%dx%dx%dx%d->%d", s.batch, s.h, s.w, s.cin, s.cout);
+            ok = true;
+        }
+        if (!ok) {
+            fprintf(stderr, "bench: %s:%d: expected `gemm M N K`, `dwconv batch H W C k` (k odd) or "
+                            "`pwconv batch H W Cin Cout`\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        if (n == max) {
+            fprintf(stderr, "bench: %s: more than %d shapes\n", path, max);
+            fclose(f);
+            return -1;
+        }
+        out[n++] = s;
+    }
+    fclose(f);
+    return n;
+}
+
+// --- peak: independent accumulator chains, enough to cover latency x issue ports ---
+//
+// 24 chains: FMA is 4 cycles x 2 ports = 8 in flight, vpdpbusd 5 x 2 = 10; 24 leaves margin
+// and still fits the 32 zmm registers with the two operands.
+#define PEAK_CHAINS 24
+#define PEAK_REPEAT(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
+    X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma"))) static float peak_fma_zmm(long iters) {
+#define DECL(i) __m512 a##i = _mm512_set1_ps(1.0f + (float)(i) * 1e-3f);
+#define STEP(i) a##i = _mm512_fmadd_ps(a##i, m, c);
+#define SUM(i) s = _mm512_add_ps(s, a##i);
+    // a = a * m + c converges to c / (1 - m) = 1: no overflow or denormals however long it runs
+    const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+    PEAK_REPEAT(DECL)
+    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
+    __m512 s = _mm512_setzero_ps();
+    PEAK_REPEAT(SUM)
+    return _mm512_reduce_add_ps(s);
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx2,fma"))) static float peak_fma_ymm(long iters) {
+#define DECL(i) __m256 a##i = _mm256_set1_ps(1.0f + (float)(i) * 1e-3f);
+#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
+#define SUM(i) s = _mm256_add_ps(s, a##i);
+    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    PEAK_REPEAT(DECL)
+    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
+    __m256 s = _mm256_setzero_ps();
+    PEAK_REPEAT(SUM)
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[7];
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx512f,avx512vnni"))) static int peak_vnni_zmm(long iters) {
+#define DECL(i) __m512i a##i = _mm512_set1_epi32(i);
+#define STEP(i) a##i = _mm512_dpbusd_epi32(a##i, u, w);
+#define SUM(i) s = _mm512_add_epi32(s, a##i);
+    const __m512i u = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);  // wraps harmlessly
+    PEAK_REPEAT(DECL)
+    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
+    __m512i s = _mm512_setzero_si512();
+    PEAK_REPEAT(SUM)
+    return _mm512_reduce_add_epi32(s);
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx2,avxvnni"))) static int peak_vnni_ymm(long iters) {
+#define DECL(i) __m256i a##i = _mm256_set1_epi32(i);
+#define STEP(i) a##i = _mm256_dpbusd_avx_epi32(a##i, u, w);
+#define SUM(i) s = _mm256_add_epi32(s, a##i);
+    const __m256i u = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+    PEAK_REPEAT(DECL)
+    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
+    __m256i s = _mm256_setzero_si256();
+    PEAK_REPEAT(SUM)
+    return _mm256_extract_epi32(s, 0);
+#undef DECL
+#undef STEP
+#undef SUM
+}
+#endif
+
+enum peak_kind { PEAK_FMA, PEAK_VNNI };
+
+struct peak {
+    bool have;
+    const char *instr;  // what was measured
+    double ops_per_iter;  // per thread
+    double gops[3];       // [threads], best of the repeats
+};
+
+static struct peak g_peak[2];
+static volatile double g_sink;
+
+// Best of a few ~0.1 s runs on t threads (a peak is an upper bound: noise only lowers it).
+// Each thread times itself on its own CPU-time clock and the rates add up, so time slices that
+// other processes take on this shared machine do not count against the peak.
+static double peak_run(enum peak_kind kind, bool zmm, int t, double ops_per_iter, bool quick) {
+    long iters = 1 << 14;
+    double best = 0;
+    for (int rep = 0; rep < (quick ? 3 : 7); rep++) {
+        double rate = 0, longest = 0;
+#pragma omp parallel num_threads(t) reduction(+ : rate) reduction(max : longest)
+        {
+            double c0 = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID), v = 0;
+#if defined(__x86_64__)
+            if (kind == PEAK_FMA) v = zmm ? peak_fma_zmm(iters) : peak_fma_ymm(iters);
+            else v = zmm ? peak_vnni_zmm(iters) : peak_vnni_ymm(iters);
+#endif
+            double dc = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
+            rate += dc > 0 ? ops_per_iter * (double)iters / dc * 1e-9 : 0;
+            longest = dc;
+#pragma omp atomic
+            g_sink += v;
+        }
+        if (longest < 0.05) {  // grow to ~0.1 s before counting repeats
+            iters *= 2, rep--;
+            continue;
+        }
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
+static void peak_measure(bool quick) {
+    const struct qn_cpu_features *c = qn_cpu();
+    bool zmm = c->avx512f && c->os_avx512;
+    struct peak *f = &g_peak[PEAK_FMA], *v = &g_peak[PEAK_VNNI];
+    if (zmm || (c->avx2 && c->fma && c->os_avx)) {
+        f->have = true;
+        f->instr = zmm ? "vfmadd231ps zmm" : "vfmadd231ps ymm";
+        f->ops_per_iter = PEAK_CHAINS * (zmm ? 16 : 8) * 2.0;
+    }
+    bool vz = zmm && c->avx512vnni;
+    if (vz || (c->avxvnni && c->os_avx)) {
+        v->have = true;
+        v->instr = vz ? "vpdpbusd zmm" : "vpdpbusd ymm (AVX-VNNI)";
+        v->ops_per_iter = PEAK_CHAINS * (vz ? 64 : 32) * 2.0;  // u8*s8 multiply-adds x 2
+    }
+    for (int t = 1; t <= 2; t++) {
+        // one untimed run first: AVX-512 frequency licence and thread start-up
+        if (f->have) {
+            peak_run(PEAK_FMA, zmm, t, f->ops_per_iter, true);
+            f->gops[t] = peak_run(PEAK_FMA, zmm, t, f->ops_per_iter, quick);
+        }
+        if (v->have) v->gops[t] = peak_run(PEAK_VNNI, vz, t, v->ops_per_iter, quick);
+    }
+}
+
+// --- results: the table and the JSON array ---
+
+enum peer { PEER_REF, PEER_OPENBLAS, PEER_ONEDNN, PEER_COUNT };
+static const char *const peer_key[PEER_COUNT] = {"ref_cblas", "openblas", "onednn"};
+
+struct row {
+    const char *op, *dtype;
+    const struct shape *shape;
+    char variant[96];
+    int threads;
+    double flops;              // per call
+    double bytes;              // compulsory traffic per call: inputs and output once
+    double gflops;             // ours; NAN when not measured
+    double peer_gflops[PEER_COUNT];  // NAN when the peer did not run
+    const char *peer_op[PEER_COUNT]; // what the peer ran, when it is not the same op
+    char peer_impl[64];        // oneDNN implementation name
+    enum peak_kind peak;
+    int reps, kept;            // samples taken, samples behind the median
+    double gflops_wall;        // ours on the plain wall clock, all samples
+    double vs_int8;            // u8s4s32 rows: ours INT4 / ours INT8, NAN otherwise
+    char note[160];
+};
+
+static struct qb_blas g_ref, g_openblas;
+static bool g_have_ref, g_have_openblas, g_have_onednn;
+static cJSON *g_json;
+
+static void row_init(struct row *r, const char *op, const char *dtype, const struct shape *s,
+                     int threads, double flops, double bytes, enum peak_kind peak) {
+    memset(r, 0, sizeof(*r));
+    r->op = op, r->dtype = dtype, r->shape = s, r->threads = threads;
+    r->flops = flops, r->bytes = bytes, r->peak = peak;
+    r->gflops = NAN, r->vs_int8 = NAN, r->gflops_wall = NAN;
+    for (int p = 0; p < PEER_COUNT; p++) r->peer_gflops[p] = NAN;
+}
+
+static void note_add(struct row *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(struct row *r, const char *fmt, ...) {
+    size_t len = strlen(r->note);
+    if (len && len + 2 < sizeof(r->note)) strcat(r->note, "; "), len += 2;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->note + len, sizeof(r->note) - len, fmt, ap);
+    va_end(ap);
+}
+
+static double row_ratio(const struct row *r, enum peer p) {
+    double g = r->peer_gflops[p];
+    return isfinite(r->gflops) && isfinite(g) && g > 0 ? r->gflops / g : NAN;
+}
+
+static double row_frac_peak(const struct row *r) {
+    const struct peak *pk = &g_peak[r->peak];
+    double p = r->threads <= 2 && pk->have ? pk->gops[r->threads] : 0;
+    return isfinite(r->gflops) && p > 0 ? r->gflops / p : NAN;
+}
+
+static void table_header(void) {
+    printf("%-16s %-22s %-42s %3s %9s %6s %7s  %-17s %-17s %-17s %s\n", "op", "shape", "variant",
+           "thr", "GFLOP/s", "%peak", "GB/s", "vs ref cblas", "vs OpenBLAS", "vs oneDNN", "note");
+}
+
+static void fmt_ratio(char *buf, size_t n, const struct row *r, enum peer p) {
+    double g = r->peer_gflops[p], x = row_ratio(r, p);
+    if (!isfinite(g)) snprintf(buf, n, "-");
+    else if (!isfinite(x)) snprintf(buf, n, "    (%.1f)", g);
+    else snprintf(buf, n, "%6.2fx (%.1f)", x, g);
+}
+
+static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+static void row_emit(struct row *r) {
+    char gf[16], fp[16], bw[16], pr[PEER_COUNT][32];
+    if (isfinite(r->gflops)) snprintf(gf, sizeof(gf), "%.1f", r->gflops);
+    else snprintf(gf, sizeof(gf), "%s", r->note[0] == 'p' ? "pending" : "-");
+    double fr = row_frac_peak(r);
+    snprintf(fp, sizeof(fp), isfinite(fr) ? "%.0f%%" : "-", fr * 100);
+    double gbps = isfinite(r->gflops) ? r->bytes / (r->flops / r->gflops) : NAN;  // bytes / s / 1e9
+    snprintf(bw, sizeof(bw), isfinite(gbps) ? "%.1f" : "-", gbps);
+    for (int p = 0; p < PEER_COUNT; p++) fmt_ratio(pr[p], sizeof(pr[p]), r, (enum peer)p);
+    char note[240];
+    snprintf(note, sizeof(note), "%s", r->note);
+    if (isfinite(r->vs_int8)) {
+        size_t l = strlen(note);
+        snprintf(note + l, sizeof(note) - l, "%sINT4/INT8 ours %.2fx", l ? "; " : "", r->vs_int8);
+    }
+    printf("%-16s %-22s %-42s %3d %9s %6s %7s  %-17s %-17s %-17s %s\n", r->op, r->shape->str,
+           r->variant, r->threads, gf, fp, bw, pr[0], pr[1], pr[2], note);
+    fflush(stdout);
+
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "op", r->op);
+    cJSON_AddStringToObject(o, "dtype", r->dtype);
+    cJSON_AddStringToObject(o, "shape", r->shape->str);
+    cJSON_AddStringToObject(o, "variant", r->variant);
+    cJSON_AddNumberToObject(o, "threads", r->threads);
+    cJSON_AddItemToObject(o, "gflops", num_or_null(r->gflops));
+    cJSON_AddItemToObject(o, "vs_ref_cblas", num_or_null(row_ratio(r, PEER_REF)));
+    cJSON_AddItemToObject(o, "vs_openblas", num_or_null(row_ratio(r, PEER_OPENBLAS)));
+    cJSON_AddItemToObject(o, "vs_onednn", num_or_null(row_ratio(r, PEER_ONEDNN)));
+    cJSON_AddItemToObject(o, "fraction_of_peak", num_or_null(fr));
+    cJSON_AddItemToObject(o, "gbytes_per_s", num_or_null(gbps));
+    cJSON_AddNumberToObject(o, "flops_per_call", r->flops);
+    cJSON_AddItemToObject(o, "gflops_wall", num_or_null(r->gflops_wall));
+    cJSON_AddStringToObject(o, "clock", r->threads <= 1 ? "thread_cpu" : "wall_filtered");
+    cJSON_AddNumberToObject(o, "samples", r->reps);
+    cJSON_AddNumberToObject(o, "samples_kept", r->kept);
+    cJSON *pg = cJSON_AddObjectToObject(o, "peer_gflops");
+    cJSON *po = cJSON_AddObjectToObject(o, "peer_op");
+    for (int p = 0; p < PEER_COUNT; p++) {
+        cJSON_AddItemToObject(pg, peer_key[p], num_or_null(r->peer_gflops[p]));
+        if (isfinite(r->peer_gflops[p]))
+            cJSON_AddStringToObject(po, peer_key[p], r->peer_op[p] ? r->peer_op[p] : r->op);
+    }
+    if (r->peer_impl[0]) cJSON_AddStringToObject(o, "onednn_impl", r->peer_impl);
+    if (isfinite(r->vs_int8)) cJSON_AddNumberToObject(o, "vs_ours_int8", r->vs_int8);
+    if (r->note[0]) cJSON_AddStringToObject(o, "note", r->note);
+    cJSON_AddItemToArray(g_json, o);
+}
+
+// --- thread control and the "is ours too slow to time" guard ---
+
+static void threads_set(int t) {
+    qn_threads_set(t);   // ours (and omp_set_num_threads for this thread)
+    omp_set_num_threads(t);  // oneDNN (OpenMP runtime) reads the same ICV
+    if (g_have_openblas && g_openblas.set_threads) g_openblas.set_threads(t);
+}
+
+// Best rate seen per op and thread count, to estimate a call before making it: the scalar
+// reference kernels take minutes at 2048^3, and a row that would blow the run's time budget
+// is reported as skipped instead.
+#define MAX_OPS 16
+static struct {
+    const char *op;
+    double gflops[3];
+} g_rate[MAX_OPS];
+
+static double *rate_slot(const char *op, int t) {
+    for (int i = 0; i < MAX_OPS; i++) {
+        if (!g_rate[i].op) g_rate[i].op = op;
+        if (strcmp(g_rate[i].op, op) == 0) return &g_rate[i].gflops[t <= 2 ? t : 2];
+    }
+    return &g_rate[MAX_OPS - 1].gflops[0];
+}
+
+static double max_call_s(void) { return g_opt.quick ? 1.0 : 6.0; }
+
+// True when ours may run: no estimate yet, or the estimate fits the per-call cap.
+static bool ours_affordable(struct row *r, const char *op) {
+    double g = *rate_slot(op, r->threads);
+    if (g <= 0) return true;
+    double est = r->flops / (g * 1e9);
+    if (est <= max_call_s()) return true;
+    note_add(r, "skipped: ~%.0f s per call at %.2f GFLOP/s", est, g);
+    return false;
+}
+
+static void rate_update(const char *op, int t, double gflops) {
+    double *s = rate_slot(op, t);
+    if (isfinite(gflops) && gflops > *s) *s = gflops;
+}
+
+static struct qb_plan plan_for(int threads) {
+    struct qb_plan p = {
+        .budget_s = g_opt.budget_s,
+        .sample_s = g_opt.quick ? 0.01 : 0.03,
+        .max_round_s = g_opt.quick ? 1.0 : 4.0,
+        .min_reps = 3,
+        .max_reps = g_opt.quick ? 5 : 15,
+        .threads = threads,
+    };
+    return p;
+}
+
+static double gflops_of(const struct row *r, const struct qb_runner *x) {
+    return x->run && x->median_s > 0 ? r->flops / x->median_s * 1e-9 : NAN;
+}
+
+static void ours_record(struct row *r, const struct qb_runner *x) {
+    r->gflops = gflops_of(r, x);
+    r->reps = x->n, r->kept = x->kept;
+    r->gflops_wall = x->run && x->wall_median_s > 0 ? r->flops / x->wall_median_s * 1e-9 : NAN;
+}
+
+// --- GEMM rows ---
+
+struct gemm_case {
+    size_t M, N, K;
+    float *A, *B;       // A [M][K], B [K][N] (FP32 rows)
+    float *C_ours, *C_peer;
+    uint8_t *Aq;        // [M][K]
+    int8_t *Wq;         // [N][K], values in [-7, 7] so the INT4 rows use the same weights
+    float *Cq_ours;     // [M][N] ours, FP32 output of the requantization (= acc here)
+    int32_t *Cq_peer;   // [M][N] oneDNN u8s8s32
+    float *scale;       // [N] all 1: the FP32 output is the exact s32 accumulator
+    struct qn_qgemm_weights w8, w4;
+#if QB_HAVE_F32_PACKED
+    struct qn_f32_packed_b pb;
+#endif
+    struct qn_qgemm_out qout;
+};
+
+static struct gemm_case *g_gc;
+
+static void run_f32_ours(void *ctx) {
+    struct gemm_case *g = ctx;
+    qn_f32_gemm(false, false, g->M, g->N, g->K, 1.0f, g->A, g->K, g->B, g->N, 0.0f, g->C_ours, g->N, NULL);
+}
+#if QB_HAVE_F32_PACKED
+static void run_f32_packed_ours(void *ctx) {
+    struct gemm_case *g = ctx;
+    qn_f32_gemm_packed(g->M, g->A, g->K, &g->pb, g->C_ours, g->N, NULL);
+}
+#endif
+static void run_blas(struct qb_blas *b, struct gemm_case *g) {
+    b->sgemm(QB_CBLAS_ROW_MAJOR, QB_CBLAS_NO_TRANS, QB_CBLAS_NO_TRANS, (int)g->M, (int)g->N, (int)g->K,
+             1.0f, g->A, (int)g->K, g->B, (int)g->N, 0.0f, g->C_peer, (int)g->N);
+}
+static void run_f32_ref(void *ctx) { run_blas(&g_ref, ctx); }
+static void run_f32_openblas(void *ctx) { run_blas(&g_openblas, ctx); }
+static void run_q8_ours(void *ctx) {
+    struct gemm_case *g = ctx;
+    qn_qgemm(g->M, g->Aq, g->K, &g->w8, &g->qout, g->Cq_ours, g->N);
+}
+static void run_q4_ours(void *ctx) {
+    struct gemm_case *g = ctx;
+    qn_qgemm(g->M, g->Aq, g->K, &g->w4, &g->qout, g->Cq_ours, g->N);
+}
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void) {  // xorshift64*: deterministic inputs, run to run
+    g_rng ^= g_rng >> 12, g_rng ^= g_rng << 25, g_rng ^= g_rng >> 27;
+    return (uint32_t)((g_rng * 0x2545f4914f6cdd1dull) >> 32);
+}
+static float rnd_f32(void) { return (float)(rnd() >> 8) * (2.0f / 16777216.0f) - 1.0f; }  // [-1, 1)
+
+static bool gemm_case_init(struct gemm_case *g, const struct shape *s) {
+    memset(g, 0, sizeof(*g));
+    size_t M = s->M, N = s->N, K = s->K;
+    g->M = M, g->N = N, g->K = K;
+    g->A = qn_alloc(M * K * 4), g->B = qn_alloc(K * N * 4);
+    g->C_ours = qn_alloc(M * N * 4), g->C_peer = qn_alloc(M * N * 4);
+    g->Aq = qn_alloc(M * K), g->Wq = qn_alloc(N * K);
+    g->Cq_ours = qn_alloc(M * N * 4), g->Cq_peer = qn_alloc(M * N * 4);
+    g->scale = qn_alloc(N * 4);
+    if (!g->A || !g->B || !g->C_ours || !g->C_peer || !g->Aq || !g->Wq || !g->Cq_ours || !g->Cq_peer ||
+        !g->scale)
+        return false;
+    for (size_t i = 0; i < M * K; i++) g->A[i] = rnd_f32(), g->Aq[i] = (uint8_t)(rnd() >> 24);
+    for (size_t i = 0; i < K * N; i++) g->B[i] = rnd_f32();
+    for (size_t i = 0; i < N * K; i++) g->Wq[i] = (int8_t)((int)(rnd() % 15) - 7);
+    for (size_t i = 0; i < N; i++) g->scale[i] = 1.0f;
+    g->qout.a_scale = 1.0f;
+    return true;
+}
+
+static void gemm_case_free(struct gemm_case *g) {
+    qn_free(g->A), qn_free(g->B), qn_free(g->C_ours), qn_free(g->C_peer);
+    qn_free(g->Aq), qn_free(g->Wq), qn_free(g->Cq_ours), qn_free(g->Cq_peer), qn_free(g->scale);
+    if (g->w8.packed) qn_qgemm_weights_free(&g->w8);
+    if (g->w4.packed) qn_qgemm_weights_free(&g->w4);
+#if QB_HAVE_F32_PACKED
+    qn_f32_packed_b_free(&g->pb);
+#endif
+    memset(g, 0, sizeof(*g));
+}
+
+// Reference cblas is single-threaded and slow: timed once per shape, in the 1-thread FP32 row
+// (at most 3 samples, 1 when a call takes over 2 s), and its figure reused by every row of the
+// shape. Skipped, with the reason in the note, when a call is estimated above 30 s.
+static double g_ref_rate;  // best GFLOP/s seen, for the estimate
+
+static void ref_plan(struct row *r, struct qb_runner *x) {
+    double est = g_ref_rate > 0 ? r->flops / (g_ref_rate * 1e9) : 0;
+    double cap = g_opt.quick ? 2.0 : 30.0;
+    if (est > cap) {
+        note_add(r, "ref cblas not run: ~%.0f s per call", est);
+        x->run = NULL;
+        return;
+    }
+    x->max_reps = est > 2.0 ? 1 : 3;
+}
+
+// Measures one FP32 GEMM row: ours (plain or pre-packed B) against the BLAS peers and oneDNN.
+// Fills peer_gf with what the peers measured so the integer rows of the shape can quote them.
+static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_gf[1], double peer_gf[PEER_COUNT]) {
+    struct gemm_case *g = g_gc;
+    struct row r;
+    const char *op = packed ? "f32_gemm_packed" : "f32_gemm";
+    row_init(&r, op, "f32", s, t, 2.0 * g->M * g->N * g->K, 4.0 * (g->M * g->K + g->K * g->N + g->M * g->N),
+             PEAK_FMA);
+    snprintf(r.variant, sizeof(r.variant), "%s", qn_f32_gemm_variant());
+    struct qb_runner x[4] = {
+        {.name = "ours", .run = run_f32_ours, .ctx = g, .pool = QB_POOL_GOMP},
+        {.name = "ref_cblas", .run = g_have_ref ? run_f32_ref : NULL, .ctx = g, .pool = QB_POOL_NONE},
+        {.name = "openblas", .run = g_have_openblas ? run_f32_openblas : NULL, .ctx = g, .pool = QB_POOL_OPENBLAS},
+        {.name = "onednn", .ctx = NULL, .pool = QB_POOL_GOMP},
+    };
+#if QB_HAVE_F32_PACKED
+    if (packed) {
+        if (!g->pb.data && qn_f32_pack_b(&g->pb, false, g->K, g->N, g->B, g->N) != QN_OK) {
+            note_add(&r, "qn_f32_pack_b failed");
+            x[0].run = NULL;
+        }
+        x[0].run = x[0].run ? run_f32_packed_ours : NULL;
+    }
+#endif
+    // the BLAS figures of the plain row stand for the packed row too
+    if (packed || t != 1 || g_opt.no_peers) x[1].run = NULL;
+    if (packed || g_opt.no_peers) x[2].run = NULL;
+    if (x[1].run) ref_plan(&r, &x[1]);
+#if QN_HAVE_DNNL
+    struct qb_dnnl d = {0};
+    if (g_have_onednn && !g_opt.no_peers) {
+        if (qb_dnnl_matmul(&d, dnnl_f32, dnnl_f32, dnnl_f32, g->M, g->N, g->K, g->A, g->B, false, g->C_peer)) {
+            x[3].run = qb_dnnl_run, x[3].ctx = &d;
+            snprintf(r.peer_impl, sizeof(r.peer_impl), "%s", d.impl);
+        } else {
+            note_add(&r, "oneDNN f32 matmul unavailable");
+        }
+    }
+#endif
+    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
+    struct qb_plan p = plan_for(t);
+    qb_measure(x, 4, &p);
+    ours_record(&r, &x[0]);
+    rate_update(op, t, r.gflops);
+    if (x[1].run) {
+        ref_gf[0] = gflops_of(&r, &x[1]);
+        if (ref_gf[0] > g_ref_rate) g_ref_rate = ref_gf[0];
+    }
+    r.peer_gflops[PEER_REF] = ref_gf[0];
+    if (packed) {
+        r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS];
+    } else {
+        r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS] = gflops_of(&r, &x[2]);
+    }
+    r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[3]);
+    if (!packed) peer_gf[PEER_ONEDNN] = r.peer_gflops[PEER_ONEDNN];
+    if (t > 1 && isfinite(r.peer_gflops[PEER_REF])) r.peer_op[PEER_REF] = "cblas_sgemm, 1 thread";
+    // cross-check: the last peer to run left its C in C_peer (all compute the same product)
+    if (x[0].run && (x[1].run || x[2].run || x[3].run)) {
+        double e = qb_rel_diff_f32(g->C_ours, g->C_peer, g->M * g->N);
+        if (!(e <= 1e-4)) {
+            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
+            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n",
+                    op, s->str, t, e);
+        }
+    }
+#if QN_HAVE_DNNL
+    qb_dnnl_free(&d);
+#endif
+    row_emit(&r);
+}
+
+// u8 x s8 (or s4) -> s32 rows. The BLAS peers have no integer GEMM: their column quotes the
+// FP32 cblas_sgemm of the same shape (what a user without integer kernels would run), which is
+// stated in peer_op. oneDNN runs its u8s8s32 matmul with the same weights.
+static void gemm_q_row(const struct shape *s, int t, int storage_bits, const double ref_gf[1],
+                       const double peer_gf[PEER_COUNT], double *q8_gf) {
+    struct gemm_case *g = g_gc;
+    struct row r;
+    bool q4 = storage_bits == 4;
+    const char *op = q4 ? "qs4_gemm" : "qs8_gemm";
+    size_t wbytes = q4 ? (g->N * g->K + 1) / 2 : g->N * g->K;
+    row_init(&r, op, q4 ? "u8s4s32" : "u8s8s32", s, t, 2.0 * g->M * g->N * g->K,
+             (double)g->M * g->K + (double)wbytes + 4.0 * g->M * g->N, PEAK_VNNI);
+    snprintf(r.variant, sizeof(r.variant), "%s", qn_qgemm_variant(storage_bits, g->M == 1));
+    struct qn_qgemm_weights *w = q4 ? &g->w4 : &g->w8;
+    struct qb_runner x[2] = {
+        {.name = "ours", .run = q4 ? run_q4_ours : run_q8_ours, .ctx = g, .pool = QB_POOL_GOMP},
+        {.name = "onednn", .pool = QB_POOL_GOMP},
+    };
+    if (!w->packed || w->isa != qn_isa()) {
+        if (w->packed) qn_qgemm_weights_free(w);
+        enum qn_status st = qn_qgemm_pack(w, g->Wq, g->K, g->N, g->K, g->scale, q4 ? 4 : 8, storage_bits);
+        if (st != QN_OK) {
+            note_add(&r, "qn_qgemm_pack: %s", qn_status_str(st));
+            x[0].run = NULL;
+        }
+    }
+#if QN_HAVE_DNNL
+    struct qb_dnnl d = {0};
+    if (!q4 && g_have_onednn && !g_opt.no_peers) {
+        if (qb_dnnl_matmul(&d, dnnl_u8, dnnl_s8, dnnl_s32, g->M, g->N, g->K, g->Aq, g->Wq, true, g->Cq_peer)) {
+            x[1].run = qb_dnnl_run, x[1].ctx = &d;
+            snprintf(r.peer_impl, sizeof(r.peer_impl), "%s", d.impl);
+        } else {
+            note_add(&r, "oneDNN u8s8s32 matmul unavailable");
+        }
+    }
+#endif
+    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
+    struct qb_plan p = plan_for(t);
+    qb_measure(x, 2, &p);
+    ours_record(&r, &x[0]);
+    rate_update(op, t, r.gflops);
+    if (!q4) {
+        r.peer_gflops[PEER_REF] = ref_gf[0];
+        r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS];
+        r.peer_op[PEER_REF] = t > 1 ? "cblas_sgemm (FP32), 1 thread" : "cblas_sgemm (FP32)";
+        r.peer_op[PEER_OPENBLAS] = "cblas_sgemm (FP32)";
+        r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[1]);
+        r.peer_op[PEER_ONEDNN] = "matmul u8s8s32";
+        *q8_gf = r.gflops;
+    } else if (isfinite(*q8_gf) && isfinite(r.gflops)) {
+        r.vs_int8 = r.gflops / *q8_gf;
+    }
+    // cross-check against oneDNN's s32 (the INT4 row: the INT8 row's oneDNN output, same
+    // weights); the FP32 output is the accumulator exactly up to float rounding (|acc| < 2^24
+    // is not guaranteed at K = 4096, so relative 1e-6)
+    static bool peer_valid;
+    if (!q4) peer_valid = x[1].run != NULL;
+    if (x[0].run && peer_valid) {
+        double e = 0, sc = 0;
+        for (size_t i = 0; i < g->M * g->N; i++) {
+            double a = g->Cq_ours[i], b = g->Cq_peer[i];
+            if (!(fabs(a - b) <= e)) e = fabs(a - b);
+            if (fabs(b) > sc) sc = fabs(b);
+        }
+        e = sc > 0 ? e / sc : e;
+        if (!(e <= 1e-6)) {
+            note_add(&r, "WARNING: differs from oneDNN, rel %.2g", e);
+            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from oneDNN by %.3g (relative)\n", op,
+                    s->str, t, e);
+        }
+    }
+#if QN_HAVE_DNNL
+    qb_dnnl_free(&d);
+#endif
+    row_emit(&r);
+}
+
+static void gemm_shape(const struct shape *s, const int *threads, int nt) {
+    struct gemm_case g;
+    if (!gemm_case_init(&g, s)) {
+        fprintf(stderr, "bench: out of memory for %s\n", s->str);
+        gemm_case_free(&g);
+        return;
+    }
+    g_gc = &g;
+    double ref_gf[1] = {NAN};
+    for (int i = 0; i < nt; i++) {
+        int t = threads[i];
+        threads_set(t);
+        double peer_gf[PEER_COUNT] = {NAN, NAN, NAN}, q8_gf = NAN;
+        bool need_f32 = op_wanted("f32_gemm") || op_wanted("f32_gemm_packed") || op_wanted("qs8_gemm");
+        if (need_f32) gemm_f32_row(s, t, false, ref_gf, peer_gf);
+#if QB_HAVE_F32_PACKED
+        if (op_wanted("f32_gemm_packed")) gemm_f32_row(s, t, true, ref_gf, peer_gf);
+#else
+        if (op_wanted("f32_gemm_packed")) {
+            struct row r;
+            row_init(&r, "f32_gemm_packed", "f32", s, t, 0, 0, PEAK_FMA);
+            snprintf(r.note, sizeof(r.note), "pending: src/gemm-f32-packed.h not there yet");
+            row_emit(&r);
+        }
+#endif
+        if (op_wanted("qs8_gemm") || op_wanted("qs4_gemm")) gemm_q_row(s, t, 8, ref_gf, peer_gf, &q8_gf);
+        if (op_wanted("qs4_gemm")) gemm_q_row(s, t, 4, ref_gf, peer_gf, &q8_gf);
+    }
+    gemm_case_free(&g);
+    g_gc = NULL;
+}
+
+// --- convolution rows ---
+
+struct conv_case {
+    const struct shape *s;
+    size_t x_elems, y_elems, w_elems;
+    float *x, *w, *y_ours, *y_peer;   // NHWC x [n][h][w][cin], y [n][h][w][cout]; w OHWI or [k][k][c]
+    uint8_t *xq;
+    int8_t *wq;
+    float *yq_ours, *w_scale;         // scale all 1: the FP32 output is the exact accumulator
+    int32_t *yq_peer;
+#if QB_HAVE_CONV
+    struct qn_f32_conv fc;
+    struct qn_qs8_conv qc;
+    struct qn_qgemm_out qout;
+#endif
+};
+
+#if QB_HAVE_CONV
+static void run_conv_f32_ours(void *ctx) {
+    struct conv_case *c = ctx;
+    qn_f32_conv_run(&c->fc, (size_t)c->s->batch, c->x, (size_t)c->s->cin, c->y_ours, (size_t)c->s->cout, NULL);
+}
+static void run_conv_q8_ours(void *ctx) {
+    struct conv_case *c = ctx;
+    qn_qs8_conv_run(&c->qc, (size_t)c->s->batch, c->xq, (size_t)c->s->cin, &c->qout, c->yq_ours,
+                    (size_t)c->s->cout);
+}
+#endif
+
+// 1x1 as the GEMM it is: y[n*h*w][cout] = x[n*h*w][cin] x W^T, W [cout][cin] (CblasTrans 112)
+static void run_pw_blas(struct qb_blas *b, struct conv_case *c) {
+    const struct shape *s = c->s;
+    int M = s->batch * s->h * s->w;
+    b->sgemm(QB_CBLAS_ROW_MAJOR, QB_CBLAS_NO_TRANS, 112, M, s->cout, s->cin, 1.0f, c->x, s->cin, c->w,
+             s->cin, 0.0f, c->y_peer, s->cout);
+}
+static void run_pw_ref(void *ctx) { run_pw_blas(&g_ref, ctx); }
+static void run_pw_openblas(void *ctx) { run_pw_blas(&g_openblas, ctx); }
+
+static void conv_case_free(struct conv_case *c) {
+    qn_free(c->x), qn_free(c->w), qn_free(c->y_ours), qn_free(c->y_peer);
+    qn_free(c->xq), qn_free(c->wq), qn_free(c->yq_ours), qn_free(c->w_scale), qn_free(c->yq_peer);
+#if QB_HAVE_CONV
+    if (c->fc.p.h) qn_f32_conv_free(&c->fc);
+    if (c->qc.p.h) qn_qs8_conv_free(&c->qc);
+#endif
+    memset(c, 0, sizeof(*c));
+}
+
+static bool conv_case_init(struct conv_case *c, const struct shape *s) {
+    memset(c, 0, sizeof(*c));
+    c->s = s;
+    c->x_elems = (size_t)s->batch * s->h * s->w * s->cin;
+    c->y_elems = (size_t)s->batch * s->h * s->w * s->cout;
+    c->w_elems = s->kind == SHAPE_DWCONV ? (size_t)s->k * s->k * s->cin : (size_t)s->cout * s->cin;
+    c->x = qn_alloc(c->x_elems * 4), c->w = qn_alloc(c->w_elems * 4);
+    c->y_ours = qn_alloc(c->y_elems * 4), c->y_peer = qn_alloc(c->y_elems * 4);
+    c->xq = qn_alloc(c->x_elems), c->wq = qn_alloc(c->w_elems);
+    c->yq_ours = qn_alloc(c->y_elems * 4), c->yq_peer = qn_alloc(c->y_elems * 4);
+    c->w_scale = qn_alloc((size_t)s->cout * 4);
+    if (!c->x || !c->w || !c->y_ours || !c->y_peer || !c->xq || !c->wq || !c->yq_ours || !c->yq_peer ||
+        !c->w_scale)
+        return false;
+    for (size_t i = 0; i < c->x_elems; i++) c->x[i] = rnd_f32(), c->xq[i] = (uint8_t)(rnd() >> 24);
+    for (size_t i = 0; i < c->w_elems; i++) c->w[i] = rnd_f32(), c->wq[i] = (int8_t)((int)(rnd() % 255) - 127);
+    for (int i = 0; i < s->cout; i++) c->w_scale[i] = 1.0f;
+    return true;
+}
+
+// Makes ours for the case (once: the objects survive both thread counts). Returns a reason
+// when ours cannot run.
+static const char *conv_ours_init(struct conv_case *c, bool q8) {
+#if QB_HAVE_CONV
+    const struct shape *s = c->s;
+    bool dw = s->kind == SHAPE_DWCONV;
+    struct qn_conv_params p = {
+        .h = (size_t)s->h, .w = (size_t)s->w, .c_in = (size_t)s->cin, .c_out = (size_t)s->cout,
+        .kh = (size_t)s->k, .kw = (size_t)s->k, .stride_h = 1, .stride_w = 1,
+        .pad_h = (size_t)(s->k - 1) / 2, .pad_w = (size_t)(s->k - 1) / 2, .depthwise = dw,
+    };
+    const void *wd = q8 ? (const void *)c->wq : (const void *)c->w;
+    size_t elem = q8 ? 1 : 4;
+    struct qn_conv_wview v = dw ? qn_conv_wview_dw(wd, elem, (size_t)s->k, (size_t)s->cin, (size_t)s->cin, (size_t)s->k)
+                                : qn_conv_wview_ohwi(wd, elem, (size_t)s->cout, 1, (size_t)s->cin, (size_t)s->cout, 1,
+                                                     (size_t)s->cin);
+    if (!q8) {
+        if (c->fc.p.h) return NULL;
+        enum qn_status st = qn_f32_conv_init(&c->fc, &p, &v);
+        if (st != QN_OK) {
+            memset(&c->fc, 0, sizeof(c->fc));
+            return qn_status_str(st);
+        }
+        return NULL;
+    }
+    if (c->qc.p.h && c->qc.isa == qn_isa()) return NULL;
+    if (c->qc.p.h) qn_qs8_conv_free(&c->qc);
+    enum qn_status st = qn_qs8_conv_init(&c->qc, &p, &v, c->w_scale, 8);
+    if (st != QN_OK) {
+        memset(&c->qc, 0, sizeof(c->qc));
+        return qn_status_str(st);
+    }
+    c->qout.a_scale = 1.0f;
+    return NULL;
+#else
+    return "pending: src/conv.h not there yet";
+#endif
+}
+
+static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[2], double blas_gf[PEER_COUNT]) {
+    const struct shape *s = c->s;
+    bool dw = s->kind == SHAPE_DWCONV;
+    const char *op = dw ? (q8 ? "qs8_dwconv" : "f32_dwconv") : (q8 ? "qs8_conv1x1" : "f32_conv1x1");
+    struct row r;
+    double flops = 2.0 * (double)s->batch * s->h * s->w * s->cout * (dw ? s->k * s->k : s->cin);
+    double esz = q8 ? 1 : 4;
+    row_init(&r, op, q8 ? "u8s8s32" : "f32", s, t, flops,
+             esz * (double)(c->x_elems + c->w_elems) + 4.0 * (double)c->y_elems, q8 ? PEAK_VNNI : PEAK_FMA);
+    struct qb_runner x[4] = {
+        {.name = "ours", .ctx = c, .pool = QB_POOL_GOMP},
+        {.name = "ref_cblas", .ctx = c, .pool = QB_POOL_NONE},
+        {.name = "openblas", .ctx = c, .pool = QB_POOL_OPENBLAS},
+        {.name = "onednn", .pool = QB_POOL_GOMP},
+    };
+    const char *why = conv_ours_init(c, q8);
+    if (why) {
+        snprintf(r.variant, sizeof(r.variant), "-");
+        note_add(&r, "%s", why);
+    } else {
+#if QB_HAVE_CONV
+        x[0].run = q8 ? run_conv_q8_ours : run_conv_f32_ours;
+        snprintf(r.variant, sizeof(r.variant), "%s", q8 ? qn_qs8_conv_variant(&c->qc) : qn_f32_conv_variant(&c->fc));
+#endif
+    }
+    // BLAS: a 1x1 conv is an sgemm; depthwise has no BLAS form worth timing
+    if (!dw && !q8 && !g_opt.no_peers) {
+        if (g_have_ref && t == 1) x[1].run = run_pw_ref, ref_plan(&r, &x[1]);
+        if (g_have_openblas) x[2].run = run_pw_openblas;
+    }
+#if QN_HAVE_DNNL
+    struct qb_dnnl d = {0};
+    if (g_have_onednn && !g_opt.no_peers) {
+        bool ok = q8 ? qb_dnnl_conv(&d, dnnl_u8, dnnl_s8, dnnl_s32, s->batch, s->h, s->w, s->cin, s->cout, s->k,
+                                    dw, c->xq, c->wq, c->yq_peer)
+                     : qb_dnnl_conv(&d, dnnl_f32, dnnl_f32, dnnl_f32, s->batch, s->h, s->w, s->cin, s->cout, s->k,
+                                    dw, c->x, c->w, c->y_peer);
+        if (ok) {
+            x[3].run = qb_dnnl_run, x[3].ctx = &d;
+            snprintf(r.peer_impl, sizeof(r.peer_impl), "%s", d.impl);
+        } else {
+            note_add(&r, "oneDNN conv unavailable");
+        }
+    }
+#endif
+    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
+    struct qb_plan p = plan_for(t);
+    qb_measure(x, 4, &p);
+    ours_record(&r, &x[0]);
+    rate_update(op, t, r.gflops);
+    if (x[1].run) ref_gf[0] = gflops_of(&r, &x[1]);
+    if (!dw) {
+        if (!q8) blas_gf[PEER_OPENBLAS] = gflops_of(&r, &x[2]);
+        r.peer_gflops[PEER_REF] = ref_gf[0];
+        r.peer_gflops[PEER_OPENBLAS] = blas_gf[PEER_OPENBLAS];
+        r.peer_op[PEER_REF] = q8 ? "cblas_sgemm (FP32 1x1), 1 thread" : "cblas_sgemm (1x1 as GEMM), 1 thread";
+        r.peer_op[PEER_OPENBLAS] = q8 ? "cblas_sgemm (FP32 1x1)" : "cblas_sgemm (1x1 as GEMM)";
+    }
+    r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[3]);
+    r.peer_op[PEER_ONEDNN] = q8 ? "convolution u8s8s32" : "convolution f32";
+    if (x[0].run && (x[1].run || x[2].run || x[3].run)) {
+        double e;
+        if (q8) {
+            e = 0;
+            double sc = 0;
+            for (size_t i = 0; i < c->y_elems; i++) {
+                double a = c->yq_ours[i], b = c->yq_peer[i];
+                if (!(fabs(a - b) <= e)) e = fabs(a - b);
+                if (fabs(b) > sc) sc = fabs(b);
+            }
+            e = sc > 0 ? e / sc : e;
+        } else {
+            e = qb_rel_diff_f32(c->y_ours, c->y_peer, c->y_elems);
+        }
+        if (!(e <= (q8 ? 1e-6 : 1e-4))) {
+            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
+            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n", op,
+                    s->str, t, e);
+        }
+    }
+#if QN_HAVE_DNNL
+    qb_dnnl_free(&d);
+#endif
+    row_emit(&r);
+}
+
+static void conv_shape(const struct shape *s, const int *threads, int nt) {
+    bool dw = s->kind == SHAPE_DWCONV;
+    bool want_f = op_wanted(dw ? "f32_dwconv" : "f32_conv1x1");
+    bool want_q = op_wanted(dw ? "qs8_dwconv" : "qs8_conv1x1");
+    if (!want_f && !want_q) return;
+    struct conv_case c;
+    if (!conv_case_init(&c, s)) {
+        fprintf(stderr, "bench: out of memory for %s\n", s->str);
+        conv_case_free(&c);
+        return;
+    }
+    double ref_gf[1] = {NAN};
+    for (int i = 0; i < nt; i++) {
+        threads_set(threads[i]);
+        double blas_gf[PEER_COUNT] = {NAN, NAN, NAN};
+        // the FP32 row measures the sgemm the INT8 1x1 row quotes
+        if (want_f || !dw) conv_row(&c, threads[i], false, ref_gf, blas_gf);
+        if (want_q) conv_row(&c, threads[i], true, ref_gf, blas_gf);
+    }
+    conv_case_free(&c);
+}
+
+// --- main ---
+
+// Other engineers' jobs share the machine: the load average says how much to trust a run.
+static void print_load(const char *when) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    char buf[128] = "?";
+    if (f) {
+        if (!fgets(buf, sizeof(buf), f)) snprintf(buf, sizeof(buf), "?");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("# load average at %s: %s\n", when, buf);
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]\n"
+            "                     [--budget SECONDS] [--no-peers]\n"
+            "  ops: f32_gemm f32_gemm_packed qs8_gemm qs4_gemm f32_dwconv qs8_dwconv f32_conv1x1 qs8_conv1x1\n");
+}
+
+static bool parse_args(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (strcmp(a, "--shapes") == 0 && has_val) g_opt.shapes = argv[++i];
+        else if (strcmp(a, "--json") == 0 && has_val) g_opt.json = argv[++i];
+        else if (strcmp(a, "--op") == 0 && has_val) g_opt.ops = argv[++i];
+        else if (strcmp(a, "--threads") == 0 && has_val) {
+            g_opt.threads = atoi(argv[++i]);
+            if (g_opt.threads < 1 || g_opt.threads > 2) {
+                fprintf(stderr, "bench: --threads takes 1 or 2\n");
+                return false;
+            }
+        } else if (strcmp(a, "--budget") == 0 && has_val) {
+            g_opt.budget_s = atof(argv[++i]);
+            if (!(g_opt.budget_s > 0 && g_opt.budget_s < 600)) {
+                fprintf(stderr, "bench: --budget takes seconds in (0, 600)\n");
+                return false;
+            }
+        } else if (strcmp(a, "--quick") == 0) g_opt.quick = true;
+        else if (strcmp(a, "--no-peers") == 0) g_opt.no_peers = true;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            exit(0);
+        } else {
+            fprintf(stderr, "bench: unknown or incomplete argument %s\n", a);
+            usage();
+            return false;
+        }
+    }
+    if (g_opt.quick && g_opt.budget_s == 1.5) g_opt.budget_s = 0.3;
+    return true;
+}
+
+int main(int argc, char **argv) {
+    if (!parse_args(argc, argv)) return 2;
+    static struct shape shapes[64];
+    int ns = shapes_load(g_opt.shapes, shapes, 64);
+    if (ns < 0) return 2;
+
+    // OpenBLAS reads these when loaded: ask for its best core, and let idle workers sleep
+    // after 2^20 cycles (~0.4 ms) instead of spinning 2^28 (~0.1 s) on the cores ours needs.
+    char core_why[160];
+    const char *coretype = qb_openblas_coretype(core_why, sizeof(core_why));
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1);
+    if (!g_opt.no_peers) {
+        g_have_ref = qb_blas_open(&g_ref, qb_ref_blas_paths);
+        g_have_openblas = qb_blas_open(&g_openblas, qb_openblas_paths) && g_openblas.corename;
+#if QN_HAVE_DNNL
+        g_have_onednn = qb_dnnl_init();
+#endif
+    }
+
+    time_t now = time(NULL);
+    char date[64];
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    printf("# qnas kernel benchmark, %s\n", date);
+    printf("# cpu: %s; qnas ISA %s; %d threads available\n", qn_cpu()->brand, qn_isa_name(qn_isa()), qn_threads());
+    printf("# compiler: %s %s\n",
+#if defined(__clang__)
+           "clang",
+#else
+           "gcc",
+#endif
+           __VERSION__);
+    if (g_have_ref) printf("# ref cblas: %s (single-threaded; its 1-thread figure is quoted in 2-thread rows)\n", g_ref.path);
+    else printf("# ref cblas: not found (Debian libblas3): ratios null\n");
+    if (g_have_openblas)
+        printf("# OpenBLAS: %s, OPENBLAS_CORETYPE=%s (%s), core reported: %s, config: %s\n", g_openblas.path,
+               coretype, core_why, g_openblas.corename(), g_openblas.config ? g_openblas.config() : "?");
+    else printf("# OpenBLAS: not found: ratios null\n");
+#if QN_HAVE_DNNL
+    if (g_have_onednn) {
+        const dnnl_version_t *v = dnnl_version();
+        printf("# oneDNN: %d.%d.%d (libdnnl.so.2, OpenMP runtime), weights reordered once to its chosen layout\n",
+               v->major, v->minor, v->patch);
+    } else {
+        printf("# oneDNN: engine creation failed: ratios null\n");
+    }
+#else
+    printf("# oneDNN: not built in (no /usr/include/oneapi/dnnl/dnnl.h): ratios null\n");
+#endif
+    printf("# GFLOP/s counts 2 ops per multiply-add (GOP/s for integer rows); median of alternating samples;\n"
+           "# ratio = ours / peer, peer GFLOP/s in parentheses. INT8 rows quote the BLAS peers' FP32 sgemm of\n"
+           "# the same shape (they have no integer GEMM). GB/s: inputs and output read/written once.\n"
+           "# Clocks (shared machine): 1-thread rows use the calling thread's CPU time (all contenders run\n"
+           "# on it), 2-thread rows wall time minus samples where another process held a core (bench.h).\n");
+    print_load("start");
+
+    peak_measure(g_opt.quick);
+    g_json = cJSON_CreateArray();
+    for (int k = 0; k < 2; k++) {
+        const struct peak *pk = &g_peak[k];
+        if (!pk->have) continue;
+        printf("# peak %-28s 1 thread %8.1f G%s/s   2 threads %8.1f G%s/s\n", pk->instr, pk->gops[1],
+               k == PEAK_FMA ? "FLOP" : "OP", pk->gops[2], k == PEAK_FMA ? "FLOP" : "OP");
+        for (int t = 1; t <= 2; t++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "op", k == PEAK_FMA ? "peak_fma" : "peak_vnni");
+            cJSON_AddStringToObject(o, "dtype", k == PEAK_FMA ? "f32" : "u8s8s32");
+            cJSON_AddStringToObject(o, "shape", "-");
+            cJSON_AddStringToObject(o, "variant", pk->instr);
+            cJSON_AddNumberToObject(o, "threads", t);
+            cJSON_AddNumberToObject(o, "gflops", pk->gops[t]);
+            cJSON_AddNullToObject(o, "vs_ref_cblas");
+            cJSON_AddNullToObject(o, "vs_openblas");
+            cJSON_AddNullToObject(o, "vs_onednn");
+            cJSON_AddItemToArray(g_json, o);
+        }
+    }
+    printf("\n");
+    table_header();
+
+    int threads[2] = {1, 2}, nt = 2;
+    if (g_opt.threads) threads[0] = g_opt.threads, nt = 1;
+    double t0 = qn_now();
+    for (int i = 0; i < ns; i++) {
+        if (shapes[i].kind == SHAPE_GEMM) gemm_shape(&shapes[i], threads, nt);
+        else conv_shape(&shapes[i], threads, nt);
+    }
+    printf("\n# %.0f s\n", qn_now() - t0);
+    print_load("end");
+
+    int rc = 0;
+    if (g_opt.json) {
+        char *txt = cJSON_Print(g_json);
+        FILE *f = txt ? fopen(g_opt.json, "w") : NULL;
+        if (!f || fputs(txt, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "bench: cannot write %s: %s\n", g_opt.json, strerror(errno));
+            rc = 2;
+        } else {
+            printf("# JSON: %s\n", g_opt.json);
+        }
+        free(txt);
+    }
+    cJSON_Delete(g_json);
+    return rc;
+}

@@ -1,0 +1,176 @@
+// Timing for the kernel benchmarks: contenders (ours and the peers) of one row are timed in
+// alternation, round after round, and each reports the median of its samples.
+//
+// The machine is shared and noisy, so a row is never "ours for 2 s, then the peer for 2 s":
+// a burst from another process then lands on one side only. Alternating sample by sample puts
+// the same noise on both, and the median drops the bursts.
+#pragma once
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+#define QB_MAX_REPS 25
+
+// Thread pools that spin after a call. On 2 cores, a pool still spinning when the next
+// contender starts steals a core from it, so a switch between pools waits for the spin to end.
+enum qb_pool {
+    QB_POOL_NONE = 0,  // single-threaded: leaves no spinning threads behind
+    QB_POOL_GOMP,      // libgomp (ours and oneDNN): GOMP_SPINCOUNT, see qb_settle
+    QB_POOL_OPENBLAS,  // OpenBLAS pthreads: OPENBLAS_THREAD_TIMEOUT, set by the bench
+};
+
+struct qb_runner {
+    const char *name;  // "ours", "ref_cblas", "openblas", "onednn"
+    void (*run)(void *ctx);
+    void *ctx;
+    enum qb_pool pool;
+    int max_reps;      // 0: as many as the budget allows; ref cblas is capped (slow)
+    // filled by qb_measure
+    int batch;         // calls per timed sample (a sample lasts >= the sample target)
+    double call_s;     // one call, from the warm-up (seconds)
+    double samples[QB_MAX_REPS];  // seconds per call (see qb_measure for which clock)
+    double wall[QB_MAX_REPS];     // wall seconds per call
+    double share[QB_MAX_REPS];    // process CPU time / wall time of each sample (threads > 1)
+    int n;
+    int kept;          // samples behind the median
+    double median_s;   // seconds per call; 0 when not measured
+    double wall_median_s;  // plain wall-clock median of all samples, for the record
+};
+
+static inline double qb_median(double *v, int n) {
+    if (n <= 0) return 0;
+    double t[QB_MAX_REPS];
+    memcpy(t, v, (size_t)n * sizeof(double));
+    for (int i = 1; i < n; i++)  // n <= 25: insertion sort
+        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1], t[j - 1] = x;
+        }
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static inline void qb_sleep(double s) {
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+// Seconds a pool keeps a core busy after its last call. libgomp's default spin (GOMP_SPINCOUNT
+// 300k `pause`s) measured 4-5 ms of CPU on the idle worker here (/proc schedstat); OpenBLAS
+// spins 2^OPENBLAS_THREAD_TIMEOUT cycles, and the bench sets 2^20 (~0.4 ms). Only matters when
+// the row uses more than one thread and the next contender uses another pool.
+static inline double qb_settle_s(enum qb_pool p) {
+    return p == QB_POOL_GOMP ? 0.008 : p == QB_POOL_OPENBLAS ? 0.002 : 0;
+}
+
+// Waits for runner i's pool to go quiet when the next runner to go uses a different one.
+static inline void qb_settle(const struct qb_runner *r, int nr, int i, int threads) {
+    if (threads <= 1 || r[i].pool == QB_POOL_NONE) return;
+    for (int k = 1; k <= nr; k++) {
+        const struct qb_runner *nx = &r[(i + k) % nr];
+        if (!nx->run) continue;
+        if (nx->pool != r[i].pool) qb_sleep(qb_settle_s(r[i].pool));
+        return;
+    }
+}
+
+struct qb_plan {
+    double budget_s;      // timed rounds of one row, all contenders together
+    double sample_s;      // target length of one sample
+    double max_round_s;   // above this a row gets fewer than 3 rounds
+    int min_reps, max_reps;
+    int threads;
+};
+
+static inline double qb_cpu_now(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Warms up every runner (one call, then one timed call), picks its batch, then runs rounds
+// of one sample per runner until the budget is spent. Runners with run == NULL are skipped.
+//
+// Clocks, because other engineers' jobs share the 2 cores:
+// - 1 thread: the calling thread's CPU time (every contender, peers included, runs on the
+//   calling thread then). Time slices lost to other processes do not count; on a quiet machine
+//   it equals wall time.
+// - 2 threads: wall time, but a sample during which the process got less than 90% of the CPU
+//   share (process CPU time / wall time) of that contender's best sample is dropped: another
+//   process held a core, and with spinning barriers one descheduled thread stalls both.
+static inline void qb_measure(struct qb_runner *r, int nr, const struct qb_plan *p) {
+    bool one = p->threads <= 1;
+    for (int i = 0; i < nr; i++) {
+        r[i].n = r[i].kept = 0, r[i].median_s = r[i].wall_median_s = 0, r[i].batch = 1;
+        if (!r[i].run) continue;
+        double t0 = qn_now();
+        r[i].run(r[i].ctx);
+        double first = qn_now() - t0;
+        if (first < 0.5) {  // a second call without page faults and JIT for the estimate
+            t0 = qn_now();
+            r[i].run(r[i].ctx);
+            first = qn_now() - t0;
+        }
+        r[i].call_s = first > 1e-9 ? first : 1e-9;
+        double b = p->sample_s / r[i].call_s;
+        r[i].batch = b < 1 ? 1 : b > 100000 ? 100000 : (int)b;
+        qb_settle(r, nr, i, p->threads);
+    }
+    double round_s = 0;
+    for (int i = 0; i < nr; i++)
+        if (r[i].run) round_s += r[i].call_s * r[i].batch;
+    int reps = round_s > 0 ? (int)(p->budget_s / round_s) : p->max_reps;
+    if (reps > p->max_reps) reps = p->max_reps;
+    if (reps < p->min_reps) reps = round_s <= p->max_round_s ? p->min_reps : 1;
+    if (reps > QB_MAX_REPS) reps = QB_MAX_REPS;
+    for (int rep = 0; rep < reps; rep++) {
+        for (int i = 0; i < nr; i++) {
+            if (!r[i].run || (r[i].max_reps && rep >= r[i].max_reps)) continue;
+            clockid_t id = one ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
+            double c0 = qb_cpu_now(id), t0 = qn_now();
+            for (int b = 0; b < r[i].batch; b++) r[i].run(r[i].ctx);
+            double dt = qn_now() - t0, dc = qb_cpu_now(id) - c0;
+            int k = r[i].n++;
+            r[i].samples[k] = (one ? dc : dt) / r[i].batch;
+            r[i].wall[k] = dt / r[i].batch;
+            r[i].share[k] = dt > 0 ? dc / dt : 0;
+            qb_settle(r, nr, i, p->threads);
+        }
+    }
+    for (int i = 0; i < nr; i++) {
+        struct qb_runner *x = &r[i];
+        x->wall_median_s = qb_median(x->wall, x->n);
+        if (one) {
+            x->kept = x->n;
+            x->median_s = qb_median(x->samples, x->n);
+            continue;
+        }
+        double best = 0, keep[QB_MAX_REPS];
+        for (int k = 0; k < x->n; k++)
+            if (x->share[k] > best) best = x->share[k];
+        x->kept = 0;
+        for (int k = 0; k < x->n; k++)
+            if (x->share[k] >= 0.9 * best) keep[x->kept++] = x->samples[k];
+        x->median_s = qb_median(keep, x->kept);
+    }
+}
+
+// --- output comparison: a loose sanity check of ours against a peer, not a test ---
+
+// Largest |a - b| relative to the largest |b| (so a few large outputs set the scale, as in
+// a K-long dot product where cancellation makes single elements small).
+static inline double qb_rel_diff_f32(const float *a, const float *b, size_t n) {
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = fabs((double)a[i] - (double)b[i]);
+        if (!(x <= d)) d = x;  // NaN propagates
+        if (fabs((double)b[i]) > s) s = fabs((double)b[i]);
+    }
+    return s > 0 ? d / s : d;
+}
