@@ -43,6 +43,32 @@ static void configs_init(void) {
             .gemv_s4_name = "qn_qs4_gemv_ukernel_8c8__scalar",
         };
     }
+    g_configs[QN_ISA_AVX2] = (struct qn_qgemm_config){
+        .mr = 6,
+        .nr = 8,
+        .gemm = qn_qs8_gemm_ukernel_6x8c4__avx2,
+        .gemv_s8 = qn_qs8_gemv_ukernel_8c4__avx2,
+        .gemv_s4 = qn_qs4_gemv_ukernel_8c8__avx2,
+        .unpack = qn_qs4_unpack__avx2,
+        .block_bytes = 512 << 10,
+        .gemm_name = "qn_qs8_gemm_ukernel_6x8c4__avx2",
+        .gemm_s4_name = "qn_qs4_unpack__avx2+qn_qs8_gemm_ukernel_6x8c4__avx2",
+        .gemv_s8_name = "qn_qs8_gemv_ukernel_8c4__avx2",
+        .gemv_s4_name = "qn_qs4_gemv_ukernel_8c8__avx2",
+    };
+    g_configs[QN_ISA_AVXVNNI] = (struct qn_qgemm_config){
+        .mr = 6,
+        .nr = 16,
+        .gemm = qn_qs8_gemm_ukernel_6x16c4__avxvnni,
+        .gemv_s8 = qn_qs8_gemv_ukernel_16c4__avxvnni,
+        .gemv_s4 = qn_qs4_gemv_ukernel_16c8__avxvnni,
+        .unpack = qn_qs4_unpack__avx2,
+        .block_bytes = 512 << 10,
+        .gemm_name = "qn_qs8_gemm_ukernel_6x16c4__avxvnni",
+        .gemm_s4_name = "qn_qs4_unpack__avx2+qn_qs8_gemm_ukernel_6x16c4__avxvnni",
+        .gemv_s8_name = "qn_qs8_gemv_ukernel_16c4__avxvnni",
+        .gemv_s4_name = "qn_qs4_gemv_ukernel_16c8__avxvnni",
+    };
     g_configs[QN_ISA_AVX512] = (struct qn_qgemm_config){
         .mr = 14,
         .nr = 32,
