@@ -19,6 +19,8 @@ static const struct qn_mb_space fmnist = {
     .n_depths = 3, .depths = {2, 3, 4},
     .n_kernels = 3, .kernels = {3, 5, 7},
     .n_expands = 3, .expands = {3, 4, 6},
+    .act_block = QN_ACT_RELU6,
+    .act_outer = QN_ACT_HSWISH,
 };
 
 const struct qn_mb_space *qn_mb_space_fmnist(void) { return &fmnist; }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "gemm.h"
 
 #define QN_MB_MAX_STAGES 6
 #define QN_MB_MAX_DEPTH 4
@@ -37,6 +38,8 @@ struct qn_mb_space {
     int n_depths, depths[QN_MB_MAX_CHOICES];     // ascending
     int n_kernels, kernels[QN_MB_MAX_CHOICES];   // ascending, odd
     int n_expands, expands[QN_MB_MAX_CHOICES];   // ascending
+    int act_block;  // enum qn_act inside blocks (ReLU6)
+    int act_outer;  // enum qn_act after the stem and head convs (hardswish)
 };
 
 // The space trained on Fashion-MNIST ("mbconv-fmnist").

@@ -1,0 +1,396 @@
+// MBConv supernet: parameter layout, initialization, loading, and subnet forward/backward.
+#include "supernet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn.h"
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+static int conv_out(int h, int stride) { return (h - 1) / stride + 1; }
+
+// --- parameter layout ---
+
+static size_t add_tensor(struct qn_mb_net *net, const char *name, int ndim, const int64_t *shape,
+                         bool trainable, bool decay) {
+    struct qn_mb_tensor *t = &net->tensors[net->n_tensors++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->ndim = ndim;
+    t->count = 1;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i], t->count *= (size_t)shape[i];
+    t->offset = net->n_floats;
+    t->trainable = trainable;
+    t->decay = decay;
+    net->n_floats += QN_ROUND_UP(t->count, 16);  // every tensor 64-byte aligned
+    return t->offset;
+}
+
+static void add_convbn(struct qn_mb_net *net, struct qn_mb_convbn *cb, const char *prefix, int ndim,
+                       const int64_t *shape, int channels) {
+    char name[64];
+    int64_t c[1] = {channels};
+    snprintf(name, sizeof(name), "%s.weight", prefix);
+    cb->w = add_tensor(net, name, ndim, shape, true, true);
+    snprintf(name, sizeof(name), "%s.bn.weight", prefix);
+    cb->gamma = add_tensor(net, name, 1, c, true, false);
+    snprintf(name, sizeof(name), "%s.bn.bias", prefix);
+    cb->beta = add_tensor(net, name, 1, c, true, false);
+    snprintf(name, sizeof(name), "%s.bn.running_mean", prefix);
+    cb->mean = add_tensor(net, name, 1, c, false, false);
+    snprintf(name, sizeof(name), "%s.bn.running_var", prefix);
+    cb->var = add_tensor(net, name, 1, c, false, false);
+}
+
+enum qn_status qn_mb_net_init(struct qn_mb_net *net, const struct qn_mb_space *s, struct qn_error *e) {
+    memset(net, 0, sizeof(*net));
+    net->space = s;
+    size_t max_tensors = 16 + (size_t)s->n_stages * qn_mb_dmax(s) * 15;
+    net->tensors = calloc(max_tensors, sizeof(*net->tensors));
+    if (!net->tensors) return qn_fail(e, QN_ERR_NOMEM, "out of memory for the supernet");
+    const int K = qn_mb_kmax(s), E = qn_mb_emax(s);
+    int64_t stem[4] = {s->stem_c, s->stem_k, s->stem_k, s->in_c};
+    add_convbn(net, &net->stem, "stem.conv", 4, stem, s->stem_c);
+    for (int i = 0; i < s->n_stages; i++)
+        for (int b = 0; b < qn_mb_dmax(s); b++) {
+            char p[48];
+            int cin = qn_mb_block_cin(s, i, b), ce = cin * E, cout = s->stage_c[i];
+            struct qn_mb_block_params *bp = &net->blocks[i][b];
+            int64_t ex[4] = {ce, 1, 1, cin}, dw[3] = {K, K, ce}, pr[4] = {cout, 1, 1, ce};
+            snprintf(p, sizeof(p), "s%d.b%d.expand", i + 1, b + 1);
+            add_convbn(net, &bp->expand, p, 4, ex, ce);
+            snprintf(p, sizeof(p), "s%d.b%d.dw", i + 1, b + 1);
+            add_convbn(net, &bp->dw, p, 3, dw, ce);
+            snprintf(p, sizeof(p), "s%d.b%d.project", i + 1, b + 1);
+            add_convbn(net, &bp->project, p, 4, pr, cout);
+        }
+    int64_t head[4] = {s->head_c, 1, 1, s->stage_c[s->n_stages - 1]};
+    add_convbn(net, &net->head, "head.conv", 4, head, s->head_c);
+    int64_t cw[2] = {s->n_classes, s->head_c}, cb[1] = {s->n_classes};
+    net->cls_w = add_tensor(net, "classifier.weight", 2, cw, true, true);
+    net->cls_b = add_tensor(net, "classifier.bias", 1, cb, true, false);
+    QN_ASSERT(net->n_tensors <= max_tensors);
+    net->w = qn_alloc(net->n_floats * sizeof(float));
+    if (!net->w) {
+        qn_mb_net_free(net);
+        return qn_fail(e, QN_ERR_NOMEM, "out of memory for the supernet weights");
+    }
+    memset(net->w, 0, net->n_floats * sizeof(float));
+    return QN_OK;
+}
+
+void qn_mb_net_free(struct qn_mb_net *net) {
+    free(net->tensors);
+    qn_free(net->w);
+    qn_free(net->grad);
+    memset(net, 0, sizeof(*net));
+}
+
+enum qn_status qn_mb_net_alloc_grad(struct qn_mb_net *net, struct qn_error *e) {
+    if (!net->grad) net->grad = qn_alloc(net->n_floats * sizeof(float));
+    if (!net->grad) return qn_fail(e, QN_ERR_NOMEM, "out of memory for gradients");
+    memset(net->grad, 0, net->n_floats * sizeof(float));
+    return QN_OK;
+}
+
+static double gauss(uint64_t *st) {
+    // Box-Muller from two xorshift64* uniforms in (0, 1]
+    uint64_t a, b;
+    for (int i = 0; i < 2; i++) {
+        uint64_t x = *st;
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        *st = x;
+        if (i == 0) a = x * 0x2545f4914f6cdd1dull;
+        else b = x * 0x2545f4914f6cdd1dull;
+    }
+    double u1 = ((a >> 11) + 1.0) / 9007199254740993.0, u2 = (b >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed) {
+    uint64_t st = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+    if (!st) st = 1;
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const struct qn_mb_tensor *tt = &net->tensors[t];
+        float *p = net->w + tt->offset;
+        const char *n = tt->name;
+        size_t len = strlen(n);
+        if (tt->decay) {
+            // He-normal with fan-in: conv OHWI -> fan_in = H*W*I; depthwise [K][K][C] -> K*K.
+            double fan_in = tt->ndim == 3 ? (double)(tt->shape[0] * tt->shape[1])
+                            : tt->ndim == 4 ? (double)(tt->shape[1] * tt->shape[2] * tt->shape[3])
+                                            : (double)tt->shape[1];
+            double std = strcmp(n, "classifier.weight") == 0 ? 0.01 : sqrt(2.0 / fan_in);
+            for (size_t i = 0; i < tt->count; i++) p[i] = (float)(std * gauss(&st));
+        } else {
+            float v = 0.0f;
+            if (len >= 16 && strcmp(n + len - 16, ".bn.running_var") == 0) v = 1.0f;
+            // gamma: 1, but 0 for the projection BN so each residual block starts as identity
+            if (len >= 10 && strcmp(n + len - 10, ".bn.weight") == 0) v = strstr(n, ".project.") ? 0.0f : 1.0f;
+            for (size_t i = 0; i < tt->count; i++) p[i] = v;
+        }
+    }
+}
+
+size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out) {
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const struct qn_mb_tensor *tt = &net->tensors[t];
+        out[t] = (struct qn_st_entry){.name = tt->name, .dtype = QN_DTYPE_F32, .ndim = tt->ndim,
+                                      .data = net->w + tt->offset};
+        for (int i = 0; i < tt->ndim; i++) out[t].shape[i] = tt->shape[i];
+    }
+    return net->n_tensors;
+}
+
+enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors *st, const char *what,
+                              struct qn_error *e) {
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const struct qn_mb_tensor *tt = &net->tensors[t];
+        const struct qn_st_tensor *src;
+        enum qn_status s = qn_st_expect(st, what, tt->name, QN_DTYPE_F32, tt->ndim, tt->shape, &src, e);
+        if (s) return s;
+        const float *f = src->data;
+        for (size_t i = 0; i < tt->count; i++)
+            if (!isfinite(f[i]))
+                return qn_fail(e, QN_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", what,
+                               tt->name, i);
+        memcpy(net->w + tt->offset, f, tt->count * sizeof(float));
+    }
+    return QN_OK;
+}
+
+// --- running a subnet ---
+
+struct block_bufs {
+    const float *in;
+    float *e1, *e2, *e3;  // expand conv out, BN out, ReLU6 out   [B][H][W][ce]
+    float *d1, *d2, *d3;  // depthwise out, BN out, ReLU6 out     [B][Ho][Wo][ce]
+    float *p1, *out;      // project conv out, BN (+ residual) out [B][Ho][Wo][cout]
+    float *stats;         // saved mean, rstd for the 3 BNs: [6][ce_max]
+    int H, W, Ho, Wo;
+};
+
+struct qn_mb_run {
+    int max_batch;
+    float *arena;
+    const float *x;
+    float *s1, *s2, *s3, *s_stats, *conv_scratch;
+    struct block_bufs blk[QN_MB_MAX_STAGES][QN_MB_MAX_DEPTH];
+    float *h1, *h2, *h3, *h_stats, *pool, *logits;
+    const float *head_input;   // last block's output [B][Hh][Wh][c_last]
+    float *g0, *g1, *g2, *g3;  // gradient temporaries, each the largest activation
+    int B, H0, W0, Hh, Wh;     // last forward's batch, stem and head resolutions
+    enum qn_mb_mode mode;
+};
+
+// Sizes every buffer for the max genome at max_batch, then carves one arena (or, with
+// base == NULL, just counts).
+static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float *base) {
+    const struct qn_mb_space *s = net->space;
+    const size_t B = (size_t)r->max_batch;
+    size_t off = 0, biggest = 0;
+#define TAKE(ptr, n)                                         \
+    do {                                                     \
+        size_t n_ = QN_ROUND_UP((size_t)(n), 16);            \
+        (ptr) = base ? base + off : NULL;                    \
+        off += n_;                                           \
+        biggest = QN_MAX(biggest, (size_t)(n));              \
+    } while (0)
+    int H = conv_out(s->in_h, s->stem_stride), W = conv_out(s->in_w, s->stem_stride);
+    TAKE(r->s1, B * H * W * s->stem_c);
+    TAKE(r->s2, B * H * W * s->stem_c);
+    TAKE(r->s3, B * H * W * s->stem_c);
+    TAKE(r->s_stats, 2 * s->stem_c);
+    struct qn_nn_conv cv;
+    qn_nn_conv_init(&cv, (int)B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, NULL, 0, 0, 0);
+    TAKE(r->conv_scratch, qn_nn_conv_scratch(&cv));
+    const int E = qn_mb_emax(s);
+    for (int i = 0; i < s->n_stages; i++)
+        for (int b = 0; b < qn_mb_dmax(s); b++) {
+            struct block_bufs *bb = &r->blk[i][b];
+            int cin = qn_mb_block_cin(s, i, b), ce = cin * E, cout = s->stage_c[i];
+            int stride = b == 0 ? s->stage_stride[i] : 1, Ho = conv_out(H, stride), Wo = conv_out(W, stride);
+            size_t pin = B * H * W, pout = B * Ho * Wo;
+            TAKE(bb->e1, pin * ce);
+            TAKE(bb->e2, pin * ce);
+            TAKE(bb->e3, pin * ce);
+            TAKE(bb->d1, pout * ce);
+            TAKE(bb->d2, pout * ce);
+            TAKE(bb->d3, pout * ce);
+            TAKE(bb->p1, pout * cout);
+            TAKE(bb->out, pout * cout);
+            TAKE(bb->stats, 6 * (size_t)ce);
+            bb->H = H, bb->W = W, bb->Ho = Ho, bb->Wo = Wo;
+            H = Ho, W = Wo;
+        }
+    r->Hh = H, r->Wh = W;
+    TAKE(r->h1, B * H * W * s->head_c);
+    TAKE(r->h2, B * H * W * s->head_c);
+    TAKE(r->h3, B * H * W * s->head_c);
+    TAKE(r->h_stats, 2 * s->head_c);
+    TAKE(r->pool, B * s->head_c);
+    TAKE(r->logits, B * s->n_classes);
+    size_t big = biggest;
+    TAKE(r->g0, big);
+    TAKE(r->g1, big);
+    TAKE(r->g2, big);
+    TAKE(r->g3, big);
+#undef TAKE
+    return off;
+}
+
+struct qn_mb_run *qn_mb_run_new(const struct qn_mb_net *net, int max_batch) {
+    struct qn_mb_run *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->max_batch = max_batch;
+    size_t n = run_layout(net, r, NULL);
+    r->arena = qn_alloc(n * sizeof(float));
+    if (!r->arena) {
+        free(r);
+        return NULL;
+    }
+    run_layout(net, r, r->arena);
+    return r;
+}
+
+void qn_mb_run_free(struct qn_mb_run *r) {
+    if (!r) return;
+    qn_free(r->arena);
+    free(r);
+}
+
+// BN forward in the given mode; stats holds [mean][rstd] of C channels for backward.
+static void bn_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
+                       int recal_count, size_t P, int C, const float *x, float *stats, float *y) {
+    const float *gamma = net->w + cb->gamma, *beta = net->w + cb->beta;
+    float *rm = net->w + cb->mean, *rv = net->w + cb->var;
+    if (mode == QN_MB_EVAL) {
+        qn_nn_bn_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, y);
+        return;
+    }
+    qn_nn_bn_fwd_train(P, C, x, gamma, beta, BN_EPS, BN_MOMENTUM, NULL, NULL, stats, stats + C, y);
+    if (mode == QN_MB_BN_RECAL) {
+        // cumulative average over the calibration batches (equal weights, as Once-for-All)
+        float a = 1.0f / (float)(recal_count + 1);
+        for (int c = 0; c < C; c++) {
+            float var = 1.0f / (stats[C + c] * stats[C + c]) - BN_EPS;
+            rm[c] = recal_count ? rm[c] + a * (stats[c] - rm[c]) : stats[c];
+            rv[c] = recal_count ? rv[c] + a * (var - rv[c]) : var;
+        }
+    }
+}
+
+const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
+                           const float *x, int B, enum qn_mb_mode mode, int recal_count) {
+    const struct qn_mb_space *s = net->space;
+    QN_ASSERT(B >= 1 && B <= r->max_batch);
+    const int K = qn_mb_kmax(s), E = qn_mb_emax(s);
+    r->x = x, r->B = B, r->mode = mode;
+    // stem
+    struct qn_nn_conv cv;
+    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
+                    (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
+    r->H0 = cv.Ho, r->W0 = cv.Wo;
+    size_t P = (size_t)B * cv.Ho * cv.Wo;
+    qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
+    bn_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, r->s_stats, r->s2);
+    qn_nn_act_fwd((enum qn_act)s->act_outer, P * s->stem_c, r->s2, r->s3);
+    const float *cur = r->s3;
+    // blocks
+    for (int i = 0; i < s->n_stages; i++)
+        for (int b = 0; b < g->depth[i]; b++) {
+            struct block_bufs *bb = &r->blk[i][b];
+            const struct qn_mb_block_params *bp = &net->blocks[i][b];
+            const int cin = qn_mb_block_cin(s, i, b), cemax = cin * E, ce = cin * g->expand[i][b];
+            const int cout = s->stage_c[i], k = g->kernel[i][b], stride = b == 0 ? s->stage_stride[i] : 1;
+            const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
+            bb->in = cur;
+            qn_nn_pw_fwd(pin, cin, ce, cur, net->w + bp->expand.w, (size_t)cin, NULL, bb->e1);
+            bn_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, bb->stats, bb->e2);
+            qn_nn_act_fwd((enum qn_act)s->act_block, pin * ce, bb->e2, bb->e3);
+            struct qn_nn_dw dw;
+            const int off = (K - k) / 2;
+            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + ((size_t)off * K + off) * cemax,
+                          (size_t)K * cemax, (size_t)cemax);
+            qn_nn_dw_fwd(&dw, bb->e3, bb->d1);
+            bn_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, bb->stats + 2 * cemax, bb->d2);
+            qn_nn_act_fwd((enum qn_act)s->act_block, pout * ce, bb->d2, bb->d3);
+            qn_nn_pw_fwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, NULL, bb->p1);
+            bn_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, bb->stats + 4 * cemax, bb->out);
+            if (stride == 1 && cin == cout)
+                for (size_t j = 0; j < pout * cout; j++) bb->out[j] += cur[j];
+            cur = bb->out;
+        }
+    // head
+    const int cl = s->stage_c[s->n_stages - 1];
+    P = (size_t)B * r->Hh * r->Wh;
+    qn_nn_pw_fwd(P, cl, s->head_c, cur, net->w + net->head.w, (size_t)cl, NULL, r->h1);
+    bn_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, r->h_stats, r->h2);
+    qn_nn_act_fwd((enum qn_act)s->act_outer, P * s->head_c, r->h2, r->h3);
+    qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
+    qn_nn_pw_fwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c,
+                 net->w + net->cls_b, r->logits);
+    r->head_input = cur;
+    return r->logits;
+}
+
+static void bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb, size_t P, int C, const float *x,
+                        const float *stats, const float *dy, float *dx) {
+    qn_nn_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, dy, net->grad + cb->gamma, net->grad + cb->beta, dx);
+}
+
+void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
+                    const float *dlogits) {
+    const struct qn_mb_space *s = net->space;
+    QN_ASSERT(r->mode == QN_MB_TRAIN && net->grad);
+    const int B = r->B, K = qn_mb_kmax(s), E = qn_mb_emax(s), cl = s->stage_c[s->n_stages - 1];
+    float *buf[4] = {r->g0, r->g1, r->g2, r->g3};
+    // head
+    size_t P = (size_t)B * r->Hh * r->Wh;
+    qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c, dlogits,
+                 net->grad + net->cls_w, net->grad + net->cls_b, buf[0]);
+    qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
+    qn_nn_act_bwd((enum qn_act)s->act_outer, P * s->head_c, r->h2, buf[1], buf[1]);
+    bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, buf[1], buf[2]);
+    qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, net->w + net->head.w, (size_t)cl, buf[2],
+                 net->grad + net->head.w, NULL, buf[0]);
+    int gi = 0;  // buf[gi] holds d(current block output)
+    for (int i = s->n_stages - 1; i >= 0; i--)
+        for (int b = g->depth[i] - 1; b >= 0; b--) {
+            struct block_bufs *bb = &r->blk[i][b];
+            const struct qn_mb_block_params *bp = &net->blocks[i][b];
+            const int cin = qn_mb_block_cin(s, i, b), cemax = cin * E, ce = cin * g->expand[i][b];
+            const int cout = s->stage_c[i], k = g->kernel[i][b], stride = b == 0 ? s->stage_stride[i] : 1;
+            const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
+            float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
+            bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, dout, t1);
+            qn_nn_pw_bwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, t1, net->grad + bp->project.w,
+                         NULL, t2);
+            qn_nn_act_bwd((enum qn_act)s->act_block, pout * ce, bb->d2, t2, t2);
+            bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, t2, t1);
+            struct qn_nn_dw dw;
+            const int off = (K - k) / 2;
+            const size_t woff = ((size_t)off * K + off) * cemax;
+            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + woff, (size_t)K * cemax,
+                          (size_t)cemax);
+            qn_nn_dw_bwd(&dw, bb->e3, t1, net->grad + bp->dw.w + woff, t2);
+            qn_nn_act_bwd((enum qn_act)s->act_block, pin * ce, bb->e2, t2, t2);
+            bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, t2, t1);
+            qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
+                         NULL, din);
+            if (stride == 1 && cin == cout)
+                for (size_t j = 0; j < pin * cin; j++) din[j] += dout[j];
+            gi = (gi + 3) & 3;
+        }
+    // stem (the input needs no gradient)
+    float *d = buf[gi], *t = buf[(gi + 1) & 3];
+    P = (size_t)B * r->H0 * r->W0;
+    qn_nn_act_bwd((enum qn_act)s->act_outer, P * s->stem_c, r->s2, d, d);
+    bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, d, t);
+    struct qn_nn_conv cv;
+    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
+                    (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
+    qn_nn_conv_bwd(&cv, r->x, t, net->grad + net->stem.w, NULL, r->conv_scratch);
+}

@@ -1,0 +1,83 @@
+// The MBConv supernet at run time: its parameters (one block), gradients (one block), and the
+// forward / backward of any subnet straight on views of the shared weights.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "mbconv.h"
+#include "safetensors.h"
+
+// One named tensor of the supernet, at its maximum size, inside the parameter block.
+struct qn_mb_tensor {
+    char name[64];
+    int ndim;
+    int64_t shape[4];
+    size_t offset, count;  // in floats, into w / grad
+    bool trainable;        // false: batch-norm running statistics
+    bool decay;            // weight decay applies (conv and linear weights, not BN or biases)
+};
+
+// conv + batch norm, as offsets into the parameter block
+struct qn_mb_convbn {
+    size_t w;                    // conv weight
+    size_t gamma, beta, mean, var;
+};
+
+struct qn_mb_block_params {
+    struct qn_mb_convbn expand;   // [cin*e_max][1][1][cin]
+    struct qn_mb_convbn dw;       // [k_max][k_max][cin*e_max]
+    struct qn_mb_convbn project;  // [cout][1][1][cin*e_max]
+};
+
+struct qn_mb_net {
+    const struct qn_mb_space *space;
+    size_t n_tensors;
+    struct qn_mb_tensor *tensors;
+    size_t n_floats;
+    float *w;     // [n_floats] parameters and BN statistics
+    float *grad;  // [n_floats] gradients (NULL until qn_mb_net_alloc_grad)
+    struct qn_mb_convbn stem;      // [stem_c][k][k][in_c]
+    struct qn_mb_block_params blocks[QN_MB_MAX_STAGES][QN_MB_MAX_DEPTH];
+    struct qn_mb_convbn head;      // [head_c][1][1][c_last]
+    size_t cls_w, cls_b;           // [n_classes][head_c], [n_classes]
+};
+
+enum qn_status qn_mb_net_init(struct qn_mb_net *net, const struct qn_mb_space *space, struct qn_error *e);
+void qn_mb_net_free(struct qn_mb_net *net);
+enum qn_status qn_mb_net_alloc_grad(struct qn_mb_net *net, struct qn_error *e);
+// He-normal conv/linear weights, BN gamma 1 (0 for each block's last BN, so residual blocks
+// start as identities), beta 0, running stats (0, 1). Deterministic from seed.
+void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed);
+
+// Tensors for qn_st_write (names, shapes, data pointers into net->w).
+size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out);
+// Loads every tensor from a safetensors file, checking names, dtypes and shapes against the
+// space and rejecting non-finite values.
+enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors *st, const char *what,
+                              struct qn_error *e);
+
+// --- running a subnet ---
+
+// Workspace for forward/backward of a subnet at batch <= max_batch: every activation the
+// backward pass needs, sized for the largest subnet. Allocated once.
+struct qn_mb_run;
+struct qn_mb_run *qn_mb_run_new(const struct qn_mb_net *net, int max_batch);
+void qn_mb_run_free(struct qn_mb_run *r);
+
+enum qn_mb_mode {
+    QN_MB_EVAL,       // BN with running statistics
+    QN_MB_TRAIN,      // BN with batch statistics, saved for backward
+    QN_MB_BN_RECAL,   // batch statistics, folded into the running stats as a cumulative average
+};
+
+// x: [B][H][W][in_c] normalized input. Returns the logits [B][n_classes] (inside r).
+// recal_count: for QN_MB_BN_RECAL, the number of batches already folded in (0 resets).
+const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
+                           const float *x, int B, enum qn_mb_mode mode, int recal_count);
+// Backward of the last QN_MB_TRAIN forward, from dlogits [B][n_classes]; gradients are
+// accumulated (+=) into net->grad.
+void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
+                    const float *dlogits);
