@@ -20,6 +20,8 @@ struct f32_gemm_config {
     qn_f32_gemm_ukernel_fn ukernel;  // MR x NR on packed panels
     qn_f32_gemm_small_fn small;      // <= 4 rows x NR, A in place
     qn_f32_gemm_dot_fn dot;          // <= 4 x 4 dot products, op(B) = B^T in place
+    qn_f32_gemm_packa_fn packa;      // one MR-row panel of A
+    qn_f32_gemm_packb_fn packb;      // one NR-column panel of B
     size_t mr, nr;
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
     const char *name;
@@ -33,6 +35,8 @@ static void config_init(void) {
         .ukernel = qn_f32_gemm_ukernel_4x8__scalar,
         .small = qn_f32_gemm_small_ukernel_4x8__scalar,
         .dot = qn_f32_gemm_dot_ukernel_4x4__scalar,
+        .packa = qn_f32_gemm_packa__scalar,
+        .packb = qn_f32_gemm_packb__scalar,
         .mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_4x8__scalar",
     };
@@ -42,6 +46,8 @@ static void config_init(void) {
         .ukernel = qn_f32_gemm_ukernel_6x16__avx2,
         .small = qn_f32_gemm_small_ukernel_4x16__avx2,
         .dot = qn_f32_gemm_dot_ukernel_4x4__avx2,
+        .packa = qn_f32_gemm_packa__scalar,
+        .packb = qn_f32_gemm_packb__scalar,
         .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 2048,
         .name = "qn_f32_gemm_ukernel_6x16__avx2",
     };
@@ -53,6 +59,8 @@ static void config_init(void) {
         .ukernel = qn_f32_gemm_ukernel_14x32__avx512,
         .small = qn_f32_gemm_small_ukernel_4x32__avx512,
         .dot = qn_f32_gemm_dot_ukernel_4x4__avx512,
+        .packa = qn_f32_gemm_packa_14__avx512,
+        .packb = qn_f32_gemm_packb_32__avx512,
         .mr = 14, .nr = 32, .mc = 336, .kc = 256, .nc = 2048,
         .name = "qn_f32_gemm_ukernel_14x32__avx512",
     };
@@ -94,54 +102,22 @@ static float *scratch(int slot, size_t floats) {
 
 // --- packing ---
 
-// A block rows [m0, m0 + mc) x k [k0, k0 + kc) of op(A) into MR-row panels [kc][MR],
-// rows past mc zero. op(A)(m, k) = A[m * lda + k], or A[k * lda + m] when trans_a.
-static void pack_a(size_t MR, size_t mc, size_t kc, const float *A, size_t lda, bool trans_a,
-                   size_t m0, size_t k0, float *dst) {
-    for (size_t ir = 0; ir < mc; ir += MR) {
-        const size_t mr = QN_MIN(MR, mc - ir);
-        if (trans_a) {
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = A + (k0 + k) * lda + m0 + ir;
-                float *d = dst + k * MR;
-                for (size_t i = 0; i < mr; i++) d[i] = src[i];
-                for (size_t i = mr; i < MR; i++) d[i] = 0.0f;
-            }
-        } else {
-            // k outer, the MR rows inner: MR sequential read streams at once (A is cold, so
-            // memory-level parallelism matters more than the store pattern into L1).
-            const float *rows[32];
-            QN_ASSERT(MR <= 32);
-            for (size_t i = 0; i < mr; i++) rows[i] = A + (m0 + ir + i) * lda + k0;
-            for (size_t k = 0; k < kc; k++) {
-                float *d = dst + k * MR;
-                for (size_t i = 0; i < mr; i++) d[i] = rows[i][k];
-                for (size_t i = mr; i < MR; i++) d[i] = 0.0f;
-            }
-        }
-        dst += MR * kc;
-    }
+// A block rows [m0, m0 + mc) x k [k0, k0 + kc) of op(A) into MR-row panels [kc][MR].
+// op(A)(m, k) = A[m * lda + k], or A[k * lda + m] when trans_a.
+static void pack_a(const struct f32_gemm_config *cf, size_t mc, size_t kc, const float *A,
+                   size_t lda, bool trans_a, size_t m0, size_t k0, float *dst) {
+    const size_t a_rs = trans_a ? 1 : lda, a_ks = trans_a ? lda : 1;
+    for (size_t ir = 0; ir < mc; ir += cf->mr)
+        cf->packa(cf->mr, QN_MIN(cf->mr, mc - ir), kc, A + (m0 + ir) * a_rs + k0 * a_ks, a_rs,
+                  a_ks, dst + ir * kc);
 }
 
-// One NR-column panel of op(B): k [k0, k0 + kc) x n [n0, n0 + nr) into [kc][NR], columns
-// past nr zero. op(B)(k, n) = B[k * ldb + n], or B[n * ldb + k] when trans_b.
-static void pack_b_panel(size_t NR, size_t nr, size_t kc, const float *B, size_t ldb,
-                         bool trans_b, size_t k0, size_t n0, float *dst) {
-    if (trans_b) {
-        for (size_t j = 0; j < nr; j++) {
-            const float *src = B + (n0 + j) * ldb + k0;
-            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = src[k];
-        }
-        for (size_t j = nr; j < NR; j++)
-            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
-    } else {
-        for (size_t k = 0; k < kc; k++) {
-            const float *src = B + (k0 + k) * ldb + n0;
-            float *d = dst + k * NR;
-            memcpy(d, src, nr * sizeof(float));
-            for (size_t j = nr; j < NR; j++) d[j] = 0.0f;
-        }
-    }
+// One NR-column panel of op(B): k [k0, k0 + kc) x n [n0, n0 + nr) into [kc][NR].
+// op(B)(k, n) = B[k * ldb + n], or B[n * ldb + k] when trans_b.
+static void pack_b_panel(const struct f32_gemm_config *cf, size_t nr, size_t kc, const float *B,
+                         size_t ldb, bool trans_b, size_t k0, size_t n0, float *dst) {
+    const size_t b_ks = trans_b ? 1 : ldb, b_ns = trans_b ? ldb : 1;
+    cf->packb(cf->nr, nr, kc, B + k0 * b_ks + n0 * b_ns, b_ks, b_ns, dst);
 }
 
 // --- problem description shared by the paths ---
@@ -228,7 +204,7 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
                 } else {
 #pragma omp for schedule(static)
                     for (size_t jp = 0; jp < n_panels; jp++)
-                        pack_b_panel(NR, QN_MIN(NR, nc - jp * NR), kc, g->B, g->ldb, g->trans_b,
+                        pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), kc, g->B, g->ldb, g->trans_b,
                                      pc, jc + jp * NR, Bp + jp * NR * kc);
                     Bpanel = Bp;
                 }
@@ -246,7 +222,7 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
                     const size_t p0 = n_panels * js / n_js, p1 = n_panels * (js + 1) / n_js;
                     if (p0 == p1) continue;
                     if (ic != packed_ic) {
-                        pack_a(MR, mc, kc, g->A, g->lda, g->trans_a, m0, pc, Ap);
+                        pack_a(cf, mc, kc, g->A, g->lda, g->trans_a, m0, pc, Ap);
                         packed_ic = ic;
                     }
                     const size_t n0 = p0 * NR, n1 = QN_MIN(nc, p1 * NR);
@@ -388,7 +364,7 @@ enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K,
     for (size_t pc = 0; pc < K; pc += kc_max) {
         const size_t kc = QN_MIN(kc_max, K - pc);
         for (size_t n0 = 0; n0 < N; n0 += NR)
-            pack_b_panel(NR, QN_MIN(NR, N - n0), kc, B, ldb, trans_b, pc, n0,
+            pack_b_panel(cf, QN_MIN(NR, N - n0), kc, B, ldb, trans_b, pc, n0,
                          data + pc * n_pad + n0 * kc);
     }
     pb->K = K, pb->N = N, pb->isa = isa, pb->nr = NR, pb->kc = kc_max;

@@ -207,3 +207,100 @@ void qn_f32_gemm_dot_ukernel_4x4__avx512(size_t mr, size_t nr, size_t kc, const 
     for (size_t i = 0; i < mr; i++)
         for (size_t j = 0; j < nr; j++) qn_f32_store1(sum[i][j], &c[i * ldc + j], i, j, p);
 }
+
+// --- packing ---
+
+// In-register 16 x 16 transpose: r[i] = row i in, r[j] = column j out.
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; p++) {
+        t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+        t[2 * p + 1] = _mm512_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+    }
+    // u[4q + c], 128-bit lane L: rows 4q .. 4q+3 of column 4L + c
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+        u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+        u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+        u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        const __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+        const __m512 w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        const __m512 x = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        const __m512 y = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(v, x, 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(v, x, 0xDD);
+        r[4 + c] = _mm512_shuffle_f32x4(w, y, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(w, y, 0xDD);
+    }
+}
+
+static inline __mmask16 lanes(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+void qn_f32_gemm_packa_14__avx512(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                                  size_t a_ks, float *dst) {
+    const __mmask16 m14 = 0x3FFF, mrow = lanes(mr);
+    if (a_rs == 1) {  // op(A) = A^T: each k is a contiguous run of mr floats
+        for (size_t k = 0; k < kc; k++)
+            _mm512_mask_storeu_ps(dst + k * 14, m14, _mm512_maskz_loadu_ps(mrow, a + k * a_ks));
+        return;
+    }
+    if (a_ks != 1) {
+        qn_f32_gemm_packa__scalar(MR, mr, kc, a, a_rs, a_ks, dst);
+        return;
+    }
+    // Rows contiguous in k: 16 k at a time through a 16 x 16 transpose (rows 14, 15 and
+    // rows past mr zero); each column is one k-step of the panel (14 lanes stored).
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+        const size_t kk = QN_MIN(16, kc - k0);
+        const __mmask16 mk = lanes(kk);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (size_t i = 0; i < 16; i++)
+            r[i] = i < mr ? _mm512_maskz_loadu_ps(mk, a + i * a_rs + k0) : _mm512_setzero_ps();
+        transpose16(r);
+        float *d = dst + k0 * 14;
+#pragma GCC unroll 16
+        for (size_t j = 0; j < 16; j++)
+            if (j < kk) _mm512_mask_storeu_ps(d + j * 14, m14, r[j]);
+    }
+}
+
+void qn_f32_gemm_packb_32__avx512(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                                  size_t b_ns, float *dst) {
+    const __mmask16 m0 = lanes(nr), m1 = nr > 16 ? lanes(nr - 16) : 0;
+    if (b_ns == 1) {  // rows of op(B) contiguous in n
+        for (size_t k = 0; k < kc; k++) {
+            _mm512_store_ps(dst + k * 32, _mm512_maskz_loadu_ps(m0, b + k * b_ks));
+            _mm512_store_ps(dst + k * 32 + 16, _mm512_maskz_loadu_ps(m1, b + k * b_ks + 16));
+        }
+        return;
+    }
+    if (b_ks != 1) {
+        qn_f32_gemm_packb__scalar(NR, nr, kc, b, b_ks, b_ns, dst);
+        return;
+    }
+    // op(B) = B^T, B rows contiguous in k: two 16 x 16 transposes per 16 k.
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+        const size_t kk = QN_MIN(16, kc - k0);
+        const __mmask16 mk = lanes(kk);
+        for (size_t h = 0; h < 2; h++) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (size_t j = 0; j < 16; j++)
+                r[j] = h * 16 + j < nr ? _mm512_maskz_loadu_ps(mk, b + (h * 16 + j) * b_ns + k0)
+                                       : _mm512_setzero_ps();
+            transpose16(r);
+            float *d = dst + k0 * 32 + h * 16;
+#pragma GCC unroll 16
+            for (size_t k = 0; k < 16; k++)
+                if (k < kk) _mm512_store_ps(d + k * 32, r[k]);
+        }
+    }
+}

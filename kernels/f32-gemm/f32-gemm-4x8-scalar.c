@@ -42,3 +42,35 @@ void qn_f32_gemm_dot_ukernel_4x4__scalar(size_t mr, size_t nr, size_t kc, const 
             qn_f32_store1(acc, &c[i * ldc + j], i, j, p);
         }
 }
+
+// --- packing ---
+
+void qn_f32_gemm_packa__scalar(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                               size_t a_ks, float *dst) {
+    for (size_t k = 0; k < kc; k++) {
+        // rows inner: MR read streams at once when a_ks == 1 (A is cold: memory-level
+        // parallelism matters more than the store pattern into the L1-resident panel)
+        for (size_t i = 0; i < mr; i++) dst[i] = a[i * a_rs + k * a_ks];
+        for (size_t i = mr; i < MR; i++) dst[i] = 0.0f;
+        dst += MR;
+    }
+}
+
+void qn_f32_gemm_packb__scalar(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                               size_t b_ns, float *dst) {
+    if (b_ns == 1) {
+        for (size_t k = 0; k < kc; k++) {
+            const float *src = b + k * b_ks;
+            for (size_t j = 0; j < nr; j++) dst[j] = src[j];
+            for (size_t j = nr; j < NR; j++) dst[j] = 0.0f;
+            dst += NR;
+        }
+    } else {
+        for (size_t j = 0; j < nr; j++) {
+            const float *src = b + j * b_ns;
+            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = src[k * b_ks];
+        }
+        for (size_t j = nr; j < NR; j++)
+            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+    }
+}

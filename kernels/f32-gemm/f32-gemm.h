@@ -48,6 +48,25 @@ typedef void (*qn_f32_gemm_dot_fn)(size_t mr, size_t nr, size_t kc, const float 
                                    const float *b, size_t ldb, float *c, size_t ldc,
                                    const struct qn_f32_gemm_params *p);
 
+// Packing: one MR-row panel of A into [kc][MR] (rows past mr zero), element (i, k) at
+// a[i * a_rs + k * a_ks]; one NR-column panel of B into [kc][NR] (columns past nr zero),
+// element (k, j) at b[k * b_ks + j * b_ns]. Both transposes are just strides here; the SIMD
+// versions specialise the unit-stride cases.
+typedef void (*qn_f32_gemm_packa_fn)(size_t MR, size_t mr, size_t kc, const float *a,
+                                     size_t a_rs, size_t a_ks, float *dst);
+typedef void (*qn_f32_gemm_packb_fn)(size_t NR, size_t nr, size_t kc, const float *b,
+                                     size_t b_ks, size_t b_ns, float *dst);
+
+void qn_f32_gemm_packa__scalar(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                               size_t a_ks, float *dst);
+void qn_f32_gemm_packb__scalar(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                               size_t b_ns, float *dst);
+// MR == 14 and NR == 32 only.
+void qn_f32_gemm_packa_14__avx512(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                                  size_t a_ks, float *dst);
+void qn_f32_gemm_packb_32__avx512(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                                  size_t b_ns, float *dst);
+
 void qn_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, const float *a,
                                      const float *b, size_t ldb, float *c, size_t ldc,
                                      const struct qn_f32_gemm_params *p);
