@@ -237,31 +237,36 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
 
 // --- small-M path: no packing ---
 
-// op(B) = B[K][ldb] (or pre-packed panels): <= 4 rows at a time, each thread a range of NR
-// panels; K in one pass (KC blocks of the pre-packed layout accumulate into C).
+// op(B) = B[K][ldb] (or pre-packed panels), <= 4 rows of A at a time, read in place. Each
+// thread takes a contiguous range of NR panels and walks K in chunks, all its panels per
+// chunk, accumulating into C: B is then read as long contiguous row segments (or, pre-packed,
+// one contiguous KC block), which the hardware prefetchers stream at full bandwidth; a
+// panel at a time down all of K would jump ldb floats per row instead.
 static void gemm_small(const struct gemm_job *g, int nth) {
     const struct f32_gemm_config *cf = g->cf;
     const size_t NR = cf->nr;
     const size_t n_panels = QN_DIV_UP(g->N, NR);
     const size_t a_rs = g->trans_a ? 1 : g->lda, a_ks = g->trans_a ? g->lda : 1;
-#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
-    for (size_t jp = 0; jp < n_panels; jp++) {
-        const size_t n0 = jp * NR, nr = QN_MIN(NR, g->N - n0);
+    // Unpacked B: 32 rows per chunk (per panel, one C tile load/store per 32 k-steps).
+    const size_t kb = g->pb ? g->pb->kc : QN_MIN(g->K, 32);
+    const size_t n_pad = QN_ROUND_UP(g->N, NR);
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        const size_t p0 = n_panels * t / nt, p1 = n_panels * (t + 1) / nt;
         for (size_t m0 = 0; m0 < g->M; m0 += 4) {
             const size_t mr = QN_MIN(4, g->M - m0);
             const float *a = g->A + m0 * a_rs;
-            float *c = g->C + m0 * g->ldc + n0;
-            if (g->pb) {
-                const size_t kc_max = g->pb->kc, n_pad = QN_ROUND_UP(g->N, NR);
-                for (size_t pc = 0; pc < g->K; pc += kc_max) {
-                    const size_t kc = QN_MIN(kc_max, g->K - pc);
+            for (size_t pc = 0; pc < g->K; pc += kb) {
+                const size_t kc = QN_MIN(kb, g->K - pc);
+                for (size_t jp = p0; jp < p1; jp++) {
+                    const size_t n0 = jp * NR, nr = QN_MIN(NR, g->N - n0);
                     struct qn_f32_gemm_params p = tile_params(g, m0, n0, pc == 0, pc + kc == g->K);
-                    cf->small(mr, nr, kc, a + pc * a_ks, a_rs, a_ks,
-                              g->pb->data + pc * n_pad + n0 * kc, NR, c, g->ldc, &p);
+                    const float *b = g->pb ? g->pb->data + pc * n_pad + n0 * kc
+                                           : g->B + pc * g->ldb + n0;
+                    cf->small(mr, nr, kc, a + pc * a_ks, a_rs, a_ks, b, g->pb ? NR : g->ldb,
+                              g->C + m0 * g->ldc + n0, g->ldc, &p);
                 }
-            } else {
-                struct qn_f32_gemm_params p = tile_params(g, m0, n0, true, true);
-                cf->small(mr, nr, g->K, a, a_rs, a_ks, g->B + n0, g->ldb, c, g->ldc, &p);
             }
         }
     }

@@ -153,6 +153,10 @@ void qn_f32_gemm_small_ukernel_4x32__avx512(size_t mr, size_t nr, size_t kc, con
     const float *a3 = mr > 3 ? a + 3 * a_rs : a;
     ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)
     for (size_t k = 0; k < kc; k++) {
+        // B streams from memory (GEMV-like shapes): fetch 16 rows ahead. Prefetches past
+        // the end of B are harmless (they never fault).
+        _mm_prefetch((const char *)(b + 16 * ldb), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 16 * ldb + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         const size_t o = k * a_ks;
