@@ -132,74 +132,47 @@ static int shapes_load(const char *path, struct shape *out, int max) {
 // --- peak: independent accumulator chains, enough to cover latency x issue ports ---
 //
 // 24 chains: FMA is 4 cycles x 2 ports = 8 in flight, vpdpbusd 5 x 2 = 10; 24 leaves margin
-// and still fits the 32 zmm registers with the two operands.
+// and still fits the 32 zmm registers with the two operands. Inline asm, because GCC 12
+// spills the vpdpbusd intrinsic's accumulators in a loop like this one (seen in objdump).
+// FMA: a = a * m + c converges to c / (1 - m) = 1, no overflow or denormals however long it
+// runs; vpdpbusd wraps harmlessly.
 #define PEAK_CHAINS 24
-#define PEAK_REPEAT(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
-    X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
-
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma"))) static float peak_fma_zmm(long iters) {
-#define DECL(i) __m512 a##i = _mm512_set1_ps(1.0f + (float)(i) * 1e-3f);
-#define STEP(i) a##i = _mm512_fmadd_ps(a##i, m, c);
-#define SUM(i) s = _mm512_add_ps(s, a##i);
-    // a = a * m + c converges to c / (1 - m) = 1: no overflow or denormals however long it runs
-    const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
-    PEAK_REPEAT(DECL)
-    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
-    __m512 s = _mm512_setzero_ps();
-    PEAK_REPEAT(SUM)
-    return _mm512_reduce_add_ps(s);
-#undef DECL
-#undef STEP
-#undef SUM
-}
+#define PEAK_ASM12(ins, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11)                  \
+    __asm__ volatile(ins " %13, %12, %0\n\t" ins " %13, %12, %1\n\t" ins " %13, %12, %2\n\t"   \
+                     ins " %13, %12, %3\n\t" ins " %13, %12, %4\n\t" ins " %13, %12, %5\n\t"   \
+                     ins " %13, %12, %6\n\t" ins " %13, %12, %7\n\t" ins " %13, %12, %8\n\t"   \
+                     ins " %13, %12, %9\n\t" ins " %13, %12, %10\n\t" ins " %13, %12, %11"      \
+                     : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6),    \
+                       "+v"(x7), "+v"(x8), "+v"(x9), "+v"(x10), "+v"(x11)                        \
+                     : "v"(p), "v"(q))
 
-__attribute__((target("avx2,fma"))) static float peak_fma_ymm(long iters) {
-#define DECL(i) __m256 a##i = _mm256_set1_ps(1.0f + (float)(i) * 1e-3f);
-#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
-#define SUM(i) s = _mm256_add_ps(s, a##i);
-    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
-    PEAK_REPEAT(DECL)
-    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
-    __m256 s = _mm256_setzero_ps();
-    PEAK_REPEAT(SUM)
-    float t[8];
-    _mm256_storeu_ps(t, s);
-    return t[0] + t[7];
-#undef DECL
-#undef STEP
-#undef SUM
-}
+// vfmadd231ps q, p, a: a += p * q. vpdpbusd q, p, a: a += u8(p) . s8(q) per 32-bit lane.
+#define PEAK_FN(name, tgt, vec, set1, ins, p0, q0)                                            \
+    __attribute__((target(tgt))) static double name(long iters) {                           \
+        const vec p = set1(p0), q = set1(q0);                                                \
+        vec a0 = p, a1 = p, a2 = p, a3 = p, a4 = p, a5 = p, a6 = p, a7 = p, a8 = p, a9 = p;  \
+        vec a10 = p, a11 = p, b0 = q, b1 = q, b2 = q, b3 = q, b4 = q, b5 = q, b6 = q;        \
+        vec b7 = q, b8 = q, b9 = q, b10 = q, b11 = q;                                        \
+        for (long it = 0; it < iters; it++) {                                                \
+            PEAK_ASM12(ins, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);               \
+            PEAK_ASM12(ins, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11);               \
+        }                                                                                    \
+        vec t[24] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,                       \
+                     b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11};                      \
+        double s = 0;                                                                        \
+        for (int i = 0; i < 24; i++) {                                                       \
+            float f;                                                                         \
+            memcpy(&f, &t[i], sizeof(f));                                                    \
+            s += (double)f;                                                                  \
+        }                                                                                    \
+        return s;                                                                            \
+    }
 
-__attribute__((target("avx512f,avx512vnni"))) static int peak_vnni_zmm(long iters) {
-#define DECL(i) __m512i a##i = _mm512_set1_epi32(i);
-#define STEP(i) a##i = _mm512_dpbusd_epi32(a##i, u, w);
-#define SUM(i) s = _mm512_add_epi32(s, a##i);
-    const __m512i u = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);  // wraps harmlessly
-    PEAK_REPEAT(DECL)
-    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
-    __m512i s = _mm512_setzero_si512();
-    PEAK_REPEAT(SUM)
-    return _mm512_reduce_add_epi32(s);
-#undef DECL
-#undef STEP
-#undef SUM
-}
-
-__attribute__((target("avx2,avxvnni"))) static int peak_vnni_ymm(long iters) {
-#define DECL(i) __m256i a##i = _mm256_set1_epi32(i);
-#define STEP(i) a##i = _mm256_dpbusd_avx_epi32(a##i, u, w);
-#define SUM(i) s = _mm256_add_epi32(s, a##i);
-    const __m256i u = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
-    PEAK_REPEAT(DECL)
-    for (long it = 0; it < iters; it++) { PEAK_REPEAT(STEP) }
-    __m256i s = _mm256_setzero_si256();
-    PEAK_REPEAT(SUM)
-    return _mm256_extract_epi32(s, 0);
-#undef DECL
-#undef STEP
-#undef SUM
-}
+PEAK_FN(peak_fma_zmm, "avx512f,fma", __m512, _mm512_set1_ps, "vfmadd231ps", 0.999f, 0.001f)
+PEAK_FN(peak_fma_ymm, "avx2,fma", __m256, _mm256_set1_ps, "vfmadd231ps", 0.999f, 0.001f)
+PEAK_FN(peak_vnni_zmm, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32, "vpdpbusd", 0x03030303, 0x01fe01fe)
+PEAK_FN(peak_vnni_ymm, "avx2,avxvnni", __m256i, _mm256_set1_epi32, "%{vex%} vpdpbusd", 0x03030303, 0x01fe01fe)
 #endif
 
 enum peak_kind { PEAK_FMA, PEAK_VNNI };
@@ -244,6 +217,8 @@ static double peak_run(enum peak_kind kind, bool zmm, int t, double ops_per_iter
     return best;
 }
 
+// Called at the start and at the end of the run; each figure keeps the better of the two
+// (the machine's load changes while the rows run).
 static void peak_measure(bool quick) {
     const struct qn_cpu_features *c = qn_cpu();
     bool zmm = c->avx512f && c->os_avx512;
@@ -263,9 +238,9 @@ static void peak_measure(bool quick) {
         // one untimed run first: AVX-512 frequency licence and thread start-up
         if (f->have) {
             peak_run(PEAK_FMA, zmm, t, f->ops_per_iter, true);
-            f->gops[t] = peak_run(PEAK_FMA, zmm, t, f->ops_per_iter, quick);
+            f->gops[t] = QN_MAX(f->gops[t], peak_run(PEAK_FMA, zmm, t, f->ops_per_iter, quick));
         }
-        if (v->have) v->gops[t] = peak_run(PEAK_VNNI, vz, t, v->ops_per_iter, quick);
+        if (v->have) v->gops[t] = QN_MAX(v->gops[t], peak_run(PEAK_VNNI, vz, t, v->ops_per_iter, quick));
     }
 }
 
@@ -288,6 +263,7 @@ struct row {
     enum peak_kind peak;
     int reps, kept;            // samples taken, samples behind the median
     double gflops_wall;        // ours on the plain wall clock, all samples
+    double cpu_share;          // cores the process held while ours ran (2-thread rows)
     double vs_int8;            // u8s4s32 rows: ours INT4 / ours INT8, NAN otherwise
     char note[160];
 };
@@ -341,6 +317,7 @@ static void fmt_ratio(char *buf, size_t n, const struct row *r, enum peer p) {
 static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
 static void row_emit(struct row *r) {
+    if (!op_wanted(r->op)) return;  // measured only for the peer figures another row quotes
     char gf[16], fp[16], bw[16], pr[PEER_COUNT][32];
     if (isfinite(r->gflops)) snprintf(gf, sizeof(gf), "%.1f", r->gflops);
     else snprintf(gf, sizeof(gf), "%s", r->note[0] == 'p' ? "pending" : "-");
@@ -351,6 +328,10 @@ static void row_emit(struct row *r) {
     for (int p = 0; p < PEER_COUNT; p++) fmt_ratio(pr[p], sizeof(pr[p]), r, (enum peer)p);
     char note[240];
     snprintf(note, sizeof(note), "%s", r->note);
+    if (r->peer_impl[0] && isfinite(r->peer_gflops[PEER_ONEDNN])) {
+        size_t l = strlen(note);
+        snprintf(note + l, sizeof(note) - l, "%soneDNN %s", l ? "; " : "", r->peer_impl);
+    }
     if (isfinite(r->vs_int8)) {
         size_t l = strlen(note);
         snprintf(note + l, sizeof(note) - l, "%sINT4/INT8 ours %.2fx", l ? "; " : "", r->vs_int8);
@@ -374,6 +355,7 @@ static void row_emit(struct row *r) {
     cJSON_AddNumberToObject(o, "flops_per_call", r->flops);
     cJSON_AddItemToObject(o, "gflops_wall", num_or_null(r->gflops_wall));
     cJSON_AddStringToObject(o, "clock", r->threads <= 1 ? "thread_cpu" : "wall_filtered");
+    cJSON_AddItemToObject(o, "cpu_share", num_or_null(r->cpu_share));
     cJSON_AddNumberToObject(o, "samples", r->reps);
     cJSON_AddNumberToObject(o, "samples_kept", r->kept);
     cJSON *pg = cJSON_AddObjectToObject(o, "peer_gflops");
@@ -451,6 +433,19 @@ static void ours_record(struct row *r, const struct qb_runner *x) {
     r->gflops = gflops_of(r, x);
     r->reps = x->n, r->kept = x->kept;
     r->gflops_wall = x->run && x->wall_median_s > 0 ? r->flops / x->wall_median_s * 1e-9 : NAN;
+    r->cpu_share = x->run && r->threads > 1 ? x->share_median : NAN;
+}
+
+// A 2-thread figure is only meaningful when the process held both cores: with another job on
+// one of them, every barrier waits for a time slice. Flags the row when any contender held
+// less than 1.6 cores (libgomp and OpenBLAS spin while waiting, so a thread that is scheduled
+// counts as a full core even when idle).
+static void share_check(struct row *r, const struct qb_runner *x, int nr) {
+    if (r->threads <= 1) return;
+    double lo = INFINITY;
+    for (int i = 0; i < nr; i++)
+        if (x[i].run && x[i].n && x[i].share_median < lo) lo = x[i].share_median;
+    if (lo < 1.6) note_add(r, "UNRELIABLE: held %.1f of 2 cores (machine busy)", lo);
 }
 
 // --- GEMM rows ---
@@ -595,6 +590,7 @@ static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_g
     struct qb_plan p = plan_for(t);
     qb_measure(x, 4, &p);
     ours_record(&r, &x[0]);
+    share_check(&r, x, 4);
     rate_update(op, t, r.gflops);
     if (x[1].run) {
         ref_gf[0] = gflops_of(&r, &x[1]);
@@ -665,6 +661,7 @@ static void gemm_q_row(const struct shape *s, int t, int storage_bits, const dou
     struct qb_plan p = plan_for(t);
     qb_measure(x, 2, &p);
     ours_record(&r, &x[0]);
+    share_check(&r, x, 2);
     rate_update(op, t, r.gflops);
     if (!q4) {
         r.peer_gflops[PEER_REF] = ref_gf[0];
@@ -842,7 +839,7 @@ static const char *conv_ours_init(struct conv_case *c, bool q8) {
 #endif
 }
 
-static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[2], double blas_gf[PEER_COUNT]) {
+static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[1], double blas_gf[PEER_COUNT]) {
     const struct shape *s = c->s;
     bool dw = s->kind == SHAPE_DWCONV;
     const char *op = dw ? (q8 ? "qs8_dwconv" : "f32_dwconv") : (q8 ? "qs8_conv1x1" : "f32_conv1x1");
@@ -891,6 +888,7 @@ static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[2], doub
     struct qb_plan p = plan_for(t);
     qb_measure(x, 4, &p);
     ours_record(&r, &x[0]);
+    share_check(&r, x, 4);
     rate_update(op, t, r.gflops);
     if (x[1].run) ref_gf[0] = gflops_of(&r, &x[1]);
     if (!dw) {

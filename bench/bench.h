@@ -41,6 +41,7 @@ struct qb_runner {
     int kept;          // samples behind the median
     double median_s;   // seconds per call; 0 when not measured
     double wall_median_s;  // plain wall-clock median of all samples, for the record
+    double share_median;   // median CPU share (cores held) over the samples, threads > 1
 };
 
 static inline double qb_median(double *v, int n) {
@@ -146,6 +147,7 @@ static inline void qb_measure(struct qb_runner *r, int nr, const struct qb_plan 
     for (int i = 0; i < nr; i++) {
         struct qb_runner *x = &r[i];
         x->wall_median_s = qb_median(x->wall, x->n);
+        x->share_median = qb_median(x->share, x->n);
         if (one) {
             x->kept = x->n;
             x->median_s = qb_median(x->samples, x->n);
