@@ -46,8 +46,8 @@ static void config_init(void) {
         .ukernel = qn_f32_gemm_ukernel_6x16__avx2,
         .small = qn_f32_gemm_small_ukernel_4x16__avx2,
         .dot = qn_f32_gemm_dot_ukernel_4x4__avx2,
-        .packa = qn_f32_gemm_packa__scalar,
-        .packb = qn_f32_gemm_packb__scalar,
+        .packa = qn_f32_gemm_packa_6__avx2,
+        .packb = qn_f32_gemm_packb_16__avx2,
         .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 2048,
         .name = "qn_f32_gemm_ukernel_6x16__avx2",
     };

@@ -218,3 +218,91 @@ void qn_f32_gemm_dot_ukernel_4x4__avx2(size_t mr, size_t nr, size_t kc, const fl
             qn_f32_store1(s, &c[i * ldc + j], i, j, p);
         }
 }
+
+// --- packing ---
+
+// In-register 8 x 8 transpose: r[i] = row i in, r[j] = column j out.
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        t[2 * p] = _mm256_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+        t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+    }
+    // u[4q + c], 128-bit lane L: rows 4q .. 4q+3 of column 4L + c
+#pragma GCC unroll 2
+    for (int q = 0; q < 2; q++) {
+        u[4 * q + 0] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+        u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+        u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+        u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
+// Lane mask for the first n (<= 8) lanes of a maskload / maskstore.
+static inline __m256i lanes8(size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)QN_MIN(n, 8)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+void qn_f32_gemm_packa_6__avx2(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                               size_t a_ks, float *dst) {
+    if (a_ks != 1) {  // op(A) = A^T (or general strides): rows of the panel are contiguous
+        qn_f32_gemm_packa__scalar(MR, mr, kc, a, a_rs, a_ks, dst);
+        return;
+    }
+    // Rows contiguous in k: 8 k at a time through an 8 x 8 transpose (rows 6, 7 and rows
+    // past mr zero); each column is one k-step of the panel (6 lanes stored).
+    const __m256i m6 = lanes8(6);
+    for (size_t k0 = 0; k0 < kc; k0 += 8) {
+        const size_t kk = QN_MIN(8, kc - k0);
+        const __m256i mk = lanes8(kk);
+        __m256 r[8];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < 8; i++)
+            r[i] = i < mr ? _mm256_maskload_ps(a + i * a_rs + k0, mk) : _mm256_setzero_ps();
+        transpose8(r);
+        float *d = dst + k0 * 6;
+#pragma GCC unroll 8
+        for (size_t j = 0; j < 8; j++)
+            if (j < kk) _mm256_maskstore_ps(d + j * 6, m6, r[j]);
+    }
+}
+
+void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                                size_t b_ns, float *dst) {
+    if (b_ns == 1) {  // rows of op(B) contiguous in n
+        const __m256i m0 = lanes8(nr), m1 = lanes8(nr > 8 ? nr - 8 : 0);
+        for (size_t k = 0; k < kc; k++) {
+            _mm256_store_ps(dst + k * 16, _mm256_maskload_ps(b + k * b_ks, m0));
+            _mm256_store_ps(dst + k * 16 + 8, _mm256_maskload_ps(b + k * b_ks + 8, m1));
+        }
+        return;
+    }
+    if (b_ks != 1) {
+        qn_f32_gemm_packb__scalar(NR, nr, kc, b, b_ks, b_ns, dst);
+        return;
+    }
+    // op(B) = B^T, B rows contiguous in k: two 8 x 8 transposes per 8 k.
+    for (size_t k0 = 0; k0 < kc; k0 += 8) {
+        const size_t kk = QN_MIN(8, kc - k0);
+        const __m256i mk = lanes8(kk);
+        for (size_t h = 0; h < 2; h++) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (size_t j = 0; j < 8; j++)
+                r[j] = h * 8 + j < nr ? _mm256_maskload_ps(b + (h * 8 + j) * b_ns + k0, mk)
+                                      : _mm256_setzero_ps();
+            transpose8(r);
+            float *d = dst + k0 * 16 + h * 8;
+#pragma GCC unroll 8
+            for (size_t k = 0; k < 8; k++)
+                if (k < kk) _mm256_store_ps(d + k * 16, r[k]);
+        }
+    }
+}

@@ -61,6 +61,11 @@ void qn_f32_gemm_packa__scalar(size_t MR, size_t mr, size_t kc, const float *a, 
                                size_t a_ks, float *dst);
 void qn_f32_gemm_packb__scalar(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
                                size_t b_ns, float *dst);
+// MR == 6 and NR == 16 only.
+void qn_f32_gemm_packa_6__avx2(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
+                               size_t a_ks, float *dst);
+void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
+                                size_t b_ns, float *dst);
 // MR == 14 and NR == 32 only.
 void qn_f32_gemm_packa_14__avx512(size_t MR, size_t mr, size_t kc, const float *a, size_t a_rs,
                                   size_t a_ks, float *dst);
