@@ -48,6 +48,7 @@ struct opts {
     const char *ops;  // comma-separated op names, NULL = all
     int threads;      // 0 = 1 and 2
     bool quick, no_peers;
+    const char *onednn_isa;  // --onednn-isa: cap oneDNN (e.g. avx512_core_vnni: no AMX)
     double budget_s;  // timed rounds per row
 };
 
@@ -433,7 +434,7 @@ static void ours_record(struct row *r, const struct qb_runner *x) {
     r->gflops = gflops_of(r, x);
     r->reps = x->n, r->kept = x->kept;
     r->gflops_wall = x->run && x->wall_median_s > 0 ? r->flops / x->wall_median_s * 1e-9 : NAN;
-    r->cpu_share = x->run && r->threads > 1 ? x->share_median : NAN;
+    r->cpu_share = x->run && r->threads > 1 ? x->share_median : NAN;  // cores held
 }
 
 // A 2-thread figure is only meaningful when the process held both cores: with another job on
@@ -441,7 +442,13 @@ static void ours_record(struct row *r, const struct qb_runner *x) {
 // less than 1.6 cores (libgomp and OpenBLAS spin while waiting, so a thread that is scheduled
 // counts as a full core even when idle).
 static void share_check(struct row *r, const struct qb_runner *x, int nr) {
-    if (r->threads <= 1) return;
+    if (r->threads <= 1) {
+        // the thread clock misses work done on other threads (none expected at 1 thread)
+        for (int i = 0; i < nr; i++)
+            if (x[i].run && x[i].n && x[i].share_median > 1.15)
+                note_add(r, "%s used %.2fx its thread's CPU time on other threads", x[i].name, x[i].share_median);
+        return;
+    }
     double lo = INFINITY;
     for (int i = 0; i < nr; i++)
         if (x[i].run && x[i].n && x[i].share_median < lo) lo = x[i].share_median;
@@ -479,6 +486,11 @@ static void run_f32_packed_ours(void *ctx) {
 }
 #endif
 static void run_blas(struct qb_blas *b, struct gemm_case *g) {
+    if (g->M == 1 && b->sgemv) {  // y[N] = B[K][N]^T x[K]
+        b->sgemv(QB_CBLAS_ROW_MAJOR, QB_CBLAS_TRANS, (int)g->K, (int)g->N, 1.0f, g->B, (int)g->N, g->A, 1, 0.0f,
+                 g->C_peer, 1);
+        return;
+    }
     b->sgemm(QB_CBLAS_ROW_MAJOR, QB_CBLAS_NO_TRANS, QB_CBLAS_NO_TRANS, (int)g->M, (int)g->N, (int)g->K,
              1.0f, g->A, (int)g->K, g->B, (int)g->N, 0.0f, g->C_peer, (int)g->N);
 }
@@ -603,8 +615,12 @@ static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_g
         r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS] = gflops_of(&r, &x[2]);
     }
     r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[3]);
+    r.peer_op[PEER_ONEDNN] = "matmul f32";
     if (!packed) peer_gf[PEER_ONEDNN] = r.peer_gflops[PEER_ONEDNN];
-    if (t > 1 && isfinite(r.peer_gflops[PEER_REF])) r.peer_op[PEER_REF] = "cblas_sgemm, 1 thread";
+    bool gemv = g->M == 1 && g_ref.sgemv && g_openblas.sgemv;
+    if (isfinite(r.peer_gflops[PEER_REF]))
+        r.peer_op[PEER_REF] = gemv ? (t > 1 ? "cblas_sgemv, 1 thread" : "cblas_sgemv") : t > 1 ? "cblas_sgemm, 1 thread" : NULL;
+    if (gemv && isfinite(r.peer_gflops[PEER_OPENBLAS])) r.peer_op[PEER_OPENBLAS] = "cblas_sgemv";
     // cross-check: the last peer to run left its C in C_peer (all compute the same product)
     if (x[0].run && (x[1].run || x[2].run || x[3].run)) {
         double e = qb_rel_diff_f32(g->C_ours, g->C_peer, g->M * g->N);
@@ -666,8 +682,10 @@ static void gemm_q_row(const struct shape *s, int t, int storage_bits, const dou
     if (!q4) {
         r.peer_gflops[PEER_REF] = ref_gf[0];
         r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS];
-        r.peer_op[PEER_REF] = t > 1 ? "cblas_sgemm (FP32), 1 thread" : "cblas_sgemm (FP32)";
-        r.peer_op[PEER_OPENBLAS] = "cblas_sgemm (FP32)";
+        bool gemv = g->M == 1 && g_ref.sgemv && g_openblas.sgemv;
+        r.peer_op[PEER_REF] = gemv ? (t > 1 ? "cblas_sgemv (FP32), 1 thread" : "cblas_sgemv (FP32)")
+                                   : t > 1 ? "cblas_sgemm (FP32), 1 thread" : "cblas_sgemm (FP32)";
+        r.peer_op[PEER_OPENBLAS] = gemv ? "cblas_sgemv (FP32)" : "cblas_sgemm (FP32)";
         r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[1]);
         r.peer_op[PEER_ONEDNN] = "matmul u8s8s32";
         *q8_gf = r.gflops;
@@ -965,7 +983,7 @@ static void print_load(const char *when) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]\n"
-            "                     [--budget SECONDS] [--no-peers]\n"
+            "                     [--budget SECONDS] [--no-peers] [--onednn-isa avx512_core_vnni|avx512_core|avx2]\n"
             "  ops: f32_gemm f32_gemm_packed qs8_gemm qs4_gemm f32_dwconv qs8_dwconv f32_conv1x1 qs8_conv1x1\n");
 }
 
@@ -990,6 +1008,7 @@ static bool parse_args(int argc, char **argv) {
             }
         } else if (strcmp(a, "--quick") == 0) g_opt.quick = true;
         else if (strcmp(a, "--no-peers") == 0) g_opt.no_peers = true;
+        else if (strcmp(a, "--onednn-isa") == 0 && has_val) g_opt.onednn_isa = argv[++i];
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage();
             exit(0);
@@ -1018,6 +1037,18 @@ int main(int argc, char **argv) {
         g_have_ref = qb_blas_open(&g_ref, qb_ref_blas_paths);
         g_have_openblas = qb_blas_open(&g_openblas, qb_openblas_paths) && g_openblas.corename;
 #if QN_HAVE_DNNL
+        if (g_opt.onednn_isa) {
+            static const struct { const char *name; dnnl_cpu_isa_t isa; } caps[] = {
+                {"avx512_core_amx", dnnl_cpu_isa_avx512_core_amx}, {"avx512_core_vnni", dnnl_cpu_isa_avx512_core_vnni},
+                {"avx512_core", dnnl_cpu_isa_avx512_core}, {"avx2_vnni", dnnl_cpu_isa_avx2_vnni}, {"avx2", dnnl_cpu_isa_avx2},
+            };
+            size_t j = 0;
+            while (j < sizeof(caps) / sizeof(caps[0]) && strcmp(caps[j].name, g_opt.onednn_isa) != 0) j++;
+            if (j == sizeof(caps) / sizeof(caps[0]) || dnnl_set_max_cpu_isa(caps[j].isa) != dnnl_success) {
+                fprintf(stderr, "bench: --onednn-isa %s: unknown or too late\n", g_opt.onednn_isa);
+                return 2;
+            }
+        }
         g_have_onednn = qb_dnnl_init();
 #endif
     }
@@ -1043,8 +1074,14 @@ int main(int argc, char **argv) {
 #if QN_HAVE_DNNL
     if (g_have_onednn) {
         const dnnl_version_t *v = dnnl_version();
-        printf("# oneDNN: %d.%d.%d (libdnnl.so.2, OpenMP runtime), weights reordered once to its chosen layout\n",
-               v->major, v->minor, v->patch);
+        Dl_info info = {0};
+        const char *path = dladdr((void *)dnnl_version, &info) && info.dli_fname ? info.dli_fname : "libdnnl.so";
+        unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+        printf("# oneDNN: %s %d.%d.%d (OpenMP runtime), max ISA %s (0x%x; --onednn-isa to cap it), weights\n"
+               "#   reordered once to the layout it picks; int8 rows use AMX tiles where it says amx\n",
+               path, v->major, v->minor, v->patch,
+               isa == dnnl_cpu_isa_avx512_core_amx ? "avx512_core_amx" : isa == dnnl_cpu_isa_avx512_core_vnni ? "avx512_core_vnni"
+               : isa == dnnl_cpu_isa_avx512_core ? "avx512_core" : "other", isa);
     } else {
         printf("# oneDNN: engine creation failed: ratios null\n");
     }
@@ -1053,7 +1090,8 @@ int main(int argc, char **argv) {
 #endif
     printf("# GFLOP/s counts 2 ops per multiply-add (GOP/s for integer rows); median of alternating samples;\n"
            "# ratio = ours / peer, peer GFLOP/s in parentheses. INT8 rows quote the BLAS peers' FP32 sgemm of\n"
-           "# the same shape (they have no integer GEMM). GB/s: inputs and output read/written once.\n"
+           "# the same shape (they have no integer GEMM); M = 1 rows use cblas_sgemv. GB/s: inputs and output\n"
+           "# read/written once (JSON peer_op says what each peer ran).\n"
            "# Clocks (shared machine): 1-thread rows use the calling thread's CPU time (all contenders run\n"
            "# on it), 2-thread rows wall time minus samples where another process held a core (bench.h).\n");
     print_load("start");

@@ -36,12 +36,12 @@ struct qb_runner {
     double call_s;     // one call, from the warm-up (seconds)
     double samples[QB_MAX_REPS];  // seconds per call (see qb_measure for which clock)
     double wall[QB_MAX_REPS];     // wall seconds per call
-    double share[QB_MAX_REPS];    // process CPU time / wall time of each sample (threads > 1)
+    double share[QB_MAX_REPS];    // cores held (process CPU / wall); 1 thread: process CPU / thread CPU
     int n;
     int kept;          // samples behind the median
     double median_s;   // seconds per call; 0 when not measured
     double wall_median_s;  // plain wall-clock median of all samples, for the record
-    double share_median;   // median CPU share (cores held) over the samples, threads > 1
+    double share_median;   // median of share[]
 };
 
 static inline double qb_median(double *v, int n) {
@@ -133,14 +133,17 @@ static inline void qb_measure(struct qb_runner *r, int nr, const struct qb_plan 
     for (int rep = 0; rep < reps; rep++) {
         for (int i = 0; i < nr; i++) {
             if (!r[i].run || (r[i].max_reps && rep >= r[i].max_reps)) continue;
-            clockid_t id = one ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
-            double c0 = qb_cpu_now(id), t0 = qn_now();
+            double c0 = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID), p0 = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+            double t0 = qn_now();
             for (int b = 0; b < r[i].batch; b++) r[i].run(r[i].ctx);
-            double dt = qn_now() - t0, dc = qb_cpu_now(id) - c0;
+            double dt = qn_now() - t0;
+            double dc = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0, dp = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID) - p0;
             int k = r[i].n++;
             r[i].samples[k] = (one ? dc : dt) / r[i].batch;
             r[i].wall[k] = dt / r[i].batch;
-            r[i].share[k] = dt > 0 ? dc / dt : 0;
+            // 1 thread: process / calling-thread CPU time, ~1 unless a contender used helper
+            // threads the thread clock would miss; 2 threads: cores held
+            r[i].share[k] = one ? (dc > 0 ? dp / dc : 0) : (dt > 0 ? dp / dt : 0);
             qb_settle(r, nr, i, p->threads);
         }
     }

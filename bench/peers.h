@@ -21,13 +21,17 @@
 typedef void (*qb_sgemm_fn)(int order, int trans_a, int trans_b, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta, float *C,
                             int ldc);
+typedef void (*qb_sgemv_fn)(int order, int trans, int M, int N, float alpha, const float *A, int lda,
+                            const float *x, int incx, float beta, float *y, int incy);
 #define QB_CBLAS_ROW_MAJOR 101
 #define QB_CBLAS_NO_TRANS 111
+#define QB_CBLAS_TRANS 112
 
 struct qb_blas {
     void *dl;
     const char *path;     // the file actually opened
     qb_sgemm_fn sgemm;
+    qb_sgemv_fn sgemv;    // for M == 1: what a BLAS user calls (sgemm with M = 1 is slower)
     // OpenBLAS only
     void (*set_threads)(int);
     char *(*corename)(void);
@@ -49,6 +53,7 @@ static inline bool qb_blas_open(struct qb_blas *b, const char *const *paths) {
             continue;
         }
         b->dl = dl, b->path = paths[i], b->sgemm = f;
+        b->sgemv = (qb_sgemv_fn)dlsym(dl, "cblas_sgemv");
         b->set_threads = (void (*)(int))dlsym(dl, "openblas_set_num_threads");
         b->corename = (char *(*)(void))dlsym(dl, "openblas_get_corename");
         b->config = (char *(*)(void))dlsym(dl, "openblas_get_config");
