@@ -277,13 +277,23 @@ static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, s
             .w = w->data, .ld_wh = w->ld_h, .ld_ww = w->ld_w,
             .y = y + r * w_out * ld_y, .ld_y = ld_y,
         };
+        const float *res = ep && ep->residual ? ep->residual + r * w_out * ep->ldr : NULL;
+        const bool gelu = ep && ep->act == QN_ACT_GELU;
         if (ep) {
             a.bias = ep->bias;
-            a.act = ep->act;
+            a.act = gelu ? QN_ACT_NONE : ep->act;
             a.res_before_act = ep->residual_before_act;
-            if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
+            if (res && (!gelu || ep->residual_before_act)) a.res = res, a.ld_r = ep->ldr;
         }
         ukernel(&a);
+        if (!gelu) continue;
+        // GELU after the kernel (see f32-dwconv/dwconv-epilogue.h), then a late residual
+        for (size_t ow = 0; ow < w_out; ow++)
+            for (size_t ch = 0; ch < p->c_in; ch++) {
+                float *yp = a.y + ow * ld_y + ch;
+                *yp = qn_act_ref(QN_ACT_GELU, *yp);
+                if (res && !ep->residual_before_act) *yp += res[ow * ep->ldr + ch];
+            }
     }
 }
 
@@ -438,7 +448,10 @@ void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
 static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
                            const struct qn_qgemm_out *out, void *y, size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
-    const qn_qs8_dwconv_ukernel_fn ukernel = dw_config()->qs8[dw_slot(p->kh)];
+    // GELU needs tanhf lane by lane to stay bit-exact: the scalar kernel does it
+    const qn_qs8_dwconv_ukernel_fn ukernel = out->ep.act == QN_ACT_GELU
+                                                 ? qn_qs8_dwconv_ukernel_kxk__scalar
+                                                 : dw_config()->qs8[dw_slot(p->kh)];
     const size_t h_out = conv->h_out, w_out = conv->w_out, rows = n * h_out;
     const size_t esize = out->out_u8 ? 1 : sizeof(float);
     const double macs = (double)rows * w_out * p->c_in * p->kh * p->kw;

@@ -1,7 +1,12 @@
 // Vector epilogues shared by the depthwise kernels of one ISA (static inline only: each kernel
 // file compiles them with its own flags). They repeat qn_act_ref / qn_qgemm_ref operation by
 // operation (mul and add never fused), so the INT8 outputs are bit-exact with the scalar kernel.
-// GELU goes through qn_act_ref lane by lane: it is rare in CNNs and tanhf must match exactly.
+// GELU never reaches the vector kernels (a call inside the unrolled stores would make the
+// compiler spill every accumulator): the operators apply it after the kernel (FP32) or use the
+// scalar kernel (INT8, where tanhf must match exactly).
+//
+// NONE / RELU / RELU6 are one clamp, y = min(max(y, lo), hi), with (lo, hi) = (-inf, inf),
+// (0, inf), (0, 6): max(y, 0) = y > 0 ? y : 0 as in qn_act_ref (up to the sign of a zero).
 #pragma once
 
 #include <immintrin.h>
@@ -12,30 +17,32 @@
 
 #if defined(__AVX512F__)
 
-static inline __m512 qn_act_avx512(__m512 y, enum qn_act act) {
-    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-    switch (act) {
-    case QN_ACT_NONE: return y;
-    case QN_ACT_RELU: return _mm512_max_ps(y, zero);
-    case QN_ACT_RELU6: return _mm512_min_ps(_mm512_max_ps(y, zero), six);
-    case QN_ACT_HSWISH: {
+struct qn_act_avx512 {
+    __m512 lo, hi;
+    bool hswish;
+};
+
+static inline struct qn_act_avx512 qn_act_avx512_init(enum qn_act act) {
+    const float inf = __builtin_inff();
+    struct qn_act_avx512 r = {_mm512_set1_ps(-inf), _mm512_set1_ps(inf), act == QN_ACT_HSWISH};
+    if (act == QN_ACT_RELU || act == QN_ACT_RELU6) r.lo = _mm512_setzero_ps();
+    if (act == QN_ACT_RELU6) r.hi = _mm512_set1_ps(6.0f);
+    return r;
+}
+
+static inline __m512 qn_act_avx512(__m512 y, const struct qn_act_avx512 *act) {
+    if (act->hswish) {
         __m512 r = _mm512_add_ps(y, _mm512_set1_ps(3.0f));
-        r = _mm512_min_ps(_mm512_max_ps(r, zero), six);
+        r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
         return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
     }
-    case QN_ACT_GELU: {
-        float t[16];
-        _mm512_storeu_ps(t, y);
-        for (int l = 0; l < 16; l++) t[l] = qn_act_ref(QN_ACT_GELU, t[l]);
-        return _mm512_loadu_ps(t);
-    }
-    }
-    return y;
+    return _mm512_min_ps(_mm512_max_ps(y, act->lo), act->hi);
 }
 
 // y + bias, residual before / after act. bias, res point at the block's first channel or NULL.
 static inline __m512 qn_epilogue_avx512(__m512 y, const float *bias, const float *res,
-                                        bool res_before_act, enum qn_act act, __mmask16 m) {
+                                        bool res_before_act, const struct qn_act_avx512 *act,
+                                        __mmask16 m) {
     if (bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, bias));
     if (res && res_before_act) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, res));
     y = qn_act_avx512(y, act);
@@ -61,31 +68,32 @@ static inline __m256i qn_mask_avx2(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline __m256 qn_act_avx2(__m256 y, enum qn_act act) {
-    const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
-    switch (act) {
-    case QN_ACT_NONE: return y;
-    case QN_ACT_RELU: return _mm256_max_ps(y, zero);
-    case QN_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(y, zero), six);
-    case QN_ACT_HSWISH: {
+struct qn_act_avx2 {
+    __m256 lo, hi;
+    bool hswish;
+};
+
+static inline struct qn_act_avx2 qn_act_avx2_init(enum qn_act act) {
+    const float inf = __builtin_inff();
+    struct qn_act_avx2 r = {_mm256_set1_ps(-inf), _mm256_set1_ps(inf), act == QN_ACT_HSWISH};
+    if (act == QN_ACT_RELU || act == QN_ACT_RELU6) r.lo = _mm256_setzero_ps();
+    if (act == QN_ACT_RELU6) r.hi = _mm256_set1_ps(6.0f);
+    return r;
+}
+
+static inline __m256 qn_act_avx2(__m256 y, const struct qn_act_avx2 *act) {
+    if (act->hswish) {
         __m256 r = _mm256_add_ps(y, _mm256_set1_ps(3.0f));
-        r = _mm256_min_ps(_mm256_max_ps(r, zero), six);
+        r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
         return _mm256_mul_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.0f / 6.0f));
     }
-    case QN_ACT_GELU: {
-        float t[8];
-        _mm256_storeu_ps(t, y);
-        for (int l = 0; l < 8; l++) t[l] = qn_act_ref(QN_ACT_GELU, t[l]);
-        return _mm256_loadu_ps(t);
-    }
-    }
-    return y;
+    return _mm256_min_ps(_mm256_max_ps(y, act->lo), act->hi);
 }
 
 // tail: only the lanes of mi are loaded (maskload never touches the others).
 static inline __m256 qn_epilogue_avx2(__m256 y, const float *bias, const float *res,
-                                      bool res_before_act, enum qn_act act, bool tail,
-                                      __m256i mi) {
+                                      bool res_before_act, const struct qn_act_avx2 *act,
+                                      bool tail, __m256i mi) {
     if (bias) y = _mm256_add_ps(y, tail ? _mm256_maskload_ps(bias, mi) : _mm256_loadu_ps(bias));
     __m256 r = _mm256_setzero_ps();
     if (res) r = tail ? _mm256_maskload_ps(res, mi) : _mm256_loadu_ps(res);

@@ -14,9 +14,10 @@ QN_INLINE __m256 load(const float *p, bool tail, __m256i mi) {
 
 QN_INLINE void store_block(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, bool tail,
                            __m256i mi, __m256 acc) {
+    const struct qn_act_avx2 act = qn_act_avx2_init(a->act);
     const float *bias = a->bias ? a->bias + cb : NULL;
     const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
-    __m256 y = qn_epilogue_avx2(acc, bias, res, a->res_before_act, a->act, tail, mi);
+    __m256 y = qn_epilogue_avx2(acc, bias, res, a->res_before_act, &act, tail, mi);
     float *dst = a->y + ow * a->ld_y + cb;
     if (tail)
         _mm256_maskstore_ps(dst, mi, y);

@@ -11,9 +11,10 @@
 
 QN_INLINE void store_block(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb,
                            __mmask16 m, __m512 acc) {
+    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
     const float *bias = a->bias ? a->bias + cb : NULL;
     const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
-    __m512 y = qn_epilogue_avx512(acc, bias, res, a->res_before_act, a->act, m);
+    __m512 y = qn_epilogue_avx512(acc, bias, res, a->res_before_act, &act, m);
     _mm512_mask_storeu_ps(a->y + ow * a->ld_y + cb, m, y);
 }
 
@@ -29,6 +30,26 @@ static void pixel(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mm
         for (size_t j = j_lo; j < j_hi; j++)
             acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x),
                                   _mm512_maskz_loadu_ps(m, wr + j * a->ld_ww), acc);
+    }
+    store_block(a, ow, cb, m, acc);
+}
+
+// Border pixel with K compile-time: the tap loop unrolls, the column test is a predictable branch.
+QN_INLINE void border(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
+                      const size_t K) {
+    size_t j_lo, j_hi;
+    qn_dwconv_taps(ow, a->w_in, K, a->stride, a->pad, &j_lo, &j_hi);
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * a->stride) - (ptrdiff_t)a->pad;
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t i = a->i_lo; i < a->i_hi; i++) {
+        const float *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
+        const float *wr = a->w + i * a->ld_wh + cb;
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++)
+            if (j >= j_lo && j < j_hi)
+                acc = _mm512_fmadd_ps(
+                    _mm512_maskz_loadu_ps(m, xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x),
+                    _mm512_maskz_loadu_ps(m, wr + j * a->ld_ww), acc);
     }
     store_block(a, ow, cb, m, acc);
 }
@@ -66,11 +87,11 @@ QN_INLINE void row(const struct qn_f32_dwconv_args *a, const size_t K, const siz
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
         size_t ow = 0;
-        for (; ow < ow_lo; ow++) pixel(a, ow, cb, m);
+        for (; ow < ow_lo; ow++) border(a, ow, cb, m, K);
         for (; ow + 8 <= ow_hi; ow += 8) interior(a, ow, cb, m, K, S, 8);
         if (ow + 4 <= ow_hi) interior(a, ow, cb, m, K, S, 4), ow += 4;
         for (; ow < ow_hi; ow++) interior(a, ow, cb, m, K, S, 1);
-        for (; ow < a->w_out; ow++) pixel(a, ow, cb, m);
+        for (; ow < a->w_out; ow++) border(a, ow, cb, m, K);
     }
 }
 

@@ -28,11 +28,12 @@ QN_INLINE __m256i madd(__m256i acc, __m256i x, const int32_t *w) {
 
 QN_INLINE void store_block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, bool tail,
                            size_t nc, __m256i acc) {
+    const struct qn_act_avx2 act = qn_act_avx2_init(a->act);
     const __m256i mi = tail ? qn_mask_avx2(nc) : _mm256_setzero_si256();
     __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(a->mul + cb));
     const float *bias = a->bias ? a->bias + cb : NULL;
     const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
-    y = qn_epilogue_avx2(y, bias, res, a->res_before_act, a->act, tail, mi);
+    y = qn_epilogue_avx2(y, bias, res, a->res_before_act, &act, tail, mi);
     if (a->out_u8) {
         const __m256i q = qn_quantize_avx2(y, a->inv_out, a->out_zp);
         __m128i b = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));

@@ -16,10 +16,11 @@ QN_INLINE __m512i load_x(const uint8_t *p, __mmask16 m, __m512i zp) {
 
 QN_INLINE void store_block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb,
                            __mmask16 m, __m512i acc) {
+    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
     __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(a->mul + cb));
     const float *bias = a->bias ? a->bias + cb : NULL;
     const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
-    y = qn_epilogue_avx512(y, bias, res, a->res_before_act, a->act, m);
+    y = qn_epilogue_avx512(y, bias, res, a->res_before_act, &act, m);
     if (a->out_u8)
         _mm512_mask_cvtepi32_storeu_epi8((uint8_t *)a->y + ow * a->ld_y + cb, m,
                                          qn_quantize_avx512(y, a->inv_out, a->out_zp));
@@ -39,6 +40,27 @@ static void pixel(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mm
         for (size_t j = j_lo; j < j_hi; j++)
             acc = _mm512_dpwssd_epi32(acc, load_x(xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x, m, zp),
                                       _mm512_loadu_si512(wr + j * a->c_pad));
+    }
+    store_block(a, ow, cb, m, acc);
+}
+
+// Border pixel with K compile-time: the tap loop unrolls, the column test is a predictable branch.
+QN_INLINE void border(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
+                      const size_t K) {
+    size_t j_lo, j_hi;
+    qn_dwconv_taps(ow, a->w_in, K, a->stride, a->pad, &j_lo, &j_hi);
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * a->stride) - (ptrdiff_t)a->pad;
+    const __m512i zp = _mm512_set1_epi32(a->x_zp);
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = a->i_lo; i < a->i_hi; i++) {
+        const uint8_t *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
+        const int32_t *wr = a->w + i * K * a->c_pad + cb;
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++)
+            if (j >= j_lo && j < j_hi)
+                acc = _mm512_dpwssd_epi32(
+                    acc, load_x(xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x, m, zp),
+                    _mm512_loadu_si512(wr + j * a->c_pad));
     }
     store_block(a, ow, cb, m, acc);
 }
@@ -76,11 +98,11 @@ QN_INLINE void row(const struct qn_qs8_dwconv_args *a, const size_t K, const siz
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
         size_t ow = 0;
-        for (; ow < ow_lo; ow++) pixel(a, ow, cb, m);
+        for (; ow < ow_lo; ow++) border(a, ow, cb, m, K);
         for (; ow + 8 <= ow_hi; ow += 8) interior(a, ow, cb, m, K, S, 8);
         if (ow + 4 <= ow_hi) interior(a, ow, cb, m, K, S, 4), ow += 4;
         for (; ow < ow_hi; ow++) interior(a, ow, cb, m, K, S, 1);
-        for (; ow < a->w_out; ow++) pixel(a, ow, cb, m);
+        for (; ow < a->w_out; ow++) border(a, ow, cb, m, K);
     }
 }
 
