@@ -33,8 +33,8 @@ void qn_qs4_gemv_ukernel_16c8__avxvnni(size_t mr, size_t nc, size_t kc, const ui
         OCT(_mm256_set1_epi32(a0), _mm256_set1_epi32(a1))
     }
 #undef OCT
-    const struct qn_qgemm_cols8 cx = qn_qgemm_cols8_avx2(p, 0, nc);
-    const struct qn_qgemm_cols8 cy = qn_qgemm_cols8_avx2(p, 8, nc);
-    qn_qgemm_store8_avx2(p, &cx, 0, 0, _mm256_add_epi32(xl, xh), c, ldc);
-    qn_qgemm_store8_avx2(p, &cy, 0, 8, _mm256_add_epi32(yl, yh), c, ldc);
+    int32_t tile[16] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)tile, _mm256_add_epi32(xl, xh));
+    _mm256_store_si256((__m256i *)(tile + 8), _mm256_add_epi32(yl, yh));
+    qn_qgemm_epilogue__avx2(1, nc, tile, 16, c, ldc, p);
 }

@@ -10,8 +10,8 @@ void qn_qs4_gemv_ukernel_32c8__avx512(size_t mr, size_t nc, size_t kc, const uin
     const uint8_t *b = w;
     const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(QN_S4_LUT_BYTES));
     const __m512i lo4 = _mm512_set1_epi8(0x0f);
-    __m512i xl0 = _mm512_setzero_si512(), xh0 = _mm512_setzero_si512();
-    __m512i yl0 = _mm512_setzero_si512(), yh0 = _mm512_setzero_si512();
+    __m512i xl0 = qn_qgemm_acc0_avx512(p, 0, nc), xh0 = _mm512_setzero_si512();
+    __m512i yl0 = qn_qgemm_acc0_avx512(p, 16, nc), yh0 = _mm512_setzero_si512();
     __m512i xl1 = _mm512_setzero_si512(), xh1 = _mm512_setzero_si512();
     __m512i yl1 = _mm512_setzero_si512(), yh1 = _mm512_setzero_si512();
 #define OCT(off, xl, xh, yl, yh, va0, va1)                                                   \
@@ -48,8 +48,8 @@ void qn_qs4_gemv_ukernel_32c8__avx512(size_t mr, size_t nc, size_t kc, const uin
 #undef OCT
     const __m512i x = _mm512_add_epi32(_mm512_add_epi32(xl0, xh0), _mm512_add_epi32(xl1, xh1));
     const __m512i y = _mm512_add_epi32(_mm512_add_epi32(yl0, yh0), _mm512_add_epi32(yl1, yh1));
-    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc);
-    const struct qn_qgemm_cols16 cy = qn_qgemm_cols16_avx512(p, 16, nc);
-    qn_qgemm_store16_avx512(p, &cx, 0, 0, x, c, ldc);
-    qn_qgemm_store16_avx512(p, &cy, 0, 16, y, c, ldc);
+    int32_t tile[32] __attribute__((aligned(64)));
+    _mm512_store_si512(tile, x);
+    _mm512_store_si512(tile + 16, y);
+    qn_qgemm_epilogue__avx512(1, nc, tile, 32, c, ldc, p);
 }

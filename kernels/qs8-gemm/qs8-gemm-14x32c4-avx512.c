@@ -15,7 +15,8 @@ void qn_qs8_gemm_ukernel_14x32c4__avx512(size_t mr, size_t nc, size_t kc, const 
     NEXT(8, 9) NEXT(9, 10) NEXT(10, 11) NEXT(11, 12) NEXT(12, 13)
 #undef NEXT
 
-#define DECL(i) __m512i acc##i##x = _mm512_setzero_si512(), acc##i##y = _mm512_setzero_si512();
+    const __m512i zx = qn_qgemm_acc0_avx512(p, 0, nc), zy = qn_qgemm_acc0_avx512(p, 16, nc);
+#define DECL(i) __m512i acc##i##x = zx, acc##i##y = zy;
     QN_ROWS(DECL)
 #undef DECL
 
@@ -43,13 +44,11 @@ void qn_qs8_gemm_ukernel_14x32c4__avx512(size_t mr, size_t nc, size_t kc, const 
     }
 #undef STEP
 
-    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc);
-    const struct qn_qgemm_cols16 cy = qn_qgemm_cols16_avx512(p, 16, nc);
-#define STORE(i)                                                    \
-    if (i < mr) {                                                   \
-        qn_qgemm_store16_avx512(p, &cx, i, 0, acc##i##x, c, ldc);   \
-        qn_qgemm_store16_avx512(p, &cy, i, 16, acc##i##y, c, ldc);  \
-    }
+    int32_t tile[14 * 32] __attribute__((aligned(64)));
+#define STORE(i)                                            \
+    _mm512_store_si512(tile + i * 32, acc##i##x);           \
+    _mm512_store_si512(tile + i * 32 + 16, acc##i##y);
     QN_ROWS(STORE)
 #undef STORE
+    qn_qgemm_epilogue__avx512(mr, nc, tile, 32, c, ldc, p);
 }

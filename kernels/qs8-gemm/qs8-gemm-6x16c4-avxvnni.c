@@ -40,13 +40,11 @@ void qn_qs8_gemm_ukernel_6x16c4__avxvnni(size_t mr, size_t nc, size_t kc, const 
 #undef LOAD_A
     }
 #undef STEP
-    const struct qn_qgemm_cols8 cx = qn_qgemm_cols8_avx2(p, 0, nc);
-    const struct qn_qgemm_cols8 cy = qn_qgemm_cols8_avx2(p, 8, nc);
-#define STORE(i)                                                  \
-    if (i < mr) {                                                 \
-        qn_qgemm_store8_avx2(p, &cx, i, 0, acc##i##x, c, ldc);    \
-        qn_qgemm_store8_avx2(p, &cy, i, 8, acc##i##y, c, ldc);    \
-    }
+    int32_t tile[6 * 16] __attribute__((aligned(32)));
+#define STORE(i)                                                       \
+    _mm256_store_si256((__m256i *)(tile + i * 16), acc##i##x);         \
+    _mm256_store_si256((__m256i *)(tile + i * 16 + 8), acc##i##y);
     QN_ROWS(STORE)
 #undef STORE
+    qn_qgemm_epilogue__avx2(mr, nc, tile, 16, c, ldc, p);
 }

@@ -45,9 +45,9 @@ void qn_qs8_gemm_ukernel_6x8c4__avx2(size_t mr, size_t nc, size_t kc, const uint
     }
 #undef LOAD_B
 #undef STEP
-    const struct qn_qgemm_cols8 cl = qn_qgemm_cols8_avx2(p, 0, nc);
-#define STORE(i) \
-    if (i < mr) qn_qgemm_store8_avx2(p, &cl, i, 0, qn_hsum_pairs_avx2(acc##i##x, acc##i##y), c, ldc);
+    int32_t tile[6 * 8] __attribute__((aligned(32)));
+#define STORE(i) _mm256_store_si256((__m256i *)(tile + i * 8), qn_hsum_pairs_avx2(acc##i##x, acc##i##y));
     QN_ROWS(STORE)
 #undef STORE
+    qn_qgemm_epilogue__avx2(mr, nc, tile, 8, c, ldc, p);
 }

@@ -17,7 +17,7 @@ struct qn_qgemm_cols8 {
     size_t n;        // valid columns, 0..8
 };
 
-static inline struct qn_qgemm_cols8 qn_qgemm_cols8_avx2(const struct qn_qgemm_params *p,
+static inline __attribute__((always_inline)) struct qn_qgemm_cols8 qn_qgemm_cols8_avx2(const struct qn_qgemm_params *p,
                                                         size_t j0, size_t nc) {
     struct qn_qgemm_cols8 cl;
     cl.n = j0 < nc ? QN_MIN(nc - j0, 8) : 0;
@@ -30,7 +30,7 @@ static inline struct qn_qgemm_cols8 qn_qgemm_cols8_avx2(const struct qn_qgemm_pa
     return cl;
 }
 
-static inline __m256 qn_qgemm_act_avx2(enum qn_act act, __m256 y) {
+static inline __attribute__((always_inline)) __m256 qn_qgemm_act_avx2(enum qn_act act, __m256 y) {
     const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
     switch (act) {
     case QN_ACT_NONE: return y;
@@ -53,7 +53,7 @@ static inline __m256 qn_qgemm_act_avx2(enum qn_act act, __m256 y) {
 }
 
 // Row i, columns [j0, j0 + 8) of the tile.
-static inline void qn_qgemm_store8_avx2(const struct qn_qgemm_params *p,
+static inline __attribute__((always_inline)) void qn_qgemm_store8_avx2(const struct qn_qgemm_params *p,
                                         const struct qn_qgemm_cols8 *cl, size_t i, size_t j0,
                                         __m256i acc, void *c, size_t ldc) {
     if (!cl->n) return;
@@ -86,7 +86,7 @@ static inline void qn_qgemm_store8_avx2(const struct qn_qgemm_params *p,
 
 // vpmaddwd path (AVX2 without VNNI): 4 A bytes zero-extended to 4 s16, repeated in every
 // 64-bit group, against 4 columns x 4 k of s16 weights.
-static inline __m256i qn_a4_to_s16x4_avx2(int32_t a4) {
+static inline __attribute__((always_inline)) __m256i qn_a4_to_s16x4_avx2(int32_t a4) {
     const __m256i spread = _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
                                             0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1);
     return _mm256_shuffle_epi8(_mm256_set1_epi32(a4), spread);
@@ -94,7 +94,12 @@ static inline __m256i qn_a4_to_s16x4_avx2(int32_t a4) {
 
 // vpmaddwd accumulators hold 2 lanes per column: x = [c0 c0 c1 c1 | c2 c2 c3 c3], y likewise
 // for c4..c7. Returns [c0 .. c7].
-static inline __m256i qn_hsum_pairs_avx2(__m256i x, __m256i y) {
+static inline __attribute__((always_inline)) __m256i qn_hsum_pairs_avx2(__m256i x, __m256i y) {
     const __m256i h = _mm256_hadd_epi32(x, y);  // [c0 c1 c4 c5 | c2 c3 c6 c7]
     return _mm256_permute4x64_epi64(h, _MM_SHUFFLE(3, 1, 2, 0));
 }
+
+// The whole epilogue over an s32 tile acc[mr][ld_acc] of raw sums (the a_zp correction is
+// applied here, unlike the AVX-512 one), written to C.
+void qn_qgemm_epilogue__avx2(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
+                             size_t ldc, const struct qn_qgemm_params *p);

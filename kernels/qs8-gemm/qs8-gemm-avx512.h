@@ -9,30 +9,34 @@
 
 #include "qs8-gemm/qs8-gemm.h"
 
-// Per-column constants of 16 output channels.
+// Per-column constants of 16 output channels. The kernels start their accumulators at
+// -a_zp * col_sum[n] (qn_qgemm_acc0_avx512), so the epilogue sees the corrected acc.
 struct qn_qgemm_cols16 {
-    __m512i zp_sum;  // a_zp * col_sum[n]
     __m512 mul;      // a_scale * scale[n]
     __m512 bias;     // bias[n] or 0
     __mmask16 mask;  // valid columns
 };
 
-static inline __mmask16 qn_mask16(size_t n) {
+static inline __attribute__((always_inline)) __mmask16 qn_mask16(size_t n) {
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
 }
 
-static inline struct qn_qgemm_cols16 qn_qgemm_cols16_avx512(const struct qn_qgemm_params *p,
+static inline __attribute__((always_inline)) struct qn_qgemm_cols16 qn_qgemm_cols16_avx512(const struct qn_qgemm_params *p,
                                                             size_t j0, size_t nc) {
     struct qn_qgemm_cols16 cl;
     cl.mask = j0 < nc ? qn_mask16(nc - j0) : 0;
-    cl.zp_sum = _mm512_mullo_epi32(_mm512_set1_epi32(p->a_zp),
-                                   _mm512_maskz_loadu_epi32(cl.mask, p->col_sum + j0));
     cl.mul = _mm512_mul_ps(_mm512_set1_ps(p->a_scale), _mm512_maskz_loadu_ps(cl.mask, p->scale + j0));
     cl.bias = p->bias ? _mm512_maskz_loadu_ps(cl.mask, p->bias + j0) : _mm512_setzero_ps();
     return cl;
 }
 
-static inline __m512 qn_qgemm_act_avx512(enum qn_act act, __m512 y) {
+// Accumulator start value for columns [j0, j0 + 16): -a_zp * col_sum[n] (exact in s32).
+static inline __attribute__((always_inline)) __m512i qn_qgemm_acc0_avx512(const struct qn_qgemm_params *p, size_t j0, size_t nc) {
+    const __mmask16 m = j0 < nc ? qn_mask16(nc - j0) : 0;
+    return _mm512_mullo_epi32(_mm512_set1_epi32(-p->a_zp), _mm512_maskz_loadu_epi32(m, p->col_sum + j0));
+}
+
+static inline __attribute__((always_inline)) __m512 qn_qgemm_act_avx512(enum qn_act act, __m512 y) {
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     switch (act) {
     case QN_ACT_NONE: return y;
@@ -55,12 +59,13 @@ static inline __m512 qn_qgemm_act_avx512(enum qn_act act, __m512 y) {
     return y;
 }
 
-// Row i, columns [j0, j0 + 16) of the tile.
-static inline void qn_qgemm_store16_avx512(const struct qn_qgemm_params *p,
+// Row i, columns [j0, j0 + 16) of the tile; acc already includes the a_zp correction.
+// Callers pass a local copy of the params, so stores to C cannot alias them (no reloads).
+static inline __attribute__((always_inline)) void qn_qgemm_store16_avx512(const struct qn_qgemm_params *p,
                                            const struct qn_qgemm_cols16 *cl, size_t i, size_t j0,
                                            __m512i acc, void *c, size_t ldc) {
     if (!cl->mask) return;
-    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, cl->zp_sum)), cl->mul);
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), cl->mul);
     if (p->bias) y = _mm512_add_ps(y, cl->bias);
     const float *r = p->residual ? p->residual + i * p->ldr + j0 : NULL;
     if (r && p->residual_before_act) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(cl->mask, r));
@@ -77,3 +82,9 @@ static inline void qn_qgemm_store16_avx512(const struct qn_qgemm_params *p,
         _mm512_mask_storeu_ps((float *)c + i * ldc + j0, cl->mask, y);
     }
 }
+
+// The whole epilogue over an s32 tile acc[mr][ld_acc] (a_zp correction included), written
+// to C. Kernels spill their accumulators to a stack tile and call this once: keeping the
+// epilogue out of the register-allocated loop avoids spilling live accumulators around it.
+void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
+                               size_t ldc, const struct qn_qgemm_params *p);

@@ -27,8 +27,8 @@ void qn_qs8_gemv_ukernel_16c4__avxvnni(size_t mr, size_t nc, size_t kc, const ui
 #undef QUAD
     const __m256i x = _mm256_add_epi32(_mm256_add_epi32(x0, x1), _mm256_add_epi32(x2, x3));
     const __m256i y = _mm256_add_epi32(_mm256_add_epi32(y0, y1), _mm256_add_epi32(y2, y3));
-    const struct qn_qgemm_cols8 cx = qn_qgemm_cols8_avx2(p, 0, nc);
-    const struct qn_qgemm_cols8 cy = qn_qgemm_cols8_avx2(p, 8, nc);
-    qn_qgemm_store8_avx2(p, &cx, 0, 0, x, c, ldc);
-    qn_qgemm_store8_avx2(p, &cy, 0, 8, y, c, ldc);
+    int32_t tile[16] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)tile, x);
+    _mm256_store_si256((__m256i *)(tile + 8), y);
+    qn_qgemm_epilogue__avx2(1, nc, tile, 16, c, ldc, p);
 }

@@ -7,7 +7,7 @@ void qn_qs8_gemv_ukernel_32c4__avx512(size_t mr, size_t nc, size_t kc, const uin
                                       size_t lda, const void *w, void *c, size_t ldc,
                                       const struct qn_qgemm_params *p) {
     const int8_t *b = w;
-    __m512i x0 = _mm512_setzero_si512(), y0 = _mm512_setzero_si512();
+    __m512i x0 = qn_qgemm_acc0_avx512(p, 0, nc), y0 = qn_qgemm_acc0_avx512(p, 16, nc);
     __m512i x1 = _mm512_setzero_si512(), y1 = _mm512_setzero_si512();
     __m512i x2 = _mm512_setzero_si512(), y2 = _mm512_setzero_si512();
     __m512i x3 = _mm512_setzero_si512(), y3 = _mm512_setzero_si512();
@@ -28,8 +28,8 @@ void qn_qs8_gemv_ukernel_32c4__avx512(size_t mr, size_t nc, size_t kc, const uin
 #undef QUAD
     const __m512i x = _mm512_add_epi32(_mm512_add_epi32(x0, x1), _mm512_add_epi32(x2, x3));
     const __m512i y = _mm512_add_epi32(_mm512_add_epi32(y0, y1), _mm512_add_epi32(y2, y3));
-    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc);
-    const struct qn_qgemm_cols16 cy = qn_qgemm_cols16_avx512(p, 16, nc);
-    qn_qgemm_store16_avx512(p, &cx, 0, 0, x, c, ldc);
-    qn_qgemm_store16_avx512(p, &cy, 0, 16, y, c, ldc);
+    int32_t tile[32] __attribute__((aligned(64)));
+    _mm512_store_si512(tile, x);
+    _mm512_store_si512(tile + 16, y);
+    qn_qgemm_epilogue__avx512(1, nc, tile, 32, c, ldc, p);
 }

@@ -28,8 +28,7 @@ void qn_qs8_gemv_ukernel_8c4__avx2(size_t mr, size_t nc, size_t kc, const uint8_
     }
     if (k < kc) QUAD(0, x1, y1, qn_load_a4_tail(a + k, kc - k))
 #undef QUAD
-    const struct qn_qgemm_cols8 cl = qn_qgemm_cols8_avx2(p, 0, nc);
-    qn_qgemm_store8_avx2(p, &cl, 0, 0,
-                         qn_hsum_pairs_avx2(_mm256_add_epi32(x0, x1), _mm256_add_epi32(y0, y1)), c,
-                         ldc);
+    int32_t tile[8] __attribute__((aligned(32)));
+    _mm256_store_si256((__m256i *)tile, qn_hsum_pairs_avx2(_mm256_add_epi32(x0, x1), _mm256_add_epi32(y0, y1)));
+    qn_qgemm_epilogue__avx2(1, nc, tile, 8, c, ldc, p);
 }
