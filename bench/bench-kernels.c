@@ -3,11 +3,14 @@
 // timed in the same run, and against the machine's measured FMA / VNNI peak.
 //
 //   bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]
-//                 [--budget SECONDS] [--no-peers]
+//                 [--budget SECONDS] [--no-peers] [--onednn-isa ISA]
 //
-// Prints one table to stdout and writes the same rows as a JSON array (see README of bench/
-// in the header comment of run.sh for the schema). Counting: GEMM 2*M*N*K, convolution
+// Prints one table to stdout and writes the same rows as a JSON array (schema in bench/run.sh;
+// `make bench` writes $(BUILD)/bench-kernels.json). Counting: GEMM 2*M*N*K, convolution
 // 2 * multiply-adds; integer rows count integer ops the same way (GOP/s).
+//
+// Row order per shape and thread count: the FP32 row first, because it times the BLAS peers
+// whose figures the integer rows of the same shape quote; reference cblas only at 1 thread.
 #include <errno.h>
 #include <math.h>
 #include <omp.h>

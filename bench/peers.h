@@ -85,7 +85,9 @@ static const char *const qb_openblas_paths[] = {
 // used and writes a one-line explanation to `why`.
 static inline const char *qb_openblas_coretype(char *why, size_t why_len) {
     const char *forced = getenv("QNAS_BENCH_OPENBLAS_CORETYPE");
-    const char *had = getenv("OPENBLAS_CORETYPE");
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    char had[64] = "";
+    if (env) snprintf(had, sizeof(had), "%s", env);  // setenv below may replace that string
     const struct qn_cpu_features *c = qn_cpu();
     if (forced && *forced) {
         setenv("OPENBLAS_CORETYPE", forced, 1);
@@ -94,13 +96,15 @@ static inline const char *qb_openblas_coretype(char *why, size_t why_len) {
     }
     if (c->avx512f && c->avx512bw && c->avx512vl && c->avx512dq && c->os_avx512) {
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        snprintf(why, why_len, "AVX-512 CPU%s%s%s; set QNAS_BENCH_OPENBLAS_CORETYPE to change",
-                 had ? ", overriding the environment's OPENBLAS_CORETYPE=" : "", had ? had : "",
-                 had ? "" : "");
+        if (had[0])
+            snprintf(why, why_len, "AVX-512 CPU: overrides the environment's OPENBLAS_CORETYPE=%s; "
+                                   "QNAS_BENCH_OPENBLAS_CORETYPE sets another", had);
+        else
+            snprintf(why, why_len, "AVX-512 CPU; QNAS_BENCH_OPENBLAS_CORETYPE sets another");
         return "SkylakeX";
     }
-    snprintf(why, why_len, had ? "from the environment" : "not set: OpenBLAS autodetects");
-    return had ? had : "(autodetect)";
+    snprintf(why, why_len, env ? "from the environment" : "not set: OpenBLAS autodetects");
+    return env ? env : "(autodetect)";
 }
 
 // --- oneDNN ---
