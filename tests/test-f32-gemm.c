@@ -200,7 +200,7 @@ static void m_gt_n_gt(void) {
 
 // Transposes with leading dimensions larger than a row (slices of larger tensors).
 static void strided_and_transposed(void) {
-    static const size_t shapes[][3] = {{1, 19, 23}, {3, 40, 7}, {13, 29, 31}, {33, 67, 300}, {61, 97, 53}};
+    static const size_t shapes[][3] = {{1, 19, 23}, {3, 40, 7}, {13, 29, 31}, {33, 67, 270}, {61, 97, 53}};
     for (int s = 0; s < 5; s++)
         for (int t = 0; t < 4; t++)
             for (size_t pad = 0; pad <= 5; pad += 5) {
@@ -219,7 +219,7 @@ static void alpha_beta(void) {
         for (int bi = 0; bi < 4; bi++)
             for (int mi = 0; mi < 2; mi++)
                 for (int tb = 0; tb < 2; tb++) {
-                    struct problem p = plain(Ms[mi], 45, 300);
+                    struct problem p = plain(Ms[mi], 45, qt_quick() ? 70 : 270);
                     p.alpha = alphas[ai], p.beta = betas[bi], p.tb = tb;
                     run_problem(p, 3);
                 }
@@ -339,9 +339,10 @@ static void threads_one_and_two(void) {
 
 // Randomized shapes, transposes, strides, alpha / beta and epilogues.
 static void random_problems(void) {
-    const int trials = qt_quick() ? 40 : 150;
+    const int trials = qt_quick() ? 25 : 60;
+    const int k_max = qt_quick() ? 150 : 300;
     for (int t = 0; t < trials; t++) {
-        struct problem p = plain((size_t)qt_int(1, 90), (size_t)qt_int(1, 150), (size_t)qt_int(1, 400));
+        struct problem p = plain((size_t)qt_int(1, 90), (size_t)qt_int(1, 150), (size_t)qt_int(1, k_max));
         if (t % 4 == 0) p.M = (size_t)qt_int(1, 5);
         p.ta = qt_int(0, 1), p.tb = qt_int(0, 1);
         p.alpha = qt_int(0, 3) ? 1.0f : qt_float(-2.0f, 2.0f);
