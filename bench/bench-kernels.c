@@ -404,7 +404,9 @@ static double max_call_s(void) { return g_opt.quick ? 1.0 : 6.0; }
 
 // True when ours may run: no estimate yet, or the estimate fits the per-call cap.
 static bool ours_affordable(struct row *r, const char *op) {
-    double g = *rate_slot(op, r->threads);
+    // the best of any thread count: a 2-thread rate measured while another job held a core
+    // would wrongly skip the rows after it
+    double g = QN_MAX(*rate_slot(op, 1), *rate_slot(op, 2));
     if (g <= 0) return true;
     double est = r->flops / (g * 1e9);
     if (est <= max_call_s()) return true;
