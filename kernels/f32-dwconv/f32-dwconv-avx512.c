@@ -34,64 +34,56 @@ static void pixel(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mm
     store_block(a, ow, cb, m, acc);
 }
 
-// Border pixel with K compile-time: the tap loop unrolls, the column test is a predictable branch.
-QN_INLINE void border(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
-                      const size_t K) {
-    size_t j_lo, j_hi;
-    qn_dwconv_taps(ow, a->w_in, K, a->stride, a->pad, &j_lo, &j_hi);
-    const ptrdiff_t x0 = (ptrdiff_t)(ow * a->stride) - (ptrdiff_t)a->pad;
-    __m512 acc = _mm512_setzero_ps();
-    for (size_t i = a->i_lo; i < a->i_hi; i++) {
-        const float *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
-        const float *wr = a->w + i * a->ld_wh + cb;
-#pragma GCC unroll 7
-        for (size_t j = 0; j < K; j++)
-            if (j >= j_lo && j < j_hi)
-                acc = _mm512_fmadd_ps(
-                    _mm512_maskz_loadu_ps(m, xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x),
-                    _mm512_maskz_loadu_ps(m, wr + j * a->ld_ww), acc);
-    }
-    store_block(a, ow, cb, m, acc);
-}
-
-// UR interior pixels starting at ow: input pixel p of the window feeds output u through tap
-// j = p - u * S.
-QN_INLINE void interior(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
-                        const size_t K, const size_t S, const size_t UR) {
+// UR output pixels starting at ow, of which the first n_out are stored. Input pixel p of the
+// block's window (x0 + p) feeds output u through tap j = p - u * S; pixels outside the image are
+// skipped by a test per input pixel (predictable, not per tap), so one code path covers the
+// borders, the interior and a partial last block. The row geometry comes in as locals so the
+// compiler keeps it in registers across the stores.
+QN_INLINE void block(const struct qn_f32_dwconv_args *a, const float *x, const float *w,
+                     size_t ld_x, size_t ld_xrow, size_t ld_wh, size_t ld_ww, size_t rows,
+                     size_t w_in, size_t pad, size_t ow, size_t n_out, size_t cb, __mmask16 m,
+                     const size_t K, const size_t S, const size_t UR) {
     __m512 acc[8];
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
-    const float *x0 = a->x + (ow * S - a->pad) * a->ld_x + cb;
-    for (size_t i = a->i_lo; i < a->i_hi; i++) {
-        const float *xr = x0 + (i - a->i_lo) * a->ld_xrow;
-        const float *wr = a->w + i * a->ld_wh + cb;
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
+    const ptrdiff_t p_lo = -x0, p_hi = (ptrdiff_t)w_in - x0;  // valid: p_lo <= p < p_hi
+    const float *xr = x + x0 * (ptrdiff_t)ld_x + cb;  // may point left of the row: never read there
+    const float *wr = w + cb;
+    for (size_t i = 0; i < rows; i++, xr += ld_xrow, wr += ld_wh) {
         __m512 wv[7];
 #pragma GCC unroll 7
-        for (size_t j = 0; j < K; j++) wv[j] = _mm512_maskz_loadu_ps(m, wr + j * a->ld_ww);
+        for (size_t j = 0; j < K; j++) wv[j] = _mm512_maskz_loadu_ps(m, wr + j * ld_ww);
+        const float *xp = xr;
 #pragma GCC unroll 32
-        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
-            const __m512 xv = _mm512_maskz_loadu_ps(m, xr + p * a->ld_x);
+        for (size_t p = 0; p < (UR - 1) * S + K; p++, xp += ld_x) {
+            if ((ptrdiff_t)p < p_lo || (ptrdiff_t)p >= p_hi) continue;
+            const __m512 xv = _mm512_maskz_loadu_ps(m, xp);
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
         }
     }
 #pragma GCC unroll 8
-    for (size_t u = 0; u < UR; u++) store_block(a, ow + u, cb, m, acc[u]);
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) store_block(a, ow + u, cb, m, acc[u]);
 }
 
 QN_INLINE void row(const struct qn_f32_dwconv_args *a, const size_t K, const size_t S) {
-    size_t ow_lo, ow_hi;
-    qn_dwconv_interior(a->w_in, a->w_out, K, S, a->pad, &ow_lo, &ow_hi);
+    const float *x = a->x, *w = a->w + a->i_lo * a->ld_wh;
+    const size_t ld_x = a->ld_x, ld_xrow = a->ld_xrow, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
+    const size_t rows = a->i_hi - a->i_lo, w_in = a->w_in, w_out = a->w_out, pad = a->pad;
     for (size_t cb = 0; cb < a->c; cb += 16) {
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
         size_t ow = 0;
-        for (; ow < ow_lo; ow++) border(a, ow, cb, m, K);
-        for (; ow + 8 <= ow_hi; ow += 8) interior(a, ow, cb, m, K, S, 8);
-        if (ow + 4 <= ow_hi) interior(a, ow, cb, m, K, S, 4), ow += 4;
-        for (; ow < ow_hi; ow++) interior(a, ow, cb, m, K, S, 1);
-        for (; ow < a->w_out; ow++) border(a, ow, cb, m, K);
+        for (; ow + 8 <= w_out; ow += 8)
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 8, cb, m, K, S, 8);
+        const size_t rest = w_out - ow;
+        if (rest > 4)
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, K, S, 8);
+        else if (rest > 0)
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, K, S, 4);
     }
 }
 

@@ -44,43 +44,25 @@ static void pixel(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mm
     store_block(a, ow, cb, m, acc);
 }
 
-// Border pixel with K compile-time: the tap loop unrolls, the column test is a predictable branch.
-QN_INLINE void border(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
-                      const size_t K) {
-    size_t j_lo, j_hi;
-    qn_dwconv_taps(ow, a->w_in, K, a->stride, a->pad, &j_lo, &j_hi);
-    const ptrdiff_t x0 = (ptrdiff_t)(ow * a->stride) - (ptrdiff_t)a->pad;
-    const __m512i zp = _mm512_set1_epi32(a->x_zp);
-    __m512i acc = _mm512_setzero_si512();
-    for (size_t i = a->i_lo; i < a->i_hi; i++) {
-        const uint8_t *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
-        const int32_t *wr = a->w + i * K * a->c_pad + cb;
-#pragma GCC unroll 7
-        for (size_t j = 0; j < K; j++)
-            if (j >= j_lo && j < j_hi)
-                acc = _mm512_dpwssd_epi32(
-                    acc, load_x(xr + (size_t)(x0 + (ptrdiff_t)j) * a->ld_x, m, zp),
-                    _mm512_loadu_si512(wr + j * a->c_pad));
-    }
-    store_block(a, ow, cb, m, acc);
-}
-
-QN_INLINE void interior(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mmask16 m,
-                        const size_t K, const size_t S, const size_t UR) {
+// UR output pixels from ow, the first n_out stored; same structure as f32-dwconv-avx512.c.
+QN_INLINE void block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t n_out, size_t cb,
+                     __mmask16 m, const size_t K, const size_t S, const size_t UR) {
     const __m512i zp = _mm512_set1_epi32(a->x_zp);
     __m512i acc[8];
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_si512();
-    const uint8_t *x0 = a->x + (ow * S - a->pad) * a->ld_x + cb;
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)a->pad;
+    const ptrdiff_t p_lo = -x0, p_hi = (ptrdiff_t)a->w_in - x0;
     for (size_t i = a->i_lo; i < a->i_hi; i++) {
-        const uint8_t *xr = x0 + (i - a->i_lo) * a->ld_xrow;
+        const uint8_t *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
         const int32_t *wr = a->w + i * K * a->c_pad + cb;
         __m512i wv[7];
 #pragma GCC unroll 7
         for (size_t j = 0; j < K; j++) wv[j] = _mm512_loadu_si512(wr + j * a->c_pad);
 #pragma GCC unroll 32
         for (size_t p = 0; p < (UR - 1) * S + K; p++) {
-            const __m512i xv = load_x(xr + p * a->ld_x, m, zp);
+            if ((ptrdiff_t)p < p_lo || (ptrdiff_t)p >= p_hi) continue;
+            const __m512i xv = load_x(xr + (size_t)(x0 + (ptrdiff_t)p) * a->ld_x, m, zp);
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K)
@@ -88,21 +70,21 @@ QN_INLINE void interior(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb
         }
     }
 #pragma GCC unroll 8
-    for (size_t u = 0; u < UR; u++) store_block(a, ow + u, cb, m, acc[u]);
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) store_block(a, ow + u, cb, m, acc[u]);
 }
 
 QN_INLINE void row(const struct qn_qs8_dwconv_args *a, const size_t K, const size_t S) {
-    size_t ow_lo, ow_hi;
-    qn_dwconv_interior(a->w_in, a->w_out, K, S, a->pad, &ow_lo, &ow_hi);
     for (size_t cb = 0; cb < a->c; cb += 16) {
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
         size_t ow = 0;
-        for (; ow < ow_lo; ow++) border(a, ow, cb, m, K);
-        for (; ow + 8 <= ow_hi; ow += 8) interior(a, ow, cb, m, K, S, 8);
-        if (ow + 4 <= ow_hi) interior(a, ow, cb, m, K, S, 4), ow += 4;
-        for (; ow < ow_hi; ow++) interior(a, ow, cb, m, K, S, 1);
-        for (; ow < a->w_out; ow++) border(a, ow, cb, m, K);
+        for (; ow + 8 <= a->w_out; ow += 8) block(a, ow, 8, cb, m, K, S, 8);
+        const size_t rest = a->w_out - ow;
+        if (rest > 4)
+            block(a, ow, rest, cb, m, K, S, 8);
+        else if (rest > 0)
+            block(a, ow, rest, cb, m, K, S, 4);
     }
 }
 
