@@ -3,6 +3,7 @@
 #include "nn.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -10,6 +11,49 @@
 #endif
 
 #include "cpu.h"
+#include "f32-bn/f32-bn.h"
+#include "f32-dwconv-train/f32-dwconv-train.h"
+
+// --- kernel configs per ISA level ---
+
+struct nn_config {
+    qn_f32_dwconv_fwd_fn dw_fwd;
+    qn_f32_dwconv_dgrad_fn dw_dgrad;
+    qn_f32_dwconv_wgrad_fn dw_wgrad;
+    qn_f32_bn_sums_fn bn_sums;
+    qn_f32_bn_act_fn bn_act;
+    qn_f32_act_bwd_sums_fn act_bwd_sums;
+    qn_f32_bn_bwd_dx_fn bn_bwd_dx;
+};
+
+static struct nn_config nn_configs[QN_ISA_COUNT];
+static pthread_once_t nn_once = PTHREAD_ONCE_INIT;
+
+static void nn_init(void) {
+    // AVX2 levels use the portable kernels for now (training runs on the AVX-512 machine).
+    for (int i = 0; i < QN_ISA_COUNT; i++)
+        nn_configs[i] = (struct nn_config){qn_f32_dwconv_fwd__scalar, qn_f32_dwconv_dgrad__scalar,
+                                           qn_f32_dwconv_wgrad__scalar, qn_f32_bn_sums__scalar,
+                                           qn_f32_bn_act__scalar, qn_f32_act_bwd_sums__scalar,
+                                           qn_f32_bn_bwd_dx__scalar};
+    nn_configs[QN_ISA_AVX512] = (struct nn_config){qn_f32_dwconv_fwd__avx512, qn_f32_dwconv_dgrad__avx512,
+                                                   qn_f32_dwconv_wgrad__avx512, qn_f32_bn_sums__avx512,
+                                                   qn_f32_bn_act__avx512, qn_f32_act_bwd_sums__avx512,
+                                                   qn_f32_bn_bwd_dx__avx512};
+}
+
+static const struct nn_config *nn_config(void) {
+    pthread_once(&nn_once, nn_init);
+    return &nn_configs[qn_isa()];
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 static int conv_out(int h, int stride) { return (h - 1) / stride + 1; }  // padding k/2
 
@@ -138,64 +182,30 @@ void qn_nn_dw_init(struct qn_nn_dw *d, int B, int H, int W, int C, int k, int st
 }
 
 void qn_nn_dw_fwd(const struct qn_nn_dw *d, const float *x, float *y) {
-    const int k = d->k, pad = k / 2, C = d->C;
+    const struct nn_config *cf = nn_config();
+    const struct qn_dwt_shape sh = {d->H, d->W, d->C, d->k, d->stride, d->Ho, d->Wo};
+    const size_t in = (size_t)d->H * d->W * d->C, out = (size_t)d->Ho * d->Wo * d->C;
 #pragma omp parallel for num_threads(qn_threads()) schedule(static)
-    for (int r = 0; r < d->B * d->Ho; r++) {
-        int b = r / d->Ho, oh = r % d->Ho;
-        for (int ow = 0; ow < d->Wo; ow++) {
-            float *out = y + ((size_t)r * d->Wo + ow) * C;
-            for (int c = 0; c < C; c++) out[c] = 0.0f;
-            for (int i = 0; i < k; i++) {
-                int ih = oh * d->stride + i - pad;
-                if (ih < 0 || ih >= d->H) continue;
-                for (int j = 0; j < k; j++) {
-                    int iw = ow * d->stride + j - pad;
-                    if (iw < 0 || iw >= d->W) continue;
-                    const float *in = x + (((size_t)b * d->H + ih) * d->W + iw) * C;
-                    const float *wt = d->w + i * d->ws_h + j * d->ws_w;
-                    for (int c = 0; c < C; c++) out[c] += in[c] * wt[c];
-                }
-            }
-        }
-    }
+    for (int b = 0; b < d->B; b++) cf->dw_fwd(&sh, x + b * in, d->w, d->ws_h, d->ws_w, y + b * out);
 }
 
 void qn_nn_dw_bwd(const struct qn_nn_dw *d, const float *x, const float *dy, float *dw, float *dx) {
-    const int k = d->k, pad = k / 2, C = d->C;
-    const size_t taps = (size_t)k * k * C;
-    const int nt = qn_threads();
+    const struct nn_config *cf = nn_config();
+    const struct qn_dwt_shape sh = {d->H, d->W, d->C, d->k, d->stride, d->Ho, d->Wo};
+    const int k = d->k, C = d->C, nt = qn_threads();
+    const size_t taps = (size_t)k * k * C, in = (size_t)d->H * d->W * C, out = (size_t)d->Ho * d->Wo * C;
+    // Weight gradient: one dense [k][k][C] partial per thread, reduced in thread order.
     float *part = qn_alloc(sizeof(float) * taps * (size_t)nt);
     QN_ASSERT(part);
     memset(part, 0, sizeof(float) * taps * (size_t)nt);
-    memset(dx, 0, sizeof(float) * (size_t)d->B * d->H * d->W * C);
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        float *my = part + taps * (size_t)t;
+        float *my = part + taps * (size_t)thread_id();
 #pragma omp for schedule(static)
-        for (int b = 0; b < d->B; b++)
-            for (int oh = 0; oh < d->Ho; oh++)
-                for (int ow = 0; ow < d->Wo; ow++) {
-                    const float *g = dy + (((size_t)b * d->Ho + oh) * d->Wo + ow) * C;
-                    for (int i = 0; i < k; i++) {
-                        int ih = oh * d->stride + i - pad;
-                        if (ih < 0 || ih >= d->H) continue;
-                        for (int j = 0; j < k; j++) {
-                            int iw = ow * d->stride + j - pad;
-                            if (iw < 0 || iw >= d->W) continue;
-                            size_t at = (((size_t)b * d->H + ih) * d->W + iw) * C;
-                            const float *wt = d->w + i * d->ws_h + j * d->ws_w;
-                            float *gw = my + ((size_t)i * k + j) * C;
-                            for (int c = 0; c < C; c++) {
-                                dx[at + c] += g[c] * wt[c];
-                                gw[c] += g[c] * x[at + c];
-                            }
-                        }
-                    }
-                }
+        for (int b = 0; b < d->B; b++) {
+            cf->dw_dgrad(&sh, dy + b * out, d->w, d->ws_h, d->ws_w, dx + b * in);
+            cf->dw_wgrad(&sh, x + b * in, dy + b * out, my);
+        }
     }
     for (int t = 0; t < nt; t++)
         for (int i = 0; i < k; i++)
@@ -325,6 +335,114 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
             dx[p * C + c] = k1[c] * (dy[p * C + c] - k2[c] - xh * k3[c]);
         }
     free(k1);
+}
+
+// --- fused batch norm + activation ---
+
+// Rows per kernel call when summing: float partial sums over at most this many rows, then
+// added into double, so the error stays ~1e-7 relative whatever P is.
+#define BN_CHUNK 256
+
+// Per-channel double sums of the kernel's two float sums, over P rows split across threads in
+// fixed ranges, reduced in thread order (deterministic for a thread count).
+static void bn_reduce(size_t P, int C, int which, const float *x, const float *x0, const float *ypre,
+                      const float *dy, enum qn_act act, float *dz, double *s1, double *s2) {
+    const struct nn_config *cf = nn_config();
+    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
+    double *part = calloc((size_t)nt * 2 * C, sizeof(double));
+    float *tmp = malloc(sizeof(float) * 2 * (size_t)C * nt);
+    QN_ASSERT(part && tmp);
+#pragma omp parallel num_threads(nt)
+    {
+        int t = thread_id();
+        double *d1 = part + (size_t)t * 2 * C, *d2 = d1 + C;
+        float *f1 = tmp + (size_t)t * 2 * C, *f2 = f1 + C;
+        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
+        for (size_t p = lo; p < hi; p += BN_CHUNK) {
+            size_t n = QN_MIN((size_t)BN_CHUNK, hi - p);
+            memset(f1, 0, sizeof(float) * 2 * C);
+            if (which == 0) cf->bn_sums(n, C, x + p * C, x0, f1, f2);
+            else cf->act_bwd_sums(n, C, x + p * C, ypre ? ypre + p * C : NULL, dy + p * C, act, dz + p * C, f1, f2);
+            for (int c = 0; c < C; c++) d1[c] += f1[c], d2[c] += f2[c];
+        }
+    }
+    for (int c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
+    for (int t = 0; t < nt; t++)
+        for (int c = 0; c < C; c++) s1[c] += part[(size_t)t * 2 * C + c], s2[c] += part[(size_t)t * 2 * C + C + c];
+    free(part), free(tmp);
+}
+
+static void bn_apply(size_t P, int C, const float *x, const float *scale, const float *shift, enum qn_act act,
+                     float *ypre, float *y) {
+    const struct nn_config *cf = nn_config();
+    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
+#pragma omp parallel num_threads(nt)
+    {
+        int t = thread_id();
+        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
+        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, scale, shift, (int)act, ypre ? ypre + lo * C : NULL, y + lo * C);
+    }
+}
+
+void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                            enum qn_act act, float *save_mean, float *save_rstd, float *ypre, float *y) {
+    double *s = malloc(sizeof(double) * 2 * C);
+    float *ss = malloc(sizeof(float) * 3 * C);
+    QN_ASSERT(s && ss);
+    float *x0 = ss, *scale = ss + C, *shift = ss + 2 * C;
+    memcpy(x0, x, sizeof(float) * C);
+    bn_reduce(P, C, 0, x, x0, NULL, NULL, QN_ACT_NONE, NULL, s, s + C);
+    for (int c = 0; c < C; c++) {
+        double m = s[c] / (double)P, var = s[C + c] / (double)P - m * m;
+        save_mean[c] = (float)(x0[c] + m);
+        save_rstd[c] = (float)(1.0 / sqrt(QN_MAX(var, 0.0) + QN_NN_BN_EPS));
+        scale[c] = gamma[c] * save_rstd[c];
+        shift[c] = beta[c] - save_mean[c] * scale[c];
+    }
+    bn_apply(P, C, x, scale, shift, act, ypre, y);
+    free(s), free(ss);
+}
+
+void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps, enum qn_act act,
+                           float *y) {
+    float *ss = malloc(sizeof(float) * 2 * C);
+    QN_ASSERT(ss);
+    for (int c = 0; c < C; c++) {
+        ss[c] = gamma[c] / sqrtf(running_var[c] + eps);
+        ss[C + c] = beta[c] - running_mean[c] * ss[c];
+    }
+    bn_apply(P, C, x, ss, ss + C, act, NULL, y);
+    free(ss);
+}
+
+void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
+                      const float *save_rstd, enum qn_act act, const float *ypre, const float *dy,
+                      float *dgamma, float *dbeta, float *dx) {
+    double *s = malloc(sizeof(double) * 2 * C);
+    float *abd = malloc(sizeof(float) * 3 * C);
+    QN_ASSERT(s && abd);
+    bn_reduce(P, C, 1, x, NULL, ypre, dy, act, dx, s, s + C);  // dz lands in dx
+    for (int c = 0; c < C; c++) {
+        double mu = save_mean[c], r = save_rstd[c], g = gamma[c];
+        double sdz = s[c], sdzx = s[C + c];
+        double sdzxhat = r * (sdzx - mu * sdz);
+        dgamma[c] += (float)sdzxhat;
+        dbeta[c] += (float)sdz;
+        double m1 = sdz / (double)P, m2 = sdzxhat / (double)P;
+        abd[c] = (float)(g * r);
+        abd[C + c] = (float)(-g * r * r * m2);
+        abd[2 * C + c] = (float)(-g * r * m1 + g * r * r * m2 * mu);
+    }
+    const struct nn_config *cf = nn_config();
+    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
+#pragma omp parallel num_threads(nt)
+    {
+        int t = thread_id();
+        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
+        if (hi > lo) cf->bn_bwd_dx(hi - lo, C, x + lo * C, dx + lo * C, abd, abd + C, abd + 2 * C, dx + lo * C);
+    }
+    free(s), free(abd);
 }
 
 // --- activations ---

@@ -63,6 +63,21 @@ void qn_nn_bn_fwd_eval(size_t P, int C, const float *x, const float *gamma, cons
 void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
                   const float *save_rstd, const float *dy, float *dgamma, float *dbeta, float *dx);
 
+// --- fused batch norm + activation (what the supernet uses) ---
+// Training forward: batch statistics (save_mean, save_rstd [C] kept for backward),
+// ypre = BN(x) (stored if not NULL; needed by backward unless act is NONE), y = act(ypre).
+void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                            enum qn_act act, float *save_mean, float *save_rstd, float *ypre, float *y);
+// Eval forward with running statistics.
+void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps, enum qn_act act,
+                           float *y);
+// Backward through act then BN: dgamma, dbeta +=; dx overwritten (dx may alias dy).
+void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
+                      const float *save_rstd, enum qn_act act, const float *ypre, const float *dy,
+                      float *dgamma, float *dbeta, float *dx);
+#define QN_NN_BN_EPS 1e-5f
+
 // --- activations (elementwise, in place allowed for fwd) ---
 void qn_nn_act_fwd(enum qn_act act, size_t n, const float *x, float *y);
 // dX = dY * act'(x), from the pre-activation input x; dx may alias dy.

@@ -7,8 +7,7 @@
 
 #include "nn.h"
 
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
+#define BN_EPS QN_NN_BN_EPS
 
 static int conv_out(int h, int stride) { return (h - 1) / stride + 1; }
 
@@ -261,16 +260,18 @@ void qn_mb_run_free(struct qn_mb_run *r) {
     free(r);
 }
 
-// BN forward in the given mode; stats holds [mean][rstd] of C channels for backward.
-static void bn_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
-                       int recal_count, size_t P, int C, const float *x, float *stats, float *y) {
+// BN + activation forward in the given mode; stats holds [mean][rstd] of C channels for
+// backward, ypre the BN output before the activation (NULL when act is NONE).
+static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
+                           int recal_count, size_t P, int C, const float *x, enum qn_act act, float *stats,
+                           float *ypre, float *y) {
     const float *gamma = net->w + cb->gamma, *beta = net->w + cb->beta;
     float *rm = net->w + cb->mean, *rv = net->w + cb->var;
     if (mode == QN_MB_EVAL) {
-        qn_nn_bn_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, y);
+        qn_nn_bn_act_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, act, y);
         return;
     }
-    qn_nn_bn_fwd_train(P, C, x, gamma, beta, BN_EPS, BN_MOMENTUM, NULL, NULL, stats, stats + C, y);
+    qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, act == QN_ACT_NONE ? NULL : ypre, y);
     if (mode == QN_MB_BN_RECAL) {
         // cumulative average over the calibration batches (equal weights, as Once-for-All)
         float a = 1.0f / (float)(recal_count + 1);
@@ -295,8 +296,8 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     r->H0 = cv.Ho, r->W0 = cv.Wo;
     size_t P = (size_t)B * cv.Ho * cv.Wo;
     qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
-    bn_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, r->s_stats, r->s2);
-    qn_nn_act_fwd((enum qn_act)s->act_outer, P * s->stem_c, r->s2, r->s3);
+    bn_act_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, (enum qn_act)s->act_outer, r->s_stats,
+                   r->s2, r->s3);
     const float *cur = r->s3;
     // blocks
     for (int i = 0; i < s->n_stages; i++)
@@ -308,17 +309,18 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             bb->in = cur;
             qn_nn_pw_fwd(pin, cin, ce, cur, net->w + bp->expand.w, (size_t)cin, NULL, bb->e1);
-            bn_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, bb->stats, bb->e2);
-            qn_nn_act_fwd((enum qn_act)s->act_block, pin * ce, bb->e2, bb->e3);
+            bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
+                           bb->e2, bb->e3);
             struct qn_nn_dw dw;
             const int off = (K - k) / 2;
             qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + ((size_t)off * K + off) * cemax,
                           (size_t)K * cemax, (size_t)cemax);
             qn_nn_dw_fwd(&dw, bb->e3, bb->d1);
-            bn_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, bb->stats + 2 * cemax, bb->d2);
-            qn_nn_act_fwd((enum qn_act)s->act_block, pout * ce, bb->d2, bb->d3);
+            bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
+                           bb->stats + 2 * cemax, bb->d2, bb->d3);
             qn_nn_pw_fwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, NULL, bb->p1);
-            bn_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, bb->stats + 4 * cemax, bb->out);
+            bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE, bb->stats + 4 * cemax,
+                           NULL, bb->out);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pout * cout; j++) bb->out[j] += cur[j];
             cur = bb->out;
@@ -327,8 +329,8 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     const int cl = s->stage_c[s->n_stages - 1];
     P = (size_t)B * r->Hh * r->Wh;
     qn_nn_pw_fwd(P, cl, s->head_c, cur, net->w + net->head.w, (size_t)cl, NULL, r->h1);
-    bn_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, r->h_stats, r->h2);
-    qn_nn_act_fwd((enum qn_act)s->act_outer, P * s->head_c, r->h2, r->h3);
+    bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, (enum qn_act)s->act_outer, r->h_stats,
+                   r->h2, r->h3);
     qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
     qn_nn_pw_fwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c,
                  net->w + net->cls_b, r->logits);
@@ -336,9 +338,10 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     return r->logits;
 }
 
-static void bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb, size_t P, int C, const float *x,
-                        const float *stats, const float *dy, float *dx) {
-    qn_nn_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, dy, net->grad + cb->gamma, net->grad + cb->beta, dx);
+static void act_bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb, size_t P, int C, const float *x,
+                            const float *stats, enum qn_act act, const float *ypre, const float *dy, float *dx) {
+    qn_nn_act_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, act, ypre, dy, net->grad + cb->gamma,
+                     net->grad + cb->beta, dx);
 }
 
 void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
@@ -352,8 +355,8 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c, dlogits,
                  net->grad + net->cls_w, net->grad + net->cls_b, buf[0]);
     qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
-    qn_nn_act_bwd((enum qn_act)s->act_outer, P * s->head_c, r->h2, buf[1], buf[1]);
-    bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, buf[1], buf[2]);
+    act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, buf[1],
+                    buf[2]);
     qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, net->w + net->head.w, (size_t)cl, buf[2],
                  net->grad + net->head.w, NULL, buf[0]);
     int gi = 0;  // buf[gi] holds d(current block output)
@@ -365,19 +368,18 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             const int cout = s->stage_c[i], k = g->kernel[i][b], stride = b == 0 ? s->stage_stride[i] : 1;
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
-            bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, dout, t1);
+            act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, dout, t1);
             qn_nn_pw_bwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, t1, net->grad + bp->project.w,
                          NULL, t2);
-            qn_nn_act_bwd((enum qn_act)s->act_block, pout * ce, bb->d2, t2, t2);
-            bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, t2, t1);
+            act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, t2,
+                            t1);
             struct qn_nn_dw dw;
             const int off = (K - k) / 2;
             const size_t woff = ((size_t)off * K + off) * cemax;
             qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + woff, (size_t)K * cemax,
                           (size_t)cemax);
             qn_nn_dw_bwd(&dw, bb->e3, t1, net->grad + bp->dw.w + woff, t2);
-            qn_nn_act_bwd((enum qn_act)s->act_block, pin * ce, bb->e2, t2, t2);
-            bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, t2, t1);
+            act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, t2, t1);
             qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
                          NULL, din);
             if (stride == 1 && cin == cout)
@@ -387,8 +389,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     // stem (the input needs no gradient)
     float *d = buf[gi], *t = buf[(gi + 1) & 3];
     P = (size_t)B * r->H0 * r->W0;
-    qn_nn_act_bwd((enum qn_act)s->act_outer, P * s->stem_c, r->s2, d, d);
-    bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, d, t);
+    act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, d, t);
     struct qn_nn_conv cv;
     qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
                     (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);

@@ -235,12 +235,56 @@ static void grad_losses(void) {
     free(c.z), free(c.g), free(ga), free(tz), free(tp);
 }
 
+// The fused BN + activation used by the supernet equals BN followed by the activation (both
+// checked above by finite differences), forward and backward, with ReLU6 / hardswish kinks
+// included. Different summation orders: 1e-4 relative on values of order 1.
+static void fused_bn_act_matches_unfused(void) {
+    enum qn_act acts[] = {QN_ACT_NONE, QN_ACT_RELU6, QN_ACT_HSWISH, QN_ACT_GELU};
+    size_t Ps[] = {1 + 2, 37, 700};
+    int Cs[] = {1, 19, 48, 97};
+    for (size_t ia = 0; ia < 4; ia++)
+        for (size_t ip = 0; ip < 3; ip++)
+            for (size_t ic = 0; ic < 4; ic++) {
+                size_t P = Ps[ip];
+                int C = Cs[ic];
+                size_t n = P * C;
+                float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * C);
+                float *b = malloc(sizeof(float) * C), *m1 = malloc(sizeof(float) * C), *r1 = malloc(sizeof(float) * C);
+                float *m2 = malloc(sizeof(float) * C), *r2 = malloc(sizeof(float) * C);
+                float *pre1 = malloc(sizeof(float) * n), *y1 = malloc(sizeof(float) * n), *pre2 = malloc(sizeof(float) * n);
+                float *y2 = malloc(sizeof(float) * n), *dx1 = malloc(sizeof(float) * n), *dx2 = malloc(sizeof(float) * n);
+                float *dg1 = calloc(C, sizeof(float)), *db1 = calloc(C, sizeof(float)), *dg2 = calloc(C, sizeof(float));
+                float *db2 = calloc(C, sizeof(float)), *t = malloc(sizeof(float) * n);
+                qt_fill_f32(x, n, -3, 5), qt_fill_f32(dy, n, -1, 1), qt_fill_f32(g, C, 0.5f, 2), qt_fill_f32(b, C, -1, 1);
+                qn_nn_bn_fwd_train(P, C, x, g, b, QN_NN_BN_EPS, 0.1f, NULL, NULL, m1, r1, pre1);
+                qn_nn_act_fwd(acts[ia], n, pre1, y1);
+                qn_nn_bn_act_fwd_train(P, C, x, g, b, acts[ia], m2, r2, pre2, y2);
+                float worst = 0;
+                for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(y1[i] - y2[i]) / (1 + fabsf(y1[i])));
+                for (int c = 0; c < C; c++) worst = fmaxf(worst, fabsf(m1[c] - m2[c]) + fabsf(r1[c] - r2[c]) / r1[c]);
+                QT_CHECK(worst < 1e-4f, "%s P=%zu C=%d forward differs by %g", qn_act_name(acts[ia]), P, C, worst);
+                qn_nn_act_bwd(acts[ia], n, pre1, dy, t);
+                qn_nn_bn_bwd(P, C, x, g, m1, r1, t, dg1, db1, dx1);
+                qn_nn_act_bn_bwd(P, C, x, g, m2, r2, acts[ia], pre2, dy, dg2, db2, dx2);
+                worst = 0;
+                float scale = 1e-6f;
+                for (size_t i = 0; i < n; i++) scale = fmaxf(scale, fabsf(dx1[i]));
+                for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(dx1[i] - dx2[i]) / scale);
+                for (int c = 0; c < C; c++)
+                    worst = fmaxf(worst, (fabsf(dg1[c] - dg2[c]) + fabsf(db1[c] - db2[c])) / (1 + fabsf(dg1[c]) + fabsf(db1[c])));
+                QT_CHECK(worst < 1e-4f, "%s P=%zu C=%d backward differs by %g", qn_act_name(acts[ia]), P, C, worst);
+                free(x), free(dy), free(g), free(b), free(m1), free(r1), free(m2), free(r2), free(pre1), free(y1);
+                free(pre2), free(y2), free(dx1), free(dx2), free(dg1), free(db1), free(dg2), free(db2), free(t);
+            }
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     qt_seed(7);
     QT_RUN(grad_pointwise);
     QT_RUN(grad_conv);
-    QT_RUN(grad_depthwise);
+    QT_RUN_EACH_ISA(grad_depthwise);
+    QT_RUN_EACH_ISA(fused_bn_act_matches_unfused);
     QT_RUN(grad_batchnorm);
     QT_RUN(grad_activations);
     QT_RUN(grad_pooling);
