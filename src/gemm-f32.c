@@ -202,10 +202,19 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
                     const size_t n_pad = QN_ROUND_UP(g->N, NR);
                     Bpanel = g->pb->data + pc * n_pad + jc * kc;
                 } else {
-#pragma omp for schedule(static)
-                    for (size_t jp = 0; jp < n_panels; jp++)
-                        pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), kc, g->B, g->ldb, g->trans_b,
-                                     pc, jc + jp * NR, Bp + jp * NR * kc);
+                    // Each thread packs a contiguous range of panels. B[K][ldb] goes 16 rows
+                    // at a time across the whole range, so its rows are read as long
+                    // contiguous segments (a panel at a time would stride ldb per 128 bytes
+                    // and defeat the prefetchers); B^T rows are contiguous per panel anyway.
+                    const size_t q0 = n_panels * (size_t)tid / (size_t)nt;
+                    const size_t q1 = n_panels * (size_t)(tid + 1) / (size_t)nt;
+                    const size_t kstep = g->trans_b ? kc : 16;
+                    for (size_t k0 = 0; k0 < kc; k0 += kstep)
+                        for (size_t jp = q0; jp < q1; jp++)
+                            pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0),
+                                         g->B, g->ldb, g->trans_b, pc + k0, jc + jp * NR,
+                                         Bp + jp * NR * kc + k0 * NR);
+#pragma omp barrier
                     Bpanel = Bp;
                 }
                 // Work items: MC row blocks x column ranges of the panel; split the columns
@@ -229,7 +238,6 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
                     macro_kernel(g, m0, mc, jc + n0, n1 - n0, kc, first, last, Ap,
                                  Bpanel + n0 * kc);
                 }
-                (void)tid;
             }
         }
     }
