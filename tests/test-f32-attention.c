@@ -235,8 +235,8 @@ static void mha_in_place_and_bad_args(void) {
                                 ld, &ws) == QN_ERR_ARG, "dh > dh_max accepted");
     QT_CHECK(qn_f32_mha_forward(&s.w, d, T, x, 11, NULL, 0, false, y, ld, &ws) == QN_ERR_ARG,
              "ldx < D accepted");
-    QT_CHECK(qn_mha_workspace_init(&ws, 0, 1, 1, 1) == QN_ERR_ARG, "T = 0 workspace");
     qn_mha_workspace_free(&ws);
+    QT_CHECK(qn_mha_workspace_init(&ws, 0, 1, 1, 1) == QN_ERR_ARG, "T = 0 workspace");
     const char *v = qn_f32_mha_variant();
     QT_CHECK(v && strstr(v, "softmax qn_f32_softmax_ukernel__"), "variant %s", v ? v : "(null)");
     qn_free(x), qn_free(y);
