@@ -89,6 +89,14 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
+# The main job. Until `qnas search` lands (issue 5) it shows the machine and kernels chosen,
+# then evaluates the largest and smallest subnets of the bundled supernet, if present.
+WEIGHTS ?= weights/mbconv-fmnist.safetensors
+demo: deps all
+	@$(BUILD)/qnas info
+	@if [ -f $(WEIGHTS) ]; then for g in max min; do $(BUILD)/qnas eval --weights $(WEIGHTS) --genome $$g --split test; done; \
+	 else echo "qnas: $(WEIGHTS) is not trained yet; see README (qnas train)"; fi
+
 clean:
 	rm -rf build build-asan build-*
 
