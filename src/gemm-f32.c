@@ -1,10 +1,10 @@
 // FP32 GEMM operator: pack -> macro-kernel -> micro-kernel (BLIS), with a direct path for
 // small M and a pre-packed-B entry point for constant weights.
 //
-// Loop nest of the blocked path (per KC x NC panel of B, shared by all threads):
-//   jc (NC columns) -> pc (KC deep) -> pack B panel (threads split its NR panels)
-//     -> work items (MC rows) x (column ranges of the panel) split over threads
-//        -> pack A block (MC x KC, per thread) -> jr (NR) -> ir (MR) -> micro-kernel
+// Loop nest of the blocked path, per thread on its own block of C (columns, or rows when N
+// is narrow):
+//   jc (NC columns) -> pc (KC deep) -> pack B panel (KC x NC)
+//     -> ic (MC rows) -> pack A block (MC x KC) -> jr (NR) -> ir (MR) -> micro-kernel
 // The B micro-panel (KC x NR) stays in L1 while the A block (MC x KC) streams from L2.
 #include <omp.h>
 #include <pthread.h>
@@ -176,69 +176,69 @@ static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t 
     }
 }
 
-static void gemm_blocked(const struct gemm_job *g, int nth) {
+// One thread's share: rows [m_lo, m_hi) x columns [n_lo, n_hi) of C (n_lo a multiple of
+// NR), the whole loop nest with the thread's own packing buffers, no synchronisation.
+static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo,
+                              size_t n_hi) {
     const struct f32_gemm_config *cf = g->cf;
     const size_t MR = cf->mr, NR = cf->nr;
     const size_t kc_max = g->pb ? g->pb->kc : balanced_kc(g->K, cf->kc);
-    // Equal MC blocks (multiples of MR) so threads get even work.
-    const size_t n_mc = QN_DIV_UP(g->M, cf->mc);
-    const size_t mc_blk = QN_ROUND_UP(QN_DIV_UP(g->M, n_mc), MR);
-    const size_t nc_max = QN_MIN(cf->nc, QN_ROUND_UP(g->N, NR));
-    float *Bp = g->pb ? NULL : scratch(1, kc_max * nc_max);
-    const size_t a_floats = mc_blk * kc_max;
-
-#pragma omp parallel num_threads(nth) if (nth > 1)
-    {
-        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-        float *Ap = scratch(0, a_floats);
-        for (size_t jc = 0; jc < g->N; jc += cf->nc) {
-            const size_t nc = QN_MIN(cf->nc, g->N - jc);
-            const size_t n_panels = QN_DIV_UP(nc, NR);
-            for (size_t pc = 0; pc < g->K; pc += kc_max) {
-                const size_t kc = QN_MIN(kc_max, g->K - pc);
-                const bool first = pc == 0, last = pc + kc == g->K;
-                const float *Bpanel;
-                if (g->pb) {
-                    const size_t n_pad = QN_ROUND_UP(g->N, NR);
-                    Bpanel = g->pb->data + pc * n_pad + jc * kc;
-                } else {
-                    // Each thread packs a contiguous range of panels. B[K][ldb] goes 16 rows
-                    // at a time across the whole range, so its rows are read as long
-                    // contiguous segments (a panel at a time would stride ldb per 128 bytes
-                    // and defeat the prefetchers); B^T rows are contiguous per panel anyway.
-                    const size_t q0 = n_panels * (size_t)tid / (size_t)nt;
-                    const size_t q1 = n_panels * (size_t)(tid + 1) / (size_t)nt;
-                    const size_t kstep = g->trans_b ? kc : 16;
-                    for (size_t k0 = 0; k0 < kc; k0 += kstep)
-                        for (size_t jp = q0; jp < q1; jp++)
-                            pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0),
-                                         g->B, g->ldb, g->trans_b, pc + k0, jc + jp * NR,
-                                         Bp + jp * NR * kc + k0 * NR);
-#pragma omp barrier
-                    Bpanel = Bp;
-                }
-                // Work items: MC row blocks x column ranges of the panel; split the columns
-                // only as far as needed to give every thread about two items.
-                const size_t n_js = QN_MIN(n_panels, QN_DIV_UP(2 * (size_t)nt, n_mc));
-                const size_t items = n_mc * n_js;
-                size_t packed_ic = (size_t)-1;
-#pragma omp for schedule(static)
-                for (size_t it = 0; it < items; it++) {
-                    const size_t ic = it / n_js, js = it % n_js;
-                    const size_t m0 = ic * mc_blk;
-                    if (m0 >= g->M) continue;
-                    const size_t mc = QN_MIN(mc_blk, g->M - m0);
-                    const size_t p0 = n_panels * js / n_js, p1 = n_panels * (js + 1) / n_js;
-                    if (p0 == p1) continue;
-                    if (ic != packed_ic) {
-                        pack_a(cf, mc, kc, g->A, g->lda, g->trans_a, m0, pc, Ap);
-                        packed_ic = ic;
-                    }
-                    const size_t n0 = p0 * NR, n1 = QN_MIN(nc, p1 * NR);
-                    macro_kernel(g, m0, mc, jc + n0, n1 - n0, kc, first, last, Ap,
-                                 Bpanel + n0 * kc);
-                }
+    // Equal MC blocks (multiples of MR): no thin last block.
+    const size_t n_mc = QN_DIV_UP(m_hi - m_lo, cf->mc);
+    const size_t mc_blk = QN_ROUND_UP(QN_DIV_UP(m_hi - m_lo, n_mc), MR);
+    float *Ap = scratch(0, mc_blk * kc_max);
+    float *Bp = g->pb ? NULL : scratch(1, kc_max * QN_MIN(cf->nc, QN_ROUND_UP(n_hi - n_lo, NR)));
+    for (size_t jc = n_lo; jc < n_hi; jc += cf->nc) {
+        const size_t nc = QN_MIN(cf->nc, n_hi - jc);
+        const size_t n_panels = QN_DIV_UP(nc, NR);
+        for (size_t pc = 0; pc < g->K; pc += kc_max) {
+            const size_t kc = QN_MIN(kc_max, g->K - pc);
+            const bool first = pc == 0, last = pc + kc == g->K;
+            const float *Bpanel = Bp;
+            if (g->pb) {
+                Bpanel = g->pb->data + pc * QN_ROUND_UP(g->N, NR) + jc * kc;
+            } else {
+                // B[K][ldb] goes 16 rows at a time across all panels, so its rows are read
+                // as long contiguous segments (a panel at a time would stride ldb per 128
+                // bytes and defeat the prefetchers); B^T rows are contiguous per panel.
+                const size_t kstep = g->trans_b ? kc : 16;
+                for (size_t k0 = 0; k0 < kc; k0 += kstep)
+                    for (size_t jp = 0; jp < n_panels; jp++)
+                        pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0), g->B,
+                                     g->ldb, g->trans_b, pc + k0, jc + jp * NR,
+                                     Bp + jp * NR * kc + k0 * NR);
             }
+            for (size_t m0 = m_lo; m0 < m_hi; m0 += mc_blk) {
+                const size_t mc = QN_MIN(mc_blk, m_hi - m0);
+                pack_a(cf, mc, kc, g->A, g->lda, g->trans_a, m0, pc, Ap);
+                macro_kernel(g, m0, mc, jc, nc, kc, first, last, Ap, Bpanel);
+            }
+        }
+    }
+}
+
+// Threads take disjoint blocks of C and run independently (no barriers: on a shared machine a
+// descheduled thread would stall its partner at every KC step). Columns are split when each
+// thread gets at least two NR panels (B packed once overall, A per thread: A is the smaller
+// operand then), else rows.
+static void gemm_blocked(const struct gemm_job *g, int nth) {
+    const size_t MR = g->cf->mr, NR = g->cf->nr;
+    if (nth <= 1) {
+        gemm_blocked_part(g, 0, g->M, 0, g->N);
+        return;
+    }
+    const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MR);
+    const bool split_n = n_panels >= 2 * (size_t)nth;
+#pragma omp parallel num_threads(nth)
+    {
+        const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        const size_t parts = split_n ? n_panels : m_panels;
+        const size_t q0 = parts * t / nt, q1 = parts * (t + 1) / nt;
+        if (q0 < q1) {
+            if (split_n)
+                gemm_blocked_part(g, 0, g->M, q0 * NR, QN_MIN(g->N, q1 * NR));
+            else
+                gemm_blocked_part(g, q0 * MR, QN_MIN(g->M, q1 * MR), 0, g->N);
         }
     }
 }
