@@ -68,13 +68,9 @@ static void mha_core(size_t T, size_t H, size_t dh, const float *qkv, size_t ld,
         const size_t nk = causal ? r1 : T;
         const float *Q = qkv + r0 * ld + h * dh, *K = qkv + HD + h * dh, *V = qkv + 2 * HD + h * dh;
         qn_f32_gemm(false, true, m, nk, dh, scale, Q, ld, K, ld, 0.0f, S, nk, NULL);
-        for (size_t i = 0; i < m; i++) {
-            const size_t r = r0 + i, nv = causal ? r + 1 : nk;
-            float *Si = S + i * nk;
-            const float *mi = mask ? mask + r * ldm : NULL;
-            qn_f32_softmax(1, nv, Si, nk, mi, 0, false, Si, nk);
-            for (size_t j = nv; j < nk; j++) Si[j] = 0.0f;
-        }
+        // qn_f32_softmax's causal rule for m rows of nk = r1 keys, j <= i + nk - m = r0 + i,
+        // is exactly "query r sees keys 0..r"
+        qn_f32_softmax(m, nk, S, nk, mask ? mask + r0 * ldm : NULL, ldm, causal, S, nk);
         qn_f32_gemm(false, false, m, dh, nk, 1.0f, S, nk, V, ld, 0.0f, o + r0 * HD + h * dh, HD, NULL);
     }
 }
