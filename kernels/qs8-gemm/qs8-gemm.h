@@ -13,9 +13,14 @@
 //       below). Masking the low nibbles of a vector gives the c4 layout of k-quad 2o, the high
 //       nibbles that of k-quad 2o + 1, for any vector width: unpacking is two ANDs, a shift and
 //       a 16-entry table lookup, no shuffling across columns.
-// Panels are 64-byte aligned (NR*4 bytes per k-quad, NR a multiple of 8 → 128*Kq or 32*Kq*NR/8
-// bytes). Padding is zero on both sides of the dot product, so it adds exactly 0; the a_zp
-// correction uses col_sum over the real K only.
+// Every panel starts 32-byte aligned (64 when NR*4 is a multiple of 64): panel sizes are
+// multiples of NR*4 bytes and the buffer is 64-byte aligned, so kernels use aligned loads.
+// Padding is zero, so it adds exactly 0 to the dot products; the a_zp correction uses col_sum
+// over the real K only, and A bytes past K are never read.
+//
+// GEMM with packed s4 unpacks a block of panels to s8 once (qn_qs4_unpack_fn) and runs the s8
+// kernel on it for every row tile; GEMV (M == 1) unpacks in registers and reads half the
+// bytes of s8.
 #pragma once
 
 #include <assert.h>
@@ -26,7 +31,7 @@
 
 #include "gemm.h"
 
-// 8 k-values of one column in packed s4: nib[r] = (W[k0 + r] & 15) | (W[k0 + 4 + r] << 4).
+// 8 k-values of one column in packed s4: nib[r] = (W[k0 + r] & 15) | (W[k0 + 4 + r] & 15) << 4.
 struct qn_qs4_c8 {
     uint8_t nib[4];
 };
@@ -114,7 +119,7 @@ void qn_qs4_unpack__avx512(size_t np, size_t nr, size_t kc, const uint8_t *w4, i
 // Sign-extends a two's-complement nibble.
 static inline int32_t qn_s4_value(uint32_t nibble) { return (int32_t)((nibble ^ 8u) & 15u) - 8; }
 
-// Activation row: nibble value -> s8, for vpshufb (two's-complement nibble 0..15 -> -8..7).
+// vpshufb table: two's-complement nibble 0..15 -> s8 value -8..7.
 #define QN_S4_LUT_BYTES 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1
 
 // Four A bytes as one 32-bit lane, reading only the n (< 4) bytes that exist past the end.
