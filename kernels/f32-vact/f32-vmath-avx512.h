@@ -3,14 +3,15 @@
 //
 // exp: Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2, a degree-6 polynomial for
 // exp(r) (Cephes expf coefficients), then scalef by 2^n, which rounds the denormal range and
-// overflows to +inf correctly. Measured max relative error vs. double exp over [-87, 88]:
-// < 2 ulp (2.4e-7). Inputs are clamped to [-110, 89]: exp(-inf) and anything below -103.97
+// overflows to +inf correctly. Measured max relative error vs. double exp, every 7th float of
+// [-87, 88]: 8.5e-8 (0.71 * 2^-23, i.e. within 1.5 ulp). Inputs are clamped to [-110, 89]: exp(-inf) and anything below -103.97
 // is exactly 0, exp(> 88.73) is +inf. NaN inputs are not supported.
 //
 // GELU (tanh form) uses the identity 0.5 * (1 + tanh(z)) = 1 / (1 + exp(-2z)):
 //   gelu(x) = x / (1 + exp(-2z)),  z = sqrt(2/pi) * (x + 0.044715 x^3)
 // which has no cancellation for negative x (the tanh form loses digits there). Measured error
-// vs. the double-precision formula: |err| <= 4e-7 * max(1, |x|).
+// vs. the double-precision formula on [-12, 12] in steps of 1e-5: 1.24e-7 * max(1, |x|)
+// (the tests allow 4e-7 * max(1, |x|)).
 #pragma once
 
 #include <immintrin.h>
