@@ -106,6 +106,7 @@ struct qn_qs8_conv {
     struct qn_qgemm_weights gw;        // GEMM paths: W as [c_out][kh * kw * c_in]
     int32_t *dw_w;                     // depthwise: [kh * kw][c_pad] as (uint16_t)w, 0 padded
     size_t c_pad;                      // depthwise: c rounded up to 16
+    int32_t *dw_rowsum;                // depthwise: [kh][c_pad] sum over j of w[i][j][ch]
     float *w_scale;                    // depthwise: [c]
     float *dw_mul;                     // depthwise: [c_pad] a_scale * w_scale, set per run
     uint8_t *scratch;                  // im2col or subsampled pixels (u8)
