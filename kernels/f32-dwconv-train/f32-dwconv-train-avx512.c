@@ -17,18 +17,37 @@ QN_AI void fwd_row(const struct qn_dwt_shape *s, int K, const float *xrow, const
     const int C = s->C, pad = K / 2, st = s->stride;
     __m512 wv[7];
     for (int j = 0; j < K; j++) wv[j] = _mm512_maskz_loadu_ps(m, wrow + j * ws_w + c);
-    for (int ow = 0; ow < s->Wo; ow++) {
+    for (int ow = 0; ow < s->Wo;) {
         int j0, j1;
         qn_dwt_fwd_range(ow, st, pad, K, s->W, &j0, &j1);
         float *yp = yrow + (size_t)ow * C + c;
-        __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, yp);
-        const float *xp = xrow + (size_t)(ow * st - pad) * C + c;
-        if (j0 == 0 && j1 == K) {
-            for (int j = 0; j < K; j++) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + (size_t)j * C), wv[j], a);
-        } else {
-            for (int j = j0; j < j1; j++) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + (size_t)j * C), wv[j], a);
+        const float *xp = xrow + (ptrdiff_t)(ow * st - pad) * C + c;
+        if (j0 == 0 && ow + 3 < s->Wo && (ow + 3) * st - pad + K <= s->W) {
+            // four interior pixels: four independent FMA chains hide the FMA latency
+            __m512 a0, a1, a2, a3;
+            if (first) {
+                a0 = a1 = a2 = a3 = _mm512_setzero_ps();
+            } else {
+                a0 = _mm512_maskz_loadu_ps(m, yp), a1 = _mm512_maskz_loadu_ps(m, yp + C);
+                a2 = _mm512_maskz_loadu_ps(m, yp + 2 * C), a3 = _mm512_maskz_loadu_ps(m, yp + 3 * C);
+            }
+            const size_t sc = (size_t)st * C;
+            for (int j = 0; j < K; j++) {
+                const float *xj = xp + (size_t)j * C;
+                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xj), wv[j], a0);
+                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xj + sc), wv[j], a1);
+                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xj + 2 * sc), wv[j], a2);
+                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xj + 3 * sc), wv[j], a3);
+            }
+            _mm512_mask_storeu_ps(yp, m, a0), _mm512_mask_storeu_ps(yp + C, m, a1);
+            _mm512_mask_storeu_ps(yp + 2 * C, m, a2), _mm512_mask_storeu_ps(yp + 3 * C, m, a3);
+            ow += 4;
+            continue;
         }
+        __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, yp);
+        for (int j = j0; j < j1; j++) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + (ptrdiff_t)j * C), wv[j], a);
         _mm512_mask_storeu_ps(yp, m, a);
+        ow++;
     }
 }
 
@@ -77,8 +96,29 @@ QN_AI void dgrad_k(const struct qn_dwt_shape *s, int K, const float *dy, const f
                 const float *grow = dy + (size_t)(t / st) * s->Wo * C;
                 __m512 wv[7];
                 for (int j = 0; j < K; j++) wv[j] = _mm512_maskz_loadu_ps(m, w + i * ws_h + j * ws_w + c);
-                for (int iw = 0; iw < s->W; iw++) {
+                for (int iw = 0; iw < s->W;) {
                     float *xp = xrow + (size_t)iw * C + c;
+                    if (st == 1 && iw + pad - (K - 1) >= 0 && iw + 3 + pad < s->Wo) {
+                        // four pixels whose every tap lands inside dy: four FMA chains
+                        __m512 a0, a1, a2, a3;
+                        if (first) {
+                            a0 = a1 = a2 = a3 = _mm512_setzero_ps();
+                        } else {
+                            a0 = _mm512_maskz_loadu_ps(m, xp), a1 = _mm512_maskz_loadu_ps(m, xp + C);
+                            a2 = _mm512_maskz_loadu_ps(m, xp + 2 * C), a3 = _mm512_maskz_loadu_ps(m, xp + 3 * C);
+                        }
+                        for (int j = 0; j < K; j++) {
+                            const float *g = grow + (size_t)(iw + pad - j) * C + c;
+                            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g), wv[j], a0);
+                            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + C), wv[j], a1);
+                            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + 2 * C), wv[j], a2);
+                            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + 3 * C), wv[j], a3);
+                        }
+                        _mm512_mask_storeu_ps(xp, m, a0), _mm512_mask_storeu_ps(xp + C, m, a1);
+                        _mm512_mask_storeu_ps(xp + 2 * C, m, a2), _mm512_mask_storeu_ps(xp + 3 * C, m, a3);
+                        iw += 4;
+                        continue;
+                    }
                     __m512 a = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, xp);
                     if (st == 1) {
                         // taps j with 0 <= iw + pad - j < Wo
@@ -95,6 +135,7 @@ QN_AI void dgrad_k(const struct qn_dwt_shape *s, int K, const float *dy, const f
                         }
                     }
                     _mm512_mask_storeu_ps(xp, m, a);
+                    iw++;
                 }
                 first = 0;
             }
