@@ -1,43 +1,29 @@
-// Depthwise convolution kernels for training, one NHWC image at a time, padding k/2:
-// forward, input gradient (dgrad) and weight gradient (wgrad). Channels are contiguous and
-// vectorized; the valid tap range of every output pixel is computed up front, so there is no
-// per-element bounds test.
+// Depthwise convolution kernels for training, one NHWC image at a time, on ZERO-PADDED input:
+// the operator (src/nn.c) copies each image into a buffer with the borders already applied, so
+// every output pixel sees all k x k taps and the kernels have no bounds logic at all.
 //
-// x [H][W][C], y / dy [Ho][Wo][C], weights w[i*ws_h + j*ws_w + c] (a centred window of the
-// supernet tensor), dw [k][k][C] dense (the caller adds it into the supernet gradient).
+// Forward:  y[oh][ow][c] = sum_{i,j} xp[oh*s + i][ow*s + j][c] * w[i][j][c]
+//           (xp is x padded by k/2 on every side: [Hp][Wp][C]).
+// Input gradient: the same forward kernel, stride 1, on dy dilated by the stride and padded,
+//           with the kernel flipped (see qn_nn_dw_bwd).
+// Weight gradient: dw[i][j][c] += sum_{oh,ow} dy[oh][ow][c] * xp[oh*s + i][ow*s + j][c].
 #pragma once
 
 #include <stddef.h>
 
 struct qn_dwt_shape {
-    int H, W, C, k, stride, Ho, Wo;
+    int Hp, Wp, C, k, stride, Ho, Wo;  // padded input, channels, kernel, stride, output
 };
 
-// y = conv(x, w), overwritten.
-typedef void (*qn_f32_dwconv_fwd_fn)(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
+// w[i*ws_h + j*ws_w + c]; y [Ho][Wo][C] overwritten.
+typedef void (*qn_f32_dwconv_fwd_fn)(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
                                      size_t ws_w, float *y);
-// dx = conv^T(dy, w), overwritten.
-typedef void (*qn_f32_dwconv_dgrad_fn)(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
-                                       size_t ws_w, float *dx);
-// dw += sum over pixels of dy * x under each tap.
-typedef void (*qn_f32_dwconv_wgrad_fn)(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw);
+// dw [k][k][C] dense, accumulated.
+typedef void (*qn_f32_dwconv_wgrad_fn)(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
 
-void qn_f32_dwconv_fwd__scalar(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
+void qn_f32_dwconv_fwd__scalar(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
                                size_t ws_w, float *y);
-void qn_f32_dwconv_dgrad__scalar(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
-                                 size_t ws_w, float *dx);
-void qn_f32_dwconv_wgrad__scalar(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw);
-
-void qn_f32_dwconv_fwd__avx512(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
+void qn_f32_dwconv_wgrad__scalar(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
+void qn_f32_dwconv_fwd__avx512(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
                                size_t ws_w, float *y);
-void qn_f32_dwconv_dgrad__avx512(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
-                                 size_t ws_w, float *dx);
-void qn_f32_dwconv_wgrad__avx512(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw);
-
-// Valid tap range [*lo, *hi) along one axis for output coordinate o: taps t with
-// 0 <= o*stride + t - pad < n.
-static inline void qn_dwt_fwd_range(int o, int stride, int pad, int k, int n, int *lo, int *hi) {
-    int base = o * stride - pad;
-    *lo = base < 0 ? -base : 0;
-    *hi = n - base < k ? n - base : k;
-}
+void qn_f32_dwconv_wgrad__avx512(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
