@@ -8,7 +8,11 @@
 
 #include "common.h"
 #include "cpu.h"
+#include "attention.h"
+#include "conv.h"
 #include "gemm.h"
+#include "nn.h"
+#include "ops.h"
 #include "train.h"
 
 #ifdef _OPENMP
@@ -56,11 +60,35 @@ static int cmd_info(void) {
     printf(")\n");
     printf("threads:  %d\n", qn_threads());
     printf("kernels:\n");
-    printf("  %-22s %s\n", "f32 gemm", qn_f32_gemm_variant());
-    printf("  %-22s %s\n", "u8s8 gemm", qn_qgemm_variant(8, false));
-    printf("  %-22s %s\n", "u8s8 gemv (batch 1)", qn_qgemm_variant(8, true));
-    printf("  %-22s %s\n", "u8s4 gemm", qn_qgemm_variant(4, false));
-    printf("  %-22s %s\n", "u8s4 gemv (batch 1)", qn_qgemm_variant(4, true));
+    struct { const char *op, *name; } k[] = {
+        {"f32 gemm", qn_f32_gemm_variant()},
+        {"u8s8 gemm", qn_qgemm_variant(8, false)},
+        {"u8s8 gemv (batch 1)", qn_qgemm_variant(8, true)},
+        {"u8s4 gemm", qn_qgemm_variant(4, false)},
+        {"u8s4 gemv (batch 1)", qn_qgemm_variant(4, true)},
+        {"f32 conv 1x1", "gemm on NHWC (f32 gemm)"},
+        {"f32 conv kxk", "im2col + f32 gemm"},
+        {"f32 dwconv 3x3", qn_f32_dwconv_variant(3)},
+        {"f32 dwconv 5x5", qn_f32_dwconv_variant(5)},
+        {"f32 dwconv 7x7", qn_f32_dwconv_variant(7)},
+        {"u8s8 dwconv 3x3", qn_qs8_dwconv_variant(3)},
+        {"u8s8 dwconv 5x5", qn_qs8_dwconv_variant(5)},
+        {"u8s8 dwconv 7x7", qn_qs8_dwconv_variant(7)},
+        {"f32 attention", qn_f32_mha_variant()},
+        {"u8s8 attention", qn_qs8_mha_variant()},
+        {"f32 layer norm", qn_f32_layernorm_variant()},
+        {"f32 softmax", qn_f32_softmax_variant()},
+        {"f32 relu6", qn_f32_vact_variant(QN_ACT_RELU6)},
+        {"f32 hardswish", qn_f32_vact_variant(QN_ACT_HSWISH)},
+        {"f32 gelu", qn_f32_vact_variant(QN_ACT_GELU)},
+        {"f32 add", qn_f32_vadd_variant()},
+        {"f32 global avg pool", qn_f32_global_avgpool_variant()},
+        {"f32 avg pool", qn_f32_avgpool_variant()},
+        {"f32 -> u8 quantize", qn_qu8_quantize_variant()},
+        {"u8 -> f32 dequantize", qn_qu8_dequantize_variant()},
+        {"training (dw, bn)", qn_nn_kernels_variant()},
+    };
+    for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) printf("  %-22s %s\n", k[i].op, k[i].name);
     return 0;
 }
 

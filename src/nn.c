@@ -44,6 +44,12 @@ static const struct nn_config *nn_config(void) {
     return &nn_configs[qn_isa()];
 }
 
+const char *qn_nn_kernels_variant(void) {
+    pthread_once(&nn_once, nn_init);
+    return qn_isa() == QN_ISA_AVX512 ? "qn_f32_dwconv_{fwd,wgrad}__avx512, qn_f32_bn_*__avx512"
+                                     : "qn_f32_dwconv_{fwd,wgrad}__scalar, qn_f32_bn_*__scalar";
+}
+
 static int thread_id(void) {
 #ifdef _OPENMP
     return omp_get_thread_num();

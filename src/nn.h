@@ -94,5 +94,8 @@ void qn_nn_gap_bwd(int B, int HW, int C, const float *dy, float *dx);  // dX ove
 // returns the mean loss; correct counts argmax hits (if not NULL).
 float qn_nn_softmax_xent(int B, int K, const float *logits, const uint8_t *labels, float smoothing,
                          const float *teacher_prob, float *dlogits, int *correct);
+// Names of the training kernels in use (depthwise forward / weight gradient, batch norm).
+const char *qn_nn_kernels_variant(void);
+
 // Row softmax [B][K] (teacher probabilities).
 void qn_nn_softmax(int B, int K, const float *logits, float *prob);
