@@ -181,6 +181,24 @@ bool qn_isa_set(enum qn_isa isa) {
     return true;
 }
 
+// --- floating point environment ---
+
+#ifdef QN_X86
+#include <xmmintrin.h>
+#endif
+
+static void set_ftz_daz(void) {
+#ifdef QN_X86
+    _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
+#endif
+}
+
+void qn_flush_denormals(void) {
+    set_ftz_daz();
+#pragma omp parallel num_threads(qn_threads())
+    set_ftz_daz();
+}
+
 // --- threads ---
 
 static int g_threads = 0;

@@ -296,6 +296,7 @@ int main(int argc, char **argv) {
         }
     }
     qn_threads_set(qn_threads());
+    qn_flush_denormals();
     if (i >= argc) {
         usage(stderr);
         return 2;
