@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "  train     train the elastic supernet:\n"
             "              qnas train --space mbconv-fmnist --out W.safetensors [--epochs N] [--batch B]\n"
             "                         [--lr LR] [--wd WD] [--optim sgd|adamw] [--seed S] [--resume]\n"
-            "                         [--data DIR] [--limit-train N] [--limit-val N]\n"
+            "                         [--data DIR] [--limit-train N] [--limit-val N] [--stop-after N]\n"
             "  eval      evaluate one subnet straight from the shared weights:\n"
             "              qnas eval --weights W --genome max|min|random:SEED|TEXT [--split val|test]\n"
             "                        [--limit N] [--data DIR] [--json]\n"
@@ -148,6 +148,7 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
         else if (strcmp(a, "--batch") == 0) { if (!parse_long(v, 2, 4096, &n)) return bad_arg("train", "--batch expects 2..4096, got '%s'%s", v, ""); c.batch = (int)n; }
         else if (strcmp(a, "--seed") == 0) { if (!parse_long(v, 0, 2147483647L, &n)) return bad_arg("train", "--seed expects a non-negative integer, got '%s'%s", v, ""); c.seed = (uint64_t)n; }
         else if (strcmp(a, "--limit-train") == 0) { if (!parse_long(v, 1, 100000000L, &n)) return bad_arg("train", "--limit-train expects a positive count, got '%s'%s", v, ""); c.limit_train = (int)n; }
+        else if (strcmp(a, "--stop-after") == 0) { if (!parse_long(v, 1, 10000, &n)) return bad_arg("train", "--stop-after expects a number of epochs, got '%s'%s", v, ""); c.stop_after = (int)n; }
         else if (strcmp(a, "--limit-val") == 0) { if (!parse_long(v, 1, 100000000L, &n)) return bad_arg("train", "--limit-val expects a positive count, got '%s'%s", v, ""); c.limit_val = (int)n; }
         else if (strcmp(a, "--random-subnets") == 0) { if (!parse_long(v, 0, 16, &n)) return bad_arg("train", "--random-subnets expects 0..16, got '%s'%s", v, ""); c.n_random = (int)n; }
         else if (strcmp(a, "--lr") == 0) { if (!parse_float(v, 1e-7, 10, &c.lr)) return bad_arg("train", "--lr expects a number in (0, 10], got '%s'%s", v, ""); }

@@ -108,6 +108,20 @@ static double gauss(uint64_t *st) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+// Zero gamma on the last BN of every block with an identity shortcut, so each residual block
+// starts as the identity (Goyal et al.); blocks without a shortcut keep gamma 1, or the signal
+// would stop there.
+static void zero_residual_gammas(struct qn_mb_net *net) {
+    const struct qn_mb_space *s = net->space;
+    for (int i = 0; i < s->n_stages; i++)
+        for (int b = 0; b < qn_mb_dmax(s); b++) {
+            int stride = b == 0 ? s->stage_stride[i] : 1;
+            if (stride != 1 || qn_mb_block_cin(s, i, b) != s->stage_c[i]) continue;
+            const struct qn_mb_convbn *pr = &net->blocks[i][b].project;
+            memset(net->w + pr->gamma, 0, sizeof(float) * (size_t)s->stage_c[i]);
+        }
+}
+
 void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed) {
     uint64_t st = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
     if (!st) st = 1;
@@ -126,11 +140,11 @@ void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed) {
         } else {
             float v = 0.0f;
             if (len >= 16 && strcmp(n + len - 16, ".bn.running_var") == 0) v = 1.0f;
-            // gamma: 1, but 0 for the projection BN so each residual block starts as identity
-            if (len >= 10 && strcmp(n + len - 10, ".bn.weight") == 0) v = strstr(n, ".project.") ? 0.0f : 1.0f;
+            if (len >= 10 && strcmp(n + len - 10, ".bn.weight") == 0) v = 1.0f;
             for (size_t i = 0; i < tt->count; i++) p[i] = v;
         }
     }
+    zero_residual_gammas(net);
 }
 
 size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out) {

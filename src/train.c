@@ -306,6 +306,28 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
             qn_st_free(&ck);
             goto out;
         }
+        // The run continues exactly only under the recipe it started with.
+        const char *rec = qn_st_meta(&ck, "recipe");
+        char *mine = recipe_json(c);
+        cJSON *a = rec ? cJSON_Parse(rec) : NULL, *b = cJSON_Parse(mine);
+        const char *keys[] = {"optimizer", "epochs", "batch", "lr", "weight_decay", "momentum", "label_smoothing",
+                              "warmup_epochs", "random_subnets_per_step", "seed", "limit_train"};
+        const char *differs = a ? NULL : "recipe";
+        for (size_t k = 0; a && !differs && k < sizeof(keys) / sizeof(keys[0]); k++) {
+            cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[k]), *y = cJSON_GetObjectItemCaseSensitive(b, keys[k]);
+            if (!x || !y || !cJSON_Compare(x, y, true)) differs = keys[k];
+        }
+        cJSON *th = a ? cJSON_GetObjectItemCaseSensitive(a, "threads") : NULL;
+        if (!differs && th && cJSON_IsNumber(th) && th->valueint != c->threads)
+            fprintf(stderr, "qnas: note: %s was trained with %d threads, resuming with %d: the run stays valid but is "
+                            "no longer bit-identical to an uninterrupted one\n", c->out, th->valueint, c->threads);
+        cJSON_Delete(a), cJSON_Delete(b), free(mine);
+        if (differs) {
+            qn_st_free(&ck);
+            st = qn_fail(e, QN_ERR_ARG, "%s: --resume with a different %s than the checkpoint's recipe (%s)", c->out,
+                         differs, rec ? rec : "none");
+            goto out;
+        }
         start_epoch = atoi(done);
         o.step = atol(stp);
         elapsed_before = secs ? atof(secs) : 0;
@@ -344,7 +366,8 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     qn_mb_genome_min(S, &gmin);
     const double t_start = qn_now();
     long images_done = 0;
-    for (int epoch = start_epoch; epoch < c->epochs; epoch++) {
+    const int end_epoch = c->stop_after > 0 ? QN_MIN(c->epochs, start_epoch + c->stop_after) : c->epochs;
+    for (int epoch = start_epoch; epoch < end_epoch; epoch++) {
         shuffle(perm, train.n, mix(c->seed, (uint64_t)epoch + 1));
         double loss_sum = 0;
         int loss_n = 0;

@@ -37,6 +37,7 @@ struct qn_train_cfg {
     float lr, weight_decay, momentum, smoothing, warmup_epochs;
     int n_random;           // random subnets per step besides the largest and the smallest
     bool resume;
+    int stop_after;         // stop (with a checkpoint) after this many epochs in this run; 0 = none
     uint64_t seed;
     int threads;
     int limit_train;        // use only the first N training images (tests); 0 = all
