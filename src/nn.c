@@ -332,21 +332,6 @@ void qn_nn_bn_fwd_train(size_t P, int C, const float *x, const float *gamma, con
     }
 }
 
-void qn_nn_bn_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
-                       const float *running_mean, const float *running_var, float eps, float *y) {
-    float *scale = malloc(sizeof(float) * 2 * C);
-    QN_ASSERT(scale);
-    float *shift = scale + C;
-    for (int c = 0; c < C; c++) {
-        scale[c] = gamma[c] / sqrtf(running_var[c] + eps);
-        shift[c] = beta[c] - running_mean[c] * scale[c];
-    }
-#pragma omp parallel for num_threads(qn_threads()) schedule(static)
-    for (size_t p = 0; p < P; p++)
-        for (int c = 0; c < C; c++) y[p * C + c] = x[p * C + c] * scale[c] + shift[c];
-    free(scale);
-}
-
 void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
                   const float *save_rstd, const float *dy, float *dgamma, float *dbeta, float *dx) {
     // sum_dy[c] = sum_p dy, sum_dyx[c] = sum_p dy * xhat

@@ -53,12 +53,11 @@ void qn_nn_dw_bwd(const struct qn_nn_dw *d, const float *x, const float *dy, flo
 
 // --- batch norm over P = B*H*W positions of C channels ---
 // Training: batch statistics, saves mean and 1/sqrt(var+eps) per channel for backward, and
-// (if running_* not NULL) updates running stats with momentum. Eval: running statistics.
+// (if running_* not NULL) updates running stats with momentum. The reference the fused
+// qn_nn_bn_act_* below are tested against.
 void qn_nn_bn_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
                         float eps, float momentum, float *running_mean, float *running_var,
                         float *save_mean, float *save_rstd, float *y);
-void qn_nn_bn_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
-                       const float *running_mean, const float *running_var, float eps, float *y);
 // dgamma, dbeta +=; dX overwritten.
 void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
                   const float *save_rstd, const float *dy, float *dgamma, float *dbeta, float *dx);

@@ -95,8 +95,6 @@ static void save_load_roundtrip(void) {
     qn_st_free(&st);
     // a tensor with the wrong shape is named in the error
     ent[3].shape[0] += 1;
-    size_t bytes = 1;
-    (void)bytes;
     float *big = calloc(1 << 20, sizeof(float));
     ent[3].data = big;
     QN_ASSERT(qn_st_write(path, ent, n, k, v, 1, &e) == QN_OK);
