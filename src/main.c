@@ -278,17 +278,26 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    // --threads N is global: taken (and removed) wherever it appears, before or after the command.
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--threads") != 0) continue;
+        if (a + 1 >= argc) {
+            fprintf(stderr, "qnas: --threads expects a number from 1 to 1024\n");
+            return 2;
+        }
+        char *end;
+        long n = strtol(argv[a + 1], &end, 10);
+        if (*end || end == argv[a + 1] || n < 1 || n > 1024) {
+            fprintf(stderr, "qnas: --threads expects a number from 1 to 1024, got '%s'\n", argv[a + 1]);
+            return 2;
+        }
+        qn_threads_set((int)n);
+        for (int b = a; b + 2 <= argc; b++) argv[b] = argv[b + 2];
+        argc -= 2, a--;
+    }
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1024) {
-                fprintf(stderr, "qnas: --threads expects a number from 1 to 1024, got '%s'\n", argv[i]);
-                return 2;
-            }
-            qn_threads_set((int)n);
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
         } else {

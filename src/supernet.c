@@ -46,7 +46,7 @@ static void add_convbn(struct qn_mb_net *net, struct qn_mb_convbn *cb, const cha
 enum qn_status qn_mb_net_init(struct qn_mb_net *net, const struct qn_mb_space *s, struct qn_error *e) {
     memset(net, 0, sizeof(*net));
     net->space = s;
-    size_t max_tensors = 16 + (size_t)s->n_stages * qn_mb_dmax(s) * 15;
+    size_t max_tensors = 16 + (size_t)s->n_stages * qn_mb_dmax(s) * (15 + QN_MB_MAX_CHOICES);
     net->tensors = calloc(max_tensors, sizeof(*net->tensors));
     if (!net->tensors) return qn_fail(e, QN_ERR_NOMEM, "out of memory for the supernet");
     const int K = qn_mb_kmax(s), E = qn_mb_emax(s);
@@ -62,6 +62,13 @@ enum qn_status qn_mb_net_init(struct qn_mb_net *net, const struct qn_mb_space *s
             add_convbn(net, &bp->expand, p, 4, ex, ce);
             snprintf(p, sizeof(p), "s%d.b%d.dw", i + 1, b + 1);
             add_convbn(net, &bp->dw, p, 3, dw, ce);
+            for (int j = 0; j + 1 < s->n_kernels; j++) {
+                char name[64];
+                int64_t kk = (int64_t)s->kernels[j] * s->kernels[j], tr[2] = {kk, kk};
+                snprintf(name, sizeof(name), "s%d.b%d.dw.kernel_transform_%dto%d", i + 1, b + 1, s->kernels[j + 1],
+                         s->kernels[j]);
+                bp->ktrans[j] = add_tensor(net, name, 2, tr, true, false);
+            }
             snprintf(p, sizeof(p), "s%d.b%d.project", i + 1, b + 1);
             add_convbn(net, &bp->project, p, 4, pr, cout);
         }
@@ -142,6 +149,8 @@ void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed) {
             if (len >= 16 && strcmp(n + len - 16, ".bn.running_var") == 0) v = 1.0f;
             if (len >= 10 && strcmp(n + len - 10, ".bn.weight") == 0) v = 1.0f;
             for (size_t i = 0; i < tt->count; i++) p[i] = v;
+            if (strstr(n, ".kernel_transform_"))  // identity: starts as the plain centre crop
+                for (int64_t i = 0; i < tt->shape[0]; i++) p[i * tt->shape[0] + i] = 1.0f;
         }
     }
     zero_residual_gammas(net);
@@ -174,6 +183,94 @@ enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors
     return QN_OK;
 }
 
+// --- elastic kernel (Once-for-All kernel transform) ---
+
+static int kernel_level(const struct qn_mb_space *s, int k) {
+    for (int j = 0; j < s->n_kernels; j++)
+        if (s->kernels[j] == k) return j;
+    QN_ASSERT(!"kernel size not in the space");
+    return -1;
+}
+
+// Level l+1's kernel as a strided view: the stored k_max weight for the top level, else the
+// contiguous [k][k][ce] buffer lv[l+1].
+static void level_view(const struct qn_mb_net *net, const struct qn_mb_block_params *bp, int cemax, int ce, int l,
+                       float *const *lv, const float **w, size_t *sh, size_t *sw) {
+    const struct qn_mb_space *s = net->space;
+    const int n = s->n_kernels;
+    if (l == n - 1) *w = net->w + bp->dw.w, *sh = (size_t)s->kernels[l] * cemax, *sw = (size_t)cemax;
+    else *w = lv[l], *sh = (size_t)s->kernels[l] * ce, *sw = (size_t)ce;
+}
+
+// Effective kernels of levels n-2 down to j into lv[l] ([k_l][k_l][ce], contiguous). Each is
+// T_l (k_l^2 x k_l^2) applied to the centre k_l x k_l window of the level above, per channel.
+static void dw_chain(const struct qn_mb_net *net, const struct qn_mb_block_params *bp, int cemax, int ce, int j,
+                     float *const *lv) {
+    const struct qn_mb_space *s = net->space;
+    for (int l = s->n_kernels - 2; l >= j; l--) {
+        const int k = s->kernels[l], kk = k * k, o = (s->kernels[l + 1] - k) / 2;
+        const float *src, *T = net->w + bp->ktrans[l];
+        size_t sh, sw;
+        level_view(net, bp, cemax, ce, l + 1, lv, &src, &sh, &sw);
+        for (int t = 0; t < kk; t++) {
+            float *d = lv[l] + (size_t)t * ce;
+            memset(d, 0, sizeof(float) * (size_t)ce);
+            for (int u = 0; u < kk; u++) {
+                const float a = T[t * kk + u], *x = src + (size_t)(u / k + o) * sh + (size_t)(u % k + o) * sw;
+                for (int c = 0; c < ce; c++) d[c] += a * x[c];
+            }
+        }
+    }
+}
+
+// Backward of dw_chain from dlv[j] = dL/dw_j: dT_l += dw_l centre(w_{l+1})^T and
+// d centre(w_{l+1}) += T_l^T dw_l, level by level up to the stored weight's gradient.
+static void dw_chain_backward(struct qn_mb_net *net, const struct qn_mb_block_params *bp, int cemax, int ce, int j,
+                              float *const *lv, float *const *dlv) {
+    const struct qn_mb_space *s = net->space;
+    const int n = s->n_kernels;
+    for (int l = j; l <= n - 2; l++) {
+        const int k = s->kernels[l], kk = k * k, kn = s->kernels[l + 1], o = (kn - k) / 2;
+        const float *src, *T = net->w + bp->ktrans[l];
+        float *dT = net->grad + bp->ktrans[l], *dsrc;
+        size_t sh, sw;
+        level_view(net, bp, cemax, ce, l + 1, lv, &src, &sh, &sw);
+        if (l + 1 == n - 1) {
+            dsrc = net->grad + bp->dw.w;
+        } else {
+            dsrc = dlv[l + 1];
+            memset(dsrc, 0, sizeof(float) * (size_t)kn * kn * ce);
+        }
+        for (int t = 0; t < kk; t++) {
+            const float *dk = dlv[l] + (size_t)t * ce;
+            for (int u = 0; u < kk; u++) {
+                const size_t at = (size_t)(u / k + o) * sh + (size_t)(u % k + o) * sw;
+                const float a = T[t * kk + u], *x = src + at;
+                float *dx = dsrc + at, acc = 0.0f;
+                for (int c = 0; c < ce; c++) acc += dk[c] * x[c], dx[c] += a * dk[c];
+                dT[t * kk + u] += acc;
+            }
+        }
+    }
+}
+
+void qn_mb_dw_kernel(const struct qn_mb_net *net, int stage, int block, int k, int ce, float *out) {
+    const struct qn_mb_space *s = net->space;
+    const int cemax = qn_mb_block_cin(s, stage, block) * qn_mb_emax(s), j = kernel_level(s, k), n = s->n_kernels;
+    const struct qn_mb_block_params *bp = &net->blocks[stage][block];
+    float *lv[QN_MB_MAX_CHOICES] = {0};
+    for (int l = j; l < n - 1; l++) {
+        lv[l] = malloc(sizeof(float) * (size_t)s->kernels[l] * s->kernels[l] * ce);
+        QN_ASSERT(lv[l]);
+    }
+    dw_chain(net, bp, cemax, ce, j, lv);
+    const float *w;
+    size_t sh, sw;
+    level_view(net, bp, cemax, ce, j, lv, &w, &sh, &sw);
+    for (int t = 0; t < k * k; t++) memcpy(out + (size_t)t * ce, w + (size_t)(t / k) * sh + (size_t)(t % k) * sw, sizeof(float) * ce);
+    for (int l = j; l < n - 1; l++) free(lv[l]);
+}
+
 // --- running a subnet ---
 
 struct block_bufs {
@@ -182,6 +279,7 @@ struct block_bufs {
     float *d1, *d2, *d3;  // depthwise out, BN out, ReLU6 out     [B][Ho][Wo][ce]
     float *p1, *out;      // project conv out, BN (+ residual) out [B][Ho][Wo][cout]
     float *stats;         // saved mean, rstd for the 3 BNs: [6][ce_max]
+    float *keff[QN_MB_MAX_CHOICES];  // effective depthwise kernels below k_max: [k_l][k_l][ce]
     int H, W, Ho, Wo;
 };
 
@@ -194,6 +292,7 @@ struct qn_mb_run {
     float *h1, *h2, *h3, *h_stats, *pool, *logits;
     const float *head_input;   // last block's output [B][Hh][Wh][c_last]
     float *g0, *g1, *g2, *g3;  // gradient temporaries, each the largest activation
+    float *dkeff[QN_MB_MAX_CHOICES];  // gradients of the effective kernels, [k_l][k_l][ce_max]
     int B, H0, W0, Hh, Wh;     // last forward's batch, stem and head resolutions
     enum qn_mb_mode mode;
 };
@@ -235,6 +334,7 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
             TAKE(bb->p1, pout * cout);
             TAKE(bb->out, pout * cout);
             TAKE(bb->stats, 6 * (size_t)ce);
+            for (int l = 0; l + 1 < s->n_kernels; l++) TAKE(bb->keff[l], (size_t)s->kernels[l] * s->kernels[l] * ce);
             bb->H = H, bb->W = W, bb->Ho = Ho, bb->Wo = Wo;
             H = Ho, W = Wo;
         }
@@ -250,6 +350,10 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
     TAKE(r->g1, big);
     TAKE(r->g2, big);
     TAKE(r->g3, big);
+    int ce_max = 0;
+    for (int i = 0; i < s->n_stages; i++) ce_max = QN_MAX(ce_max, qn_mb_block_cin(s, i, 0) * E);
+    for (int i = 0; i < s->n_stages; i++) ce_max = QN_MAX(ce_max, s->stage_c[i] * E);
+    for (int l = 0; l + 1 < s->n_kernels; l++) TAKE(r->dkeff[l], (size_t)s->kernels[l] * s->kernels[l] * ce_max);
 #undef TAKE
     return off;
 }
@@ -301,7 +405,7 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
                            const float *x, int B, enum qn_mb_mode mode, int recal_count) {
     const struct qn_mb_space *s = net->space;
     QN_ASSERT(B >= 1 && B <= r->max_batch);
-    const int K = qn_mb_kmax(s), E = qn_mb_emax(s);
+    const int E = qn_mb_emax(s);
     r->x = x, r->B = B, r->mode = mode;
     // stem
     struct qn_nn_conv cv;
@@ -326,9 +430,12 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
             bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
                            bb->e2, bb->e3);
             struct qn_nn_dw dw;
-            const int off = (K - k) / 2;
-            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + ((size_t)off * K + off) * cemax,
-                          (size_t)K * cemax, (size_t)cemax);
+            const int lvl = kernel_level(s, k);
+            const float *wk;
+            size_t wsh, wsw;
+            dw_chain(net, bp, cemax, ce, lvl, bb->keff);
+            level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
+            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
             qn_nn_dw_fwd(&dw, bb->e3, bb->d1);
             bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
                            bb->stats + 2 * cemax, bb->d2, bb->d3);
@@ -362,7 +469,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
                     const float *dlogits) {
     const struct qn_mb_space *s = net->space;
     QN_ASSERT(r->mode == QN_MB_TRAIN && net->grad);
-    const int B = r->B, K = qn_mb_kmax(s), E = qn_mb_emax(s), cl = s->stage_c[s->n_stages - 1];
+    const int B = r->B, E = qn_mb_emax(s), cl = s->stage_c[s->n_stages - 1];
     float *buf[4] = {r->g0, r->g1, r->g2, r->g3};
     // head
     size_t P = (size_t)B * r->Hh * r->Wh;
@@ -388,11 +495,14 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, t2,
                             t1);
             struct qn_nn_dw dw;
-            const int off = (K - k) / 2;
-            const size_t woff = ((size_t)off * K + off) * cemax;
-            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, net->w + bp->dw.w + woff, (size_t)K * cemax,
-                          (size_t)cemax);
-            qn_nn_dw_bwd(&dw, bb->e3, t1, net->grad + bp->dw.w + woff, t2);
+            const int lvl = kernel_level(s, k), top = lvl == s->n_kernels - 1;
+            const float *wk;
+            size_t wsh, wsw;
+            level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
+            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
+            if (!top) memset(r->dkeff[lvl], 0, sizeof(float) * (size_t)k * k * ce);
+            qn_nn_dw_bwd(&dw, bb->e3, t1, top ? net->grad + bp->dw.w : r->dkeff[lvl], t2);
+            if (!top) dw_chain_backward(net, bp, cemax, ce, lvl, bb->keff, r->dkeff);
             act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, t2, t1);
             qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
                          NULL, din);

@@ -30,6 +30,12 @@ struct qn_mb_block_params {
     struct qn_mb_convbn expand;   // [cin*e_max][1][1][cin]
     struct qn_mb_convbn dw;       // [k_max][k_max][cin*e_max]
     struct qn_mb_convbn project;  // [cout][1][1][cin*e_max]
+    // Once-for-All's elastic kernel: the k_j x k_j kernel is a learned linear map of the centre
+    // k_j x k_j window of the k_{j+1} kernel, shared by all channels of the block:
+    //   w_j[t][c] = sum_s T_j[t][s] * centre_{k_j}(w_{j+1})[s][c],   T_j: [k_j^2][k_j^2]
+    // for j < n_kernels - 1 (w_{n-1} is the stored k_max weight). Initialized to the identity
+    // (plain centre crop).
+    size_t ktrans[QN_MB_MAX_CHOICES];
 };
 
 struct qn_mb_net {
@@ -58,6 +64,10 @@ size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out);
 // space and rejecting non-finite values.
 enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors *st, const char *what,
                               struct qn_error *e);
+
+// The depthwise kernel block (stage, block) runs with at kernel size k (one of the space's
+// kernels), for its first ce channels: out [k][k][ce], after the kernel transforms.
+void qn_mb_dw_kernel(const struct qn_mb_net *net, int stage, int block, int k, int ce, float *out);
 
 // --- running a subnet ---
 

@@ -192,7 +192,7 @@ static char *space_json(const struct qn_mb_space *s) {
     cJSON_AddItemToObject(j, "depths", cJSON_CreateIntArray(s->depths, s->n_depths));
     cJSON_AddItemToObject(j, "kernels", cJSON_CreateIntArray(s->kernels, s->n_kernels));
     cJSON_AddItemToObject(j, "expansions", cJSON_CreateIntArray(s->expands, s->n_expands));
-    cJSON_AddStringToObject(j, "elastic_kernel", "centre k x k of the 7x7 weights");
+    cJSON_AddStringToObject(j, "elastic_kernel", "k x k = learned (k^2 x k^2) transform of the centre of the next larger kernel (Once-for-All)");
     char *out = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return out;
