@@ -295,7 +295,25 @@ struct qn_mb_run {
     float *dkeff[QN_MB_MAX_CHOICES];  // gradients of the effective kernels, [k_l][k_l][ce_max]
     int B, H0, W0, Hh, Wh;     // last forward's batch, stem and head resolutions
     enum qn_mb_mode mode;
+    struct qn_mb_prof *prof;   // NULL: no timing
+    double t_mark;
 };
+
+const char *qn_mb_prof_name(enum qn_mb_prof_kind k) {
+    static const char *names[QN_MB_PROF_COUNT] = {"stem conv", "pointwise", "depthwise", "bn+act", "other"};
+    return k < QN_MB_PROF_COUNT ? names[k] : "?";
+}
+
+void qn_mb_run_profile(struct qn_mb_run *r, struct qn_mb_prof *p) { r->prof = p; }
+
+// Charges the time since the last mark to kind k (forward or backward) and sets a new mark.
+static void prof_mark(struct qn_mb_run *r, int bwd, enum qn_mb_prof_kind k) {
+    if (!r->prof) return;
+    double t = qn_now();
+    if (k < QN_MB_PROF_COUNT) (bwd ? r->prof->bwd : r->prof->fwd)[k] += t - r->t_mark;
+    r->t_mark = t;
+}
+#define PROF_START(r) prof_mark(r, 0, QN_MB_PROF_COUNT)
 
 // Sizes every buffer for the max genome at max_batch, then carves one arena (or, with
 // base == NULL, just counts).
@@ -407,6 +425,7 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     QN_ASSERT(B >= 1 && B <= r->max_batch);
     const int E = qn_mb_emax(s);
     r->x = x, r->B = B, r->mode = mode;
+    PROF_START(r);
     // stem
     struct qn_nn_conv cv;
     qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
@@ -414,8 +433,10 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     r->H0 = cv.Ho, r->W0 = cv.Wo;
     size_t P = (size_t)B * cv.Ho * cv.Wo;
     qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
+    prof_mark(r, 0, QN_MB_PROF_STEM);
     bn_act_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, (enum qn_act)s->act_outer, r->s_stats,
                    r->s2, r->s3);
+    prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     const float *cur = r->s3;
     // blocks
     for (int i = 0; i < s->n_stages; i++)
@@ -427,8 +448,10 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             bb->in = cur;
             qn_nn_pw_fwd(pin, cin, ce, cur, net->w + bp->expand.w, (size_t)cin, NULL, bb->e1);
+            prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
                            bb->e2, bb->e3);
+            prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
             const int lvl = kernel_level(s, k);
             const float *wk;
@@ -437,24 +460,33 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
             level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
             qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
             qn_nn_dw_fwd(&dw, bb->e3, bb->d1);
+            prof_mark(r, 0, QN_MB_PROF_DEPTHWISE);
             bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
                            bb->stats + 2 * cemax, bb->d2, bb->d3);
+            prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             qn_nn_pw_fwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, NULL, bb->p1);
+            prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE, bb->stats + 4 * cemax,
                            NULL, bb->out);
+            prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pout * cout; j++) bb->out[j] += cur[j];
+            prof_mark(r, 0, QN_MB_PROF_OTHER);
             cur = bb->out;
         }
     // head
     const int cl = s->stage_c[s->n_stages - 1];
     P = (size_t)B * r->Hh * r->Wh;
     qn_nn_pw_fwd(P, cl, s->head_c, cur, net->w + net->head.w, (size_t)cl, NULL, r->h1);
+    prof_mark(r, 0, QN_MB_PROF_POINTWISE);
     bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, (enum qn_act)s->act_outer, r->h_stats,
                    r->h2, r->h3);
+    prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
+    prof_mark(r, 0, QN_MB_PROF_OTHER);
     qn_nn_pw_fwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c,
                  net->w + net->cls_b, r->logits);
+    prof_mark(r, 0, QN_MB_PROF_OTHER);
     r->head_input = cur;
     return r->logits;
 }
@@ -471,15 +503,20 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     QN_ASSERT(r->mode == QN_MB_TRAIN && net->grad);
     const int B = r->B, E = qn_mb_emax(s), cl = s->stage_c[s->n_stages - 1];
     float *buf[4] = {r->g0, r->g1, r->g2, r->g3};
+    PROF_START(r);
     // head
     size_t P = (size_t)B * r->Hh * r->Wh;
     qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c, dlogits,
                  net->grad + net->cls_w, net->grad + net->cls_b, buf[0]);
+    prof_mark(r, 1, QN_MB_PROF_OTHER);
     qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
+    prof_mark(r, 1, QN_MB_PROF_OTHER);
     act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, buf[1],
                     buf[2]);
+    prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, net->w + net->head.w, (size_t)cl, buf[2],
                  net->grad + net->head.w, NULL, buf[0]);
+    prof_mark(r, 1, QN_MB_PROF_POINTWISE);
     int gi = 0;  // buf[gi] holds d(current block output)
     for (int i = s->n_stages - 1; i >= 0; i--)
         for (int b = g->depth[i] - 1; b >= 0; b--) {
@@ -490,10 +527,13 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
             act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, dout, t1);
+            prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             qn_nn_pw_bwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, t1, net->grad + bp->project.w,
                          NULL, t2);
+            prof_mark(r, 1, QN_MB_PROF_POINTWISE);
             act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, t2,
                             t1);
+            prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
             const int lvl = kernel_level(s, k), top = lvl == s->n_kernels - 1;
             const float *wk;
@@ -503,19 +543,25 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             if (!top) memset(r->dkeff[lvl], 0, sizeof(float) * (size_t)k * k * ce);
             qn_nn_dw_bwd(&dw, bb->e3, t1, top ? net->grad + bp->dw.w : r->dkeff[lvl], t2);
             if (!top) dw_chain_backward(net, bp, cemax, ce, lvl, bb->keff, r->dkeff);
+            prof_mark(r, 1, QN_MB_PROF_DEPTHWISE);
             act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, t2, t1);
+            prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
                          NULL, din);
+            prof_mark(r, 1, QN_MB_PROF_POINTWISE);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pin * cin; j++) din[j] += dout[j];
+            prof_mark(r, 1, QN_MB_PROF_OTHER);
             gi = (gi + 3) & 3;
         }
     // stem (the input needs no gradient)
     float *d = buf[gi], *t = buf[(gi + 1) & 3];
     P = (size_t)B * r->H0 * r->W0;
     act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, d, t);
+    prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     struct qn_nn_conv cv;
     qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
                     (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
     qn_nn_conv_bwd(&cv, r->x, t, net->grad + net->stem.w, NULL, r->conv_scratch);
+    prof_mark(r, 1, QN_MB_PROF_STEM);
 }

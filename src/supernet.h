@@ -77,6 +77,23 @@ struct qn_mb_run;
 struct qn_mb_run *qn_mb_run_new(const struct qn_mb_net *net, int max_batch);
 void qn_mb_run_free(struct qn_mb_run *r);
 
+// Optional per-layer-type timing of forward and backward (bench/bench-train.c): seconds
+// accumulated by every qn_mb_forward / qn_mb_backward while attached.
+enum qn_mb_prof_kind {
+    QN_MB_PROF_STEM,       // dense 3x3 conv
+    QN_MB_PROF_POINTWISE,  // 1x1 convs: expand, project, head (GEMM)
+    QN_MB_PROF_DEPTHWISE,  // depthwise k x k (incl. the kernel transforms)
+    QN_MB_PROF_BN_ACT,     // batch norm + activation
+    QN_MB_PROF_OTHER,      // residual adds, pooling, classifier
+    QN_MB_PROF_COUNT,
+};
+struct qn_mb_prof {
+    double fwd[QN_MB_PROF_COUNT], bwd[QN_MB_PROF_COUNT];
+};
+const char *qn_mb_prof_name(enum qn_mb_prof_kind k);
+// Attaches (or, with NULL, detaches) a timing record to r.
+void qn_mb_run_profile(struct qn_mb_run *r, struct qn_mb_prof *p);
+
 enum qn_mb_mode {
     QN_MB_EVAL,       // BN with running statistics
     QN_MB_TRAIN,      // BN with batch statistics, saved for backward
