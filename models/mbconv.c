@@ -212,7 +212,7 @@ int qn_mb_genome_format(const struct qn_mb_space *s, const struct qn_mb_genome *
     int total = 0;
     for (int i = 0; i < s->n_stages; i++)
         for (int b = 0; b < g->depth[i]; b++) {
-            int n = snprintf(out + o, o < cap ? cap - o : 0, "%s%sk%de%d", i && !b ? "/" : "", b ? "," : "",
+            int n = snprintf(o < cap ? out + o : NULL, o < cap ? cap - o : 0, "%s%sk%de%d", i && !b ? "/" : "", b ? "," : "",
                              g->kernel[i][b], g->expand[i][b]);
             total += n;
             o = QN_MIN(cap, o + (size_t)n);
