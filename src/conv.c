@@ -476,6 +476,7 @@ static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
             .mul = conv->dw_mul,
             .bias = ep->bias, .act = ep->act, .res_before_act = ep->residual_before_act,
             .out_u8 = out->out_u8, .inv_out = inv_out, .out_zp = out->out_zp,
+            .out_qmax = qn_qgemm_out_qmax(out),
             .y = (char *)y + r * w_out * ld_y * esize, .ld_y = ld_y,
         };
         if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
@@ -487,6 +488,7 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
                      const struct qn_qgemm_out *out, void *y, size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
     QN_ASSERT(ld_x >= p->c_in && ld_y >= p->c_out);
+    QN_ASSERT(out->a_zp >= 0 && out->a_zp <= 255 && qn_qgemm_out_ok(out));
     if (n == 0) return;
     if (conv->path == QN_CONV_PATH_DWCONV) {
         qs8_dwconv_run(conv, n, x, ld_x, out, y, ld_y);

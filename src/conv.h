@@ -119,7 +119,7 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
 // Same contract as qn_f32_conv_run; out gives the input quantization (a_scale, a_zp), the
 // epilogue (FP32 bias / residual) and the output: u8 (out_scale, out_zp) or FP32 into y.
 // Requantization is exactly qn_qgemm_ref's: y = (float)acc * (a_scale * w_scale[c]), epilogue,
-// q = clamp(rint(y * (1 / out_scale)) + out_zp, 0, 255).
+// q = clamp(rint(y * (1 / out_scale)) + out_zp, 0, qmax), qmax = out_qmax or 255 when 0.
 void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
                      const struct qn_qgemm_out *out, void *y, size_t ld_y);
 void qn_qs8_conv_free(struct qn_qs8_conv *conv);

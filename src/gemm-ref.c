@@ -63,12 +63,15 @@ void qn_f32_gemm_ref(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, f
 }
 
 // The requantization sequence every quantized kernel reproduces exactly:
-//   y = (float)acc * (a_scale * scale[n]); epilogue; q = clamp(rint(y * (1/out_scale)) + zp)
+//   y = (float)acc * (a_scale * scale[n]); epilogue; q = clamp(rint(y * (1/out_scale)) + zp,
+//   0, qmax)
 // (a_scale * scale[n] and 1/out_scale are computed once, in float, by the operator.)
 void qn_qgemm_ref(size_t M, const uint8_t *A, size_t lda, const int8_t *W, size_t ldw,
                   size_t N, size_t K, const float *scale, const struct qn_qgemm_out *out,
                   void *C, size_t ldc) {
+    QN_ASSERT(out->a_zp >= 0 && out->a_zp <= 255 && qn_qgemm_out_ok(out));
     const float inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f;
+    const float qmax = (float)qn_qgemm_out_qmax(out);
     for (size_t m = 0; m < M; m++) {
         for (size_t n = 0; n < N; n++) {
             int32_t acc = 0;
@@ -78,7 +81,7 @@ void qn_qgemm_ref(size_t M, const uint8_t *A, size_t lda, const int8_t *W, size_
             float y = epilogue_ref(&out->ep, m, n, (float)acc * mul);
             if (out->out_u8) {
                 float q = rintf(y * inv_out) + (float)out->out_zp;
-                q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+                q = q < 0.0f ? 0.0f : (q > qmax ? qmax : q);
                 ((uint8_t *)C)[m * ldc + n] = (uint8_t)q;
             } else {
                 ((float *)C)[m * ldc + n] = y;

@@ -89,16 +89,33 @@ void qn_qgemm_weights_free(struct qn_qgemm_weights *w);
 // Output side of a quantized GEMM. The real-valued result is
 //   y[m][n] = a_scale * scale[n] * acc[m][n]   then the epilogue (bias, act, residual in FP32).
 // FP32 output: written to C_f32[m][ldc]. U8 output: q = clamp(rint(y / out_scale) + out_zp,
-// 0, 255) written to C_u8[m][ldc] (round half to even). The float arithmetic is the same
-// sequence of operations on every ISA, so all variants are bit-exact with the reference.
+// 0, qmax) written to C_u8[m][ldc] (round half to even), qmax = out_qmax or 255 when out_qmax
+// is 0. Activations of fewer than 8 bits keep their u8 container with qmax = 2^bits - 1, so
+// the integer output is exactly the fake quantization scale * (clamp(...) - zp). The float
+// arithmetic is the same sequence of operations on every ISA (only the clamp constant
+// varies), so all variants are bit-exact with the reference.
 struct qn_qgemm_out {
     float a_scale;
     int a_zp;                 // 0..255
     struct qn_epilogue ep;
     bool out_u8;
     float out_scale;          // u8 output only
-    int out_zp;               // u8 output only, 0..255
+    int out_zp;               // u8 output only, 0..qmax
+    int out_qmax;             // u8 output only: 1..255, or 0 for 255 (zero-initialized callers)
 };
+
+// The u8 output clamp of out: out_qmax, 0 meaning 255.
+static inline int qn_qgemm_out_qmax(const struct qn_qgemm_out *out) {
+    return out->out_qmax ? out->out_qmax : 255;
+}
+
+// True when out's u8 output parameters are in range (0 <= out_qmax <= 255, 0 <= out_zp <=
+// qmax); FP32 output ignores them.
+static inline bool qn_qgemm_out_ok(const struct qn_qgemm_out *out) {
+    if (!out->out_u8) return true;
+    return out->out_qmax >= 0 && out->out_qmax <= 255 && out->out_zp >= 0 &&
+           out->out_zp <= qn_qgemm_out_qmax(out);
+}
 
 // C = requant(A x W^T). Chooses the GEMV path for M == 1.
 // The weights must have been packed at the current ISA level (w->isa == qn_isa()).

@@ -315,7 +315,7 @@ void qn_f32_minmax(size_t rows, size_t n, const float *x, size_t ldx, float *min
 struct qn_qu8_params qn_qu8_params_from_range(float min, float max) {
     min = min < 0.0f ? min : 0.0f;
     max = max > 0.0f ? max : 0.0f;
-    struct qn_qu8_params p = {1.0f, 0};
+    struct qn_qu8_params p = {.scale = 1.0f, .zp = 0};
     if (max > min) {
         p.scale = (max - min) / 255.0f;
         const float z = rintf(-min / p.scale);
@@ -324,17 +324,25 @@ struct qn_qu8_params qn_qu8_params_from_range(float min, float max) {
     return p;
 }
 
+// qmax of p, 0 meaning 255; -1 when p is out of range (0 <= zp <= qmax <= 255 required).
+static int qu8_qmax(struct qn_qu8_params p) {
+    if (p.qmax < 0 || p.qmax > 255) return -1;
+    const int qmax = p.qmax ? p.qmax : 255;
+    return p.zp >= 0 && p.zp <= qmax ? qmax : -1;
+}
+
 void qn_qu8_quantize(size_t rows, size_t n, const float *x, size_t ldx, struct qn_qu8_params p,
                      uint8_t *q, size_t ldq) {
-    QN_ASSERT(ldx >= n && ldq >= n && p.scale > 0.0f && p.zp >= 0 && p.zp <= 255);
+    const int qmax = qu8_qmax(p);
+    QN_ASSERT(ldx >= n && ldq >= n && p.scale > 0.0f && qmax > 0);
     const qn_qu8_quantize_ukernel_fn fn = quant_config[isa_now()].quantize;
     const float inv = 1.0f / p.scale;
-    QN_FOR_CHUNKS(rows, n, fn(len, x + r * ldx + j0, inv, p.zp, q + r * ldq + j0));
+    QN_FOR_CHUNKS(rows, n, fn(len, x + r * ldx + j0, inv, p.zp, qmax, q + r * ldq + j0));
 }
 
 void qn_qu8_dequantize(size_t rows, size_t n, const uint8_t *q, size_t ldq,
                        struct qn_qu8_params p, float *y, size_t ldy) {
-    QN_ASSERT(ldq >= n && ldy >= n && p.zp >= 0 && p.zp <= 255);
+    QN_ASSERT(ldq >= n && ldy >= n && qu8_qmax(p) > 0);
     const qn_qu8_dequantize_ukernel_fn fn = quant_config[isa_now()].dequantize;
     QN_FOR_CHUNKS(rows, n, fn(len, q + r * ldq + j0, p.scale, p.zp, y + r * ldy + j0));
 }

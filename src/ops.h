@@ -64,10 +64,12 @@ size_t qn_pool_out_size(size_t in, size_t k, size_t s, size_t p);
 
 // --- quantization: FP32 <-> u8, asymmetric per tensor ---
 
-// real = scale * (q - zp), q in 0..255.
+// real = scale * (q - zp), q in 0..qmax. Activations of fewer than 8 bits keep the u8
+// container with qmax = 2^bits - 1; qmax 0 means 255, so {scale, zp} initializers stay 8-bit.
 struct qn_qu8_params {
     float scale;
-    int32_t zp;
+    int32_t zp;    // 0..qmax
+    int32_t qmax;  // 1..255, or 0 for 255
 };
 
 // Smallest and largest of x[r][j], r < rows, j < n (rows, n >= 1; NaN not supported).
@@ -78,8 +80,9 @@ void qn_f32_minmax(size_t rows, size_t n, const float *x, size_t ldx, float *min
 // 255). An all-zero range gives scale 1, zp 0.
 struct qn_qu8_params qn_qu8_params_from_range(float min, float max);
 
-// q[r][j] = clamp(rint(x[r][j] * (1 / scale)) + zp, 0, 255), rint rounding half to even;
+// q[r][j] = clamp(rint(x[r][j] * (1 / scale)) + zp, 0, qmax), rint rounding half to even;
 // 1 / scale is computed once in float. Bit-exact with the scalar kernel on every ISA.
+// Asserts 0 <= zp <= qmax <= 255 (qmax 0 read as 255), as does qn_qu8_dequantize.
 void qn_qu8_quantize(size_t rows, size_t n, const float *x, size_t ldx, struct qn_qu8_params p,
                      uint8_t *q, size_t ldq);
 

@@ -166,7 +166,7 @@ static inline struct qn_qgemm_params tile_params(const struct qn_qgemm_params *b
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
               const struct qn_qgemm_out *out, void *C, size_t ldc) {
     QN_ASSERT(w && w->packed && w->isa == qn_isa());
-    QN_ASSERT(out && out->a_zp >= 0 && out->a_zp <= 255);
+    QN_ASSERT(out && out->a_zp >= 0 && out->a_zp <= 255 && qn_qgemm_out_ok(out));
     QN_ASSERT(M <= 1 || (lda >= w->K && ldc >= w->N));  // a single row needs no strides
     if (M == 0) return;
     const struct qn_qgemm_config *cfg = config(w->isa);
@@ -185,6 +185,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         .out_u8 = out->out_u8,
         .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,
         .out_zp = (float)out->out_zp,
+        .out_qmax = (float)qn_qgemm_out_qmax(out),
     };
     const size_t esize = out->out_u8 ? 1 : sizeof(float);
     const size_t np = QN_DIV_UP(N, nr), pb = panel_bytes(nr, K, w->storage_bits);

@@ -1,6 +1,8 @@
 // Shared checker for the quantized GEMM tests (test-qs8-gemm.c, test-qs4-gemm.c): builds one
 // case, runs qn_qgemm and qn_qgemm_ref on identical buffers and requires bit-identical
-// outputs, including the untouched padding of strided C.
+// outputs, including the untouched padding of strided C. Cases with clamp_check also test
+// the u8 clamp against the formula written out here (the reference's FP32 output requantized
+// with clamp(rint(y / out_scale) + out_zp, 0, qmax)), so the reference itself is checked too.
 #pragma once
 
 #include "gemm.h"
@@ -18,15 +20,23 @@ struct qcase {
     enum qn_act act;
     bool bias, residual, before, residual_is_c;
     enum qc_fill wfill, afill;
+    int out_qmax;      // u8 output clamp, 0 = 255 (struct qn_qgemm_out)
+    bool clamp_check;  // u8: also check every output against the clamp formula
+    float out_span;    // with out_qmax / clamp_check: y = ymax maps this many steps past zp
     uint64_t seed;
 };
+
+// Outputs of the last qc_run whose unclamped value was above qmax (clamp_check cases only).
+static size_t qc_sat_top;
 
 static const char *qc_str(const struct qcase *c) {
     static char s[256];
     snprintf(s, sizeof(s),
-             "M=%zu N=%zu K=%zu pads=%zu/%zu/%zu bits=%d st=%d zp=%d u8=%d act=%s bias=%d res=%d%s%s",
+             "M=%zu N=%zu K=%zu pads=%zu/%zu/%zu bits=%d st=%d zp=%d u8=%d qmax=%d act=%s bias=%d "
+             "res=%d%s%s",
              c->M, c->N, c->K, c->lda_pad, c->ldw_pad, c->ldc_pad, c->bits, c->storage, c->a_zp,
-             c->out_u8, qn_act_name(c->act), c->bias, c->residual, c->before ? " before" : "",
+             c->out_u8, c->out_qmax, qn_act_name(c->act), c->bias, c->residual,
+             c->before ? " before" : "",
              c->residual_is_c ? " R=C" : "");
     return s;
 }
@@ -44,7 +54,7 @@ static bool qc_run(const struct qcase *c) {
     float *R = malloc(M * ldc * sizeof(float));
     const size_t esize = c->out_u8 ? 1 : sizeof(float);
     uint8_t *Cref = malloc(M * ldc * esize), *Cgot = malloc(M * ldc * esize);
-    float *Y = malloc(M * N * sizeof(float));
+    float *Y = malloc(M * ldc * sizeof(float));
 
     // Values outside the slice are out of range on purpose: a kernel reading them would fail.
     for (size_t i = 0; i < N * ldw; i++) W[i] = (int8_t)-128;
@@ -74,8 +84,15 @@ static bool qc_run(const struct qcase *c) {
         o.ep.bias = c->bias ? bias : NULL;
         o.ep.residual_before_act = c->before;
         o.out_u8 = c->out_u8;
-        o.out_scale = ymax / 100.0f;
-        o.out_zp = 100;
+        // Default: zp 100 of 255. With a qmax or clamp_check: zp at mid range and y = +-ymax
+        // landing 1.5x the range past zp (or out_span steps), so both clamps are hit whatever
+        // qmax is.
+        const int qmax = c->out_qmax ? c->out_qmax : 255;
+        const bool plain = !c->out_qmax && !c->clamp_check;
+        o.out_qmax = c->out_qmax;
+        o.out_zp = plain ? 100 : qmax / 2;
+        const float span = c->out_span ? c->out_span : 1.5f * (float)(qmax - o.out_zp) + 1.0f;
+        o.out_scale = plain ? ymax / 100.0f : ymax / span;
         if (c->residual_is_c && !c->out_u8) {
             memcpy(Cref, R, M * ldc * sizeof(float));
             memcpy(Cgot, R, M * ldc * sizeof(float));
@@ -91,6 +108,30 @@ static bool qc_run(const struct qcase *c) {
         }
         qn_qgemm_ref(M, A, lda, W + c->w_off, ldw, N, K, scale, &oref, Cref, ldc);
         qn_qgemm(M, A, lda, &w, &ogot, Cgot, ldc);
+        qc_sat_top = 0;
+        size_t over = 0;
+        for (size_t m = 0; c->out_u8 && m < M; m++)
+            for (size_t n = 0; n < N; n++) over += Cgot[m * ldc + n] > qmax;
+        QT_CHECK(!over, "%zu outputs above qmax %d: %s", over, qmax, qc_str(c));
+        ok = ok && !over;
+        if (c->out_u8 && c->clamp_check) {
+            struct qn_qgemm_out of = oref;  // same epilogue, FP32 out (R is never C for u8)
+            of.out_u8 = false;
+            qn_qgemm_ref(M, A, lda, W + c->w_off, ldw, N, K, scale, &of, Y, ldc);
+            const float inv = 1.0f / o.out_scale;
+            size_t bad = 0;
+            for (size_t m = 0; m < M; m++)
+                for (size_t n = 0; n < N; n++) {
+                    const float q = rintf(Y[m * ldc + n] * inv) + (float)o.out_zp;
+                    const int want = q < 0.0f ? 0 : q > (float)qmax ? qmax : (int)q;
+                    qc_sat_top += q > (float)qmax;
+                    const int got = Cgot[m * ldc + n], ref = Cref[m * ldc + n];
+                    if ((got != want || ref != want) && bad++ == 0)
+                        QT_CHECK(0, "clamp C[%zu][%zu]: got %d ref %d want %d (unclamped %g): %s",
+                                 m, n, got, ref, want, (double)q, qc_str(c));
+                }
+            ok = ok && !bad;
+        }
         if (memcmp(Cref, Cgot, M * ldc * esize) != 0) {
             ok = false;
             for (size_t i = 0; i < M * ldc; i++) {
@@ -216,6 +257,36 @@ static void qc_extremes(int bits, int storage) {
             }
 }
 
+// u8 outputs of 1..8 bits (out_qmax 2^b - 1, 0 standing for 255): never above qmax, clamped
+// exactly where the formula saturates (some outputs must), bit-exact. GEMM over several edge
+// tiles and GEMV, plain and full epilogues, every output saturated (A = 255, W = +lim), threads.
+static void qc_out_qmax(int bits, int storage) {
+    const int qmaxes[] = {0, 1, 3, 15, 63, 127, 255};
+    for (size_t q = 0; q < sizeof(qmaxes) / sizeof(qmaxes[0]); q++) {
+        const size_t Ms[] = {1, 23};
+        for (int mi = 0; mi < 2; mi++)
+            for (int e = 0; e < 2; e++) {
+                struct qcase c = qc_default(Ms[mi], 50, 45, bits, storage);
+                c.out_u8 = true, c.out_qmax = qmaxes[q], c.clamp_check = true;
+                c.ldc_pad = 3;
+                if (e) c.act = QN_ACT_HSWISH, c.bias = c.residual = true, c.a_zp = 131;
+                if (!qc_run(&c)) return;
+                QT_CHECK(qc_sat_top > 0, "no output above qmax: %s", qc_str(&c));
+            }
+        // y >= ymax / 20 (the smallest weight scale), so 100 * qmax steps saturate them all
+        struct qcase c = qc_default(5, 40, 99, bits, storage);
+        c.out_u8 = true, c.out_qmax = qmaxes[q], c.clamp_check = true;
+        c.afill = QC_MAX, c.wfill = QC_MAX, c.a_zp = 0;
+        c.out_span = 100.0f * (float)(qmaxes[q] ? qmaxes[q] : 255);
+        if (!qc_run(&c)) return;
+        QT_CHECK(qc_sat_top == c.M * c.N, "%zu of %zu saturated: %s", qc_sat_top, c.M * c.N,
+                 qc_str(&c));
+    }
+    struct qcase c = qc_default(97, 300, 260, bits, storage);  // both threads get work
+    c.out_u8 = true, c.out_qmax = 15, c.bias = true, c.act = QN_ACT_RELU;
+    qc_run_threads(c);
+}
+
 // Random shapes with primes and odd sizes, threads 1 and 2.
 static void qc_random(int bits, int storage) {
     const size_t dims[] = {1, 2, 3, 5, 7, 13, 29, 31, 32, 33, 47, 64, 97, 127, 196, 211};
@@ -229,6 +300,7 @@ static void qc_random(int bits, int storage) {
         c.out_u8 = qt_int(0, 1), c.bias = qt_int(0, 1), c.residual = qt_int(0, 1);
         c.act = (enum qn_act)qt_int(0, QN_ACT_HSWISH);
         c.lda_pad = (size_t)qt_int(0, 3), c.ldc_pad = (size_t)qt_int(0, 3);
+        c.out_qmax = (1 << qt_int(0, 8)) - 1;  // 0 (= 255), 1, 3, ..., 255
         c.seed = qt_u64();
         const uint64_t keep = qt_u64();
         qc_run_threads(c);

@@ -363,33 +363,46 @@ static void pooling_all(void) {
 
 // --- quantization ---
 
-static uint8_t quant_formula(float x, float inv, int zp) {
+static uint8_t quant_formula(float x, float inv, int zp, int qmax) {
     float q = rintf(x * inv) + (float)zp;
-    q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+    q = q < 0.0f ? 0.0f : (q > (float)qmax ? (float)qmax : q);
     return (uint8_t)q;
 }
 
-static void quant_check(size_t rows, size_t n, float scale, int zp) {
+// qmax_param: struct qn_qu8_params.qmax (0 = 255).
+static void quant_check(size_t rows, size_t n, float scale, int zp, int qmax_param) {
+    const int qmax = qmax_param ? qmax_param : 255;
     const size_t ldx = n + 5, ldq = n + 3, ldy = n + 1;
     float *x = fvec(rows * ldx), *y = fvec(rows * ldy);
     uint8_t *q = qn_alloc(rows * ldq);
-    qt_fill_f32(x, rows * ldx, -300.0f * scale, 300.0f * scale);  // beyond both clamp ends
+    // beyond both clamp ends; a narrow range keeps most values inside it
+    const float lo = qmax < 255 ? (float)(zp + 2) : 300.0f;
+    const float hi = qmax < 255 ? (float)(qmax - zp + 2) : 300.0f;
+    qt_fill_f32(x, rows * ldx, -lo * scale, hi * scale);
     // exact halves (x * inv = k + 0.5) check round-half-to-even; infinities clamp
     for (size_t i = 0; i < n && i < 8; i++) x[i] = ((float)i - 3.5f) * scale;
     if (n > 9) x[8] = INFINITY, x[9] = -INFINITY;
-    const struct qn_qu8_params p = {scale, zp};
+    const struct qn_qu8_params p = {.scale = scale, .zp = zp, .qmax = qmax_param};
     const float inv = 1.0f / scale;
     memset(q, 0xab, rows * ldq);
     qn_qu8_quantize(rows, n, x, ldx, p, q, ldq);
-    int bad = 0, pad = 0;
+    int bad = 0, pad = 0, over = 0, sat = 0;
     for (size_t r = 0; r < rows; r++) {
-        for (size_t j = 0; j < n; j++)
-            if (q[r * ldq + j] != quant_formula(x[r * ldx + j], inv, zp) && bad++ < 3)
-                QT_CHECK(0, "quantize(%.9g) = %d, ref %d", x[r * ldx + j], q[r * ldq + j],
-                         quant_formula(x[r * ldx + j], inv, zp));
+        for (size_t j = 0; j < n; j++) {
+            const uint8_t want = quant_formula(x[r * ldx + j], inv, zp, qmax);
+            if (q[r * ldq + j] != want && bad++ < 3)
+                QT_CHECK(0, "quantize(%.9g) qmax %d = %d, ref %d", x[r * ldx + j], qmax,
+                         q[r * ldq + j], want);
+            over += q[r * ldq + j] > qmax;
+            sat += rintf(x[r * ldx + j] * inv) + (float)zp > (float)qmax;
+        }
         for (size_t j = n; j < ldq; j++) pad += q[r * ldq + j] != 0xab;
     }
-    QT_CHECK(!bad && !pad, "quantize %zux%zu: %d mismatches, %d padding bytes written", rows, n, bad, pad);
+    QT_CHECK(!bad && !pad && !over,
+             "quantize %zux%zu qmax %d: %d mismatches, %d above qmax, %d padding bytes written",
+             rows, n, qmax, bad, over, pad);
+    // inputs past the top (every row of >= 10 has +inf) must have been clamped, not wrapped
+    QT_CHECK(n < 10 || sat > 0, "quantize %zux%zu qmax %d: nothing saturated", rows, n, qmax);
     fill_pad(y, rows, n, ldy);
     qn_qu8_dequantize(rows, n, q, ldq, p, y, ldy);
     bad = 0;
@@ -399,7 +412,7 @@ static void quant_check(size_t rows, size_t n, float scale, int zp) {
             if (memcmp(&e, &y[r * ldy + j], 4)) bad++;
             // round trip within half a step inside the representable range
             const float xv = x[r * ldx + j];
-            if (xv >= (0 - zp) * scale && xv <= (255 - zp) * scale &&
+            if (xv >= (0 - zp) * scale && xv <= (qmax - zp) * scale &&
                 !(fabsf(y[r * ldy + j] - xv) <= 0.5f * scale * (1 + 1e-5f)))
                 bad++;
         }
@@ -412,17 +425,31 @@ static void quantize_all(void) {
     qt_seed(16);
     const size_t ns[] = {1, 7, 8, 9, 16, 31, 33, 64, 65, 100, 1000};
     for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-        quant_check(1, ns[i], 0.5f, 0);
-        quant_check(3, ns[i], 0.5f, 128);
-        quant_check(2, ns[i], 0.0123f, 37);
-        quant_check(2, ns[i], 3.7f, 255);
+        quant_check(1, ns[i], 0.5f, 0, 0);
+        quant_check(3, ns[i], 0.5f, 128, 0);
+        quant_check(2, ns[i], 0.0123f, 37, 0);
+        quant_check(2, ns[i], 3.7f, 255, 0);
     }
-    quant_check(qt_quick() ? 3 : 100, 1001, 0.02f, 100);  // threaded
+    quant_check(qt_quick() ? 3 : 100, 1001, 0.02f, 100, 0);  // threaded
+    // activations of 1..8 bits in u8 containers: qmax = 2^b - 1, zp anywhere in 0..qmax
+    const int qmaxes[] = {1, 3, 15, 63, 127, 255};
+    const size_t qns[] = {1, 8, 33, 65, 1000};
+    for (size_t k = 0; k < sizeof(qmaxes) / sizeof(qmaxes[0]); k++)
+        for (size_t i = 0; i < sizeof(qns) / sizeof(qns[0]); i++) {
+            const int qm = qmaxes[k];
+            quant_check(2, qns[i], 0.25f, (int)(i % 3) * qm / 2, qm);
+        }
+    quant_check(qt_quick() ? 3 : 20, 1001, 0.02f, 7, 15);  // threaded
     // half-to-even on exact halves
     float x[4] = {0.5f, 1.5f, 2.5f, -0.5f};
     uint8_t q[4];
-    qn_qu8_quantize(1, 4, x, 4, (struct qn_qu8_params){1.0f, 10}, q, 4);
+    qn_qu8_quantize(1, 4, x, 4, (struct qn_qu8_params){.scale = 1.0f, .zp = 10}, q, 4);
     QT_CHECK(q[0] == 10 && q[1] == 12 && q[2] == 12 && q[3] == 10, "halves: %d %d %d %d", q[0],
+             q[1], q[2], q[3]);
+    // 4 bits: 0..15, the top clamped exactly at qmax (and half-to-even below it)
+    const float x4[4] = {4.5f, 5.5f, 6.0f, 1e6f};
+    qn_qu8_quantize(1, 4, x4, 4, (struct qn_qu8_params){.scale = 1.0f, .zp = 10, .qmax = 15}, q, 4);
+    QT_CHECK(q[0] == 14 && q[1] == 15 && q[2] == 15 && q[3] == 15, "qmax 15: %d %d %d %d", q[0],
              q[1], q[2], q[3]);
 }
 

@@ -83,6 +83,7 @@ static void strided_a_c_w(void) { qc_strided(4, 4); }
 static void zero_points(void) { qc_zero_points(4, 4); }
 static void epilogues(void) { qc_epilogues(4, 4); }
 static void extremes(void) { qc_extremes(4, 4); }
+static void out_qmax(void) { qc_out_qmax(4, 4); }
 static void random_shapes_threads(void) { qc_random(4, 4); }
 static void threads_big(void) { qc_threads_big(4, 4); }
 
@@ -90,6 +91,7 @@ static void bits_2_to_4(void) {
     for (int bits = 2; bits <= 4; bits++) {
         struct qcase c = qc_default(17, 41, 93, bits, 4);
         c.out_u8 = bits % 2;
+        c.out_qmax = c.out_u8 ? (1 << bits) - 1 : 0;  // a u8 activation of the same width
         qc_run(&c);
         c.M = 1;
         qc_run(&c);
@@ -110,6 +112,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(epilogues);
     QT_RUN_EACH_ISA(extremes);
     QT_RUN_EACH_ISA(bits_2_to_4);
+    QT_RUN_EACH_ISA(out_qmax);
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
     return qt_finish(argv[0]);

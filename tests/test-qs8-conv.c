@@ -2,7 +2,8 @@
 // here: exact s32 accumulation over the taps inside the image (a padded tap is an input equal to
 // the zero point, i.e. contributes 0), then qn_qgemm_ref's requantization sequence. Every path
 // and ISA level must match bit for bit, u8 and FP32 outputs, every activation, both residual
-// orders, elastic slices and strided pixels.
+// orders, elastic slices and strided pixels; u8 outputs clamped to out_qmax (narrower
+// activations in u8 containers).
 #include "conv.h"
 #include "test.h"
 
@@ -10,6 +11,8 @@ struct tcase {
     struct qn_conv_params p;
     size_t n, k_max, c_in_max, c_out_max, ld_x, ld_y, ldr;
     int bits, a_zp, out_zp;
+    int out_qmax;     // u8 output clamp, 0 = 255
+    float out_scale;  // 0: 1/16 (y of +-4 is +-64 steps)
     enum qn_act act;
     bool bias, res, res_before, out_u8;
 };
@@ -26,6 +29,9 @@ static float requant_f(const struct tcase *t, int32_t acc, float mul, const floa
     if (t->res && !t->res_before) y += res_px[o];
     return y;
 }
+
+// u8 outputs of the last run_case whose unclamped value was above qmax.
+static size_t sat_top;
 
 static void run_case(const struct tcase *t) {
     const struct qn_conv_params *p = &t->p;
@@ -60,8 +66,12 @@ static void run_case(const struct tcase *t) {
         .a_scale = a_scale, .a_zp = t->a_zp,
         .ep = {.bias = t->bias ? bias : NULL, .act = t->act, .residual = t->res ? res : NULL,
                .ldr = t->ldr, .residual_before_act = t->res_before},
-        .out_u8 = t->out_u8, .out_scale = 8.0f / 128.0f, .out_zp = t->out_zp,
+        .out_u8 = t->out_u8, .out_scale = t->out_scale ? t->out_scale : 8.0f / 128.0f,
+        .out_zp = t->out_zp,
+        .out_qmax = t->out_qmax,
     };
+    const int qmax = t->out_qmax ? t->out_qmax : 255;
+    sat_top = 0;
     const float inv_out = 1.0f / out.out_scale;
     const int8_t *wd = w.data;
     // direct reference
@@ -89,7 +99,8 @@ static void run_case(const struct tcase *t) {
                     const float v = requant_f(t, acc, mul, bias, res + m * t->ldr, o);
                     if (t->out_u8) {
                         float q = rintf(v * inv_out) + (float)t->out_zp;
-                        q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+                        sat_top += q > (float)qmax;
+                        q = q < 0.0f ? 0.0f : (q > (float)qmax ? (float)qmax : q);
                         want[m * t->ld_y + o] = (uint8_t)q;
                     } else {
                         memcpy(want + (m * t->ld_y + o) * 4, &v, 4);
@@ -101,18 +112,21 @@ static void run_case(const struct tcase *t) {
     QT_CHECK(st == QN_OK, "init: %s", qn_status_str(st));
     if (st == QN_OK) {
         qn_qs8_conv_run(&conv, t->n, x, t->ld_x, &out, y, t->ld_y);
-        size_t bad = 0, first = 0;
-        for (size_t e = 0; e < pix * t->ld_y; e++)
+        size_t bad = 0, first = 0, over = 0;
+        for (size_t e = 0; e < pix * t->ld_y; e++) {
             if (memcmp(y + e * es, want + e * es, es) != 0 && bad++ == 0) first = e;
+            over += t->out_u8 && e % t->ld_y < p->c_out && y[e] > qmax;
+        }
+        QT_CHECK(!over, "%zu outputs above qmax %d", over, qmax);
         if (bad) {
             const size_t m = first / t->ld_y, o = first % t->ld_y;
             double g = t->out_u8 ? y[first] : ((float *)y)[first];
             double wv = t->out_u8 ? want[first] : ((float *)want)[first];
-            QT_CHECK(0, "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s u8=%d: "
-                        "%zu mismatches, first m=%zu o=%zu got %.9g want %.9g",
+            QT_CHECK(0, "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s u8=%d "
+                        "qmax=%d zp=%d: %zu mismatches, first m=%zu o=%zu got %.9g want %.9g",
                      qn_conv_path_name(conv.path), p->kh, p->stride_h, p->pad_h, p->c_in,
-                     p->c_out, p->h, p->w, t->n, qn_act_name(t->act), t->out_u8, bad, m, o, g,
-                     wv);
+                     p->c_out, p->h, p->w, t->n, qn_act_name(t->act), t->out_u8, t->out_qmax,
+                     t->out_zp, bad, m, o, g, wv);
         }
         qn_qs8_conv_free(&conv);
     }
@@ -189,6 +203,31 @@ static void conv_1x1(void) {
         t.p.pad_h = t.p.pad_w = 0;
         run_case(&t);
     }
+}
+
+// u8 outputs of 1..8 bits (out_qmax 2^b - 1, 0 = 255) through every path: depthwise 3/5/7
+// (the specialized kernels; GELU picks the scalar one) and any k, 1x1, im2col. zp near mid
+// range and |y| <= ~1 spanning the range (y has a spread of ~3), 3 images: both ends saturate.
+static void out_qmax_paths(void) {
+    qt_seed(208);
+    const int qmaxes[] = {0, 1, 3, 15, 63, 127, 255};
+    const size_t ks[] = {3, 5, 7, 9, 1, 3};  // last two: dense conv
+    for (size_t q = 0; q < sizeof(qmaxes) / sizeof(qmaxes[0]); q++)
+        for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+            struct tcase t = random_case(i < 4, ks[i]);
+            if (i == 3) t.k_max = t.p.kh;
+            if (!t.p.depthwise && t.p.c_in > 33) t.p.c_in = 17, t.c_in_max = 20, t.ld_x = 21;
+            t.out_u8 = true;
+            t.out_qmax = qmaxes[q];
+            const int qm = qmaxes[q] ? qmaxes[q] : 255;
+            t.out_zp = qt_int(qm / 4, qm / 2 + qm / 4);
+            t.out_scale = 2.0f / (float)(qm + 2);
+            t.n = 3;
+            if (q % 2) t.act = QN_ACT_NONE;  // signed y: the bottom clamp too
+            run_case(&t);
+            QT_CHECK(sat_top > 0, "no output above qmax %d (k=%zu dw=%d)", qm, ks[i],
+                     t.p.depthwise);
+        }
 }
 
 static void conv_stem(void) {
@@ -298,6 +337,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_any_k);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
+    QT_RUN_EACH_ISA(out_qmax_paths);
     QT_RUN_EACH_ISA(conv_stem);
     QT_RUN_EACH_ISA(conv_mbconv_shapes);
     QT_RUN_EACH_ISA(conv_from_float_weights);

@@ -57,6 +57,7 @@ static void strided_a_c_w(void) { qc_strided(8, 8); }
 static void zero_points(void) { qc_zero_points(8, 8); }
 static void epilogues(void) { qc_epilogues(8, 8); }
 static void extremes_no_saturation(void) { qc_extremes(8, 8); }
+static void out_qmax(void) { qc_out_qmax(8, 8); }
 static void random_shapes_threads(void) { qc_random(8, 8); }
 static void threads_big(void) { qc_threads_big(8, 8); }
 
@@ -64,6 +65,7 @@ static void bits_2_to_8(void) {
     for (int bits = 2; bits <= 8; bits++) {
         struct qcase c = qc_default(17, 41, 93, bits, 8);
         c.out_u8 = bits % 2;
+        c.out_qmax = c.out_u8 ? (1 << bits) - 1 : 0;  // a u8 activation of the same width
         qc_run(&c);
         c.M = 1;
         qc_run(&c);
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(epilogues);
     QT_RUN_EACH_ISA(extremes_no_saturation);
     QT_RUN_EACH_ISA(bits_2_to_8);
+    QT_RUN_EACH_ISA(out_qmax);
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
     return qt_finish(argv[0]);

@@ -50,12 +50,13 @@ static inline __m512 qn_epilogue_avx512(__m512 y, const float *bias, const float
     return y;
 }
 
-// q = clamp(rint(y * inv_out) + out_zp, 0, 255) as 16 s32 lanes.
-static inline __m512i qn_quantize_avx512(__m512 y, float inv_out, int32_t out_zp) {
+// q = clamp(rint(y * inv_out) + out_zp, 0, out_qmax) as 16 s32 lanes (out_qmax <= 255).
+static inline __m512i qn_quantize_avx512(__m512 y, float inv_out, int32_t out_zp,
+                                         int32_t out_qmax) {
     __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(inv_out)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm512_add_ps(q, _mm512_set1_ps((float)out_zp));
-    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_setzero_ps()), _mm512_set1_ps((float)out_qmax));
     return _mm512_cvttps_epi32(q);
 }
 
@@ -103,11 +104,13 @@ static inline __m256 qn_epilogue_avx2(__m256 y, const float *bias, const float *
     return y;
 }
 
-static inline __m256i qn_quantize_avx2(__m256 y, float inv_out, int32_t out_zp) {
+// q = clamp(rint(y * inv_out) + out_zp, 0, out_qmax) as 8 s32 lanes (out_qmax <= 255).
+static inline __m256i qn_quantize_avx2(__m256 y, float inv_out, int32_t out_zp,
+                                       int32_t out_qmax) {
     __m256 q = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(inv_out)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm256_add_ps(q, _mm256_set1_ps((float)out_zp));
-    q = _mm256_min_ps(_mm256_max_ps(q, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+    q = _mm256_min_ps(_mm256_max_ps(q, _mm256_setzero_ps()), _mm256_set1_ps((float)out_qmax));
     return _mm256_cvttps_epi32(q);
 }
 

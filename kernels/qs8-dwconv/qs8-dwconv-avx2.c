@@ -35,7 +35,7 @@ QN_INLINE void store_block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t
     const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
     y = qn_epilogue_avx2(y, bias, res, a->res_before_act, &act, tail, mi);
     if (a->out_u8) {
-        const __m256i q = qn_quantize_avx2(y, a->inv_out, a->out_zp);
+        const __m256i q = qn_quantize_avx2(y, a->inv_out, a->out_zp, a->out_qmax);
         __m128i b = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         b = _mm_packus_epi16(b, b);
         uint8_t *dst = (uint8_t *)a->y + ow * a->ld_y + cb;

@@ -23,7 +23,7 @@ QN_INLINE void store_block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t
     y = qn_epilogue_avx512(y, bias, res, a->res_before_act, &act, m);
     if (a->out_u8)
         _mm512_mask_cvtepi32_storeu_epi8((uint8_t *)a->y + ow * a->ld_y + cb, m,
-                                         qn_quantize_avx512(y, a->inv_out, a->out_zp));
+                                         qn_quantize_avx512(y, a->inv_out, a->out_zp, a->out_qmax));
     else
         _mm512_mask_storeu_ps((float *)a->y + ow * a->ld_y + cb, m, y);
 }

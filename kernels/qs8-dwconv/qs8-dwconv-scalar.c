@@ -26,7 +26,7 @@ void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
             if (a->res && !a->res_before_act) y += r;
             if (a->out_u8) {
                 float q = rintf(y * a->inv_out) + (float)a->out_zp;
-                q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+                q = q < 0.0f ? 0.0f : (q > (float)a->out_qmax ? (float)a->out_qmax : q);
                 ((uint8_t *)a->y)[ow * a->ld_y + ch] = (uint8_t)q;
             } else {
                 ((float *)a->y)[ow * a->ld_y + ch] = y;

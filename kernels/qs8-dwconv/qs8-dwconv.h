@@ -1,7 +1,7 @@
 // Depthwise convolution micro-kernels, INT8, NHWC: u8 activations (zero point x_zp) x s8
 // weights -> exact s32 per channel, then the requantization of qn_qgemm_ref (src/gemm-ref.c):
 //   y = (float)acc * mul[ch]; bias; residual / act (struct qn_epilogue order);
-//   u8 out: q = clamp(rint(y * inv_out) + out_zp, 0, 255), else y stored as float.
+//   u8 out: q = clamp(rint(y * inv_out) + out_zp, 0, out_qmax), else y stored as float.
 // Same row / edge contract as f32-dwconv.h. Padded taps are skipped (the same as an input
 // equal to x_zp). Every variant is bit-exact with the scalar kernel.
 //
@@ -37,7 +37,8 @@ struct qn_qs8_dwconv_args {
     enum qn_act act;
     bool out_u8;
     float inv_out;          // 1 / out_scale, computed once in float
-    int32_t out_zp;
+    int32_t out_zp;         // 0..out_qmax
+    int32_t out_qmax;       // upper clamp 1..255, already resolved (never 0)
     void *y;                // output row [w_out][ld_y], u8 or float
     size_t ld_y;
 };

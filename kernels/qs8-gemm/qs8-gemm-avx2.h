@@ -67,7 +67,7 @@ static inline __attribute__((always_inline)) void qn_qgemm_store8_avx2(const str
         __m256 q = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(p->inv_out)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         q = _mm256_add_ps(q, _mm256_set1_ps(p->out_zp));
-        q = _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_set1_ps(255.0f), q));
+        q = _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_set1_ps(p->out_qmax), q));
         const __m256i v = _mm256_cvtps_epi32(q);
         const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         const __m128i b = _mm_packus_epi16(w, w);

@@ -75,7 +75,7 @@ static inline __attribute__((always_inline)) void qn_qgemm_store16_avx512(const 
         __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(p->inv_out)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         q = _mm512_add_ps(q, _mm512_set1_ps(p->out_zp));
-        q = _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(255.0f), q));
+        q = _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(p->out_qmax), q));
         _mm512_mask_cvtusepi32_storeu_epi8((uint8_t *)c + i * ldc + j0, cl->mask,
                                            _mm512_cvtps_epi32(q));
     } else {

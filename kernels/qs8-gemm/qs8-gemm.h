@@ -40,7 +40,7 @@ static_assert(sizeof(struct qn_qs4_c8) == 4, "s4 block must be 4 bytes (8 weight
 // Epilogue parameters of one tile; pointers are already offset to the tile's first row and
 // column. The float sequence is qn_qgemm_ref's:
 //   y = (float)(acc - a_zp * col_sum[n]) * (a_scale * scale[n]);  y += bias[n];
-//   [y += R]; y = act(y); [y += R];  u8: q = clamp(rintf(y * inv_out) + out_zp, 0, 255)
+//   [y += R]; y = act(y); [y += R];  u8: q = clamp(rintf(y * inv_out) + out_zp, 0, out_qmax)
 struct qn_qgemm_params {
     const float *scale;      // [nc] per-channel weight scale
     const int32_t *col_sum;  // [nc] sum_k W[n][k] over the real K
@@ -54,6 +54,7 @@ struct qn_qgemm_params {
     bool out_u8;
     float inv_out;           // 1 / out_scale, computed once in float (u8 only)
     float out_zp;            // u8 only
+    float out_qmax;          // u8 only: upper clamp 1..255, already resolved (never 0)
 };
 
 // C[mr][nc] (float or u8 per p->out_u8, row stride ldc elements) = epilogue(A[mr][kc] x
@@ -146,7 +147,7 @@ static inline void qn_qgemm_store1(const struct qn_qgemm_params *p, size_t i, si
     if (p->residual && !p->residual_before_act) y += p->residual[i * p->ldr + j];
     if (p->out_u8) {
         float q = rintf(y * p->inv_out) + p->out_zp;
-        q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+        q = q < 0.0f ? 0.0f : (q > p->out_qmax ? p->out_qmax : q);
         ((uint8_t *)c)[i * ldc + j] = (uint8_t)q;
     } else {
         ((float *)c)[i * ldc + j] = y;

@@ -5,22 +5,23 @@
 
 #include "qu8-quant/qu8-quant.h"
 
-static inline __m256i quantize8(__m256 x, __m256 vinv, __m256 vzp) {
+static inline __m256i quantize8(__m256 x, __m256 vinv, __m256 vzp, __m256 vmax) {
     __m256 q = _mm256_round_ps(_mm256_mul_ps(x, vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm256_add_ps(q, vzp);
-    q = _mm256_min_ps(_mm256_max_ps(q, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+    q = _mm256_min_ps(_mm256_max_ps(q, _mm256_setzero_ps()), vmax);
     return _mm256_cvtps_epi32(q);
 }
 
-void qn_qu8_quantize_ukernel__avx2(size_t n, const float *x, float inv_scale, int zp,
+void qn_qu8_quantize_ukernel__avx2(size_t n, const float *x, float inv_scale, int zp, int qmax,
                                    uint8_t *y) {
     const __m256 vinv = _mm256_set1_ps(inv_scale), vzp = _mm256_set1_ps((float)zp);
+    const __m256 vmax = _mm256_set1_ps((float)qmax);
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        const __m256i q0 = quantize8(_mm256_loadu_ps(x + i), vinv, vzp);
-        const __m256i q1 = quantize8(_mm256_loadu_ps(x + i + 8), vinv, vzp);
-        const __m256i q2 = quantize8(_mm256_loadu_ps(x + i + 16), vinv, vzp);
-        const __m256i q3 = quantize8(_mm256_loadu_ps(x + i + 24), vinv, vzp);
+        const __m256i q0 = quantize8(_mm256_loadu_ps(x + i), vinv, vzp, vmax);
+        const __m256i q1 = quantize8(_mm256_loadu_ps(x + i + 8), vinv, vzp, vmax);
+        const __m256i q2 = quantize8(_mm256_loadu_ps(x + i + 16), vinv, vzp, vmax);
+        const __m256i q3 = quantize8(_mm256_loadu_ps(x + i + 24), vinv, vzp, vmax);
         // packs work within 128-bit lanes: 01 -> [q0lo q1lo q0hi q1hi] (u16), then bytes
         // [q0lo q1lo q2lo q3lo | q0hi q1hi q2hi q3hi]; the dword permute restores order.
         const __m256i p01 = _mm256_packus_epi32(q0, q1), p23 = _mm256_packus_epi32(q2, q3);
@@ -29,14 +30,14 @@ void qn_qu8_quantize_ukernel__avx2(size_t n, const float *x, float inv_scale, in
         _mm256_storeu_si256((__m256i *)(y + i), o);
     }
     for (; i + 8 <= n; i += 8) {
-        const __m256i q = quantize8(_mm256_loadu_ps(x + i), vinv, vzp);
+        const __m256i q = quantize8(_mm256_loadu_ps(x + i), vinv, vzp, vmax);
         const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(w, w));
     }
-    const float fzp = (float)zp;
+    const float fzp = (float)zp, fmax = (float)qmax;
     for (; i < n; i++) {
         float q = rintf(x[i] * inv_scale) + fzp;
-        q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+        q = q < 0.0f ? 0.0f : (q > fmax ? fmax : q);
         y[i] = (uint8_t)q;
     }
 }

@@ -5,23 +5,24 @@
 
 #include "qu8-quant/qu8-quant.h"
 
-static inline __m512i quantize16(__m512 x, __m512 vinv, __m512 vzp) {
+static inline __m512i quantize16(__m512 x, __m512 vinv, __m512 vzp, __m512 vmax) {
     __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(x, vinv),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm512_add_ps(q, vzp);
-    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_setzero_ps()), vmax);
     return _mm512_cvtps_epi32(q);  // q is integral here: the conversion is exact
 }
 
 void qn_qu8_quantize_ukernel__avx512(size_t n, const float *x, float inv_scale, int zp,
-                                     uint8_t *y) {
+                                     int qmax, uint8_t *y) {
     const __m512 vinv = _mm512_set1_ps(inv_scale), vzp = _mm512_set1_ps((float)zp);
+    const __m512 vmax = _mm512_set1_ps((float)qmax);
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        const __m512i q0 = quantize16(_mm512_loadu_ps(x + i), vinv, vzp);
-        const __m512i q1 = quantize16(_mm512_loadu_ps(x + i + 16), vinv, vzp);
-        const __m512i q2 = quantize16(_mm512_loadu_ps(x + i + 32), vinv, vzp);
-        const __m512i q3 = quantize16(_mm512_loadu_ps(x + i + 48), vinv, vzp);
+        const __m512i q0 = quantize16(_mm512_loadu_ps(x + i), vinv, vzp, vmax);
+        const __m512i q1 = quantize16(_mm512_loadu_ps(x + i + 16), vinv, vzp, vmax);
+        const __m512i q2 = quantize16(_mm512_loadu_ps(x + i + 32), vinv, vzp, vmax);
+        const __m512i q3 = quantize16(_mm512_loadu_ps(x + i + 48), vinv, vzp, vmax);
         _mm_storeu_si128((__m128i *)(y + i), _mm512_cvtusepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)(y + i + 16), _mm512_cvtusepi32_epi8(q1));
         _mm_storeu_si128((__m128i *)(y + i + 32), _mm512_cvtusepi32_epi8(q2));
@@ -29,7 +30,7 @@ void qn_qu8_quantize_ukernel__avx512(size_t n, const float *x, float inv_scale, 
     }
     for (; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-        const __m512i q = quantize16(_mm512_maskz_loadu_ps(m, x + i), vinv, vzp);
+        const __m512i q = quantize16(_mm512_maskz_loadu_ps(m, x + i), vinv, vzp, vmax);
         _mm512_mask_cvtusepi32_storeu_epi8(y + i, m, q);
     }
 }

@@ -4,11 +4,11 @@
 #include "qu8-quant/qu8-quant.h"
 
 void qn_qu8_quantize_ukernel__scalar(size_t n, const float *x, float inv_scale, int zp,
-                                     uint8_t *y) {
-    const float fzp = (float)zp;
+                                     int qmax, uint8_t *y) {
+    const float fzp = (float)zp, fmax = (float)qmax;
     for (size_t i = 0; i < n; i++) {
         float q = rintf(x[i] * inv_scale) + fzp;
-        q = q < 0.0f ? 0.0f : (q > 255.0f ? 255.0f : q);
+        q = q < 0.0f ? 0.0f : (q > fmax ? fmax : q);
         y[i] = (uint8_t)q;
     }
 }

@@ -8,9 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// y[i] = clamp(rint(x[i] * inv_scale) + zp, 0, 255), float arithmetic, zp in 0..255.
+// y[i] = clamp(rint(x[i] * inv_scale) + zp, 0, qmax), float arithmetic, qmax in 1..255 (2^bits
+// - 1 for narrower activations in the u8 container), zp in 0..qmax.
 typedef void (*qn_qu8_quantize_ukernel_fn)(size_t n, const float *x, float inv_scale, int zp,
-                                           uint8_t *y);
+                                           int qmax, uint8_t *y);
 // y[i] = (float)(x[i] - zp) * scale.
 typedef void (*qn_qu8_dequantize_ukernel_fn)(size_t n, const uint8_t *x, float scale, int zp,
                                              float *y);
@@ -18,11 +19,11 @@ typedef void (*qn_qu8_dequantize_ukernel_fn)(size_t n, const uint8_t *x, float s
 typedef void (*qn_f32_rminmax_ukernel_fn)(size_t n, const float *x, float *min, float *max);
 
 void qn_qu8_quantize_ukernel__scalar(size_t n, const float *x, float inv_scale, int zp,
-                                     uint8_t *y);
-void qn_qu8_quantize_ukernel__avx2(size_t n, const float *x, float inv_scale, int zp,
+                                     int qmax, uint8_t *y);
+void qn_qu8_quantize_ukernel__avx2(size_t n, const float *x, float inv_scale, int zp, int qmax,
                                    uint8_t *y);
 void qn_qu8_quantize_ukernel__avx512(size_t n, const float *x, float inv_scale, int zp,
-                                     uint8_t *y);
+                                     int qmax, uint8_t *y);
 
 void qn_qu8_dequantize_ukernel__scalar(size_t n, const uint8_t *x, float scale, int zp,
                                        float *y);
