@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "cpu.h"
 #include "attention.h"
@@ -29,9 +30,16 @@ static void usage(FILE *f) {
             "              qnas train --space mbconv-fmnist --out W.safetensors [--epochs N] [--batch B]\n"
             "                         [--lr LR] [--wd WD] [--optim sgd|adamw] [--seed S] [--resume]\n"
             "                         [--data DIR] [--limit-train N] [--limit-val N] [--stop-after N]\n"
-            "  eval      evaluate one subnet straight from the shared weights:\n"
-            "              qnas eval --weights W --genome max|min|random:SEED|TEXT [--split val|test]\n"
-            "                        [--limit N] [--data DIR] [--json]\n"
+            "  eval      one subnet at one quantization policy, straight from the shared weights:\n"
+            "              qnas eval --weights W --genome max|min|random:SEED|TEXT [--policy P]\n"
+            "                        [--split val|test] [--limit N] [--data DIR] [--json]\n"
+            "                        [--calib minmax|percentile|mse] [--wcalib minmax|mse] [--percentile P]\n"
+            "                        [--calib-images N] [--bn-images N] [--reps N] [--no-latency]\n"
+            "              policies: fp32 (default), int8, int4 (W4A8), w<B>a<B>, mixed:..., then\n"
+            "                        ;<layer>=<entry> overrides (see README)\n"
+            "  sensitivity  accuracy drop and NSR when each single layer goes to --bits (default 4):\n"
+            "              qnas sensitivity --weights W --genome G [--policy BASE] [--bits B]\n"
+            "                        [--split val|test] [--limit N] [--json]\n"
             "  help      this text\n"
             "\n"
             "environment:\n"
@@ -92,33 +100,6 @@ static int cmd_info(void) {
     return 0;
 }
 
-// --- argument helpers: every bad value gets one message and exit status 2 ---
-
-static int bad_arg(const char *cmd, const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "qnas %s: ", cmd);
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    if (!s || !*s) return false;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, float *out) {
-    char *end;
-    if (!s || !*s) return false;
-    double v = strtod(s, &end);
-    if (*end || !(v >= lo && v <= hi)) return false;
-    *out = (float)v;
-    return true;
-}
-
 static char *join_args(int argc, char **argv) {
     size_t n = 1;
     for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
@@ -139,31 +120,31 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         if (strcmp(a, "--resume") == 0) { c.resume = true; continue; }
-        if (!v) return bad_arg("train", "option %s needs a value%s", a, "");
+        if (!v) return qn_cli_bad("train", "option %s needs a value%s", a, "");
         i++;
         if (strcmp(a, "--space") == 0) space = v;
         else if (strcmp(a, "--out") == 0) c.out = v;
         else if (strcmp(a, "--data") == 0) c.data_dir = v;
-        else if (strcmp(a, "--epochs") == 0) { if (!parse_long(v, 1, 10000, &n)) return bad_arg("train", "--epochs expects 1..10000, got '%s'%s", v, ""); c.epochs = (int)n; }
-        else if (strcmp(a, "--batch") == 0) { if (!parse_long(v, 2, 4096, &n)) return bad_arg("train", "--batch expects 2..4096, got '%s'%s", v, ""); c.batch = (int)n; }
-        else if (strcmp(a, "--seed") == 0) { if (!parse_long(v, 0, 2147483647L, &n)) return bad_arg("train", "--seed expects a non-negative integer, got '%s'%s", v, ""); c.seed = (uint64_t)n; }
-        else if (strcmp(a, "--limit-train") == 0) { if (!parse_long(v, 1, 100000000L, &n)) return bad_arg("train", "--limit-train expects a positive count, got '%s'%s", v, ""); c.limit_train = (int)n; }
-        else if (strcmp(a, "--stop-after") == 0) { if (!parse_long(v, 1, 10000, &n)) return bad_arg("train", "--stop-after expects a number of epochs, got '%s'%s", v, ""); c.stop_after = (int)n; }
-        else if (strcmp(a, "--limit-val") == 0) { if (!parse_long(v, 1, 100000000L, &n)) return bad_arg("train", "--limit-val expects a positive count, got '%s'%s", v, ""); c.limit_val = (int)n; }
-        else if (strcmp(a, "--random-subnets") == 0) { if (!parse_long(v, 0, 16, &n)) return bad_arg("train", "--random-subnets expects 0..16, got '%s'%s", v, ""); c.n_random = (int)n; }
-        else if (strcmp(a, "--lr") == 0) { if (!parse_float(v, 1e-7, 10, &c.lr)) return bad_arg("train", "--lr expects a number in (0, 10], got '%s'%s", v, ""); }
-        else if (strcmp(a, "--wd") == 0) { if (!parse_float(v, 0, 1, &c.weight_decay)) return bad_arg("train", "--wd expects a number in [0, 1], got '%s'%s", v, ""); }
-        else if (strcmp(a, "--smoothing") == 0) { if (!parse_float(v, 0, 0.5, &c.smoothing)) return bad_arg("train", "--smoothing expects [0, 0.5], got '%s'%s", v, ""); }
-        else if (strcmp(a, "--warmup") == 0) { if (!parse_float(v, 0, 1000, &c.warmup_epochs)) return bad_arg("train", "--warmup expects epochs >= 0, got '%s'%s", v, ""); }
+        else if (strcmp(a, "--epochs") == 0) { if (!qn_cli_long(v, 1, 10000, &n)) return qn_cli_bad("train", "--epochs expects 1..10000, got '%s'%s", v, ""); c.epochs = (int)n; }
+        else if (strcmp(a, "--batch") == 0) { if (!qn_cli_long(v, 2, 4096, &n)) return qn_cli_bad("train", "--batch expects 2..4096, got '%s'%s", v, ""); c.batch = (int)n; }
+        else if (strcmp(a, "--seed") == 0) { if (!qn_cli_long(v, 0, 2147483647L, &n)) return qn_cli_bad("train", "--seed expects a non-negative integer, got '%s'%s", v, ""); c.seed = (uint64_t)n; }
+        else if (strcmp(a, "--limit-train") == 0) { if (!qn_cli_long(v, 1, 100000000L, &n)) return qn_cli_bad("train", "--limit-train expects a positive count, got '%s'%s", v, ""); c.limit_train = (int)n; }
+        else if (strcmp(a, "--stop-after") == 0) { if (!qn_cli_long(v, 1, 10000, &n)) return qn_cli_bad("train", "--stop-after expects a number of epochs, got '%s'%s", v, ""); c.stop_after = (int)n; }
+        else if (strcmp(a, "--limit-val") == 0) { if (!qn_cli_long(v, 1, 100000000L, &n)) return qn_cli_bad("train", "--limit-val expects a positive count, got '%s'%s", v, ""); c.limit_val = (int)n; }
+        else if (strcmp(a, "--random-subnets") == 0) { if (!qn_cli_long(v, 0, 16, &n)) return qn_cli_bad("train", "--random-subnets expects 0..16, got '%s'%s", v, ""); c.n_random = (int)n; }
+        else if (strcmp(a, "--lr") == 0) { if (!qn_cli_float(v, 1e-7, 10, &c.lr)) return qn_cli_bad("train", "--lr expects a number in (0, 10], got '%s'%s", v, ""); }
+        else if (strcmp(a, "--wd") == 0) { if (!qn_cli_float(v, 0, 1, &c.weight_decay)) return qn_cli_bad("train", "--wd expects a number in [0, 1], got '%s'%s", v, ""); }
+        else if (strcmp(a, "--smoothing") == 0) { if (!qn_cli_float(v, 0, 0.5, &c.smoothing)) return qn_cli_bad("train", "--smoothing expects [0, 0.5], got '%s'%s", v, ""); }
+        else if (strcmp(a, "--warmup") == 0) { if (!qn_cli_float(v, 0, 1000, &c.warmup_epochs)) return qn_cli_bad("train", "--warmup expects epochs >= 0, got '%s'%s", v, ""); }
         else if (strcmp(a, "--optim") == 0) {
             if (strcmp(v, "sgd") == 0) c.optim = QN_OPT_SGD;
             else if (strcmp(v, "adamw") == 0) c.optim = QN_OPT_ADAMW;
-            else return bad_arg("train", "--optim expects sgd or adamw, got '%s'%s", v, "");
-        } else return bad_arg("train", "unknown option '%s'%s (see qnas help)", a, "");
+            else return qn_cli_bad("train", "--optim expects sgd or adamw, got '%s'%s", v, "");
+        } else return qn_cli_bad("train", "unknown option '%s'%s (see qnas help)", a, "");
     }
-    if (!space) return bad_arg("train", "--space is required (the only space so far: %s)%s", "mbconv-fmnist", "");
-    if (!qn_mb_space_find(space)) return bad_arg("train", "unknown space '%s' (known: %s)", space, "mbconv-fmnist");
-    if (!c.out) return bad_arg("train", "--out FILE is required%s%s", "", "");
+    if (!space) return qn_cli_bad("train", "--space is required (the only space so far: %s)%s", "mbconv-fmnist", "");
+    if (!qn_mb_space_find(space)) return qn_cli_bad("train", "unknown space '%s' (known: %s)", space, "mbconv-fmnist");
+    if (!c.out) return qn_cli_bad("train", "--out FILE is required%s%s", "", "");
     if (c.warmup_epochs >= c.epochs) c.warmup_epochs = 0;
     struct qn_error e = {{0}};
     enum qn_status st = qn_train(&c, &e);
@@ -172,108 +153,6 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
         return 2;
     }
     fprintf(stderr, "qnas train: wrote %s\n", c.out);
-    return 0;
-}
-
-static int cmd_eval(int argc, char **argv) {
-    const char *weights = NULL, *genome = NULL, *data = NULL;
-    enum qn_split split = QN_SPLIT_VAL;
-    long limit = 0;
-    bool json = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0) { json = true; continue; }
-        if (!v) return bad_arg("eval", "option %s needs a value%s", a, "");
-        i++;
-        if (strcmp(a, "--weights") == 0) weights = v;
-        else if (strcmp(a, "--genome") == 0) genome = v;
-        else if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--limit") == 0) { if (!parse_long(v, 1, 100000000L, &limit)) return bad_arg("eval", "--limit expects a positive count, got '%s'%s", v, ""); }
-        else if (strcmp(a, "--split") == 0) {
-            if (strcmp(v, "val") == 0) split = QN_SPLIT_VAL;
-            else if (strcmp(v, "test") == 0) split = QN_SPLIT_TEST;
-            else return bad_arg("eval", "--split expects val or test, got '%s'%s", v, "");
-        } else return bad_arg("eval", "unknown option '%s'%s (see qnas help)", a, "");
-    }
-    if (!weights) return bad_arg("eval", "--weights FILE is required%s%s", "", "");
-    if (!genome) return bad_arg("eval", "--genome is required (max, min, random:SEED or the text form)%s%s", "", "");
-    struct qn_error e = {{0}};
-    struct qn_safetensors st;
-    if (qn_st_read(weights, true, &st, &e)) {
-        fprintf(stderr, "qnas eval: %s\n", e.msg);
-        return 2;
-    }
-    const char *sp = qn_st_meta(&st, "space");
-    const struct qn_mb_space *S = qn_mb_space_find(sp);
-    if (!S) {
-        fprintf(stderr, "qnas eval: %s: %s\n", weights, sp ? "unknown space in the metadata" : "no 'space' in the metadata: not a qnas supernet");
-        qn_st_free(&st);
-        return 2;
-    }
-    struct qn_mb_genome g;
-    struct qn_mb_net net;
-    if (qn_mb_genome_parse(S, genome, &g, &e) || qn_mb_net_init(&net, S, &e)) {
-        fprintf(stderr, "qnas eval: %s\n", e.msg);
-        qn_st_free(&st);
-        return 2;
-    }
-    enum qn_status s = qn_mb_net_load(&net, &st, weights, &e);
-    qn_st_free(&st);
-    struct qn_dataset train = {0}, ds = {0};
-    if (!s) s = qn_dataset_load(data, QN_SPLIT_TRAIN, &train, &e);
-    if (!s) s = qn_dataset_load(data, split, &ds, &e);
-    if (s) {
-        fprintf(stderr, "qnas eval: %s\n", e.msg);
-        qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
-        return 2;
-    }
-    const int B = 250;
-    struct qn_mb_run *r = qn_mb_run_new(&net, B);
-    QN_ASSERT(r);
-    double t0 = qn_now();
-    qn_bn_recalibrate(&net, &g, r, B, &train, 2000, 0);
-    double acc = qn_evaluate(&net, &g, r, B, &ds, (int)limit);
-    double secs = qn_now() - t0;
-    struct qn_mb_cost cost;
-    qn_mb_genome_cost(S, &g, &cost);
-    // FP32 deployment size: BN folds into the conv before it (one bias per channel).
-    uint64_t bn_channels = 0;
-    {
-        bn_channels += (uint64_t)S->stem_c + S->head_c;
-        for (int i = 0; i < S->n_stages; i++)
-            for (int b = 0; b < g.depth[i]; b++) {
-                int cin = qn_mb_block_cin(S, i, b), ce = cin * g.expand[i][b];
-                bn_channels += 2 * (uint64_t)ce + S->stage_c[i];
-            }
-    }
-    uint64_t size_bytes = 4 * (cost.params - bn_channels);
-    char text[512];
-    qn_mb_genome_format(S, &g, text, sizeof(text));
-    int n = limit > 0 ? (int)QN_MIN(limit, ds.n) : ds.n;
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "genome", text);
-        cJSON_AddNumberToObject(j, "accuracy", acc);
-        cJSON_AddNumberToObject(j, "macs", (double)cost.macs);
-        cJSON_AddNumberToObject(j, "params", (double)cost.params);
-        cJSON_AddNumberToObject(j, "size_bytes", (double)size_bytes);
-        cJSON_AddStringToObject(j, "split", qn_split_name(split));
-        cJSON_AddNumberToObject(j, "images", n);
-        char *out = cJSON_PrintUnformatted(j);
-        printf("%s\n", out);
-        free(out);
-        cJSON_Delete(j);
-    } else {
-        printf("genome:   %s\n", text);
-        printf("accuracy: %.2f%% top-1 on %d %s images (BN re-estimated on 2000 training images)\n", 100 * acc, n,
-               qn_split_name(split));
-        printf("macs:     %llu (%.2f M per image)\n", (unsigned long long)cost.macs, cost.macs / 1e6);
-        printf("params:   %llu\n", (unsigned long long)cost.params);
-        printf("size:     %llu bytes (FP32, batch norm folded)\n", (unsigned long long)size_bytes);
-        printf("time:     %.2f s\n", secs);
-    }
-    qn_mb_run_free(r);
-    qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
     return 0;
 }
 
@@ -319,7 +198,8 @@ int main(int argc, char **argv) {
         free(line);
         return rc;
     }
-    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "eval") == 0) return qn_cmd_eval(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "sensitivity") == 0) return qn_cmd_sensitivity(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -1,0 +1,265 @@
+// `qnas eval` and `qnas sensitivity`: one subnet at one quantization policy, built straight
+// from the shared weights and measured on this machine.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "cpu.h"
+#include "idx.h"
+#include "qnet.h"
+
+// Options both commands share.
+struct eval_opts {
+    const char *weights, *genome, *policy, *data;
+    enum qn_split split;
+    long limit;
+    bool json;
+    struct qn_qnet_cfg cfg;
+};
+
+// Parses a shared option at argv[*i] (advancing *i past its value). Returns 1 when taken,
+// 0 when not one of them, 2 after reporting a bad value.
+static int shared_opt(const char *cmd, struct eval_opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--json") == 0) {
+        o->json = true;
+        return 1;
+    }
+    static const char *with_value[] = {"--weights", "--genome", "--policy", "--data", "--split", "--limit", "--calib",
+                                       "--wcalib", "--percentile", "--calib-images", "--bn-images"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) known |= strcmp(a, with_value[k]) == 0;
+    if (!known) return 0;
+    if (*i + 1 >= argc) return qn_cli_bad(cmd, "option %s needs a value%s", a, "");
+    const char *v = argv[++*i];
+    long n;
+    if (strcmp(a, "--weights") == 0) o->weights = v;
+    else if (strcmp(a, "--genome") == 0) o->genome = v;
+    else if (strcmp(a, "--policy") == 0) o->policy = v;
+    else if (strcmp(a, "--data") == 0) o->data = v;
+    else if (strcmp(a, "--split") == 0) {
+        if (strcmp(v, "val") == 0) o->split = QN_SPLIT_VAL;
+        else if (strcmp(v, "test") == 0) o->split = QN_SPLIT_TEST;
+        else return qn_cli_bad(cmd, "--split expects val or test, got '%s'%s", v, "");
+    } else if (strcmp(a, "--limit") == 0) {
+        if (!qn_cli_long(v, 1, 100000000L, &o->limit)) return qn_cli_bad(cmd, "--limit expects a positive count, got '%s'%s", v, "");
+    } else if (strcmp(a, "--calib") == 0 || strcmp(a, "--wcalib") == 0) {
+        enum qn_calib c;
+        if (!qn_calib_parse(v, &c)) return qn_cli_bad(cmd, "%s expects minmax, percentile or mse, got '%s'", a, v);
+        if (strcmp(a, "--calib") == 0) o->cfg.calib = c;
+        else o->cfg.wcalib = c;
+    } else if (strcmp(a, "--percentile") == 0) {
+        if (!qn_cli_float(v, 50, 100, &o->cfg.percentile)) return qn_cli_bad(cmd, "--percentile expects 50..100, got '%s'%s", v, "");
+    } else if (strcmp(a, "--calib-images") == 0 || strcmp(a, "--bn-images") == 0) {
+        if (!qn_cli_long(v, 1, 55000, &n)) return qn_cli_bad(cmd, "%s expects 1..55000 images, got '%s'", a, v);
+        if (strcmp(a, "--calib-images") == 0) o->cfg.calib_images = (int)n;
+        else o->cfg.bn_images = (int)n;
+    }
+    return 1;
+}
+
+// Loads everything a command needs; returns 0 or 2 (reported).
+static int load_all(const char *cmd, const struct eval_opts *o, struct qn_mb_net *net, struct qn_mb_genome *g,
+                    struct qn_mb_policy *p, struct qn_dataset *train, struct qn_dataset *ds) {
+    if (!o->weights) return qn_cli_bad(cmd, "--weights FILE is required%s%s", "", "");
+    if (!o->genome) return qn_cli_bad(cmd, "--genome is required (max, min, random:SEED or the text form)%s%s", "", "");
+    if (qn_cli_load_supernet(cmd, o->weights, net)) return 2;
+    struct qn_error e = {{0}};
+    enum qn_status s = qn_mb_genome_parse(net->space, o->genome, g, &e);
+    if (!s) s = qn_mb_policy_parse(net->space, g, o->policy ? o->policy : "fp32", p, &e);
+    if (!s) s = qn_dataset_load(o->data, QN_SPLIT_TRAIN, train, &e);
+    if (!s) s = qn_dataset_load(o->data, o->split, ds, &e);
+    if (s) {
+        fprintf(stderr, "qnas %s: %s\n", cmd, e.msg);
+        qn_mb_net_free(net), qn_dataset_free(train), qn_dataset_free(ds);
+        return 2;
+    }
+    return 0;
+}
+
+static void opts_default(struct eval_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->split = QN_SPLIT_VAL;
+    qn_qnet_cfg_default(&o->cfg);
+}
+
+int qn_cmd_eval(int argc, char **argv) {
+    struct eval_opts o;
+    opts_default(&o);
+    long reps = 50;
+    bool latency = true;
+    for (int i = 0; i < argc; i++) {
+        int r = shared_opt("eval", &o, argc, argv, &i);
+        if (r == 2) return 2;
+        if (r == 1) continue;
+        if (strcmp(argv[i], "--no-latency") == 0) latency = false;
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            if (!qn_cli_long(argv[++i], 3, 100000, &reps)) return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
+        } else return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
+    }
+    struct qn_mb_net net;
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    struct qn_dataset train = {0}, ds = {0};
+    if (load_all("eval", &o, &net, &g, &p, &train, &ds)) return 2;
+    struct qn_error e = {{0}};
+    struct qn_qnet q;
+    double t0 = qn_now();
+    if (qn_qnet_build(&q, &net, &g, &p, &train, &o.cfg, &e)) {
+        fprintf(stderr, "qnas eval: %s\n", e.msg);
+        qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+        return 2;
+    }
+    const double acc = qn_qnet_accuracy(&q, &ds, (int)o.limit);
+    const double secs = qn_now() - t0;
+    struct qn_latency l1 = {0}, l64 = {0};
+    if (latency) {
+        l1 = qn_qnet_latency(&q, 1, (int)reps);
+        l64 = qn_qnet_latency(&q, 64, (int)QN_MAX(5, reps / 5));
+    }
+    struct qn_mb_cost cost;
+    qn_mb_genome_cost(net.space, &g, &cost);
+    const uint64_t size = qn_qnet_size_bytes(&q);
+    char gtext[512], ptext[2048];
+    qn_mb_genome_format(net.space, &g, gtext, sizeof(gtext));
+    qn_mb_policy_format(net.space, &g, &p, ptext, sizeof(ptext));
+    const int n = o.limit > 0 ? (int)QN_MIN(o.limit, ds.n) : ds.n;
+    if (o.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "genome", gtext);
+        cJSON_AddStringToObject(j, "policy", ptext);
+        cJSON_AddNumberToObject(j, "accuracy", acc);
+        cJSON_AddNumberToObject(j, "macs", (double)cost.macs);
+        cJSON_AddNumberToObject(j, "params", (double)cost.params);
+        cJSON_AddNumberToObject(j, "size_bytes", (double)size);
+        if (latency) {
+            cJSON_AddNumberToObject(j, "latency_ms_b1", l1.median_ms);
+            cJSON_AddNumberToObject(j, "latency_ms_b64", l64.median_ms);
+            double s1[2] = {l1.min_ms, l1.max_ms}, s64[2] = {l64.min_ms, l64.max_ms};
+            cJSON_AddItemToObject(j, "latency_ms_b1_range", cJSON_CreateDoubleArray(s1, 2));
+            cJSON_AddItemToObject(j, "latency_ms_b64_range", cJSON_CreateDoubleArray(s64, 2));
+        } else {
+            cJSON_AddNullToObject(j, "latency_ms_b1");
+            cJSON_AddNullToObject(j, "latency_ms_b64");
+        }
+        cJSON_AddNumberToObject(j, "threads", qn_threads());
+        cJSON_AddStringToObject(j, "split", qn_split_name(o.split));
+        cJSON_AddNumberToObject(j, "images", n);
+        cJSON_AddStringToObject(j, "calibration", qn_calib_name(o.cfg.calib));
+        char *out = cJSON_PrintUnformatted(j);
+        printf("%s\n", out);
+        free(out);
+        cJSON_Delete(j);
+    } else {
+        printf("genome:   %s\n", gtext);
+        printf("policy:   %s\n", ptext);
+        printf("accuracy: %.2f%% top-1 on %d %s images (BN re-estimated on %d training images; activations "
+               "calibrated on %d, %s)\n",
+               100 * acc, n, qn_split_name(o.split), o.cfg.bn_images, o.cfg.calib_images, qn_calib_name(o.cfg.calib));
+        printf("macs:     %llu (%.2f M per image)\n", (unsigned long long)cost.macs, cost.macs / 1e6);
+        printf("params:   %llu\n", (unsigned long long)cost.params);
+        printf("size:     %llu bytes (weights at their bit widths, per-channel scales, folded biases)\n",
+               (unsigned long long)size);
+        if (latency) {
+            printf("latency:  batch 1: %.3f ms median (%.3f..%.3f over %d runs); batch 64: %.2f ms (%.2f..%.2f over "
+                   "%d runs); %d threads\n",
+                   l1.median_ms, l1.min_ms, l1.max_ms, l1.reps, l64.median_ms, l64.min_ms, l64.max_ms, l64.reps,
+                   qn_threads());
+        }
+        printf("time:     %.2f s (build + accuracy)\n", secs);
+    }
+    qn_qnet_free(&q);
+    qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+    return 0;
+}
+
+// Accuracy drop and NSR when each single layer goes to `bits` (W<bits>A8), the others staying
+// at the base policy.
+int qn_cmd_sensitivity(int argc, char **argv) {
+    struct eval_opts o;
+    opts_default(&o);
+    o.limit = 2000;
+    long bits = 4;
+    for (int i = 0; i < argc; i++) {
+        int r = shared_opt("sensitivity", &o, argc, argv, &i);
+        if (r == 2) return 2;
+        if (r == 1) continue;
+        if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+            if (!qn_cli_long(argv[++i], 2, 8, &bits)) return qn_cli_bad("sensitivity", "--bits expects 2..8, got '%s'%s", argv[i], "");
+        } else return qn_cli_bad("sensitivity", "unknown option '%s'%s (see qnas help)", argv[i], "");
+    }
+    struct qn_mb_net net;
+    struct qn_mb_genome g;
+    struct qn_mb_policy base, low;
+    struct qn_dataset train = {0}, ds = {0};
+    if (load_all("sensitivity", &o, &net, &g, &base, &train, &ds)) return 2;
+    struct qn_error e = {{0}};
+    struct qn_qnet q, ql;
+    qn_mb_policy_uniform(net.space, &g, (int)bits, 8, &low);
+    if (qn_qnet_build(&q, &net, &g, &base, &train, &o.cfg, &e) || qn_qnet_build(&ql, &net, &g, &low, &train, &o.cfg, &e)) {
+        fprintf(stderr, "qnas sensitivity: %s\n", e.msg);
+        qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+        return 2;
+    }
+    // NSR of every layer alone at `bits`, on the FP32 network's activations
+    qn_qnet_nsr(&ql, &ds, (int)QN_MIN(o.limit, 500));
+    const double acc0 = qn_qnet_accuracy(&q, &ds, (int)o.limit);
+    char gtext[512], ptext[2048];
+    qn_mb_genome_format(net.space, &g, gtext, sizeof(gtext));
+    qn_mb_policy_format(net.space, &g, &base, ptext, sizeof(ptext));
+    const int n = (int)QN_MIN(o.limit, ds.n);
+    cJSON *jl = cJSON_CreateArray();
+    if (!o.json) {
+        printf("genome: %s\nbase policy: %s, top-1 %.2f%% on %d %s images\n", gtext, ptext, 100 * acc0, n,
+               qn_split_name(o.split));
+        printf("%-16s %-11s %6s %6s %9s %9s %10s %9s\n", "layer", "kind", "cin", "cout", "weights", "top-1", "drop (pp)",
+               "NSR (dB)");
+    }
+    for (int i = 0; i < q.n_layers; i++) {
+        const struct qn_mb_qlayer keep = q.policy.l[i];
+        const struct qn_mb_layer *L = &q.layers[i].info;
+        if (qn_qnet_set_layer(&q, i, (struct qn_mb_qlayer){(uint8_t)bits, 8})) {
+            fprintf(stderr, "qnas sensitivity: out of memory\n");
+            return 2;
+        }
+        const double acc = qn_qnet_accuracy(&q, &ds, (int)o.limit), nsr = ql.layers[i].nsr;
+        QN_ASSERT(qn_qnet_set_layer(&q, i, keep) == QN_OK);
+        static const char *kinds[] = {"stem", "expand", "depthwise", "project", "head", "classifier"};
+        if (o.json) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "layer", L->name);
+            cJSON_AddStringToObject(r, "kind", kinds[L->kind]);
+            cJSON_AddNumberToObject(r, "weights", (double)L->weights);
+            cJSON_AddNumberToObject(r, "accuracy", acc);
+            cJSON_AddNumberToObject(r, "accuracy_drop", acc0 - acc);
+            cJSON_AddNumberToObject(r, "nsr", nsr);
+            cJSON_AddItemToArray(jl, r);
+        } else {
+            printf("%-16s %-11s %6d %6d %9llu %8.2f%% %10.2f %9.1f\n", L->name, kinds[L->kind], L->cin, L->cout,
+                   (unsigned long long)L->weights, 100 * acc, 100 * (acc0 - acc), 10 * log10(fmax(nsr, 1e-30)));
+        }
+    }
+    if (o.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "genome", gtext);
+        cJSON_AddStringToObject(j, "policy", ptext);
+        cJSON_AddNumberToObject(j, "bits", (double)bits);
+        cJSON_AddNumberToObject(j, "accuracy", acc0);
+        cJSON_AddStringToObject(j, "split", qn_split_name(o.split));
+        cJSON_AddNumberToObject(j, "images", n);
+        cJSON_AddItemToObject(j, "layers", jl);
+        char *out = cJSON_PrintUnformatted(j);
+        printf("%s\n", out);
+        free(out);
+        cJSON_Delete(j);
+    } else {
+        cJSON_Delete(jl);
+    }
+    qn_qnet_free(&q), qn_qnet_free(&ql);
+    qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+    return 0;
+}
