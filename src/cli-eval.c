@@ -11,6 +11,8 @@
 #include "cpu.h"
 #include "idx.h"
 #include "qnet.h"
+#include "safetensors.h"
+#include "train.h"
 
 // Options both commands share.
 struct eval_opts {
@@ -87,16 +89,67 @@ static void opts_default(struct eval_opts *o) {
     qn_qnet_cfg_default(&o->cfg);
 }
 
+// The supernet with batch norm re-estimated for g (what qn_qnet_build left in net), as a
+// safetensors file of the same tensors, so another framework can rebuild this exact subnet.
+static enum qn_status write_subnet(const char *path, const struct qn_mb_net *net, const struct qn_mb_genome *g,
+                                   struct qn_error *e) {
+    struct qn_st_entry *ent = calloc(net->n_tensors, sizeof(*ent));
+    if (!ent) return qn_fail(e, QN_ERR_NOMEM, "out of memory writing %s", path);
+    size_t n = qn_mb_net_entries(net, ent);
+    char gtext[512];
+    qn_mb_genome_format(net->space, g, gtext, sizeof(gtext));
+    const char *keys[] = {"format", "space", "genome", "note"};
+    const char *vals[] = {"qnas-supernet-1", net->space->name, gtext,
+                          "batch-norm running statistics re-estimated for this genome"};
+    enum qn_status st = qn_st_write(path, ent, n, keys, vals, 4, e);
+    free(ent);
+    return st;
+}
+
+// Logits [n][n_classes] of the first n images of ds through q's path, raw little-endian float32,
+// written atomically (temp file, rename).
+static enum qn_status write_logits(const char *path, struct qn_qnet *q, const struct qn_dataset *ds, int n,
+                                   struct qn_error *e) {
+    n = QN_MIN(n, ds->n);
+    const int B = q->max_batch, K = q->space->n_classes;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return qn_fail(e, QN_ERR_IO, "cannot write %s", tmp);
+    float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * (size_t)B * K);
+    int *idx = malloc(sizeof(int) * (size_t)B);
+    uint8_t *lab = malloc((size_t)B);
+    QN_ASSERT(x && z && idx && lab);
+    bool ok = true;
+    for (int at = 0; at < n && ok; at += B) {
+        int nb = QN_MIN(B, n - at);
+        for (int b = 0; b < nb; b++) idx[b] = at + b;
+        qn_batch_make(ds, idx, nb, false, 0, NULL, x, lab);
+        qn_qnet_forward(q, x, nb, z);
+        ok = fwrite(z, sizeof(float) * (size_t)K, (size_t)nb, f) == (size_t)nb;
+    }
+    ok = fclose(f) == 0 && ok;
+    qn_free(x), qn_free(z), free(idx), free(lab);
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return qn_fail(e, QN_ERR_IO, "cannot write %s", path);
+    }
+    return QN_OK;
+}
+
 int qn_cmd_eval(int argc, char **argv) {
     struct eval_opts o;
     opts_default(&o);
     long reps = 50;
     bool latency = true;
+    const char *save_subnet = NULL, *logits_path = NULL;
     for (int i = 0; i < argc; i++) {
         int r = shared_opt("eval", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
         if (strcmp(argv[i], "--no-latency") == 0) latency = false;
+        else if (strcmp(argv[i], "--save-subnet") == 0 && i + 1 < argc) save_subnet = argv[++i];
+        else if (strcmp(argv[i], "--logits") == 0 && i + 1 < argc) logits_path = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             if (!qn_cli_long(argv[++i], 3, 100000, &reps)) return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
         } else return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
@@ -116,6 +169,16 @@ int qn_cmd_eval(int argc, char **argv) {
     }
     const double acc = qn_qnet_accuracy(&q, &ds, (int)o.limit);
     const double secs = qn_now() - t0;
+    if (save_subnet && write_subnet(save_subnet, &net, &g, &e)) {
+        fprintf(stderr, "qnas eval: %s\n", e.msg);
+        qn_qnet_free(&q), qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+        return 2;
+    }
+    if (logits_path && write_logits(logits_path, &q, &ds, o.limit > 0 ? (int)o.limit : ds.n, &e)) {
+        fprintf(stderr, "qnas eval: %s\n", e.msg);
+        qn_qnet_free(&q), qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
+        return 2;
+    }
     struct qn_latency l1 = {0}, l64 = {0};
     if (latency) {
         l1 = qn_qnet_latency(&q, 1, (int)reps);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "nn.h"
+#include "ops.h"
+#include "quant.h"
 
 #define BN_EPS QN_NN_BN_EPS
 
@@ -280,6 +282,9 @@ struct block_bufs {
     float *p1, *out;      // project conv out, BN (+ residual) out [B][Ho][Wo][cout]
     float *stats;         // saved mean, rstd for the 3 BNs: [6][ce_max]
     float *keff[QN_MB_MAX_CHOICES];  // effective depthwise kernels below k_max: [k_l][k_l][ce]
+    // quantization-aware forward: the fake-quantized conv inputs and weights actually used
+    float *qin, *qe3, *qd3;  // [B][H][W][cin], [B][H][W][ce], [B][Ho][Wo][ce]
+    float *wqe, *wqd, *wqp;  // [ce][cin], [k][k][ce], [cout][ce] (dense)
     int H, W, Ho, Wo;
 };
 
@@ -293,6 +298,11 @@ struct qn_mb_run {
     const float *head_input;   // last block's output [B][Hh][Wh][c_last]
     float *g0, *g1, *g2, *g3;  // gradient temporaries, each the largest activation
     float *dkeff[QN_MB_MAX_CHOICES];  // gradients of the effective kernels, [k_l][k_l][ce_max]
+    float *qx, *qh, *qpool;           // fake-quantized stem, head and classifier inputs
+    float *wqs, *wqh, *wqc;           // their fake-quantized weights (dense)
+    float *gscratch;                  // gradient of one fake-quantized weight, the largest layer
+    struct qn_mb_policy pol;          // precision of the last forward (all FP32 unless qat)
+    bool qat;
     int B, H0, W0, Hh, Wh;     // last forward's batch, stem and head resolutions
     enum qn_mb_mode mode;
     struct qn_mb_prof *prof;   // NULL: no timing
@@ -352,6 +362,12 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
             TAKE(bb->p1, pout * cout);
             TAKE(bb->out, pout * cout);
             TAKE(bb->stats, 6 * (size_t)ce);
+            TAKE(bb->qin, pin * cin);
+            TAKE(bb->qe3, pin * ce);
+            TAKE(bb->qd3, pout * ce);
+            TAKE(bb->wqe, (size_t)ce * cin);
+            TAKE(bb->wqd, (size_t)qn_mb_kmax(s) * qn_mb_kmax(s) * ce);
+            TAKE(bb->wqp, (size_t)cout * ce);
             for (int l = 0; l + 1 < s->n_kernels; l++) TAKE(bb->keff[l], (size_t)s->kernels[l] * s->kernels[l] * ce);
             bb->H = H, bb->W = W, bb->Ho = Ho, bb->Wo = Wo;
             H = Ho, W = Wo;
@@ -372,6 +388,22 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
     for (int i = 0; i < s->n_stages; i++) ce_max = QN_MAX(ce_max, qn_mb_block_cin(s, i, 0) * E);
     for (int i = 0; i < s->n_stages; i++) ce_max = QN_MAX(ce_max, s->stage_c[i] * E);
     for (int l = 0; l + 1 < s->n_kernels; l++) TAKE(r->dkeff[l], (size_t)s->kernels[l] * s->kernels[l] * ce_max);
+    const int cl = s->stage_c[s->n_stages - 1];
+    TAKE(r->qx, B * s->in_h * s->in_w * s->in_c);
+    TAKE(r->qh, B * r->Hh * r->Wh * cl);
+    TAKE(r->qpool, B * s->head_c);
+    TAKE(r->wqs, (size_t)s->stem_c * s->stem_k * s->stem_k * s->in_c);
+    TAKE(r->wqh, (size_t)s->head_c * cl);
+    TAKE(r->wqc, (size_t)s->n_classes * s->head_c);
+    size_t wmax = QN_MAX((size_t)s->head_c * cl, (size_t)qn_mb_kmax(s) * qn_mb_kmax(s) * ce_max);
+    wmax = QN_MAX(wmax, (size_t)s->stem_c * s->stem_k * s->stem_k * s->in_c);
+    wmax = QN_MAX(wmax, (size_t)s->n_classes * s->head_c);
+    for (int i = 0; i < s->n_stages; i++)
+        for (int b = 0; b < 2; b++) {
+            size_t cin = (size_t)qn_mb_block_cin(s, i, b), ce = cin * E;
+            wmax = QN_MAX(wmax, QN_MAX(ce * cin, (size_t)s->stage_c[i] * ce));
+        }
+    TAKE(r->gscratch, wmax);
 #undef TAKE
     return off;
 }
@@ -419,17 +451,73 @@ static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convb
     }
 }
 
+// --- quantization-aware forward: fake quantization with per-batch ranges ---
+//
+// The conv input is fake-quantized over its own [min, max] (per tensor, asymmetric) and the
+// weights per output channel over max |w| (symmetric), exactly the quantizers `qnas eval`
+// deploys with (src/quant.h). Both gradients pass straight through (STE): with min-max ranges
+// nothing is clipped, so d(fake-quant)/dx = 1 everywhere.
+
+static void fq_act(size_t n, const float *x, int bits, float *y) {
+    float lo, hi;
+    qn_f32_minmax(1, n, x, n, &lo, &hi);
+    qn_fake_quant_act(n, x, qn_act_qparams_from_range(lo, hi, bits, false), y);
+}
+
+// W[N][ldw] (K used columns) -> dense Y[N][K]; scale: [N] scratch.
+static void fq_rows(size_t N, size_t K, const float *W, size_t ldw, int bits, float *Y, float *scale) {
+    const float lim = (float)((1 << (bits - 1)) - 1);
+    for (size_t n = 0; n < N; n++) {
+        float amax = 0.0f;
+        for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[n * ldw + k]));
+        scale[n] = amax > 0.0f ? amax / lim : 1.0f;
+    }
+    qn_fake_quant_weights(N, K, W, ldw, bits, scale, Y, K);
+}
+
+// Depthwise taps w[i*sh + j*sw + c] (k x k, C channels) -> dense y[k][k][C], per channel.
+static void fq_dw(int k, int C, const float *w, size_t sh, size_t sw, int bits, float *y, float *t, float *u,
+                  float *scale) {
+    const size_t T = (size_t)k * k;
+    for (size_t tap = 0; tap < T; tap++)
+        for (int c = 0; c < C; c++) t[(size_t)c * T + tap] = w[(tap / k) * sh + (tap % k) * sw + c];
+    fq_rows((size_t)C, T, t, T, bits, u, scale);
+    for (size_t tap = 0; tap < T; tap++)
+        for (int c = 0; c < C; c++) y[tap * C + c] = u[(size_t)c * T + tap];
+}
+
+static bool lq(const struct qn_mb_run *r, int li) { return r->qat && r->pol.l[li].wbits != 0; }
+
 const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
                            const float *x, int B, enum qn_mb_mode mode, int recal_count) {
+    return qn_mb_forward_q(net, g, NULL, r, x, B, mode, recal_count);
+}
+
+const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_genome *g,
+                             const struct qn_mb_policy *pol, struct qn_mb_run *r, const float *x, int B,
+                             enum qn_mb_mode mode, int recal_count) {
     const struct qn_mb_space *s = net->space;
     QN_ASSERT(B >= 1 && B <= r->max_batch);
     const int E = qn_mb_emax(s);
     r->x = x, r->B = B, r->mode = mode;
+    r->qat = pol != NULL;
+    if (pol) r->pol = *pol;
+    float *scr = r->g2;  // gradient temporaries are free during a forward: scratch for fq_*
+    int li = 0;          // layer index in qn_mb_layers order
     PROF_START(r);
     // stem
     struct qn_nn_conv cv;
-    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
-                    (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
+    const size_t sk = (size_t)s->stem_k * s->stem_k * s->in_c;
+    const float *ws = net->w + net->stem.w;
+    if (lq(r, li)) {
+        fq_act((size_t)B * s->in_h * s->in_w * s->in_c, x, r->pol.l[li].abits, r->qx);
+        fq_rows((size_t)s->stem_c, sk, ws, sk, r->pol.l[li].wbits, r->wqs, scr);
+        x = r->qx, ws = r->wqs;
+    }
+    r->x = x;
+    li++;
+    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, ws, sk,
+                    (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
     r->H0 = cv.Ho, r->W0 = cv.Wo;
     size_t P = (size_t)B * cv.Ho * cv.Wo;
     qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
@@ -447,24 +535,46 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
             const int cout = s->stage_c[i], k = g->kernel[i][b], stride = b == 0 ? s->stage_stride[i] : 1;
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             bb->in = cur;
-            qn_nn_pw_fwd(pin, cin, ce, cur, net->w + bp->expand.w, (size_t)cin, NULL, bb->e1);
+            const float *xe = cur, *we = net->w + bp->expand.w;
+            size_t lde = (size_t)cin;
+            if (lq(r, li)) {
+                fq_act(pin * cin, cur, r->pol.l[li].abits, bb->qin);
+                fq_rows((size_t)ce, (size_t)cin, we, lde, r->pol.l[li].wbits, bb->wqe, scr);
+                xe = bb->qin, we = bb->wqe;
+            }
+            li++;
+            qn_nn_pw_fwd(pin, cin, ce, xe, we, lde, NULL, bb->e1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
                            bb->e2, bb->e3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
             const int lvl = kernel_level(s, k);
-            const float *wk;
+            const float *wk, *xd = bb->e3;
             size_t wsh, wsw;
             dw_chain(net, bp, cemax, ce, lvl, bb->keff);
             level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
+            if (lq(r, li)) {
+                fq_act(pin * ce, bb->e3, r->pol.l[li].abits, bb->qe3);
+                fq_dw(k, ce, wk, wsh, wsw, r->pol.l[li].wbits, bb->wqd, r->g0, r->g1, scr);
+                xd = bb->qe3, wk = bb->wqd, wsh = (size_t)k * ce, wsw = (size_t)ce;
+            }
+            li++;
             qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
-            qn_nn_dw_fwd(&dw, bb->e3, bb->d1);
+            qn_nn_dw_fwd(&dw, xd, bb->d1);
             prof_mark(r, 0, QN_MB_PROF_DEPTHWISE);
             bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
                            bb->stats + 2 * cemax, bb->d2, bb->d3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
-            qn_nn_pw_fwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, NULL, bb->p1);
+            const float *xp = bb->d3, *wp = net->w + bp->project.w;
+            size_t ldp = (size_t)cemax;
+            if (lq(r, li)) {
+                fq_act(pout * ce, bb->d3, r->pol.l[li].abits, bb->qd3);
+                fq_rows((size_t)cout, (size_t)ce, wp, ldp, r->pol.l[li].wbits, bb->wqp, scr);
+                xp = bb->qd3, wp = bb->wqp, ldp = (size_t)ce;
+            }
+            li++;
+            qn_nn_pw_fwd(pout, ce, cout, xp, wp, ldp, NULL, bb->p1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE, bb->stats + 4 * cemax,
                            NULL, bb->out);
@@ -477,17 +587,29 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
     // head
     const int cl = s->stage_c[s->n_stages - 1];
     P = (size_t)B * r->Hh * r->Wh;
-    qn_nn_pw_fwd(P, cl, s->head_c, cur, net->w + net->head.w, (size_t)cl, NULL, r->h1);
+    const float *xh = cur, *wh = net->w + net->head.w;
+    if (lq(r, li)) {
+        fq_act(P * cl, cur, r->pol.l[li].abits, r->qh);
+        fq_rows((size_t)s->head_c, (size_t)cl, wh, (size_t)cl, r->pol.l[li].wbits, r->wqh, scr);
+        xh = r->qh, wh = r->wqh;
+    }
+    li++;
+    qn_nn_pw_fwd(P, cl, s->head_c, xh, wh, (size_t)cl, NULL, r->h1);
     prof_mark(r, 0, QN_MB_PROF_POINTWISE);
     bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, (enum qn_act)s->act_outer, r->h_stats,
                    r->h2, r->h3);
     prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
     prof_mark(r, 0, QN_MB_PROF_OTHER);
-    qn_nn_pw_fwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c,
-                 net->w + net->cls_b, r->logits);
+    const float *xc = r->pool, *wc = net->w + net->cls_w;
+    if (lq(r, li)) {
+        fq_act((size_t)B * s->head_c, r->pool, r->pol.l[li].abits, r->qpool);
+        fq_rows((size_t)s->n_classes, (size_t)s->head_c, wc, (size_t)s->head_c, r->pol.l[li].wbits, r->wqc, scr);
+        xc = r->qpool, wc = r->wqc;
+    }
+    qn_nn_pw_fwd((size_t)B, s->head_c, s->n_classes, xc, wc, (size_t)s->head_c, net->w + net->cls_b, r->logits);
     prof_mark(r, 0, QN_MB_PROF_OTHER);
-    r->head_input = cur;
+    r->head_input = xh;
     return r->logits;
 }
 
@@ -497,25 +619,50 @@ static void act_bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb
                      net->grad + cb->beta, dx);
 }
 
+// dW of a fake-quantized weight, computed on the dense copy, into the stored tensor's rows
+// (straight through): dst[n][ldd] += src[n][K].
+static void add_rows(size_t N, size_t K, const float *src, float *dst, size_t ldd) {
+    for (size_t n = 0; n < N; n++)
+        for (size_t k = 0; k < K; k++) dst[n * ldd + k] += src[n * K + k];
+}
+
 void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
                     const float *dlogits) {
     const struct qn_mb_space *s = net->space;
     QN_ASSERT(r->mode == QN_MB_TRAIN && net->grad);
     const int B = r->B, E = qn_mb_emax(s), cl = s->stage_c[s->n_stages - 1];
-    float *buf[4] = {r->g0, r->g1, r->g2, r->g3};
+    float *buf[4] = {r->g0, r->g1, r->g2, r->g3}, *gs = r->gscratch;
+    int li = 0;  // layer index of the classifier, counted down
+    for (int i = 0; i < s->n_stages; i++) li += 3 * g->depth[i];
+    li += 2;
     PROF_START(r);
-    // head
+    // classifier and head
     size_t P = (size_t)B * r->Hh * r->Wh;
-    qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c, dlogits,
-                 net->grad + net->cls_w, net->grad + net->cls_b, buf[0]);
+    if (lq(r, li)) {
+        memset(gs, 0, sizeof(float) * (size_t)s->n_classes * s->head_c);
+        qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->qpool, r->wqc, (size_t)s->head_c, dlogits, gs,
+                     net->grad + net->cls_b, buf[0]);
+        add_rows((size_t)s->n_classes, (size_t)s->head_c, gs, net->grad + net->cls_w, (size_t)s->head_c);
+    } else {
+        qn_nn_pw_bwd((size_t)B, s->head_c, s->n_classes, r->pool, net->w + net->cls_w, (size_t)s->head_c, dlogits,
+                     net->grad + net->cls_w, net->grad + net->cls_b, buf[0]);
+    }
+    li--;
     prof_mark(r, 1, QN_MB_PROF_OTHER);
     qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
     prof_mark(r, 1, QN_MB_PROF_OTHER);
     act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, buf[1],
                     buf[2]);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
-    qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, net->w + net->head.w, (size_t)cl, buf[2],
-                 net->grad + net->head.w, NULL, buf[0]);
+    if (lq(r, li)) {
+        memset(gs, 0, sizeof(float) * (size_t)s->head_c * cl);
+        qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, r->wqh, (size_t)cl, buf[2], gs, NULL, buf[0]);
+        add_rows((size_t)s->head_c, (size_t)cl, gs, net->grad + net->head.w, (size_t)cl);
+    } else {
+        qn_nn_pw_bwd(P, cl, s->head_c, r->head_input, net->w + net->head.w, (size_t)cl, buf[2],
+                     net->grad + net->head.w, NULL, buf[0]);
+    }
+    li--;
     prof_mark(r, 1, QN_MB_PROF_POINTWISE);
     int gi = 0;  // buf[gi] holds d(current block output)
     for (int i = s->n_stages - 1; i >= 0; i--)
@@ -526,10 +673,18 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             const int cout = s->stage_c[i], k = g->kernel[i][b], stride = b == 0 ? s->stage_stride[i] : 1;
             const size_t pin = (size_t)B * bb->H * bb->W, pout = (size_t)B * bb->Ho * bb->Wo;
             float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
+            const int lp = li, ld = li - 1, le = li - 2;
+            li -= 3;
             act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, dout, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
-            qn_nn_pw_bwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, t1, net->grad + bp->project.w,
-                         NULL, t2);
+            if (lq(r, lp)) {
+                memset(gs, 0, sizeof(float) * (size_t)cout * ce);
+                qn_nn_pw_bwd(pout, ce, cout, bb->qd3, bb->wqp, (size_t)ce, t1, gs, NULL, t2);
+                add_rows((size_t)cout, (size_t)ce, gs, net->grad + bp->project.w, (size_t)cemax);
+            } else {
+                qn_nn_pw_bwd(pout, ce, cout, bb->d3, net->w + bp->project.w, (size_t)cemax, t1,
+                             net->grad + bp->project.w, NULL, t2);
+            }
             prof_mark(r, 1, QN_MB_PROF_POINTWISE);
             act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, t2,
                             t1);
@@ -539,15 +694,34 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             const float *wk;
             size_t wsh, wsw;
             level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
-            qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
-            if (!top) memset(r->dkeff[lvl], 0, sizeof(float) * (size_t)k * k * ce);
-            qn_nn_dw_bwd(&dw, bb->e3, t1, top ? net->grad + bp->dw.w : r->dkeff[lvl], t2);
+            if (lq(r, ld)) {
+                // gradient of the dense fake-quantized kernel, then straight through to the
+                // effective kernel (the stored weight's view at k_max, else the chain)
+                const size_t taps = (size_t)k * k;
+                memset(gs, 0, sizeof(float) * taps * ce);
+                qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, bb->wqd, (size_t)k * ce, (size_t)ce);
+                qn_nn_dw_bwd(&dw, bb->qe3, t1, gs, t2);
+                float *dk = top ? net->grad + bp->dw.w : r->dkeff[lvl];
+                if (!top) memset(dk, 0, sizeof(float) * taps * ce);
+                for (size_t t = 0; t < taps; t++)
+                    for (int c = 0; c < ce; c++) dk[(t / k) * wsh + (t % k) * wsw + c] += gs[t * ce + c];
+            } else {
+                qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
+                if (!top) memset(r->dkeff[lvl], 0, sizeof(float) * (size_t)k * k * ce);
+                qn_nn_dw_bwd(&dw, bb->e3, t1, top ? net->grad + bp->dw.w : r->dkeff[lvl], t2);
+            }
             if (!top) dw_chain_backward(net, bp, cemax, ce, lvl, bb->keff, r->dkeff);
             prof_mark(r, 1, QN_MB_PROF_DEPTHWISE);
             act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, t2, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
-            qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
-                         NULL, din);
+            if (lq(r, le)) {
+                memset(gs, 0, sizeof(float) * (size_t)ce * cin);
+                qn_nn_pw_bwd(pin, cin, ce, bb->qin, bb->wqe, (size_t)cin, t1, gs, NULL, din);
+                add_rows((size_t)ce, (size_t)cin, gs, net->grad + bp->expand.w, (size_t)cin);
+            } else {
+                qn_nn_pw_bwd(pin, cin, ce, bb->in, net->w + bp->expand.w, (size_t)cin, t1, net->grad + bp->expand.w,
+                             NULL, din);
+            }
             prof_mark(r, 1, QN_MB_PROF_POINTWISE);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pin * cin; j++) din[j] += dout[j];
@@ -555,13 +729,18 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             gi = (gi + 3) & 3;
         }
     // stem (the input needs no gradient)
+    QN_ASSERT(li == 0);
     float *d = buf[gi], *t = buf[(gi + 1) & 3];
     P = (size_t)B * r->H0 * r->W0;
     act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, d, t);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     struct qn_nn_conv cv;
-    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride, net->w + net->stem.w,
-                    (size_t)s->stem_k * s->stem_k * s->in_c, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
-    qn_nn_conv_bwd(&cv, r->x, t, net->grad + net->stem.w, NULL, r->conv_scratch);
+    const size_t sk = (size_t)s->stem_k * s->stem_k * s->in_c;
+    const bool q0 = lq(r, 0);
+    qn_nn_conv_init(&cv, B, s->in_h, s->in_w, s->in_c, s->stem_c, s->stem_k, s->stem_stride,
+                    q0 ? r->wqs : net->w + net->stem.w, sk, (size_t)s->stem_k * s->in_c, (size_t)s->in_c);
+    if (q0) memset(gs, 0, sizeof(float) * (size_t)s->stem_c * sk);
+    qn_nn_conv_bwd(&cv, r->x, t, q0 ? gs : net->grad + net->stem.w, NULL, r->conv_scratch);
+    if (q0) add_rows((size_t)s->stem_c, sk, gs, net->grad + net->stem.w, sk);
     prof_mark(r, 1, QN_MB_PROF_STEM);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "mbconv-policy.h"
 #include "mbconv.h"
 #include "safetensors.h"
 
@@ -104,6 +105,13 @@ enum qn_mb_mode {
 // recal_count: for QN_MB_BN_RECAL, the number of batches already folded in (0 resets).
 const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
                            const float *x, int B, enum qn_mb_mode mode, int recal_count);
+// The same with quantization-aware training (QAT): every layer the policy quantizes has its
+// input fake-quantized per tensor over the batch's [min, max] and its weights per output
+// channel over max |w|, with straight-through gradients (src/quant.h; the quantizers `qnas
+// eval` deploys with). pol NULL: FP32, as qn_mb_forward.
+const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_genome *g,
+                             const struct qn_mb_policy *pol, struct qn_mb_run *r, const float *x, int B,
+                             enum qn_mb_mode mode, int recal_count);
 // Backward of the last QN_MB_TRAIN forward, from dlogits [B][n_classes]; gradients are
 // accumulated (+=) into net->grad.
 void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,
