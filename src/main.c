@@ -35,6 +35,7 @@ static void usage(FILE *f) {
             "                        [--split val|test] [--limit N] [--data DIR] [--json]\n"
             "                        [--calib minmax|percentile|mse] [--wcalib minmax|mse] [--percentile P]\n"
             "                        [--calib-images N] [--bn-images N] [--reps N] [--no-latency]\n"
+            "                        [--logits FILE (raw float32 [N][10])] [--save-subnet FILE (BN re-estimated)]\n"
             "              policies: fp32 (default), int8, int4 (W4A8), w<B>a<B>, mixed:..., then\n"
             "                        ;<layer>=<entry> overrides (see README)\n"
             "  sensitivity  accuracy drop and NSR when each single layer goes to --bits (default 4):\n"
