@@ -30,6 +30,8 @@ static void usage(FILE *f) {
             "              qnas train --space mbconv-fmnist --out W.safetensors [--epochs N] [--batch B]\n"
             "                         [--lr LR] [--wd WD] [--optim sgd|adamw] [--seed S] [--resume]\n"
             "                         [--data DIR] [--limit-train N] [--limit-val N] [--stop-after N]\n"
+            "                         [--qat --init FP32.safetensors [--qat-bits 4,6,8]]  quantization-aware\n"
+            "                           fine-tuning, each layer's weight bits drawn per step (DAQU)\n"
             "  eval      one subnet at one quantization policy, straight from the shared weights:\n"
             "              qnas eval --weights W --genome max|min|random:SEED|TEXT [--policy P]\n"
             "                        [--split val|test] [--limit N] [--data DIR] [--json]\n"
@@ -121,6 +123,7 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         if (strcmp(a, "--resume") == 0) { c.resume = true; continue; }
+        if (strcmp(a, "--qat") == 0) { c.qat = true; continue; }
         if (!v) return qn_cli_bad("train", "option %s needs a value%s", a, "");
         i++;
         if (strcmp(a, "--space") == 0) space = v;
@@ -141,11 +144,28 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
             if (strcmp(v, "sgd") == 0) c.optim = QN_OPT_SGD;
             else if (strcmp(v, "adamw") == 0) c.optim = QN_OPT_ADAMW;
             else return qn_cli_bad("train", "--optim expects sgd or adamw, got '%s'%s", v, "");
+        } else if (strcmp(a, "--init") == 0) c.init = v;
+        else if (strcmp(a, "--qat-bits") == 0) {
+            // comma-separated widths, e.g. 4,6,8
+            int n = 0;
+            const char *p = v;
+            while (*p) {
+                char *end;
+                long b = strtol(p, &end, 10);
+                if (end == p || b < 2 || b > 8 || n == 4 || (*end && *end != ',') || (*end == ',' && !end[1]))
+                    return qn_cli_bad("train", "--qat-bits expects up to 4 widths in 2..8 separated by commas, got '%s'%s", v, "");
+                c.qat_bits[n++] = (int)b;
+                p = *end ? end + 1 : end;
+            }
+            if (!n) return qn_cli_bad("train", "--qat-bits expects up to 4 widths in 2..8 separated by commas, got '%s'%s", v, "");
+            c.n_qat_bits = n;
         } else return qn_cli_bad("train", "unknown option '%s'%s (see qnas help)", a, "");
     }
     if (!space) return qn_cli_bad("train", "--space is required (the only space so far: %s)%s", "mbconv-fmnist", "");
     if (!qn_mb_space_find(space)) return qn_cli_bad("train", "unknown space '%s' (known: %s)", space, "mbconv-fmnist");
     if (!c.out) return qn_cli_bad("train", "--out FILE is required%s%s", "", "");
+    if (c.qat && !c.init) return qn_cli_bad("train", "--qat needs --init FILE (the FP32 supernet to fine-tune)%s%s", "", "");
+    if (c.init && strcmp(c.init, c.out) == 0) return qn_cli_bad("train", "--init and --out are the same file (%s)%s", c.init, "");
     if (c.warmup_epochs >= c.epochs) c.warmup_epochs = 0;
     struct qn_error e = {{0}};
     enum qn_status st = qn_train(&c, &e);

@@ -64,8 +64,9 @@ void qn_batch_make(const struct qn_dataset *ds, const int *idx, int B, bool aug,
     }
 }
 
-void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r, int max_batch,
-                       const struct qn_dataset *train, int images, uint64_t seed) {
+void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                       struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
+                       uint64_t seed) {
     int n = QN_MIN(images, train->n);
     int *perm = malloc(sizeof(int) * (size_t)train->n);
     float *x = qn_alloc(sizeof(float) * (size_t)max_batch * train->h * train->w);
@@ -76,13 +77,13 @@ void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, stru
     for (int at = 0; at < n; at += max_batch) {
         int B = QN_MIN(max_batch, n - at);
         qn_batch_make(train, perm + at, B, false, 0, NULL, x, lab);
-        qn_mb_forward(net, g, r, x, B, QN_MB_BN_RECAL, count++);
+        qn_mb_forward_q(net, g, pol, r, x, B, QN_MB_BN_RECAL, count++);
     }
     free(perm), qn_free(x), free(lab);
 }
 
-double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r, int max_batch,
-                   const struct qn_dataset *ds, int limit) {
+double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                   struct qn_mb_run *r, int max_batch, const struct qn_dataset *ds, int limit) {
     int n = limit > 0 ? QN_MIN(limit, ds->n) : ds->n;
     int *idx = malloc(sizeof(int) * (size_t)max_batch);
     float *x = qn_alloc(sizeof(float) * (size_t)max_batch * ds->h * ds->w);
@@ -94,7 +95,7 @@ double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, st
         int B = QN_MIN(max_batch, n - at);
         for (int b = 0; b < B; b++) idx[b] = at + b;
         qn_batch_make(ds, idx, B, false, 0, NULL, x, lab);
-        const float *z = qn_mb_forward(net, g, r, x, B, QN_MB_EVAL, 0);
+        const float *z = qn_mb_forward_q(net, g, pol, r, x, B, QN_MB_EVAL, 0);
         for (int b = 0; b < B; b++) {
             int arg = 0;
             for (int k = 1; k < K; k++)
@@ -112,6 +113,7 @@ void qn_train_cfg_default(struct qn_train_cfg *c) {
     *c = (struct qn_train_cfg){
         .epochs = 30, .batch = 128, .optim = QN_OPT_SGD, .lr = 0.05f, .weight_decay = 5e-5f,
         .momentum = 0.9f, .smoothing = 0.1f, .warmup_epochs = 1.0f, .n_random = 2, .seed = 1,
+        .qat_bits = {4, 6, 8}, .n_qat_bits = 3,
     };
 }
 
@@ -176,6 +178,12 @@ static char *recipe_json(const struct qn_train_cfg *c) {
     cJSON_AddNumberToObject(j, "threads", c->threads);
     cJSON_AddNumberToObject(j, "limit_train", c->limit_train);
     cJSON_AddNumberToObject(j, "limit_val", c->limit_val);
+    if (c->qat) {
+        cJSON_AddStringToObject(j, "qat", "fake quantization, STE; per-layer weight bits drawn from qat_bits (1/3: "
+                                          "one width for all layers), activations 8 bits; FP32 largest subnet teaches");
+        cJSON_AddItemToObject(j, "qat_bits", cJSON_CreateIntArray(c->qat_bits, c->n_qat_bits));
+        cJSON_AddStringToObject(j, "init", c->init ? c->init : "");
+    }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
@@ -251,6 +259,18 @@ static void progress(bool tty, int epoch, int epochs, int step, int steps, doubl
     }
 }
 
+// QAT precision sampling: a third of the time one width for every layer (so the uniform
+// policies are trained as such), otherwise a width per layer; activations 8 bits.
+static void sample_policy(const struct qn_mb_space *S, const struct qn_mb_genome *g, const struct qn_train_cfg *c,
+                          uint64_t *rng, struct qn_mb_policy *p) {
+    if (next(rng) % 3 == 0) {
+        int b = c->qat_bits[next(rng) % (uint64_t)c->n_qat_bits];
+        qn_mb_policy_uniform(S, g, b, 8, p);
+    } else {
+        qn_mb_policy_random(S, g, c->qat_bits, c->n_qat_bits, rng, p);
+    }
+}
+
 enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     const struct qn_mb_space *S = qn_mb_space_fmnist();
     struct qn_dataset train = {0}, val = {0};
@@ -288,6 +308,13 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     memset(o.m, 0, net.n_floats * sizeof(float));
     memset(o.v, 0, net.n_floats * sizeof(float));
     qn_mb_net_init_weights(&net, c->seed);
+    if (c->init && !(c->resume && access(c->out, F_OK) == 0)) {
+        struct qn_safetensors in;
+        if ((st = qn_st_read(c->init, true, &in, e))) goto out;
+        st = qn_mb_net_load(&net, &in, c->init, e);
+        qn_st_free(&in);
+        if (st) goto out;
+    }
     int start_epoch = 0;
     double elapsed_before = 0;
     hist = cJSON_CreateArray();
@@ -311,11 +338,11 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
         char *mine = recipe_json(c);
         cJSON *a = rec ? cJSON_Parse(rec) : NULL, *b = cJSON_Parse(mine);
         const char *keys[] = {"optimizer", "epochs", "batch", "lr", "weight_decay", "momentum", "label_smoothing",
-                              "warmup_epochs", "random_subnets_per_step", "seed", "limit_train"};
+                              "warmup_epochs", "random_subnets_per_step", "seed", "limit_train", "qat_bits"};
         const char *differs = a ? NULL : "recipe";
         for (size_t k = 0; a && !differs && k < sizeof(keys) / sizeof(keys[0]); k++) {
             cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[k]), *y = cJSON_GetObjectItemCaseSensitive(b, keys[k]);
-            if (!x || !y || !cJSON_Compare(x, y, true)) differs = keys[k];
+            if ((x == NULL) != (y == NULL) || (x && !cJSON_Compare(x, y, true))) differs = keys[k];
         }
         cJSON *th = a ? cJSON_GetObjectItemCaseSensitive(a, "threads") : NULL;
         if (!differs && th && cJSON_IsNumber(th) && th->valueint != c->threads)
@@ -362,8 +389,10 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     const bool tty = isatty(2);
     const int steps = train.n / B;  // the last partial batch is dropped (BN needs full batches)
     struct qn_mb_genome gmax, gmin, gr;
+    struct qn_mb_policy qpol, q4max;
     qn_mb_genome_max(S, &gmax);
     qn_mb_genome_min(S, &gmin);
+    qn_mb_policy_uniform(S, &gmax, 4, 8, &q4max);
     const double t_start = qn_now();
     long images_done = 0;
     const int end_epoch = c->stop_after > 0 ? QN_MIN(c->epochs, start_epoch + c->stop_after) : c->epochs;
@@ -381,10 +410,18 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
             float loss = qn_nn_softmax_xent(B, K, z, lab, c->smoothing, NULL, dlogits, NULL);
             qn_nn_softmax(B, K, z, teacher);
             qn_mb_backward(&net, &gmax, run, dlogits);
-            for (int s = 0; s < 1 + c->n_random; s++) {
-                if (s == 0) gr = gmin;
+            // students: FP32 training distils the smallest and n_random random subnets; QAT
+            // distils the largest, the smallest and n_random random subnets, each at random bits
+            for (int s = c->qat ? -1 : 0; s < 1 + c->n_random; s++) {
+                if (s < 0) gr = gmax;
+                else if (s == 0) gr = gmin;
                 else qn_mb_genome_sample(S, &rng, &gr);
-                z = qn_mb_forward(&net, &gr, run, x, B, QN_MB_TRAIN, 0);
+                const struct qn_mb_policy *pol = NULL;
+                if (c->qat) {
+                    sample_policy(S, &gr, c, &rng, &qpol);
+                    pol = &qpol;
+                }
+                z = qn_mb_forward_q(&net, &gr, pol, run, x, B, QN_MB_TRAIN, 0);
                 qn_nn_softmax_xent(B, K, z, NULL, 0.0f, teacher, dlogits, NULL);
                 qn_mb_backward(&net, &gr, run, dlogits);
             }
@@ -405,20 +442,25 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
         }
         if (tty) fputc('\n', stderr);
         // validation of the two extremes, each after BN re-estimation (2,000 training images)
-        double acc[2];
-        for (int w = 0; w < 2; w++) {
-            const struct qn_mb_genome *g = w ? &gmin : &gmax;
-            qn_bn_recalibrate(&net, g, run, B, &train, c->limit_val ? QN_MIN(2000, c->limit_val) : 2000, c->seed);
-            acc[w] = qn_evaluate(&net, g, run, B, &val, c->limit_val);
+        // (QAT: also the largest at W4A8, fake-quantized over each batch's ranges)
+        double acc[3] = {0, 0, -1};
+        for (int w = 0; w < (c->qat ? 3 : 2); w++) {
+            const struct qn_mb_genome *g = w == 1 ? &gmin : &gmax;
+            const struct qn_mb_policy *pol = w == 2 ? &q4max : NULL;
+            qn_bn_recalibrate(&net, g, pol, run, B, &train, c->limit_val ? QN_MIN(2000, c->limit_val) : 2000, c->seed);
+            acc[w] = qn_evaluate(&net, g, pol, run, B, &val, c->limit_val);
         }
         double ep_s = qn_now() - t_epoch;
-        fprintf(stderr, "epoch %d/%d done in %.0f s: train loss %.4f, val top-1 max %.2f%% min %.2f%%\n", epoch + 1,
-                c->epochs, ep_s, loss_sum / QN_MAX(loss_n, 1), 100 * acc[0], 100 * acc[1]);
+        char qacc[48] = "";
+        if (c->qat) snprintf(qacc, sizeof(qacc), ", max W4A8 %.2f%%", 100 * acc[2]);
+        fprintf(stderr, "epoch %d/%d done in %.0f s: train loss %.4f, val top-1 max %.2f%% min %.2f%%%s\n", epoch + 1,
+                c->epochs, ep_s, loss_sum / QN_MAX(loss_n, 1), 100 * acc[0], 100 * acc[1], qacc);
         cJSON *h = cJSON_CreateObject();
         cJSON_AddNumberToObject(h, "epoch", epoch + 1);
         cJSON_AddNumberToObject(h, "train_loss", loss_sum / QN_MAX(loss_n, 1));
         cJSON_AddNumberToObject(h, "val_top1_max", acc[0]);
         cJSON_AddNumberToObject(h, "val_top1_min", acc[1]);
+        if (c->qat) cJSON_AddNumberToObject(h, "val_top1_max_w4a8", acc[2]);
         cJSON_AddNumberToObject(h, "seconds", ep_s);
         cJSON_AddItemToArray(hist, h);
         char *hs = cJSON_PrintUnformatted(hist);

@@ -20,12 +20,14 @@ void qn_batch_make(const struct qn_dataset *ds, const int *idx, int B, bool aug,
 
 // Batch-norm statistics of subnet g re-estimated on `images` training images (first images
 // of a fixed shuffle of ds, as Once-for-All does with 2,000), in batches of up to run's size.
-void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r, int max_batch,
-                       const struct qn_dataset *train, int images, uint64_t seed);
+// pol: the subnet's precision (fake quantization, src/supernet.h qn_mb_forward_q), NULL = FP32.
+void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                       struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
+                       uint64_t seed);
 
 // Top-1 accuracy of subnet g (BN in eval mode) on the first `limit` images of ds (all if <= 0).
-double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r, int max_batch,
-                   const struct qn_dataset *ds, int limit);
+double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                   struct qn_mb_run *r, int max_batch, const struct qn_dataset *ds, int limit);
 
 enum qn_optim { QN_OPT_SGD, QN_OPT_ADAMW };
 
@@ -43,6 +45,13 @@ struct qn_train_cfg {
     int limit_train;        // use only the first N training images (tests); 0 = all
     int limit_val;          // validate on the first N validation images; 0 = all 5,000
     const char *cmdline;    // recorded in the metadata
+    // Quantization-aware fine-tuning with precision transfer (DAQU): start from `init` (FP32
+    // supernet weights); each step the largest subnet in FP32 learns from the labels and
+    // teaches the others, which run at random per-layer bit widths drawn from qat_bits
+    // (a third of the time one width for every layer).
+    bool qat;
+    const char *init;       // weights to start from (NULL: He init)
+    int qat_bits[4], n_qat_bits;
 };
 
 void qn_train_cfg_default(struct qn_train_cfg *c);

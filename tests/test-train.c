@@ -79,6 +79,46 @@ static void resume_is_exact(void) {
     QT_CHECK(qn_train(&c, &e) == QN_ERR_ARG && strstr(e.msg, "already trained"), "finished run: %s", e.msg);
 }
 
+// Top-1 of the largest subnet at uniform W<bits>A8 (fake quantization, BN re-estimated the
+// same way) on the first 200 validation images, from a weights file.
+static double low_bit_acc(const char *path, int bits) {
+    struct qn_safetensors st;
+    struct qn_error e;
+    struct qn_mb_net net;
+    const struct qn_mb_space *S = qn_mb_space_fmnist();
+    struct qn_dataset tr = {0}, val = {0};
+    QN_ASSERT(qn_st_read(path, true, &st, &e) == QN_OK && qn_mb_net_init(&net, S, &e) == QN_OK);
+    QN_ASSERT(qn_mb_net_load(&net, &st, path, &e) == QN_OK);
+    qn_st_free(&st);
+    QN_ASSERT(qn_dataset_load(NULL, QN_SPLIT_TRAIN, &tr, &e) == QN_OK && qn_dataset_load(NULL, QN_SPLIT_VAL, &val, &e) == QN_OK);
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    qn_mb_genome_max(S, &g);
+    qn_mb_policy_uniform(S, &g, bits, 8, &p);
+    struct qn_mb_run *r = qn_mb_run_new(&net, 100);
+    qn_bn_recalibrate(&net, &g, &p, r, 100, &tr, 500, 5);
+    double acc = qn_evaluate(&net, &g, &p, r, 100, &val, 200);
+    qn_mb_run_free(r);
+    qn_mb_net_free(&net), qn_dataset_free(&tr), qn_dataset_free(&val);
+    return acc;
+}
+
+// Quantization-aware fine-tuning at 2-bit weights recovers accuracy that 2-bit quantization
+// of the FP32-trained supernet loses.
+static void qat_recovers_low_bits(void) {
+    char fp[256], q[256];
+    snprintf(fp, sizeof(fp), "%s/learn.safetensors", dir);
+    snprintf(q, sizeof(q), "%s/qat.safetensors", dir);
+    struct qn_train_cfg c = small_cfg(q, 1);
+    c.qat = true, c.init = fp, c.qat_bits[0] = 2, c.n_qat_bits = 1, c.lr = 0.05f, c.n_random = 0;
+    struct qn_error e;
+    QT_CHECK(qn_train(&c, &e) == QN_OK, "qat: %s", e.msg);
+    double before = low_bit_acc(fp, 2), after = low_bit_acc(q, 2), fp32 = meta_val_acc(fp);
+    printf("    largest subnet, 200 validation images: FP32 %.1f%%, W2A8 %.1f%% before QAT, %.1f%% after\n",
+           100 * fp32, 100 * before, 100 * after);
+    QT_CHECK(after > before + 0.05, "W2A8 accuracy %.3f after QAT, %.3f before", after, before);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     qn_flush_denormals();
@@ -86,6 +126,7 @@ int main(int argc, char **argv) {
     mkdir(dir, 0755);
     QT_RUN(supernet_learns);
     QT_RUN(resume_is_exact);
+    QT_RUN(qat_recovers_low_bits);
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
