@@ -17,3 +17,5 @@ int qn_cli_load_supernet(const char *cmd, const char *path, struct qn_mb_net *ne
 
 int qn_cmd_eval(int argc, char **argv);
 int qn_cmd_sensitivity(int argc, char **argv);
+// `qnas moo`: NSGA-II on a standard test problem (src/cli-moo.c).
+int qn_cmd_moo(int argc, char **argv);

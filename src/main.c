@@ -43,6 +43,9 @@ static void usage(FILE *f) {
             "  sensitivity  accuracy drop and NSR when each single layer goes to --bits (default 4):\n"
             "              qnas sensitivity --weights W --genome G [--policy BASE] [--bits B]\n"
             "                        [--split val|test] [--limit N] [--json]\n"
+            "  moo       NSGA-II on a test problem with a known front (checks the optimizer):\n"
+            "              qnas moo --problem zdt1|zdt2|zdt3|dtlz2 [--pop 100] [--gen 250] [--seed S]\n"
+            "                       [--out FRONT.csv] [--progress N]\n"
             "  help      this text\n"
             "\n"
             "environment:\n"
@@ -221,6 +224,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "eval") == 0) return qn_cmd_eval(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "sensitivity") == 0) return qn_cmd_sensitivity(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "moo") == 0) return qn_cmd_moo(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
