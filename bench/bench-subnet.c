@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench-util.h"
 #include "common.h"
 #include "cpu.h"
 #include "idx.h"
@@ -23,15 +24,6 @@
 
 #define MAX_ROUNDS 64
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int main(int argc, char **argv) {
     const char *wpath = "weights/mbconv-fmnist.safetensors", *json_path = NULL;
@@ -99,7 +91,7 @@ int main(int argc, char **argv) {
                 double t[3][MAX_ROUNDS], med[3];
                 for (int r = 0; r < rounds; r++)
                     for (int p = 0; p < 3; p++) t[p][r] = qn_qnet_latency(&q[p], n, reps).median_ms;
-                for (int p = 0; p < 3; p++) med[p] = median(t[p], rounds);
+                for (int p = 0; p < 3; p++) med[p] = qb_median_sort(t[p], rounds);
                 printf("%-8s %-6d %7d %5s %10.3f %10.3f %10.3f %10.2f %10.2f\n", genomes[gi], n, th, "", med[0], med[1],
                        med[2], med[1] / med[0], med[2] / med[0]);
                 cJSON *o = cJSON_CreateObject();
@@ -117,17 +109,7 @@ int main(int argc, char **argv) {
         qn_threads_set(max_threads);
         for (int p = 0; p < 3; p++) qn_qnet_free(&q[p]);
     }
-    if (json_path) {
-        char *s = cJSON_Print(rows);
-        FILE *f = fopen(json_path, "w");
-        if (!f || fputs(s, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "bench-subnet: cannot write %s\n", json_path);
-            free(s);
-            return 1;
-        }
-        free(s);
-        printf("# %s written\n", json_path);
-    }
+    if (json_path && qb_json_write("bench-subnet", rows, json_path)) return 1;
     cJSON_Delete(rows);
     qn_mb_net_free(&net);
     qn_dataset_free(&train);

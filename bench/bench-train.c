@@ -16,20 +16,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench-util.h"
 #include "common.h"
 #include "cpu.h"
 #include "nn.h"
 #include "supernet.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 struct ctx {
     struct qn_mb_net net;
@@ -123,7 +115,7 @@ int main(int argc, char **argv) {
             qn_mb_forward(&c.net, &gmax, c.run, c.x, B, QN_MB_TRAIN, 0);
             if (i >= 0) tf[i] = qn_now() - t0;
         }
-        double ms = median(t, steps) * 1e3, fms = median(tf, steps) * 1e3;
+        double ms = qb_median_sort(t, steps) * 1e3, fms = qb_median_sort(tf, steps) * 1e3;
         double ips = B / (ms * 1e-3), gmacs = ips * cmax.macs / 1e9;
         printf("%-34s %7d %10.1f %12.0f %16.2f\n", "largest subnet fwd+bwd", th, ms, ips, gmacs);
         printf("%-34s %7d %10.1f %12.0f %16.2f\n", "largest subnet fwd", th, fms, B / (fms * 1e-3),
@@ -141,7 +133,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < QN_MB_PROF_COUNT; k++) {
             double f[1000], b[1000];
             for (int i = 0; i < steps; i++) f[i] = prof[i].fwd[k], b[i] = prof[i].bwd[k];
-            double fm = median(f, steps) * 1e3, bm = median(b, steps) * 1e3;
+            double fm = qb_median_sort(f, steps) * 1e3, bm = qb_median_sort(b, steps) * 1e3;
             char name[64];
             snprintf(name, sizeof(name), "  %s: fwd %.1f ms, bwd %.1f ms", qn_mb_prof_name((enum qn_mb_prof_kind)k), fm,
                      bm);
@@ -169,7 +161,7 @@ int main(int argc, char **argv) {
             }
             if (i >= 0) t[i] = qn_now() - t0;
         }
-        double sms = median(t, steps) * 1e3;
+        double sms = qb_median_sort(t, steps) * 1e3;
         printf("%-34s %7d %10.1f %12.0f %16s\n", "sandwich step (4 subnets)", th, sms, B / (sms * 1e-3), "-");
         r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "row", "sandwich_step");
@@ -180,17 +172,7 @@ int main(int argc, char **argv) {
         cJSON_AddItemToArray(rows, r);
     }
     qn_threads_set(max_threads);
-    if (json_path) {
-        char *s = cJSON_Print(rows);
-        FILE *f = fopen(json_path, "w");
-        if (!f || fputs(s, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "bench-train: cannot write %s\n", json_path);
-            free(s);
-            return 1;
-        }
-        free(s);
-        printf("# %s written\n", json_path);
-    }
+    if (json_path && qb_json_write("bench-train", rows, json_path)) return 1;
     cJSON_Delete(rows);
     qn_mb_run_free(c.run);
     qn_free(c.x), qn_free(c.dlogits), qn_free(c.teacher), free(c.lab);
