@@ -87,9 +87,10 @@ static void fp32_fold_matches_runtime(void) {
 // s32 accumulators are exact, the float path rounds), which moves an occasional requantized
 // value by one step; through 20 layers that stays a small fraction of the logit range:
 // max |dz| <= 5% of max |z|, rms(dz) <= RMS_TOL rms(z), and argmax agreement >= 99.5%.
-// rms of the logit difference over the rms logit: measured 2e-3..7e-3 (w8a6 the largest);
-// the same test with the fake path's input quantization left out measures 1.4e-2..7e-2.
-#define RMS_TOL 1e-2
+// rms of the logit difference over the rms logit: measured 2e-3..9e-3 (epoch-1 and epoch-6
+// checkpoints, 1 and 2 threads; int4 and w8a6 the largest); the same test with the fake path's
+// input quantization left out measures 1.4e-2..7e-2 (epoch-1 checkpoint).
+#define RMS_TOL 1.25e-2
 static void integer_matches_fake_quant(void) {
     const char *policies[] = {"int8", "int4", "w6a8", "int8;s2.b1.dw=4;s3.b2.expand=f;classifier=f", "w8a6"};
     const char *genomes[] = {"max", "max", "random:7", "max", "random:11"};
