@@ -382,107 +382,150 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
 // Rows per kernel call when summing: float partial sums over at most this many rows, then
 // added into double, so the error stays ~1e-7 relative whatever P is.
 #define BN_CHUNK 256
+// Workspace of one fused call (see bn_ws) kept on the stack up to this size: C <= 819 at two
+// threads, 423 at four (60 and 116 bytes per channel). Larger goes to the heap.
+#define BN_STACK_BYTES (48 * 1024)
 
-// Per-channel double sums of the kernel's two float sums, over P rows split across threads in
-// fixed ranges, reduced in thread order (deterministic for a thread count).
-static void bn_reduce(size_t P, int C, int which, const float *x, const float *x0, const float *ypre,
-                      const float *dy, enum qn_act act, float *dz, double *s1, double *s2) {
-    const struct nn_config *cf = nn_config();
-    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
-    double *part = calloc((size_t)nt * 2 * C, sizeof(double));
-    float *tmp = malloc(sizeof(float) * 2 * (size_t)C * nt);
-    QN_ASSERT(part && tmp);
-#pragma omp parallel num_threads(nt)
-    {
-        int t = thread_id();
-        double *d1 = part + (size_t)t * 2 * C, *d2 = d1 + C;
-        float *f1 = tmp + (size_t)t * 2 * C, *f2 = f1 + C;
-        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
-        for (size_t p = lo; p < hi; p += BN_CHUNK) {
-            size_t n = QN_MIN((size_t)BN_CHUNK, hi - p);
-            memset(f1, 0, sizeof(float) * 2 * C);
-            if (which == 0) cf->bn_sums(n, C, x + p * C, x0, f1, f2);
-            else cf->act_bwd_sums(n, C, x + p * C, ypre ? ypre + p * C : NULL, dy + p * C, act, dz + p * C, f1, f2);
-            for (int c = 0; c < C; c++) d1[c] += f1[c], d2[c] += f2[c];
-        }
-    }
-    for (int c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
-    for (int t = 0; t < nt; t++)
-        for (int c = 0; c < C; c++) s1[c] += part[(size_t)t * 2 * C + c], s2[c] += part[(size_t)t * 2 * C + C + c];
-    free(part), free(tmp);
+static int bn_threads(size_t P) { return (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64)); }
+
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
 }
 
-static void bn_apply(size_t P, int C, const float *x, const float *scale, const float *shift, enum qn_act act,
-                     float *ypre, float *y) {
-    const struct nn_config *cf = nn_config();
-    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
-#pragma omp parallel num_threads(nt)
-    {
-        int t = thread_id();
-        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
-        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, scale, shift, (int)act, ypre ? ypre + lo * C : NULL, y + lo * C);
+// Workspace for nt threads: part [nt][2][C] double per-thread sums, f [nt][3][C] float
+// per-thread scratch (chunk sums, then the coefficients of the second pass), x0 [C].
+struct bn_ws {
+    double *part;
+    float *f, *x0;
+    void *heap;  // NULL when on the stack
+};
+
+static size_t bn_ws_bytes(int nt, int C) {
+    return (size_t)C * ((size_t)nt * (2 * sizeof(double) + 3 * sizeof(float)) + sizeof(float));
+}
+
+static struct bn_ws bn_ws_init(int nt, int C, void *stack) {
+    const size_t bytes = bn_ws_bytes(nt, C);
+    struct bn_ws w = {.heap = bytes > BN_STACK_BYTES ? malloc(bytes) : NULL};
+    QN_ASSERT(bytes <= BN_STACK_BYTES || w.heap);
+    w.part = w.heap ? w.heap : stack;
+    w.f = (float *)(w.part + (size_t)2 * nt * C);
+    w.x0 = w.f + (size_t)3 * nt * C;
+    return w;
+}
+
+// Thread t of n: d[0..C) = sum s1, d[C..2C) = sum s2 of the kernel's two float sums over its
+// fixed row range, BN_CHUNK rows per float partial; f [2C] is scratch.
+static void bn_partial(const struct nn_config *cf, int which, size_t P, int C, int t, int n, const float *x,
+                       const float *x0, const float *ypre, const float *dy, enum qn_act act, float *dz, double *d,
+                       float *f) {
+    const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
+    float *f1 = f, *f2 = f + C;
+    for (int c = 0; c < 2 * C; c++) d[c] = 0.0;
+    for (size_t p = lo; p < hi; p += BN_CHUNK) {
+        size_t m = QN_MIN((size_t)BN_CHUNK, hi - p);
+        memset(f, 0, sizeof(float) * 2 * C);
+        if (which == 0) cf->bn_sums(m, C, x + p * C, x0, f1, f2);
+        else cf->act_bwd_sums(m, C, x + p * C, ypre ? ypre + p * C : NULL, dy + p * C, act, dz + p * C, f1, f2);
+        for (int c = 0; c < C; c++) d[c] += f1[c], d[C + c] += f2[c];
     }
 }
 
+// Channel c of the n per-thread sums, added in thread order (deterministic for a thread count).
+static void bn_total(const double *part, int n, int C, int c, double *s1, double *s2) {
+    double a = 0.0, b = 0.0;
+    for (int i = 0; i < n; i++) a += part[(size_t)2 * C * i + c], b += part[(size_t)2 * C * i + C + c];
+    *s1 = a, *s2 = b;
+}
+
+// One parallel region per call: each thread sums its rows, a barrier, then every thread
+// computes the per-channel coefficients (O(C n), the same bits in every thread, so no second
+// barrier) and applies them to the same rows it summed, while they are still in its cache.
 void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
                             enum qn_act act, float *save_mean, float *save_rstd, float *ypre, float *y) {
-    double *s = malloc(sizeof(double) * 2 * C);
-    float *ss = malloc(sizeof(float) * 3 * C);
-    QN_ASSERT(s && ss);
-    float *x0 = ss, *scale = ss + C, *shift = ss + 2 * C;
-    memcpy(x0, x, sizeof(float) * C);
-    bn_reduce(P, C, 0, x, x0, NULL, NULL, QN_ACT_NONE, NULL, s, s + C);
-    for (int c = 0; c < C; c++) {
-        double m = s[c] / (double)P, var = s[C + c] / (double)P - m * m;
-        save_mean[c] = (float)(x0[c] + m);
-        save_rstd[c] = (float)(1.0 / sqrt(QN_MAX(var, 0.0) + QN_NN_BN_EPS));
-        scale[c] = gamma[c] * save_rstd[c];
-        shift[c] = beta[c] - save_mean[c] * scale[c];
+    const struct nn_config *cf = nn_config();
+    const int nt = bn_threads(P);
+    _Alignas(64) unsigned char stack[BN_STACK_BYTES];
+    struct bn_ws w = bn_ws_init(nt, C, stack);
+    memcpy(w.x0, x, sizeof(float) * C);  // shift reference; a copy, as y may overwrite x
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = thread_id(), n = team_size();
+        float *f = w.f + (size_t)3 * C * t;
+        bn_partial(cf, 0, P, C, t, n, x, w.x0, NULL, NULL, QN_ACT_NONE, NULL, w.part + (size_t)2 * C * t, f);
+#pragma omp barrier
+        float *scale = f, *shift = f + C;
+        for (int c = 0; c < C; c++) {
+            double s1, s2;
+            bn_total(w.part, n, C, c, &s1, &s2);
+            double m = s1 / (double)P, var = s2 / (double)P - m * m;
+            float mean = (float)(w.x0[c] + m), rstd = (float)(1.0 / sqrt(QN_MAX(var, 0.0) + QN_NN_BN_EPS));
+            scale[c] = gamma[c] * rstd;
+            shift[c] = beta[c] - mean * scale[c];
+            if (t == 0) save_mean[c] = mean, save_rstd[c] = rstd;
+        }
+        const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
+        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, scale, shift, (int)act, ypre ? ypre + lo * C : NULL, y + lo * C);
     }
-    bn_apply(P, C, x, scale, shift, act, ypre, y);
-    free(s), free(ss);
+    free(w.heap);
 }
 
 void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
                            const float *running_mean, const float *running_var, float eps, enum qn_act act,
                            float *y) {
-    float *ss = malloc(sizeof(float) * 2 * C);
+    const struct nn_config *cf = nn_config();
+    const int nt = bn_threads(P);
+    float stack[2 * 1024];
+    float *ss = C <= 1024 ? stack : malloc(sizeof(float) * 2 * C);
     QN_ASSERT(ss);
     for (int c = 0; c < C; c++) {
         ss[c] = gamma[c] / sqrtf(running_var[c] + eps);
         ss[C + c] = beta[c] - running_mean[c] * ss[c];
     }
-    bn_apply(P, C, x, ss, ss + C, act, NULL, y);
-    free(ss);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = thread_id(), n = team_size();
+        const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
+        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, ss, ss + C, (int)act, NULL, y + lo * C);
+    }
+    if (ss != stack) free(ss);
 }
 
+// As the forward: one region, one barrier. dz lands in dx and each thread reads back only the
+// rows it wrote.
 void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
                       const float *save_rstd, enum qn_act act, const float *ypre, const float *dy,
                       float *dgamma, float *dbeta, float *dx) {
-    double *s = malloc(sizeof(double) * 2 * C);
-    float *abd = malloc(sizeof(float) * 3 * C);
-    QN_ASSERT(s && abd);
-    bn_reduce(P, C, 1, x, NULL, ypre, dy, act, dx, s, s + C);  // dz lands in dx
-    for (int c = 0; c < C; c++) {
-        double mu = save_mean[c], r = save_rstd[c], g = gamma[c];
-        double sdz = s[c], sdzx = s[C + c];
-        double sdzxhat = r * (sdzx - mu * sdz);
-        dgamma[c] += (float)sdzxhat;
-        dbeta[c] += (float)sdz;
-        double m1 = sdz / (double)P, m2 = sdzxhat / (double)P;
-        abd[c] = (float)(g * r);
-        abd[C + c] = (float)(-g * r * r * m2);
-        abd[2 * C + c] = (float)(-g * r * m1 + g * r * r * m2 * mu);
-    }
     const struct nn_config *cf = nn_config();
-    const int nt = (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64));
-#pragma omp parallel num_threads(nt)
+    const int nt = bn_threads(P);
+    _Alignas(64) unsigned char stack[BN_STACK_BYTES];
+    struct bn_ws w = bn_ws_init(nt, C, stack);
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int t = thread_id();
-        size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
-        if (hi > lo) cf->bn_bwd_dx(hi - lo, C, x + lo * C, dx + lo * C, abd, abd + C, abd + 2 * C, dx + lo * C);
+        const int t = thread_id(), n = team_size();
+        float *f = w.f + (size_t)3 * C * t;
+        bn_partial(cf, 1, P, C, t, n, x, NULL, ypre, dy, act, dx, w.part + (size_t)2 * C * t, f);
+#pragma omp barrier
+        float *a = f, *b = f + C, *d = f + 2 * C;
+        for (int c = 0; c < C; c++) {
+            double sdz, sdzx;
+            bn_total(w.part, n, C, c, &sdz, &sdzx);
+            double mu = save_mean[c], r = save_rstd[c], g = gamma[c];
+            double sdzxhat = r * (sdzx - mu * sdz);
+            if (t == 0) dgamma[c] += (float)sdzxhat, dbeta[c] += (float)sdz;
+            double m1 = sdz / (double)P, m2 = sdzxhat / (double)P;
+            a[c] = (float)(g * r);
+            b[c] = (float)(-g * r * r * m2);
+            d[c] = (float)(-g * r * m1 + g * r * r * m2 * mu);
+        }
+        const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
+        if (hi > lo) cf->bn_bwd_dx(hi - lo, C, x + lo * C, dx + lo * C, a, b, d, dx + lo * C);
     }
-    free(s), free(abd);
+    free(w.heap);
 }
 
 // --- activations ---

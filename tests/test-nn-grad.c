@@ -237,14 +237,16 @@ static void grad_losses(void) {
 
 // The fused BN + activation used by the supernet equals BN followed by the activation (both
 // checked above by finite differences), forward and backward, with ReLU6 / hardswish kinks
-// included. Different summation orders: 1e-4 relative on values of order 1.
+// included. Different summation orders: 1e-4 relative on values of order 1. The channel counts
+// cover the AVX-512 kernel paths: super-rows of k*C channels (C = 1, 8, 12, 24, 48) with P mod k
+// rows left over, one register-blocked row (19, 97) and the wide paths (144, 200).
 static void fused_bn_act_matches_unfused(void) {
     enum qn_act acts[] = {QN_ACT_NONE, QN_ACT_RELU6, QN_ACT_HSWISH, QN_ACT_GELU};
     size_t Ps[] = {1 + 2, 37, 700};
-    int Cs[] = {1, 19, 48, 97};
+    int Cs[] = {1, 8, 12, 19, 24, 48, 97, 144, 200};
     for (size_t ia = 0; ia < 4; ia++)
         for (size_t ip = 0; ip < 3; ip++)
-            for (size_t ic = 0; ic < 4; ic++) {
+            for (size_t ic = 0; ic < sizeof(Cs) / sizeof(Cs[0]); ic++) {
                 size_t P = Ps[ip];
                 int C = Cs[ic];
                 size_t n = P * C;

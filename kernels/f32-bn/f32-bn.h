@@ -1,6 +1,7 @@
 // Batch-norm + activation kernels for training, over P rows of C contiguous channels.
 // The operator (src/nn.c) splits P across threads and reduces the per-thread sums in a fixed
-// order. `act` is an enum qn_act (src/gemm.h).
+// order. `act` is an enum qn_act (src/gemm.h). The sum kernels add into s1/s2 in an order of
+// their own that depends only on P and C: the same bits on every call, not across ISAs.
 //
 // Backward algebra: with xhat = (x - mu) * r and dz = dy * act'(ypre),
 //   dx = g r (dz - mean(dz) - xhat mean(dz xhat)) = a[c] dz + b[c] x + d[c],
