@@ -173,10 +173,6 @@ static void nsr_add(struct qn_qnet_layer *L, size_t cnt, const float *ref, const
     L->nsr_num += num, L->nsr_den += den;
 }
 
-static struct qn_qu8_params qu8_of(struct qn_act_qparams a) {
-    return (struct qn_qu8_params){.scale = a.scale, .zp = a.zp, .qmax = a.qmax};
-}
-
 // Input of layer L in the form it consumes: for the integer path of a quantized layer, u8
 // (quantized here from FP32 unless the producer already requantized into xq); otherwise FP32,
 // fake-quantized into tmp in RUN_FAKE.
@@ -204,7 +200,7 @@ static void conv_run(struct qn_qnet *q, struct qn_qnet_layer *L, enum run_mode m
         const size_t cnt = n * layer_in_elems(L), oc = n * layer_out_elems(L);
         const struct qn_epilogue ep1 = {.bias = L->bias, .act = L->act};
         qn_f32_conv_run(&L->fconv, n, xf, (size_t)I->cin, q->tmpf, (size_t)I->cout, &ep1);
-        qn_qu8_quantize(1, cnt, xf, cnt, qu8_of(L->in), q->xq, cnt);
+        qn_qu8_quantize(1, cnt, xf, cnt, qn_act_qparams_qu8(L->in), q->xq, cnt);
         struct qn_qgemm_out o = {.a_scale = L->in.scale, .a_zp = L->in.zp, .ep = ep1};
         qn_qs8_conv_run(&L->qconv, n, q->xq, (size_t)I->cin, &o, q->tmpg, (size_t)I->cout);
         nsr_add(L, oc, q->tmpf, q->tmpg);
@@ -213,13 +209,13 @@ static void conv_run(struct qn_qnet *q, struct qn_qnet_layer *L, enum run_mode m
         const float *x = float_input(q, L, m, n, xf);
         struct qn_f32_conv *cv = m == RUN_FAKE && is_quant(L) ? &L->fconv_fake : &L->fconv;
         qn_f32_conv_run(cv, n, x, (size_t)I->cin, yf, (size_t)I->cout, &ep);
-        if (out_u8) qn_qu8_quantize(1, n * layer_out_elems(L), yf, n * layer_out_elems(L), qu8_of(next->in), yq,
+        if (out_u8) qn_qu8_quantize(1, n * layer_out_elems(L), yf, n * layer_out_elems(L), qn_act_qparams_qu8(next->in), yq,
                                     n * layer_out_elems(L));
         return;
     }
     if (!xq_valid) {
         const size_t cnt = n * layer_in_elems(L);
-        qn_qu8_quantize(1, cnt, xf, cnt, qu8_of(L->in), q->xq, cnt);
+        qn_qu8_quantize(1, cnt, xf, cnt, qn_act_qparams_qu8(L->in), q->xq, cnt);
         xq = q->xq;
     }
     struct qn_qgemm_out o = {.a_scale = L->in.scale, .a_zp = L->in.zp, .ep = ep, .out_u8 = out_u8};
@@ -233,7 +229,7 @@ static void classifier_run(struct qn_qnet *q, struct qn_qnet_layer *L, enum run_
     const struct qn_epilogue ep = {.bias = L->bias};
     if (m == RUN_INT && is_quant(L)) {
         const size_t cnt = n * (size_t)I->cin;
-        qn_qu8_quantize(1, cnt, xf, cnt, qu8_of(L->in), q->xq, cnt);
+        qn_qu8_quantize(1, cnt, xf, cnt, qn_act_qparams_qu8(L->in), q->xq, cnt);
         struct qn_qgemm_out o = {.a_scale = L->in.scale, .a_zp = L->in.zp, .ep = ep};
         qn_qgemm(n, q->xq, (size_t)I->cin, &L->qfc, &o, logits, (size_t)I->cout);
         return;
@@ -244,7 +240,7 @@ static void classifier_run(struct qn_qnet *q, struct qn_qnet_layer *L, enum run_
                 logits, (size_t)I->cout, &ep);
     if (m == RUN_NSR && is_quant(L)) {
         const size_t cnt = n * (size_t)I->cin;
-        qn_qu8_quantize(1, cnt, xf, cnt, qu8_of(L->in), q->xq, cnt);
+        qn_qu8_quantize(1, cnt, xf, cnt, qn_act_qparams_qu8(L->in), q->xq, cnt);
         struct qn_qgemm_out o = {.a_scale = L->in.scale, .a_zp = L->in.zp, .ep = ep};
         qn_qgemm(n, q->xq, (size_t)I->cin, &L->qfc, &o, q->tmpg, (size_t)I->cout);
         nsr_add(L, n * (size_t)I->cout, logits, q->tmpg);
