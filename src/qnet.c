@@ -247,22 +247,35 @@ static void classifier_run(struct qn_qnet *q, struct qn_qnet_layer *L, enum run_
     }
 }
 
+// With q->prof set, adds the time since *t to layer li's entry and restarts the clock.
+static void prof_mark(struct qn_qnet *q, int li, double *t) {
+    if (!q->prof) return;
+    const double now = qn_now();
+    q->prof[li] += now - *t;
+    *t = now;
+}
+
 static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, float *logits) {
     QN_ASSERT(nb >= 1 && nb <= q->max_batch);
     const size_t n = (size_t)nb;
     struct qn_qnet_layer *Ls = q->layers;
     const bool int_mode = m == RUN_INT;  // RUN_NSR runs the FP32 network, each layer's integer twin beside it
     int li = 0;
+    double t = q->prof ? qn_now() : 0;
     // stem: FP32 output (it is the first block's input, and maybe its shortcut)
     conv_run(q, &Ls[li], m, n, x, NULL, false, NULL, false, NULL, q->xa, NULL);
+    prof_mark(q, li, &t);
     li++;
     float *X = q->xa, *Y = q->xb;
     while (Ls[li].info.kind == QN_MB_L_EXPAND) {
         struct qn_qnet_layer *E = &Ls[li], *D = &Ls[li + 1], *P = &Ls[li + 2];
         const bool d_u8 = int_mode && is_quant(E) && is_quant(D), p_u8 = int_mode && is_quant(D) && is_quant(P);
         conv_run(q, E, m, n, X, NULL, false, D, d_u8, NULL, q->ef, q->eq);
+        prof_mark(q, li, &t);
         conv_run(q, D, m, n, q->ef, q->eq, d_u8, P, p_u8, NULL, q->df, q->dq);
+        prof_mark(q, li + 1, &t);
         conv_run(q, P, m, n, q->df, q->dq, p_u8, NULL, false, P->info.residual ? X : NULL, Y, NULL);
+        prof_mark(q, li + 2, &t);
         float *t = X;
         X = Y, Y = t;
         li += 3;
@@ -271,7 +284,9 @@ static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, floa
     conv_run(q, H, m, n, X, NULL, false, NULL, false, NULL, q->ef, NULL);
     qn_f32_global_avgpool(n, (size_t)H->info.h_out * H->info.w_out, (size_t)H->info.cout, q->ef, (size_t)H->info.cout,
                           q->pool, (size_t)H->info.cout);
+    prof_mark(q, li, &t);  // the pooling counts with the head
     classifier_run(q, C, m, n, q->pool, logits);
+    prof_mark(q, li + 1, &t);
 }
 
 void qn_qnet_forward(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_INT, x, n, logits); }
@@ -458,17 +473,26 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps) {
-    QN_ASSERT(n >= 1 && n <= q->max_batch && reps >= 1);
-    const size_t hw = (size_t)q->space->in_h * q->space->in_w * q->space->in_c;
-    float *x = qn_alloc(sizeof(float) * n * hw), *z = qn_alloc(sizeof(float) * n * q->space->n_classes);
-    double *t = malloc(sizeof(double) * (size_t)reps);
-    QN_ASSERT(x && z && t);
+// A fixed pseudo-random input [n][h][w][c] in [-1, 1) (latency does not depend on the values).
+static float *latency_input(const struct qn_qnet *q, int n) {
+    const size_t cnt = (size_t)n * q->space->in_h * q->space->in_w * q->space->in_c;
+    float *x = qn_alloc(sizeof(float) * cnt);
+    QN_ASSERT(x);
     uint64_t st = 88172645463325252ull;
-    for (size_t i = 0; i < n * hw; i++) {
+    for (size_t i = 0; i < cnt; i++) {
         st ^= st << 13, st ^= st >> 7, st ^= st << 17;
         x[i] = (float)((st >> 40) & 0xffff) / 32768.0f - 1.0f;
     }
+    return x;
+}
+
+static double median_sorted(const double *t, int n) { return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]); }
+
+struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps) {
+    QN_ASSERT(n >= 1 && n <= q->max_batch && reps >= 1);
+    float *x = latency_input(q, n), *z = qn_alloc(sizeof(float) * n * q->space->n_classes);
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    QN_ASSERT(z && t);
     for (int i = 0; i < 3; i++) qn_qnet_forward(q, x, n, z);  // warm-up: caches, page faults, thread pool
     for (int i = 0; i < reps; i++) {
         double t0 = qn_now();
@@ -476,10 +500,30 @@ struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps) {
         t[i] = (qn_now() - t0) * 1e3;
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    struct qn_latency L = {.median_ms = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]),
-                           .min_ms = t[0], .max_ms = t[reps - 1], .reps = reps};
+    struct qn_latency L = {.median_ms = median_sorted(t, reps), .min_ms = t[0], .max_ms = t[reps - 1], .reps = reps};
     qn_free(x), qn_free(z), free(t);
     return L;
+}
+
+void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms) {
+    QN_ASSERT(n >= 1 && n <= q->max_batch && reps >= 1);
+    const int L = q->n_layers;
+    float *x = latency_input(q, n), *z = qn_alloc(sizeof(float) * n * q->space->n_classes);
+    double *t = malloc(sizeof(double) * (size_t)reps * L), *col = malloc(sizeof(double) * (size_t)reps);
+    QN_ASSERT(z && t && col);
+    for (int i = 0; i < 3; i++) qn_qnet_forward(q, x, n, z);
+    for (int r = 0; r < reps; r++) {
+        q->prof = t + (size_t)r * L;
+        for (int i = 0; i < L; i++) q->prof[i] = 0;
+        qn_qnet_forward(q, x, n, z);
+    }
+    q->prof = NULL;
+    for (int i = 0; i < L; i++) {
+        for (int r = 0; r < reps; r++) col[r] = t[(size_t)r * L + i] * 1e3;
+        qsort(col, (size_t)reps, sizeof(double), cmp_double);
+        ms[i] = median_sorted(col, reps);
+    }
+    qn_free(x), qn_free(z), free(t), free(col);
 }
 
 uint64_t qn_qnet_size_bytes(const struct qn_qnet *q) {

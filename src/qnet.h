@@ -72,6 +72,7 @@ struct qn_qnet {
     float *arena;                 // activations, sized for max_batch
     float *xa, *xb, *ef, *df, *pool, *tmpf, *tmpg;
     uint8_t *xq, *eq, *dq;
+    double *prof;                 // [n_layers] seconds added per layer by each forward, or NULL
 };
 
 // Builds the subnet. net's batch-norm running statistics are overwritten (re-estimated for g).
@@ -107,6 +108,10 @@ struct qn_latency {
     int reps;
 };
 struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps);
+// Per-layer latency of qn_qnet_forward at batch n: ms[i] is the median over `reps` runs of
+// the time spent in layer i (conv, its input quantization, its fused epilogue; the head
+// includes the global pooling), in ms. The layers' medians add up to about the median total.
+void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms);
 
 // Model size at the real bit widths (qn_mb_policy_size_bytes).
 uint64_t qn_qnet_size_bytes(const struct qn_qnet *q);
