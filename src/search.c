@@ -1,0 +1,1060 @@
+// `qnas search`: the pipeline of search.h. Reports are written by search-report.c.
+#include "search.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "cpu.h"
+#include "idx.h"
+#include "nsga2.h"
+#include "pareto.h"
+#include "qgenome.h"
+#include "qnet.h"
+#include "safetensors.h"
+
+void qn_search_cfg_default(struct qn_search_cfg *c) {
+    memset(c, 0, sizeof(*c));
+    c->samples = 60;
+    c->population = 64;
+    c->generations = 40;
+    c->iterations = 2;
+    c->per_iter = 12;
+    c->n_obj = 3;
+    c->obj[0] = QN_OBJ_ACC, c->obj[1] = QN_OBJ_LATENCY, c->obj[2] = QN_OBJ_SIZE;
+    c->n_bits = 3;
+    c->bits[0] = 4, c->bits[1] = 6, c->bits[2] = 8;
+    c->val_images = 5000;
+    c->test_images = 10000;
+    c->bn_images = 2000;
+    c->calib_images = 500;
+    c->latency_reps = 30;
+    c->max_front = 12;
+    c->seed = 1;
+}
+
+// --- state ---
+
+struct cached {
+    char *key;
+    bool test;       // a test-split accuracy (else a validation measurement)
+    double acc, latency_ms;
+};
+
+struct srch {
+    const struct qn_search_cfg *c;
+    struct qn_search_result *r;
+    struct qn_mb_net net;
+    struct qn_dataset train, val, test;
+    struct qn_qgenome qg;
+    struct qn_lut lut;
+    struct qn_qnet_cfg qcfg;
+    struct qn_qnet q;          // the last subnet built, kept while the genome repeats
+    bool have_q;
+    int cap;                   // capacity of r->pts
+    // measurement cache (DIR/cache.txt) and reusable latencies (--latency-table)
+    int n_cache, cap_cache;
+    struct cached *cache;
+    FILE *cache_f;
+    int n_lat, cap_lat;
+    char **lat_key;
+    double *lat_ms;
+    uint32_t weights_crc;
+    char lat_path[4096];       // where the latency table is read from and written to
+    // predictors, refitted per round
+    struct qn_mlp acc_mlp, lat_mlp;
+    struct qn_ridge acc_ridge, lat_ridge;
+    bool have_pred;
+    int pred_from;             // first point measured after the last fit (held out from it)
+    // progress
+    int planned, done;
+    double t0;
+    const char *phase;
+};
+
+static void key_of(const struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p, char *out,
+                   size_t cap) {
+    char gt[256], pt[640];
+    qn_mb_genome_format(S->net.space, g, gt, sizeof(gt));
+    qn_mb_policy_format(S->net.space, g, p, pt, sizeof(pt));
+    snprintf(out, cap, "%s|%s", gt, pt);
+}
+
+static void progress(struct srch *S) {
+    if (!S->c->progress) return;
+    const int width = 30, total = QN_MAX(S->planned, S->done);
+    const int fill = total ? width * S->done / total : 0;
+    const double el = qn_now() - S->t0, eta = S->done ? el / S->done * (total - S->done) : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    const bool tty = isatty(2);
+    if (!tty && S->done % 10 && S->done != total) return;
+    fprintf(stderr, "%s[%s] %d/%d measured  %-10s %4.0f s elapsed, ETA %4.0f s%s", tty ? "\r" : "", bar, S->done,
+            total, S->phase, el, eta, tty ? "   " : "\n");
+    fflush(stderr);
+}
+
+// --- cache and latency table ---
+
+static enum qn_status cache_add(struct srch *S, const char *key, bool test, double acc, double lat) {
+    if (S->n_cache == S->cap_cache) {
+        int cap = S->cap_cache ? 2 * S->cap_cache : 256;
+        struct cached *c = realloc(S->cache, sizeof(*c) * (size_t)cap);
+        if (!c) return QN_ERR_NOMEM;
+        S->cache = c, S->cap_cache = cap;
+    }
+    char *k = strdup(key);
+    if (!k) return QN_ERR_NOMEM;
+    S->cache[S->n_cache++] = (struct cached){k, test, acc, lat};
+    return QN_OK;
+}
+
+static const struct cached *cache_find(const struct srch *S, const char *key, bool test) {
+    for (int i = 0; i < S->n_cache; i++)
+        if (S->cache[i].test == test && strcmp(S->cache[i].key, key) == 0) return &S->cache[i];
+    return NULL;
+}
+
+// DIR/cache.txt: one line per measurement, appended and flushed as it is made:
+//   val <accuracy> <latency ms> <key>     test <accuracy> 0 <key>
+// A last line without its newline (an interrupted write) is ignored.
+static enum qn_status cache_load(struct srch *S, const char *path, struct qn_error *e) {
+    FILE *f = fopen(path, "r");
+    if (!f) return QN_OK;
+    char line[2048];
+    int ln = 0;
+    enum qn_status st = QN_OK;
+    while (!st && fgets(line, sizeof(line), f)) {
+        ln++;
+        size_t L = strlen(line);
+        if (L == 0 || line[L - 1] != '\n') break;
+        line[L - 1] = 0;
+        char kind[8];
+        double acc, lat;
+        int off = 0;
+        if (sscanf(line, "%7s %lf %lf %n", kind, &acc, &lat, &off) != 3 || !off || !line[off] ||
+            (strcmp(kind, "val") && strcmp(kind, "test")) || !(acc >= 0 && acc <= 1) || !(lat >= 0 && isfinite(lat)))
+            st = qn_fail(e, QN_ERR_FORMAT, "%s: line %d is not a measurement", path, ln);
+        else if (cache_add(S, line + off, kind[0] == 't', acc, lat))
+            st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    fclose(f);
+    return st;
+}
+
+static void cache_write(struct srch *S, const char *key, bool test, double acc, double lat) {
+    if (!S->cache_f) return;
+    fprintf(S->cache_f, "%s %.17g %.17g %s\n", test ? "test" : "val", acc, lat, key);
+    fflush(S->cache_f);
+}
+
+static double lat_find(const struct srch *S, const char *key) {
+    for (int i = 0; i < S->n_lat; i++)
+        if (strcmp(S->lat_key[i], key) == 0) return S->lat_ms[i];
+    return NAN;
+}
+
+static enum qn_status lat_add(struct srch *S, const char *key, double ms) {
+    if (S->n_lat == S->cap_lat) {
+        int cap = S->cap_lat ? 2 * S->cap_lat : 256;
+        char **k = realloc(S->lat_key, sizeof(char *) * (size_t)cap);
+        if (!k) return QN_ERR_NOMEM;
+        S->lat_key = k;
+        double *m = realloc(S->lat_ms, sizeof(double) * (size_t)cap);
+        if (!m) return QN_ERR_NOMEM;
+        S->lat_ms = m, S->cap_lat = cap;
+    }
+    if (!(S->lat_key[S->n_lat] = strdup(key))) return QN_ERR_NOMEM;
+    S->lat_ms[S->n_lat++] = ms;
+    return QN_OK;
+}
+
+static enum qn_status write_json(const char *path, cJSON *j, struct qn_error *e) {
+    char *text = j ? cJSON_Print(j) : NULL;
+    if (!text) return qn_fail(e, QN_ERR_NOMEM, "out of memory writing %s", path);
+    const size_t n = strlen(text);
+    const void *parts[2] = {text, "\n"};
+    const size_t sizes[2] = {n, 1};
+    enum qn_status st = qn_write_atomic(path, parts, sizes, 2, e);
+    free(text);
+    return st;
+}
+
+static cJSON *read_json(const char *path, struct qn_error *e, enum qn_status *st) {
+    FILE *f = fopen(path, "rb");
+    *st = QN_OK;
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 65536 > cap) {
+            cap = 2 * cap + 65536;
+            char *b = realloc(buf, cap + 1);
+            if (!b) {
+                free(buf), fclose(f);
+                *st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
+                return NULL;
+            }
+            buf = b;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0 && len < (64u << 20));
+    fclose(f);
+    buf[len] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    if (!j) *st = qn_fail(e, QN_ERR_FORMAT, "%s: not valid JSON", path);
+    return j;
+}
+
+// --latency-table: {"format": "qnas-latency-1", "space", "threads", "lut": {"<hex key>": ms},
+// "configs": {"<genome>|<policy>": ms}}. Latencies found there are not measured again.
+static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn_error *e) {
+    enum qn_status st;
+    cJSON *j = read_json(path, e, &st);
+    if (st || !j) return st;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format"), *sp = cJSON_GetObjectItemCaseSensitive(j, "space"),
+                *th = cJSON_GetObjectItemCaseSensitive(j, "threads"), *lut = cJSON_GetObjectItemCaseSensitive(j, "lut"),
+                *cf = cJSON_GetObjectItemCaseSensitive(j, "configs");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "qnas-latency-1") || !cJSON_IsString(sp) ||
+        !cJSON_IsNumber(th) || !cJSON_IsObject(lut) || !cJSON_IsObject(cf))
+        st = qn_fail(e, QN_ERR_FORMAT, "%s: not a qnas latency table (format qnas-latency-1)", path);
+    else if (strcmp(sp->valuestring, S->net.space->name))
+        st = qn_fail(e, QN_ERR_ARG, "%s: latencies of space '%s', the weights are '%s'", path, sp->valuestring,
+                     S->net.space->name);
+    else if (th->valueint != qn_threads())
+        st = qn_fail(e, QN_ERR_ARG, "%s: measured with %d threads, this search runs %d (use --threads %d)", path,
+                     th->valueint, qn_threads(), th->valueint);
+    const cJSON *it;
+    if (!st) cJSON_ArrayForEach(it, lut) {
+            char *end;
+            unsigned long long k = strtoull(it->string, &end, 16);
+            if (*end || !cJSON_IsNumber(it) || !(it->valuedouble >= 0 && isfinite(it->valuedouble))) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s'", path, it->string);
+                break;
+            }
+            if ((st = qn_lut_set(&S->lut, k, it->valuedouble))) break;
+        }
+    if (!st) cJSON_ArrayForEach(it, cf) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && isfinite(it->valuedouble))) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s'", path, it->string);
+                break;
+            }
+            if ((st = lat_add(S, it->string, it->valuedouble))) break;
+        }
+    cJSON_Delete(j);
+    if (st == QN_ERR_NOMEM) return qn_fail(e, st, "out of memory reading %s", path);
+    return st;
+}
+
+static enum qn_status lat_table_write(const struct srch *S, const char *path, struct qn_error *e) {
+    cJSON *j = cJSON_CreateObject(), *lut = cJSON_CreateObject(), *cf = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "qnas-latency-1");
+    cJSON_AddStringToObject(j, "space", S->net.space->name);
+    cJSON_AddNumberToObject(j, "threads", qn_threads());
+    cJSON_AddStringToObject(j, "note", "batch-1 latency in ms: per layer (lut, keyed by qn_lut_key) and per "
+                                       "configuration (genome|policy)");
+    for (int i = 0; i < S->lut.n; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "%016llx", (unsigned long long)S->lut.key[i]);
+        cJSON_AddNumberToObject(lut, k, S->lut.ms[i]);
+    }
+    for (int i = 0; i < S->n_lat; i++) cJSON_AddNumberToObject(cf, S->lat_key[i], S->lat_ms[i]);
+    cJSON_AddItemToObject(j, "lut", lut);
+    cJSON_AddItemToObject(j, "configs", cf);
+    enum qn_status st = write_json(path, j, e);
+    cJSON_Delete(j);
+    return st;
+}
+
+// --- settings, for --resume ---
+
+static const char *obj_name(enum qn_search_obj o) {
+    return o == QN_OBJ_ACC ? "accuracy" : o == QN_OBJ_LATENCY ? "latency" : "size";
+}
+
+static bool has_obj(const struct qn_search_cfg *c, enum qn_search_obj o) {
+    for (int i = 0; i < c->n_obj; i++)
+        if (c->obj[i] == o) return true;
+    return false;
+}
+
+static cJSON *settings_json(const struct srch *S) {
+    const struct qn_search_cfg *c = S->c;
+    cJSON *j = cJSON_CreateObject();
+    char crc[16], obj[64] = "", bits[64] = "";
+    snprintf(crc, sizeof(crc), "%08x", S->weights_crc);
+    for (int i = 0; i < c->n_obj; i++) snprintf(obj + strlen(obj), sizeof(obj) - strlen(obj), "%s%s", i ? "," : "", obj_name(c->obj[i]));
+    for (int i = 0; i < c->n_bits; i++) snprintf(bits + strlen(bits), sizeof(bits) - strlen(bits), "%s%d", i ? "," : "", c->bits[i]);
+    cJSON_AddStringToObject(j, "format", "qnas-search-1");
+    cJSON_AddStringToObject(j, "space", S->net.space->name);
+    cJSON_AddStringToObject(j, "weights_crc32", crc);
+    cJSON_AddStringToObject(j, "objectives", obj);
+    cJSON_AddStringToObject(j, "bits", bits);
+    const struct { const char *k; double v; } num[] = {
+        {"samples", c->samples}, {"population", c->population}, {"generations", c->generations},
+        {"iterations", c->iterations}, {"per_iteration", c->per_iter}, {"latency_budget_ms", c->latency_budget_ms},
+        {"size_budget_kb", c->size_budget_kb}, {"val_images", c->val_images}, {"test_images", c->test_images},
+        {"bn_images", c->bn_images}, {"calib_images", c->calib_images}, {"latency_reps", c->latency_reps},
+        {"max_front", c->max_front}, {"seed", (double)c->seed}, {"threads", qn_threads()}};
+    for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++) cJSON_AddNumberToObject(j, num[i].k, num[i].v);
+    return j;
+}
+
+// A resumed folder must come from the same search: every setting equal.
+static enum qn_status settings_check(const cJSON *now, const cJSON *old, const char *path, struct qn_error *e) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, now) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(old, it->string);
+        char a[128] = "?", b[128] = "?";
+        if (cJSON_IsString(it)) snprintf(a, sizeof(a), "%s", it->valuestring);
+        else snprintf(a, sizeof(a), "%g", it->valuedouble);
+        if (cJSON_IsString(o)) snprintf(b, sizeof(b), "%s", o->valuestring);
+        else if (cJSON_IsNumber(o)) snprintf(b, sizeof(b), "%g", o->valuedouble);
+        if (strcmp(a, b))
+            return qn_fail(e, QN_ERR_ARG, "%s is from another search: %s %s there, %s now (use another --out, or "
+                                          "the same settings)", path, it->string, b, a);
+    }
+    return QN_OK;
+}
+
+static uint32_t file_crc(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) crc = crc32(crc, buf, (uInt)n);
+    fclose(f);
+    return (uint32_t)crc;
+}
+
+// --- measuring ---
+
+// Builds (or re-quantizes, when the genome is the one built last) the subnet for (g, p).
+static enum qn_status subnet(struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p,
+                             struct qn_error *e) {
+    if (S->have_q && memcmp(&S->q.genome, g, sizeof(*g)) == 0) {
+        for (int i = 0; i < p->n; i++)
+            if (memcmp(&S->q.policy.l[i], &p->l[i], sizeof(p->l[i])) && qn_qnet_set_layer(&S->q, i, p->l[i]))
+                return qn_fail(e, QN_ERR_NOMEM, "out of memory re-quantizing the subnet");
+        return QN_OK;
+    }
+    if (S->have_q) qn_qnet_free(&S->q);
+    S->have_q = false;
+    enum qn_status st = qn_qnet_build(&S->q, &S->net, g, p, &S->train, &S->qcfg, e);
+    S->have_q = st == QN_OK;
+    return st;
+}
+
+static enum qn_status add_point(struct srch *S, struct qn_search_point **out) {
+    struct qn_search_result *r = S->r;
+    if (r->n == S->cap) {
+        int cap = S->cap ? 2 * S->cap : 128;
+        struct qn_search_point *p = realloc(r->pts, sizeof(*p) * (size_t)cap);
+        if (!p) return QN_ERR_NOMEM;
+        r->pts = p, S->cap = cap;
+    }
+    *out = &r->pts[r->n];
+    memset(*out, 0, sizeof(**out));
+    (*out)->id = r->n++;
+    return QN_OK;
+}
+
+static int find_point(const struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p) {
+    for (int i = 0; i < S->r->n; i++) {
+        const struct qn_search_point *q = &S->r->pts[i];
+        if (!memcmp(&q->g, g, sizeof(*g)) && q->p.n == p->n && !memcmp(q->p.l, p->l, sizeof(p->l[0]) * (size_t)p->n))
+            return i;
+    }
+    return -1;
+}
+
+// Measures (g, p) for real, or takes it from the cache; returns its index in *idx. A
+// configuration measured before is not measured again (its index is returned).
+static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p,
+                              const char *source, double pred_acc, double pred_lat, int *idx, struct qn_error *e) {
+    if ((*idx = find_point(S, g, p)) >= 0) return QN_OK;
+    char key[1024];
+    key_of(S, g, p, key, sizeof(key));
+    struct qn_search_point *pt;
+    if (add_point(S, &pt)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    *idx = pt->id;
+    snprintf(pt->source, sizeof(pt->source), "%s", source);
+    pt->g = *g, pt->p = *p;
+    qn_mb_genome_format(S->net.space, g, pt->genome, sizeof(pt->genome));
+    qn_mb_policy_format(S->net.space, g, p, pt->policy, sizeof(pt->policy));
+    pt->test_acc = NAN, pt->pred_acc = pred_acc, pt->pred_latency_ms = pred_lat;
+    struct qn_mb_cost cost;
+    qn_mb_genome_cost(S->net.space, g, &cost);
+    pt->macs = cost.macs, pt->params = cost.params;
+    pt->size_bytes = qn_mb_policy_size_bytes(S->net.space, g, p);
+    pt->lut_ms = qn_lut_estimate(&S->lut, S->net.space, g, p, NULL);
+    const double t0 = qn_now();
+    const struct cached *c = cache_find(S, key, false);
+    if (c) {
+        pt->val_acc = c->acc, pt->latency_ms = c->latency_ms;
+    } else {
+        enum qn_status st = subnet(S, g, p, e);
+        if (st) return st;
+        pt->val_acc = qn_qnet_accuracy(&S->q, &S->val, S->c->val_images);
+        pt->latency_ms = lat_find(S, key);
+        if (isnan(pt->latency_ms)) {
+            pt->latency_ms = qn_qnet_latency(&S->q, 1, S->c->latency_reps).median_ms;
+            if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+        }
+        cache_write(S, key, false, pt->val_acc, pt->latency_ms);
+    }
+    pt->measure_s = qn_now() - t0;
+    S->done++;
+    progress(S);
+    return QN_OK;
+}
+
+static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
+    struct qn_search_point *pt = &S->r->pts[i];
+    if (!isnan(pt->test_acc)) return QN_OK;
+    char key[1024];
+    key_of(S, &pt->g, &pt->p, key, sizeof(key));
+    const struct cached *c = cache_find(S, key, true);
+    if (c) {
+        pt->test_acc = c->acc;
+    } else {
+        enum qn_status st = subnet(S, &pt->g, &pt->p, e);
+        if (st) return st;
+        pt->test_acc = qn_qnet_accuracy(&S->q, &S->test, S->c->test_images);
+        cache_write(S, key, true, pt->test_acc, 0);
+    }
+    S->done++;
+    progress(S);
+    return QN_OK;
+}
+
+// --- the latency LUT ---
+
+// Every layer shape of the space: for each kernel k and expansion e, the subnet of maximum
+// depth whose blocks are all (k, e) holds every block position's shapes; its layers are
+// timed at batch 1 on the integer kernels and in FP32. Blocks of one
+// stage after the first share a shape: their times are averaged.
+static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
+    const struct qn_mb_space *s = S->net.space;
+    const bool fp32 = true, integer = true;  // both, whatever the choices: the FP32 baseline is estimated too
+    struct qn_qnet_cfg qc = S->qcfg;
+    qc.bn_images = 64, qc.calib_images = 64, qc.max_batch = 1;  // timing only: statistics need not be good
+    struct qn_lut sum = {0}, cnt = {0};
+    enum qn_status st = QN_OK;
+    for (int ki = 0; ki < s->n_kernels && !st; ki++)
+        for (int ei = 0; ei < s->n_expands && !st; ei++) {
+            struct qn_mb_genome g;
+            qn_mb_genome_max(s, &g);
+            for (int i = 0; i < s->n_stages; i++)
+                for (int b = 0; b < g.depth[i]; b++) g.kernel[i][b] = (uint8_t)s->kernels[ki], g.expand[i][b] = (uint8_t)s->expands[ei];
+            bool need = false;  // anything not in the table yet (a --latency-table may hold it all)
+            struct qn_mb_layer L[QN_MB_MAX_LAYERS];
+            const int n = qn_mb_layers(s, &g, L);
+            for (int i = 0; i < n; i++)
+                need |= (integer && isnan(qn_lut_get(&S->lut, qn_lut_key(&L[i], true)))) ||
+                        (fp32 && isnan(qn_lut_get(&S->lut, qn_lut_key(&L[i], false))));
+            if (!need) continue;
+            struct qn_mb_policy p;
+            qn_mb_policy_uniform(s, &g, integer ? 8 : 0, 8, &p);
+            struct qn_qnet q;
+            if ((st = qn_qnet_build(&q, &S->net, &g, &p, &S->train, &qc, e))) break;
+            double ms[QN_MB_MAX_LAYERS];
+            for (int pass = 0; pass < 2 && !st; pass++) {
+                const bool as_int = pass == 0;
+                if ((as_int && !integer) || (!as_int && !fp32)) continue;
+                if (!as_int && integer)
+                    for (int i = 0; i < n && !st; i++) st = qn_qnet_set_layer(&q, i, (struct qn_mb_qlayer){0, 0});
+                if (st) break;
+                qn_qnet_latency_layers(&q, 1, QN_MAX(S->c->latency_reps, 10), ms);
+                for (int i = 0; i < n && !st; i++) {
+                    const uint64_t k = qn_lut_key(&L[i], as_int);
+                    if (!isnan(qn_lut_get(&S->lut, k))) continue;
+                    double a = qn_lut_get(&sum, k), c = qn_lut_get(&cnt, k);
+                    st = qn_lut_set(&sum, k, (isnan(a) ? 0 : a) + ms[i]);
+                    if (!st) st = qn_lut_set(&cnt, k, (isnan(c) ? 0 : c) + 1);
+                }
+            }
+            qn_qnet_free(&q);
+        }
+    for (int i = 0; i < sum.n && !st; i++) st = qn_lut_set(&S->lut, sum.key[i], sum.ms[i] / cnt.ms[i]);
+    qn_lut_free(&sum), qn_lut_free(&cnt);
+    if (st == QN_ERR_NOMEM) return qn_fail(e, st, "out of memory building the latency table");
+    return st;
+}
+
+// --- predictors ---
+
+struct feats {
+    int n, d;
+    float *xa, *xl;  // [n][d] accuracy features, [n][d + 1] latency features (+ the LUT estimate)
+};
+
+static void feats_row(const struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p, double lut_ms,
+                      float *xa, float *xl) {
+    qn_qgenome_features(&S->qg, g, p, xa);
+    memcpy(xl, xa, sizeof(float) * (size_t)S->qg.d);
+    xl[S->qg.d] = (float)lut_ms;
+}
+
+static enum qn_status feats_of(const struct srch *S, int from, int to, struct feats *F) {
+    const int n = to - from, d = S->qg.d;
+    F->n = n, F->d = d;
+    F->xa = malloc(sizeof(float) * (size_t)QN_MAX(n, 1) * d);
+    F->xl = malloc(sizeof(float) * (size_t)QN_MAX(n, 1) * (d + 1));
+    if (!F->xa || !F->xl) return QN_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct qn_search_point *p = &S->r->pts[from + i];
+        feats_row(S, &p->g, &p->p, p->lut_ms, F->xa + (size_t)i * d, F->xl + (size_t)i * (d + 1));
+    }
+    return QN_OK;
+}
+
+static void feats_free(struct feats *F) { free(F->xa), free(F->xl); }
+
+// The quality of the current predictors on the points measured since they were fitted.
+static enum qn_status pred_holdout(struct srch *S) {
+    const int from = S->pred_from, to = S->r->n, n = to - from;
+    if (!S->have_pred || n < 3) return QN_OK;
+    struct feats F;
+    float *ya = malloc(sizeof(float) * (size_t)n * 6), *yl = ya + n, *pa = yl + n, *pr = pa + n, *la = pr + n,
+          *lr = la + n;
+    if (!ya || feats_of(S, from, to, &F)) {
+        free(ya), feats_free(&F);
+        return QN_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) ya[i] = (float)S->r->pts[from + i].val_acc, yl[i] = (float)S->r->pts[from + i].latency_ms;
+    qn_mlp_predict(&S->acc_mlp, F.xa, n, pa);
+    qn_ridge_predict(&S->acc_ridge, F.xa, n, pr);
+    qn_mlp_predict(&S->lat_mlp, F.xl, n, la);
+    qn_ridge_predict(&S->lat_ridge, F.xl, n, lr);
+    qn_pred_quality_eval(&S->r->acc_mlp, pa, ya, n);
+    qn_pred_quality_eval(&S->r->acc_ridge, pr, ya, n);
+    qn_pred_quality_eval(&S->r->lat_mlp, la, yl, n);
+    qn_pred_quality_eval(&S->r->lat_ridge, lr, yl, n);
+    free(ya), feats_free(&F);
+    return QN_OK;
+}
+
+static void pred_free(struct srch *S) {
+    qn_mlp_free(&S->acc_mlp), qn_mlp_free(&S->lat_mlp);
+    qn_ridge_free(&S->acc_ridge), qn_ridge_free(&S->lat_ridge);
+    S->have_pred = false;
+}
+
+static enum qn_status pred_fit(struct srch *S, struct qn_error *e) {
+    enum qn_status st = pred_holdout(S);
+    if (st) return qn_fail(e, st, "out of memory");
+    pred_free(S);
+    const int n = S->r->n;
+    struct feats F;
+    float *ya = malloc(sizeof(float) * (size_t)n * 2), *yl = ya ? ya + n : NULL;
+    if (!ya || feats_of(S, 0, n, &F)) {
+        free(ya), feats_free(&F);
+        return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) ya[i] = (float)S->r->pts[i].val_acc, yl[i] = (float)S->r->pts[i].latency_ms;
+    struct qn_mlp_cfg mc;
+    qn_mlp_cfg_default(&mc);
+    mc.seed = S->c->seed;
+    mc.ensemble = 3;
+    const double lambda = n >= 2 * QN_RIDGE_CV_FOLDS ? -1 : 1;
+    st = qn_mlp_fit(&S->acc_mlp, &mc, F.xa, n, F.d, ya, e);
+    if (!st) st = qn_mlp_fit(&S->lat_mlp, &mc, F.xl, n, F.d + 1, yl, e);
+    if (!st) st = qn_ridge_fit(&S->acc_ridge, F.xa, n, F.d, ya, lambda, e);
+    if (!st) st = qn_ridge_fit(&S->lat_ridge, F.xl, n, F.d + 1, yl, lambda, e);
+    free(ya), feats_free(&F);
+    S->have_pred = st == QN_OK;
+    S->pred_from = n;
+    return st;
+}
+
+// --- NSGA-II on the predictors ---
+
+struct moo_ctx {
+    struct srch *S;
+    const struct qn_qgenome *qg;  // the (possibly restricted) encoding being searched
+    float *xa, *xl, *pa, *pl;     // scratch for a batch: features, predictions
+    double *kb;                   // exact sizes, KB
+    int cap;
+};
+
+static enum qn_status moo_eval(void *vctx, const double *x, int n, double *f, double *g, struct qn_error *e) {
+    struct moo_ctx *m = vctx;
+    struct srch *S = m->S;
+    const struct qn_search_cfg *c = S->c;
+    const int d = S->qg.d, nv = m->qg->n_var;
+    const int n_con = (c->latency_budget_ms > 0) + (c->size_budget_kb > 0);
+    if (n > m->cap) {
+        free(m->xa), free(m->xl), free(m->pa), free(m->kb);
+        m->cap = n;
+        m->xa = malloc(sizeof(float) * (size_t)n * d), m->xl = malloc(sizeof(float) * (size_t)n * (d + 1));
+        m->pa = malloc(sizeof(float) * (size_t)n * 2), m->pl = m->pa ? m->pa + n : NULL;
+        m->kb = malloc(sizeof(double) * (size_t)n);
+        if (!m->xa || !m->xl || !m->pa || !m->kb) {
+            m->cap = 0;
+            return qn_fail(e, QN_ERR_NOMEM, "out of memory in the search");
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct qn_mb_genome gg;
+        struct qn_mb_policy pp;
+        qn_qgenome_decode(m->qg, x + (size_t)i * nv, &gg, &pp);
+        feats_row(S, &gg, &pp, qn_lut_estimate(&S->lut, S->net.space, &gg, &pp, NULL), m->xa + (size_t)i * d,
+                  m->xl + (size_t)i * (d + 1));
+        m->kb[i] = qn_mb_policy_size_bytes(S->net.space, &gg, &pp) / 1e3;
+    }
+    qn_mlp_predict(&S->acc_mlp, m->xa, n, m->pa);
+    qn_mlp_predict(&S->lat_mlp, m->xl, n, m->pl);
+    for (int i = 0; i < n; i++) {
+        const double acc = m->pa[i], lat = m->pl[i];
+        double *fi = f + (size_t)i * c->n_obj, *gi = g ? g + (size_t)i * n_con : NULL;
+        for (int o = 0; o < c->n_obj; o++)
+            fi[o] = c->obj[o] == QN_OBJ_ACC ? -acc : c->obj[o] == QN_OBJ_LATENCY ? lat : m->kb[i];
+        int k = 0;
+        if (c->latency_budget_ms > 0) gi[k++] = lat - c->latency_budget_ms;
+        if (c->size_budget_kb > 0) gi[k++] = m->kb[i] - c->size_budget_kb;
+    }
+    return QN_OK;
+}
+
+struct cand {
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    double acc, lat;  // predicted
+};
+
+static int cmp_cand_lat(const void *a, const void *b) {
+    const struct cand *x = a, *y = b;
+    if (x->lat != y->lat) return x->lat < y->lat ? -1 : 1;
+    return x->acc > y->acc ? -1 : x->acc < y->acc;
+}
+
+// NSGA-II on the predictors over encoding qg (seeded with the measured points it can express),
+// then up to per_iter configurations of its predicted front not measured yet, spread evenly
+// along the front by predicted latency, measured for real under `source`.
+static enum qn_status search_round(struct srch *S, const struct qn_qgenome *qg, const char *source,
+                                   struct qn_error *e) {
+    const struct qn_search_cfg *c = S->c;
+    struct moo_ctx m = {.S = S, .qg = qg};
+    struct qn_moo_problem prob = {.name = source, .n_var = qg->n_var, .n_obj = c->n_obj,
+                                  .n_con = (c->latency_budget_ms > 0) + (c->size_budget_kb > 0), .genes = qg->genes,
+                                  .evaluate = moo_eval, .ctx = &m};
+    struct qn_nsga2_cfg nc;
+    qn_nsga2_cfg_default(&nc);
+    nc.pop = c->population, nc.gen = c->generations;
+    nc.seed = c->seed * 1000003u + (uint64_t)S->r->n;
+    // seeds: measured points this encoding can express (most accurate first would bias; take all
+    // in measurement order, up to half the population)
+    double *init = malloc(sizeof(double) * (size_t)c->population * qg->n_var);
+    int n_init = 0;
+    if (!init) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < S->r->n && n_init < c->population / 2; i++) {
+        double *x = init + (size_t)n_init * qg->n_var;
+        if (!qn_qgenome_encode(qg, &S->r->pts[i].g, &S->r->pts[i].p, x)) continue;
+        bool inside = true;
+        for (int v = 0; v < qg->n_var; v++) inside &= x[v] >= qg->genes[v].lo && x[v] <= qg->genes[v].hi;
+        n_init += inside;
+    }
+    nc.init_x = init, nc.n_init = n_init;
+    struct qn_nsga2 ns;
+    const double t0 = qn_now();
+    enum qn_status st = qn_nsga2_init(&ns, &prob, &nc, e);
+    if (!st) st = qn_nsga2_run(&ns, e);
+    free(init);
+    if (st) {
+        free(m.xa), free(m.xl), free(m.pa), free(m.kb);
+        return st;
+    }
+    S->r->cand_evaluated += ns.n_eval;
+    S->r->cand_seconds += qn_now() - t0;
+    int *idx = malloc(sizeof(int) * (size_t)ns.pop);
+    struct cand *cd = malloc(sizeof(*cd) * (size_t)ns.pop);
+    if (!idx || !cd) st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    int k = st ? 0 : qn_nsga2_front(&ns, idx), nk = 0;
+    for (int t = 0; t < k; t++) {
+        struct cand *q = &cd[nk];
+        qn_qgenome_decode(qg, ns.x + (size_t)idx[t] * qg->n_var, &q->g, &q->p);
+        if (find_point(S, &q->g, &q->p) >= 0) continue;
+        bool dup = false;
+        for (int u = 0; u < nk && !dup; u++)
+            dup = !memcmp(&cd[u].g, &q->g, sizeof(q->g)) && !memcmp(cd[u].p.l, q->p.l, sizeof(q->p.l));
+        if (dup) continue;
+        for (int o = 0; o < c->n_obj; o++) {
+            const double v = ns.f[(size_t)idx[t] * c->n_obj + o];
+            if (c->obj[o] == QN_OBJ_ACC) q->acc = -v;
+            if (c->obj[o] == QN_OBJ_LATENCY) q->lat = v;
+        }
+        if (!has_obj(c, QN_OBJ_LATENCY)) q->lat = NAN;
+        nk++;
+    }
+    qn_nsga2_free(&ns);
+    free(m.xa), free(m.xl), free(m.pa), free(m.kb);
+    if (has_obj(c, QN_OBJ_LATENCY)) qsort(cd, (size_t)nk, sizeof(*cd), cmp_cand_lat);
+    const int take = QN_MIN(nk, c->per_iter);
+    for (int t = 0; t < take && !st; t++) {
+        const struct cand *q = &cd[(int)(((double)t + 0.5) * nk / take)];
+        int at;
+        st = measure(S, &q->g, &q->p, source, q->acc, q->lat, &at, e);
+    }
+    free(idx), free(cd);
+    return st;
+}
+
+// --- sampling ---
+
+struct sample {
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    uint64_t size;
+};
+
+static int cmp_sample_size(const void *a, const void *b) {
+    const struct sample *x = a, *y = b;
+    return (x->size > y->size) - (x->size < y->size);
+}
+
+// N configurations stratified over model size: 20 N random ones (genome uniform per gene;
+// policy homogeneous for a quarter, per layer random for the rest), sorted by size, and the
+// ones at the centres of N equal rank strata.
+static enum qn_status sample_phase(struct srch *S, struct qn_error *e) {
+    const struct qn_search_cfg *c = S->c;
+    const struct qn_mb_space *s = S->net.space;
+    const int M = 20 * c->samples;
+    struct sample *sm = malloc(sizeof(*sm) * (size_t)M);
+    if (!sm) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    uint64_t rng = c->seed * 0x9e3779b97f4a7c15ull ^ 0x2545f4914f6cdd1dull;
+    if (!rng) rng = 1;
+    for (int i = 0; i < M; i++) {
+        qn_mb_genome_sample(s, &rng, &sm[i].g);
+        rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+        if ((rng * 0x2545f4914f6cdd1dull) >> 62 == 0) {
+            const int b = S->qg.bits[(rng >> 8) % (uint64_t)S->qg.n_bits];
+            qn_mb_policy_uniform(s, &sm[i].g, b, 8, &sm[i].p);
+        } else {
+            qn_mb_policy_random(s, &sm[i].g, S->qg.bits, S->qg.n_bits, &rng, &sm[i].p);
+        }
+        sm[i].size = qn_mb_policy_size_bytes(s, &sm[i].g, &sm[i].p);
+    }
+    qsort(sm, (size_t)M, sizeof(*sm), cmp_sample_size);  // ties: equal sizes, any order is the same set
+    enum qn_status st = QN_OK;
+    for (int t = 0; t < c->samples && !st; t++) {
+        int j = (int)(((double)t + 0.5) * M / c->samples), at;
+        // a configuration already measured: the next one in the stratum
+        while (j + 1 < M && find_point(S, &sm[j].g, &sm[j].p) >= 0) j++;
+        st = measure(S, &sm[j].g, &sm[j].p, "sample", NAN, NAN, &at, e);
+    }
+    free(sm);
+    return st;
+}
+
+// --- fronts ---
+
+static void objectives_of(const struct qn_search_cfg *c, const struct qn_search_point *p, double *f) {
+    for (int o = 0; o < c->n_obj; o++)
+        f[o] = c->obj[o] == QN_OBJ_ACC ? -p->val_acc : c->obj[o] == QN_OBJ_LATENCY ? p->latency_ms : p->size_bytes / 1e3;
+}
+
+static bool within_budget(const struct qn_search_cfg *c, const struct qn_search_point *p) {
+    return (c->latency_budget_ms <= 0 || p->latency_ms <= c->latency_budget_ms) &&
+           (c->size_budget_kb <= 0 || p->size_bytes / 1e3 <= c->size_budget_kb);
+}
+
+static int cmp_latency_ctx(int a, int b, const void *ctx) {
+    const struct qn_search_point *p = ctx;
+    if (p[a].latency_ms != p[b].latency_ms) return p[a].latency_ms < p[b].latency_ms ? -1 : 1;
+    return a - b;
+}
+
+// The measured non-dominated points among those `keep` accepts (within the budgets), sorted
+// by latency, at most `cap` of them (spread evenly); a new array in *out.
+static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *, const struct qn_search_point *),
+                               int cap, int **out, int *n_out) {
+    const struct qn_search_cfg *c = S->c;
+    const struct qn_search_point *P = S->r->pts;
+    const int n = S->r->n, m = c->n_obj;
+    int *sel = malloc(sizeof(int) * (size_t)QN_MAX(n, 1)), *nd = malloc(sizeof(int) * (size_t)QN_MAX(n, 1)),
+        *tmp = malloc(sizeof(int) * (size_t)QN_MAX(n, 1));
+    double *f = malloc(sizeof(double) * (size_t)QN_MAX(n, 1) * m);
+    if (!sel || !nd || !tmp || !f) {
+        free(sel), free(nd), free(tmp), free(f);
+        return QN_ERR_NOMEM;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (within_budget(c, &P[i]) && keep(S, &P[i])) objectives_of(c, &P[i], f + (size_t)k * m), sel[k++] = i;
+    int q = qn_pareto_nondominated(f, k, m, nd);
+    if (q < 0) q = 0;
+    for (int t = 0; t < q; t++) nd[t] = sel[nd[t]];
+    qn_sort_idx(nd, q, tmp, cmp_latency_ctx, P);
+    if (q > cap) {
+        for (int t = 0; t < cap; t++) tmp[t] = nd[(int)(((double)t + 0.5) * q / cap)];
+        memcpy(nd, tmp, sizeof(int) * (size_t)cap);
+        q = cap;
+    }
+    free(sel), free(tmp), free(f);
+    *out = nd, *n_out = q;
+    return QN_OK;
+}
+
+static bool is_int8_max(const struct srch *S, const struct qn_search_point *p) { return p->id == S->r->int8_base; }
+static bool in_joint(const struct srch *S, const struct qn_search_point *p) {
+    double x[QN_QG_MAX_VARS];
+    return qn_qgenome_encode(&S->qg, &p->g, &p->p, x);
+}
+static bool in_arch(const struct srch *S, const struct qn_search_point *p) {
+    return !strcmp(p->source, "arch-int8") || is_int8_max(S, p);
+}
+static bool in_quant(const struct srch *S, const struct qn_search_point *p) {
+    return !strcmp(p->source, "quant-max") || is_int8_max(S, p);
+}
+
+// --- outputs written here: evaluated.csv, predictors.json ---
+
+static enum qn_status write_evaluated(const struct srch *S, const char *path, struct qn_error *e) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return qn_fail(e, QN_ERR_NOMEM, "out of memory writing %s", path);
+    fprintf(f, "id,source,genome,policy,val_acc,test_acc,latency_ms,lut_ms,size_bytes,macs,params,pred_acc,"
+               "pred_latency_ms,measure_s,front\n");
+    for (int i = 0; i < S->r->n; i++) {
+        const struct qn_search_point *p = &S->r->pts[i];
+        char ta[32] = "", pa[32] = "", pl[32] = "";
+        if (!isnan(p->test_acc)) snprintf(ta, sizeof(ta), "%.4f", p->test_acc);
+        if (!isnan(p->pred_acc)) snprintf(pa, sizeof(pa), "%.4f", p->pred_acc);
+        if (!isnan(p->pred_latency_ms)) snprintf(pl, sizeof(pl), "%.4f", p->pred_latency_ms);
+        fprintf(f, "%d,%s,\"%s\",\"%s\",%.4f,%s,%.4f,%.4f,%llu,%llu,%llu,%s,%s,%.2f,%d\n", p->id, p->source,
+                p->genome, p->policy, p->val_acc, ta, p->latency_ms, p->lut_ms, (unsigned long long)p->size_bytes,
+                (unsigned long long)p->macs, (unsigned long long)p->params, pa, pl, p->measure_s, p->front);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return qn_fail(e, QN_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    const void *parts[1] = {buf};
+    const size_t sizes[1] = {len};
+    enum qn_status st = qn_write_atomic(path, parts, sizes, 1, e);
+    free(buf);
+    return st;
+}
+
+static enum qn_status write_predictors(const struct srch *S, const char *path, struct qn_error *e) {
+    const struct qn_search_result *r = S->r;
+    cJSON *j = cJSON_CreateObject(), *acc = cJSON_CreateObject(), *lat = cJSON_CreateObject(),
+          *lut = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "note", "quality on held-out configurations: the last round's new points, "
+                                       "measured after the predictors that proposed them were fitted; the "
+                                       "models below are refitted on every measured point");
+    cJSON_AddNumberToObject(j, "features", S->qg.d);
+    cJSON_AddNumberToObject(j, "train_points", r->n);
+    cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->acc_mlp, &r->acc_mlp));
+    cJSON_AddItemToObject(acc, "ridge", qn_ridge_to_json(&S->acc_ridge, &r->acc_ridge));
+    cJSON_AddItemToObject(lat, "mlp", qn_mlp_to_json(&S->lat_mlp, &r->lat_mlp));
+    cJSON_AddItemToObject(lat, "ridge", qn_ridge_to_json(&S->lat_ridge, &r->lat_ridge));
+    cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
+    cJSON_AddNumberToObject(lut, "n", r->n);
+    if (isnan(r->lut_tau)) cJSON_AddNullToObject(lut, "kendall_tau");
+    else cJSON_AddNumberToObject(lut, "kendall_tau", r->lut_tau);
+    cJSON_AddNumberToObject(lut, "mae_ms", r->lut_mae_ms);
+    cJSON_AddItemToObject(j, "accuracy", acc);
+    cJSON_AddItemToObject(j, "latency", lat);
+    cJSON_AddItemToObject(j, "latency_lut", lut);
+    enum qn_status st = write_json(path, j, e);
+    cJSON_Delete(j);
+    return st;
+}
+
+// --- the pipeline ---
+
+static enum qn_status check_cfg(const struct qn_search_cfg *c, struct qn_error *e) {
+    if (!c->weights || !c->out) return qn_fail(e, QN_ERR_ARG, "--weights and --out are required");
+    if (c->samples < 4 || c->population < 4 || c->generations < 1 || c->iterations < 0 || c->per_iter < 1)
+        return qn_fail(e, QN_ERR_ARG, "needs --samples >= 4, --population >= 4, --generations >= 1, "
+                                      "--iterations >= 0");
+    if (c->n_obj < 2 || c->obj[0] != QN_OBJ_ACC)
+        return qn_fail(e, QN_ERR_ARG, "objectives must start with accuracy and add latency and/or size");
+    bool eight = false;
+    for (int i = 0; i < c->n_bits; i++) eight |= c->bits[i] == 8;
+    if (!eight) return qn_fail(e, QN_ERR_ARG, "--bits must include 8: the INT8 baseline and the "
+                                              "architecture-only search at INT8 use it");
+    if (c->val_images < 10 || c->test_images < 10 || c->bn_images < 1 || c->calib_images < 1 || c->latency_reps < 3 ||
+        c->max_front < 1)
+        return qn_fail(e, QN_ERR_ARG, "bad measurement settings (images >= 10, latency reps >= 3)");
+    return QN_OK;
+}
+
+static enum qn_status run(struct srch *S, struct qn_error *e) {
+    const struct qn_search_cfg *c = S->c;
+    struct qn_search_result *r = S->r;
+    const struct qn_mb_space *s = S->net.space;
+    char path[4096];
+    enum qn_status st;
+    // the smallest possible model must fit the size budget
+    struct qn_mb_genome gmin, gmax;
+    struct qn_mb_policy p;
+    qn_mb_genome_min(s, &gmin), qn_mb_genome_max(s, &gmax);
+    int lowest = 8;
+    for (int i = 0; i < c->n_bits; i++)
+        if (c->bits[i]) lowest = QN_MIN(lowest, c->bits[i]);
+    qn_mb_policy_uniform(s, &gmin, lowest, 8, &p);
+    const double min_kb = qn_mb_policy_size_bytes(s, &gmin, &p) / 1e3;
+    if (c->size_budget_kb > 0 && min_kb > c->size_budget_kb)
+        return qn_fail(e, QN_ERR_ARG, "no configuration can meet --size-budget %g KB: the smallest is %.1f KB "
+                                      "(smallest subnet, W%dA8)", c->size_budget_kb, min_kb, lowest);
+    S->planned = 3 + c->samples + (c->iterations + 2) * c->per_iter + 3 * c->max_front + 2;
+    S->phase = "lut";
+    progress(S);
+    if ((st = lut_build(S, e))) return st;
+    r->lut_entries = S->lut.n;
+    if ((st = lat_table_write(S, S->lat_path, e))) return st;
+    // baselines, and the fastest possible configuration (for the latency budget)
+    S->phase = "baselines";
+    int at;
+    qn_mb_policy_uniform(s, &gmax, 0, 0, &p);
+    if ((st = measure(S, &gmax, &p, "fp32-max", NAN, NAN, &r->fp32_base, e))) return st;
+    qn_mb_policy_uniform(s, &gmax, 8, 8, &p);
+    if ((st = measure(S, &gmax, &p, "int8-max", NAN, NAN, &r->int8_base, e))) return st;
+    qn_mb_policy_uniform(s, &gmin, lowest, 8, &p);
+    if ((st = measure(S, &gmin, &p, "min", NAN, NAN, &at, e))) return st;
+    if (c->latency_budget_ms > 0 && r->pts[at].latency_ms > c->latency_budget_ms)
+        return qn_fail(e, QN_ERR_ARG, "no configuration can meet --latency-budget %g ms: the smallest subnet "
+                                      "measures %.3f ms here (%d threads)", c->latency_budget_ms,
+                       r->pts[at].latency_ms, qn_threads());
+    S->phase = "sample";
+    if ((st = sample_phase(S, e))) return st;
+    char name[16];
+    for (int it = 1; it <= c->iterations; it++) {
+        snprintf(name, sizeof(name), "iter%d", it);
+        S->phase = name;
+        if ((st = pred_fit(S, e)) || (st = search_round(S, &S->qg, name, e))) return st;
+    }
+    // baseline searches, on predictors refitted on everything so far
+    struct qn_qgenome qa = S->qg, qq = S->qg;
+    qn_qgenome_restrict(&qa, false, 8);
+    qn_qgenome_restrict(&qq, true, -1);
+    S->phase = "arch-int8";
+    if ((st = pred_fit(S, e)) || (st = search_round(S, &qa, "arch-int8", e))) return st;
+    S->phase = "quant-max";
+    if ((st = search_round(S, &qq, "quant-max", e))) return st;
+    if ((st = pred_fit(S, e))) return st;  // held-out quality over the baseline searches' points
+    // fronts, measured on the test split
+    S->phase = "test";
+    if (front_of(S, in_joint, c->max_front, &r->front, &r->n_front) ||
+        front_of(S, in_arch, c->max_front, &r->arch_front, &r->n_arch) ||
+        front_of(S, in_quant, c->max_front, &r->quant_front, &r->n_quant))
+        return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    st = measure_test(S, r->fp32_base, e);
+    if (!st) st = measure_test(S, r->int8_base, e);
+    for (int t = 0; t < r->n_front && !st; t++) st = measure_test(S, r->front[t], e), r->pts[r->front[t]].front = true;
+    for (int t = 0; t < r->n_arch && !st; t++) st = measure_test(S, r->arch_front[t], e);
+    for (int t = 0; t < r->n_quant && !st; t++) st = measure_test(S, r->quant_front[t], e);
+    if (st) return st;
+    r->best = -1;
+    const double ref = r->pts[r->int8_base].test_acc;
+    for (int t = 0; t < r->n_front; t++) {
+        const struct qn_search_point *q = &r->pts[r->front[t]];
+        if (q->test_acc >= ref && (r->best < 0 || q->latency_ms < r->pts[r->best].latency_ms)) r->best = q->id;
+    }
+    // the LUT against every measurement
+    float *a = malloc(sizeof(float) * (size_t)r->n * 2);
+    if (!a) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < r->n; i++) a[i] = (float)r->pts[i].lut_ms, a[r->n + i] = (float)r->pts[i].latency_ms;
+    r->lut_tau = qn_kendall_tau(a, a + r->n, r->n);
+    r->lut_mae_ms = qn_mae(a, a + r->n, r->n);
+    free(a);
+    r->seconds = qn_now() - S->t0;
+    if (S->c->progress) fputc('\n', stderr);
+    snprintf(path, sizeof(path), "%s/evaluated.csv", c->out);
+    if ((st = write_evaluated(S, path, e))) return st;
+    snprintf(path, sizeof(path), "%s/predictors.json", c->out);
+    if ((st = write_predictors(S, path, e))) return st;
+    if ((st = lat_table_write(S, S->lat_path, e))) return st;
+    return qn_search_write_reports(r, c->out, e);
+}
+
+enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_result *r, struct qn_error *e) {
+    memset(r, 0, sizeof(*r));
+    enum qn_status st = check_cfg(c, e);
+    if (st) return st;
+    struct srch *S = calloc(1, sizeof(*S));
+    if (!S) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
+    S->c = c, S->r = r, S->t0 = qn_now();
+    r->cfg = *c, r->threads = qn_threads(), r->fp32_base = r->int8_base = r->best = -1;
+    qn_qnet_cfg_default(&S->qcfg);
+    S->qcfg.bn_images = c->bn_images, S->qcfg.calib_images = c->calib_images;
+    struct qn_safetensors sf;
+    const struct qn_mb_space *sp = NULL;
+    if (!(st = qn_st_read(c->weights, true, &sf, e))) {
+        sp = qn_mb_space_find(qn_st_meta(&sf, "space"));
+        if (!sp) st = qn_fail(e, QN_ERR_FORMAT, "%s: no known 'space' in the metadata: not a qnas supernet", c->weights);
+        if (!st) st = qn_mb_net_init(&S->net, sp, e);
+        if (!st) st = qn_mb_net_load(&S->net, &sf, c->weights, e);
+        qn_st_free(&sf);
+    }
+    if (!st) {
+        snprintf(r->space, sizeof(r->space), "%s", sp->name);
+        S->weights_crc = file_crc(c->weights);
+        st = qn_qgenome_init(&S->qg, sp, c->bits, c->n_bits, e);
+    }
+    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TRAIN, &S->train, e);
+    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_VAL, &S->val, e);
+    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TEST, &S->test, e);
+    char path[4096];
+    if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)
+        st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
+    // resume: same settings, cached measurements; a fresh search refuses a folder holding one
+    cJSON *now = st ? NULL : settings_json(S);
+    if (!st) {
+        snprintf(path, sizeof(path), "%s/search.json", c->out);
+        cJSON *old = read_json(path, e, &st);
+        if (!st && old && !c->resume)
+            st = qn_fail(e, QN_ERR_ARG, "%s already holds a search (%s): add --resume to continue it, or choose "
+                                        "another --out", c->out, path);
+        if (!st && old) st = settings_check(now, old, path, e);
+        cJSON_Delete(old);
+        if (!st) st = write_json(path, now, e);
+    }
+    cJSON_Delete(now);
+    // latencies: --latency-table, else DIR/latency.json (read back on --resume, so a resumed
+    // search sees the LUT and the latencies the interrupted one measured)
+    if (!st) {
+        if (c->latency_table) snprintf(S->lat_path, sizeof(S->lat_path), "%s", c->latency_table);
+        else snprintf(S->lat_path, sizeof(S->lat_path), "%s/latency.json", c->out);
+        if (c->latency_table || c->resume) st = lat_table_load(S, S->lat_path, e);
+    }
+    if (!st) {
+        snprintf(path, sizeof(path), "%s/cache.txt", c->out);
+        if (c->resume) st = cache_load(S, path, e);
+        if (!st && !(S->cache_f = fopen(path, c->resume ? "a" : "w")))
+            st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (!st) st = run(S, e);
+    if (S->cache_f) fclose(S->cache_f);
+    if (S->have_q) qn_qnet_free(&S->q);
+    pred_free(S);
+    qn_lut_free(&S->lut);
+    for (int i = 0; i < S->n_cache; i++) free(S->cache[i].key);
+    for (int i = 0; i < S->n_lat; i++) free(S->lat_key[i]);
+    free(S->cache), free(S->lat_key), free(S->lat_ms);
+    qn_mb_net_free(&S->net);
+    qn_dataset_free(&S->train), qn_dataset_free(&S->val), qn_dataset_free(&S->test);
+    free(S);
+    if (st) qn_search_result_free(r);
+    return st;
+}
+
+void qn_search_result_free(struct qn_search_result *r) {
+    free(r->pts), free(r->front), free(r->arch_front), free(r->quant_front);
+    memset(r, 0, sizeof(*r));
+}
