@@ -107,6 +107,20 @@ FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -
 build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c src/safetensors.c src/idx.c src/error.c src/cpu.c $(HDRS)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_FLAGS) $< src/safetensors.c src/idx.c src/error.c src/cpu.c -o $@ -lcjson -lz -lm
+# The model reader's target (fuzz-qnas-model) rebuilds a runnable network, so it links the
+# whole engine: a clang build of the library with the same sanitizers plus the fuzzer's coverage
+# instrumentation (fuzzer-no-link), in build-fuzz/obj, ISA flags per file as above.
+FUZZ_LIB_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fopenmp -fno-math-errno -ffp-contract=off \
+                 -fsanitize=fuzzer-no-link,address,undefined -Isrc -Ikernels -Imodels -Isearch
+fuzz_isa = $(if $(findstring -avx512.c,$1),$(FLAGS_AVX512),$(if $(findstring -avxvnni.c,$1),$(FLAGS_AVXVNNI),$(if $(findstring -avx2.c,$1),$(FLAGS_AVX2))))
+build-fuzz/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_LIB_FLAGS) $(call fuzz_isa,$<) -c $< -o $@
+build-fuzz/libqnas.a: $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/fuzz-qnas-model: tests/fuzz/fuzz-qnas-model.c build-fuzz/libqnas.a $(HDRS)
+	clang $(FUZZ_LIB_FLAGS) -fsanitize=fuzzer $< build-fuzz/libqnas.a -o $@ -fopenmp -lcjson -lz -lm
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$(basename $$t); \
 	    echo "== $$t ($(FUZZ_SECONDS) s)"; \

@@ -14,18 +14,7 @@
 #include "safetensors.h"
 #include "train.h"
 
-// Options both commands share.
-struct eval_opts {
-    const char *weights, *genome, *policy, *data;
-    enum qn_split split;
-    long limit;
-    bool json;
-    struct qn_qnet_cfg cfg;
-};
-
-// Parses a shared option at argv[*i] (advancing *i past its value). Returns 1 when taken,
-// 0 when not one of them, 2 after reporting a bad value.
-static int shared_opt(const char *cmd, struct eval_opts *o, int argc, char **argv, int *i) {
+int qn_cli_eval_opt(const char *cmd, struct qn_cli_eval_opts *o, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     if (strcmp(a, "--json") == 0) {
         o->json = true;
@@ -64,9 +53,8 @@ static int shared_opt(const char *cmd, struct eval_opts *o, int argc, char **arg
     return 1;
 }
 
-// Loads everything a command needs; returns 0 or 2 (reported).
-static int load_all(const char *cmd, const struct eval_opts *o, struct qn_mb_net *net, struct qn_mb_genome *g,
-                    struct qn_mb_policy *p, struct qn_dataset *train, struct qn_dataset *ds) {
+int qn_cli_eval_load(const char *cmd, const struct qn_cli_eval_opts *o, struct qn_mb_net *net, struct qn_mb_genome *g,
+                     struct qn_mb_policy *p, struct qn_dataset *train, struct qn_dataset *ds) {
     if (!o->weights) return qn_cli_bad(cmd, "--weights FILE is required%s%s", "", "");
     if (!o->genome) return qn_cli_bad(cmd, "--genome is required (max, min, random:SEED or the text form)%s%s", "", "");
     if (qn_cli_load_supernet(cmd, o->weights, net)) return 2;
@@ -74,16 +62,17 @@ static int load_all(const char *cmd, const struct eval_opts *o, struct qn_mb_net
     enum qn_status s = qn_mb_genome_parse(net->space, o->genome, g, &e);
     if (!s) s = qn_mb_policy_parse(net->space, g, o->policy ? o->policy : "fp32", p, &e);
     if (!s) s = qn_dataset_load(o->data, QN_SPLIT_TRAIN, train, &e);
-    if (!s) s = qn_dataset_load(o->data, o->split, ds, &e);
+    if (!s && ds) s = qn_dataset_load(o->data, o->split, ds, &e);
     if (s) {
         fprintf(stderr, "qnas %s: %s\n", cmd, e.msg);
-        qn_mb_net_free(net), qn_dataset_free(train), qn_dataset_free(ds);
+        qn_mb_net_free(net), qn_dataset_free(train);
+        if (ds) qn_dataset_free(ds);
         return 2;
     }
     return 0;
 }
 
-static void opts_default(struct eval_opts *o) {
+void qn_cli_eval_opts_default(struct qn_cli_eval_opts *o) {
     memset(o, 0, sizeof(*o));
     o->split = QN_SPLIT_VAL;
     qn_qnet_cfg_default(&o->cfg);
@@ -137,14 +126,75 @@ static enum qn_status write_logits(const char *path, struct qn_qnet *q, const st
     return QN_OK;
 }
 
+void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, long reps, bool json) {
+    const bool latency = reps > 0;
+    struct qn_latency l1 = {0}, l64 = {0};
+    if (latency) {
+        l1 = qn_qnet_latency(q, 1, (int)reps);
+        l64 = qn_qnet_latency(q, 64, (int)QN_MAX(5, reps / 5));
+    }
+    struct qn_mb_cost cost;
+    qn_mb_genome_cost(q->space, &q->genome, &cost);
+    const uint64_t size = qn_qnet_size_bytes(q);
+    const struct qn_qnet_cfg *c = &q->cfg;
+    char gtext[512], ptext[2048];
+    qn_mb_genome_format(q->space, &q->genome, gtext, sizeof(gtext));
+    qn_mb_policy_format(q->space, &q->genome, &q->policy, ptext, sizeof(ptext));
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "genome", gtext);
+        cJSON_AddStringToObject(j, "policy", ptext);
+        cJSON_AddNumberToObject(j, "accuracy", r->accuracy);
+        cJSON_AddNumberToObject(j, "macs", (double)cost.macs);
+        cJSON_AddNumberToObject(j, "params", (double)cost.params);
+        cJSON_AddNumberToObject(j, "size_bytes", (double)size);
+        if (latency) {
+            cJSON_AddNumberToObject(j, "latency_ms_b1", l1.median_ms);
+            cJSON_AddNumberToObject(j, "latency_ms_b64", l64.median_ms);
+            double s1[2] = {l1.min_ms, l1.max_ms}, s64[2] = {l64.min_ms, l64.max_ms};
+            cJSON_AddItemToObject(j, "latency_ms_b1_range", cJSON_CreateDoubleArray(s1, 2));
+            cJSON_AddItemToObject(j, "latency_ms_b64_range", cJSON_CreateDoubleArray(s64, 2));
+        } else {
+            cJSON_AddNullToObject(j, "latency_ms_b1");
+            cJSON_AddNullToObject(j, "latency_ms_b64");
+        }
+        cJSON_AddNumberToObject(j, "threads", qn_threads());
+        cJSON_AddStringToObject(j, "split", qn_split_name(r->split));
+        cJSON_AddNumberToObject(j, "images", r->images);
+        cJSON_AddStringToObject(j, "calibration", qn_calib_name(c->calib));
+        char *out = cJSON_PrintUnformatted(j);
+        printf("%s\n", out);
+        free(out);
+        cJSON_Delete(j);
+        return;
+    }
+    printf("genome:   %s\n", gtext);
+    printf("policy:   %s\n", ptext);
+    printf("accuracy: %.2f%% top-1 on %d %s images (BN re-estimated on %d training images; activations "
+           "calibrated on %d, %s)\n",
+           100 * r->accuracy, r->images, qn_split_name(r->split), c->bn_images, c->calib_images,
+           qn_calib_name(c->calib));
+    printf("macs:     %llu (%.2f M per image)\n", (unsigned long long)cost.macs, cost.macs / 1e6);
+    printf("params:   %llu\n", (unsigned long long)cost.params);
+    printf("size:     %llu bytes (weights at their bit widths, per-channel scales, folded biases)\n",
+           (unsigned long long)size);
+    if (latency) {
+        printf("latency:  batch 1: %.3f ms median (%.3f..%.3f over %d runs); batch 64: %.2f ms (%.2f..%.2f over "
+               "%d runs); %d threads\n",
+               l1.median_ms, l1.min_ms, l1.max_ms, l1.reps, l64.median_ms, l64.min_ms, l64.max_ms, l64.reps,
+               qn_threads());
+    }
+    printf("time:     %.2f s (%s)\n", r->secs, r->timed);
+}
+
 int qn_cmd_eval(int argc, char **argv) {
-    struct eval_opts o;
-    opts_default(&o);
+    struct qn_cli_eval_opts o;
+    qn_cli_eval_opts_default(&o);
     long reps = 50;
     bool latency = true;
     const char *save_subnet = NULL, *logits_path = NULL;
     for (int i = 0; i < argc; i++) {
-        int r = shared_opt("eval", &o, argc, argv, &i);
+        int r = qn_cli_eval_opt("eval", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
         if (strcmp(argv[i], "--no-latency") == 0) latency = false;
@@ -158,7 +208,7 @@ int qn_cmd_eval(int argc, char **argv) {
     struct qn_mb_genome g;
     struct qn_mb_policy p;
     struct qn_dataset train = {0}, ds = {0};
-    if (load_all("eval", &o, &net, &g, &p, &train, &ds)) return 2;
+    if (qn_cli_eval_load("eval", &o, &net, &g, &p, &train, &ds)) return 2;
     struct qn_error e = {{0}};
     struct qn_qnet q;
     double t0 = qn_now();
@@ -179,62 +229,10 @@ int qn_cmd_eval(int argc, char **argv) {
         qn_qnet_free(&q), qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
         return 2;
     }
-    struct qn_latency l1 = {0}, l64 = {0};
-    if (latency) {
-        l1 = qn_qnet_latency(&q, 1, (int)reps);
-        l64 = qn_qnet_latency(&q, 64, (int)QN_MAX(5, reps / 5));
-    }
-    struct qn_mb_cost cost;
-    qn_mb_genome_cost(net.space, &g, &cost);
-    const uint64_t size = qn_qnet_size_bytes(&q);
-    char gtext[512], ptext[2048];
-    qn_mb_genome_format(net.space, &g, gtext, sizeof(gtext));
-    qn_mb_policy_format(net.space, &g, &p, ptext, sizeof(ptext));
     const int n = o.limit > 0 ? (int)QN_MIN(o.limit, ds.n) : ds.n;
-    if (o.json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "genome", gtext);
-        cJSON_AddStringToObject(j, "policy", ptext);
-        cJSON_AddNumberToObject(j, "accuracy", acc);
-        cJSON_AddNumberToObject(j, "macs", (double)cost.macs);
-        cJSON_AddNumberToObject(j, "params", (double)cost.params);
-        cJSON_AddNumberToObject(j, "size_bytes", (double)size);
-        if (latency) {
-            cJSON_AddNumberToObject(j, "latency_ms_b1", l1.median_ms);
-            cJSON_AddNumberToObject(j, "latency_ms_b64", l64.median_ms);
-            double s1[2] = {l1.min_ms, l1.max_ms}, s64[2] = {l64.min_ms, l64.max_ms};
-            cJSON_AddItemToObject(j, "latency_ms_b1_range", cJSON_CreateDoubleArray(s1, 2));
-            cJSON_AddItemToObject(j, "latency_ms_b64_range", cJSON_CreateDoubleArray(s64, 2));
-        } else {
-            cJSON_AddNullToObject(j, "latency_ms_b1");
-            cJSON_AddNullToObject(j, "latency_ms_b64");
-        }
-        cJSON_AddNumberToObject(j, "threads", qn_threads());
-        cJSON_AddStringToObject(j, "split", qn_split_name(o.split));
-        cJSON_AddNumberToObject(j, "images", n);
-        cJSON_AddStringToObject(j, "calibration", qn_calib_name(o.cfg.calib));
-        char *out = cJSON_PrintUnformatted(j);
-        printf("%s\n", out);
-        free(out);
-        cJSON_Delete(j);
-    } else {
-        printf("genome:   %s\n", gtext);
-        printf("policy:   %s\n", ptext);
-        printf("accuracy: %.2f%% top-1 on %d %s images (BN re-estimated on %d training images; activations "
-               "calibrated on %d, %s)\n",
-               100 * acc, n, qn_split_name(o.split), o.cfg.bn_images, o.cfg.calib_images, qn_calib_name(o.cfg.calib));
-        printf("macs:     %llu (%.2f M per image)\n", (unsigned long long)cost.macs, cost.macs / 1e6);
-        printf("params:   %llu\n", (unsigned long long)cost.params);
-        printf("size:     %llu bytes (weights at their bit widths, per-channel scales, folded biases)\n",
-               (unsigned long long)size);
-        if (latency) {
-            printf("latency:  batch 1: %.3f ms median (%.3f..%.3f over %d runs); batch 64: %.2f ms (%.2f..%.2f over "
-                   "%d runs); %d threads\n",
-                   l1.median_ms, l1.min_ms, l1.max_ms, l1.reps, l64.median_ms, l64.min_ms, l64.max_ms, l64.reps,
-                   qn_threads());
-        }
-        printf("time:     %.2f s (build + accuracy)\n", secs);
-    }
+    const struct qn_cli_eval_result res = {.accuracy = acc, .images = n, .split = o.split, .secs = secs,
+                                           .timed = "build + accuracy"};
+    qn_cli_eval_report(&q, &res, latency ? reps : 0, o.json);
     qn_qnet_free(&q);
     qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
     return 0;
@@ -243,12 +241,12 @@ int qn_cmd_eval(int argc, char **argv) {
 // Accuracy drop and NSR when each single layer goes to `bits` (W<bits>A8), the others staying
 // at the base policy.
 int qn_cmd_sensitivity(int argc, char **argv) {
-    struct eval_opts o;
-    opts_default(&o);
+    struct qn_cli_eval_opts o;
+    qn_cli_eval_opts_default(&o);
     o.limit = 2000;
     long bits = 4;
     for (int i = 0; i < argc; i++) {
-        int r = shared_opt("sensitivity", &o, argc, argv, &i);
+        int r = qn_cli_eval_opt("sensitivity", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
         if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
@@ -259,7 +257,7 @@ int qn_cmd_sensitivity(int argc, char **argv) {
     struct qn_mb_genome g;
     struct qn_mb_policy base, low;
     struct qn_dataset train = {0}, ds = {0};
-    if (load_all("sensitivity", &o, &net, &g, &base, &train, &ds)) return 2;
+    if (qn_cli_eval_load("sensitivity", &o, &net, &g, &base, &train, &ds)) return 2;
     struct qn_error e = {{0}};
     struct qn_qnet q, ql;
     qn_mb_policy_uniform(net.space, &g, (int)bits, 8, &low);

@@ -43,6 +43,20 @@ static void usage(FILE *f) {
             "  sensitivity  accuracy drop and NSR when each single layer goes to --bits (default 4):\n"
             "              qnas sensitivity --weights W --genome G [--policy BASE] [--bits B]\n"
             "                        [--split val|test] [--limit N] [--json]\n"
+            "  export    a standalone quantized model file (packed integer weights, no supernet), built\n"
+            "            exactly as eval builds it:\n"
+            "              qnas export --weights W --genome G [--policy P] --out MODEL.qnas [--data DIR] [--json]\n"
+            "                          [--calib ...] [--wcalib ...] [--percentile P] [--calib-images N] [--bn-images N]\n"
+            "  run       evaluate a model file, with the report of eval:\n"
+            "              qnas run MODEL.qnas [--split val|test] [--limit N] [--data DIR] [--json]\n"
+            "                       [--reps N] [--no-latency]\n"
+            "  search    NSGA-II over architecture + per-layer bit widths, MLP predictors, measured latency:\n"
+            "              qnas search --weights W --out DIR [--samples 60] [--population 64] [--generations 40]\n"
+            "                          [--iterations 2] [--per-iteration 12] [--objectives acc,latency,size]\n"
+            "                          [--latency-budget MS] [--size-budget KB] [--bits 4,6,8] [--seed S]\n"
+            "                          [--val-images N] [--test-images N] [--bn-images N] [--calib-images N]\n"
+            "                          [--latency-reps N] [--max-front N] [--latency-table FILE] [--resume]\n"
+            "                          [--data DIR] [--quiet]\n"
             "  moo       NSGA-II on a test problem with a known front (checks the optimizer):\n"
             "              qnas moo --problem zdt1|zdt2|zdt3|dtlz2 [--pop 100] [--gen 250] [--seed S]\n"
             "                       [--out FRONT.csv] [--progress N]\n"
@@ -224,7 +238,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "eval") == 0) return qn_cmd_eval(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "sensitivity") == 0) return qn_cmd_sensitivity(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "export") == 0) return qn_cmd_export(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "run") == 0) return qn_cmd_run(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "moo") == 0) return qn_cmd_moo(argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "search") == 0) return qn_cmd_search(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

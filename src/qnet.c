@@ -529,3 +529,45 @@ void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms) {
 uint64_t qn_qnet_size_bytes(const struct qn_qnet *q) {
     return qn_mb_policy_size_bytes(q->space, &q->genome, &q->policy);
 }
+
+// --- assembling from stored parts (qn_qnas_read) ---
+
+// The activation fused after each kind of layer (as layer_weights sets it).
+static enum qn_act kind_act(const struct qn_mb_space *s, enum qn_mb_layer_kind kind) {
+    switch (kind) {
+    case QN_MB_L_STEM:
+    case QN_MB_L_HEAD: return (enum qn_act)s->act_outer;
+    case QN_MB_L_EXPAND:
+    case QN_MB_L_DW: return (enum qn_act)s->act_block;
+    default: return QN_ACT_NONE;  // project (the shortcut adds after it), classifier
+    }
+}
+
+enum qn_status qn_qnet_assemble(struct qn_qnet *q) {
+    enum qn_status st = QN_OK;
+    for (int i = 0; i < q->n_layers && !st; i++) {
+        struct qn_qnet_layer *L = &q->layers[i];
+        const struct qn_mb_layer *I = &L->info;
+        L->act = kind_act(q->space, I->kind);
+        L->nsr = -1;
+        qn_act_observer_init(&L->obs);
+        if (is_quant(L)) {
+            const size_t wn = (size_t)I->weights, N = (size_t)I->cout, K = wn / N;
+            const bool own_w = !L->w;
+            L->wfake = qn_alloc(sizeof(float) * wn);
+            if (own_w) L->w = qn_alloc(sizeof(float) * wn);
+            if (!L->wfake || !L->w) {
+                st = QN_ERR_NOMEM;
+                break;
+            }
+            // (float)Q * scale: qn_fake_quant_weights' values bit for bit; dw weights are [k][k][c]
+            const bool dw = I->kind == QN_MB_L_DW;
+            for (size_t j = 0; j < wn; j++) L->wfake[j] = (float)L->wq[j] * L->wscale[dw ? j % N : j / K];
+            if (own_w) memcpy(L->w, L->wfake, sizeof(float) * wn);
+        }
+        st = layer_kernels(L);
+    }
+    if (!st) st = alloc_buffers(q);
+    if (st) qn_qnet_free(q);
+    return st;
+}

@@ -115,3 +115,12 @@ void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms);
 
 // Model size at the real bit widths (qn_mb_policy_size_bytes).
 uint64_t qn_qnet_size_bytes(const struct qn_qnet *q);
+
+// Completes a qnet assembled from stored parts (src/qnas-model.c) the way qn_qnet_build ends:
+// space, genome, policy, cfg, max_batch, n_layers and per layer info, q, bias and (FP32
+// layers) w, (quantized layers) wq, wscale and in must be set, buffers from qn_alloc, owned
+// by q. Sets each layer's activation, computes wfake = wq * wscale (and, where w is NULL, w =
+// wfake: qn_qnet_forward_fp32 then runs the dequantized weights), builds the kernels and the
+// activation buffers. The layers have no calibration data (qn_qnet_set_layer cannot re-derive
+// input ranges). On error (QN_ERR_NOMEM, QN_ERR_ARG from a kernel) q is freed.
+enum qn_status qn_qnet_assemble(struct qn_qnet *q);
