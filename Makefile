@@ -89,13 +89,14 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
-# The main job. Until `qnas search` lands (issue 5) it shows the machine and kernels chosen,
-# then evaluates the largest and smallest subnets of the bundled supernet, if present.
-WEIGHTS ?= weights/mbconv-fmnist.safetensors
+# The main job: the default joint architecture + quantization search on the bundled supernet
+# (the QAT weights when present), Fashion-MNIST and this CPU; the report lands in build/demo-search.
+WEIGHTS ?= $(firstword $(wildcard weights/mbconv-fmnist-qat.safetensors) weights/mbconv-fmnist.safetensors)
+DEMO_OUT ?= $(BUILD)/demo-search
 demo: deps all
 	@$(BUILD)/qnas info
-	@if [ -f $(WEIGHTS) ]; then for g in max min; do $(BUILD)/qnas eval --weights $(WEIGHTS) --genome $$g --split test; done; \
-	 else echo "qnas: $(WEIGHTS) is not trained yet; see README (qnas train)"; fi
+	@rm -rf $(DEMO_OUT)
+	$(BUILD)/qnas search --weights $(WEIGHTS) --out $(DEMO_OUT)
 
 clean:
 	rm -rf build build-asan build-*

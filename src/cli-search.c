@@ -131,6 +131,7 @@ int qn_cmd_search(int argc, char **argv) {
     }
     printf("predictors (held out): accuracy MLP Kendall tau %.3f, latency MLP %.3f, LUT %.3f\n", r.acc_mlp.kendall_tau,
            r.lat_mlp.kendall_tau, r.lut_tau);
+    if (r.n_front) printf("model:  %s/best.qnas (the best point, standalone: qnas run %s/best.qnas)\n", c.out, c.out);
     printf("report: %s/report.md (front: %s/pareto.csv, plot: %s/pareto.svg)\n", c.out, c.out, c.out);
     qn_search_result_free(&r);
     return 0;

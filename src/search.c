@@ -17,6 +17,7 @@
 #include "nsga2.h"
 #include "pareto.h"
 #include "qgenome.h"
+#include "qnas-model.h"
 #include "qnet.h"
 #include "safetensors.h"
 
@@ -131,11 +132,13 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
     if (!f) return QN_OK;
     char line[2048];
     int ln = 0;
+    long good = 0;  // end of the last complete line
     enum qn_status st = QN_OK;
     while (!st && fgets(line, sizeof(line), f)) {
         ln++;
         size_t L = strlen(line);
         if (L == 0 || line[L - 1] != '\n') break;
+        good = ftell(f);
         line[L - 1] = 0;
         char kind[8];
         double acc, lat;
@@ -147,6 +150,8 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
             st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
     }
     fclose(f);
+    // drop a torn last line, so the measurements appended next start on a line of their own
+    if (!st && truncate(path, good) != 0) st = qn_fail(e, QN_ERR_IO, "cannot truncate %s: %s", path, strerror(errno));
     return st;
 }
 
@@ -249,11 +254,19 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
                 st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s'", path, it->string);
                 break;
             }
-            if ((st = lat_add(S, it->string, it->valuedouble))) break;
+            if (isnan(lat_find(S, it->string)) && (st = lat_add(S, it->string, it->valuedouble))) break;
         }
     cJSON_Delete(j);
     if (st == QN_ERR_NOMEM) return qn_fail(e, st, "out of memory reading %s", path);
     return st;
+}
+
+// An exact number: cJSON's own printing accepts 15 digits within a relative epsilon, which
+// does not read back to the same double.
+static void add_exact(cJSON *o, const char *name, double v) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.17g", v);
+    cJSON_AddRawToObject(o, name, buf);
 }
 
 static enum qn_status lat_table_write(const struct srch *S, const char *path, struct qn_error *e) {
@@ -266,13 +279,20 @@ static enum qn_status lat_table_write(const struct srch *S, const char *path, st
     for (int i = 0; i < S->lut.n; i++) {
         char k[32];
         snprintf(k, sizeof(k), "%016llx", (unsigned long long)S->lut.key[i]);
-        cJSON_AddNumberToObject(lut, k, S->lut.ms[i]);
+        add_exact(lut, k, S->lut.ms[i]);
     }
-    for (int i = 0; i < S->n_lat; i++) cJSON_AddNumberToObject(cf, S->lat_key[i], S->lat_ms[i]);
+    for (int i = 0; i < S->n_lat; i++) add_exact(cf, S->lat_key[i], S->lat_ms[i]);
     cJSON_AddItemToObject(j, "lut", lut);
     cJSON_AddItemToObject(j, "configs", cf);
     enum qn_status st = write_json(path, j, e);
     cJSON_Delete(j);
+    return st;
+}
+
+// The folder's own table, and --latency-table's when given.
+static enum qn_status lat_tables_write(const struct srch *S, struct qn_error *e) {
+    enum qn_status st = lat_table_write(S, S->lat_path, e);
+    if (!st && S->c->latency_table) st = lat_table_write(S, S->c->latency_table, e);
     return st;
 }
 
@@ -917,7 +937,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     progress(S);
     if ((st = lut_build(S, e))) return st;
     r->lut_entries = S->lut.n;
-    if ((st = lat_table_write(S, S->lat_path, e))) return st;
+    if ((st = lat_tables_write(S, e))) return st;
     // baselines, and the fastest possible configuration (for the latency budget)
     S->phase = "baselines";
     int at;
@@ -975,11 +995,20 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     free(a);
     r->seconds = qn_now() - S->t0;
     if (S->c->progress) fputc('\n', stderr);
+    // the chosen model as a standalone file: the best point at no loss, else the most accurate
+    // front point
+    int pick = r->best;
+    for (int t = 0; pick < 0 && t < r->n_front; t++)
+        if (t == 0 || r->pts[r->front[t]].test_acc > r->pts[pick].test_acc) pick = r->front[t];
+    if (pick >= 0) {
+        snprintf(path, sizeof(path), "%s/best.qnas", c->out);
+        if ((st = subnet(S, &r->pts[pick].g, &r->pts[pick].p, e)) || (st = qn_qnas_write(path, &S->q, e))) return st;
+    }
     snprintf(path, sizeof(path), "%s/evaluated.csv", c->out);
     if ((st = write_evaluated(S, path, e))) return st;
     snprintf(path, sizeof(path), "%s/predictors.json", c->out);
     if ((st = write_predictors(S, path, e))) return st;
-    if ((st = lat_table_write(S, S->lat_path, e))) return st;
+    if ((st = lat_tables_write(S, e))) return st;
     return qn_search_write_reports(r, c->out, e);
 }
 
@@ -1011,6 +1040,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     if (!st) st = qn_dataset_load(c->data, QN_SPLIT_VAL, &S->val, e);
     if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TEST, &S->test, e);
     char path[4096];
+    bool fresh = false;  // no earlier search in the folder
     if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)
         st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
     // resume: same settings, cached measurements; a fresh search refuses a folder holding one
@@ -1022,6 +1052,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
             st = qn_fail(e, QN_ERR_ARG, "%s already holds a search (%s): add --resume to continue it, or choose "
                                         "another --out", c->out, path);
         if (!st && old) st = settings_check(now, old, path, e);
+        fresh = !st && !old;
         cJSON_Delete(old);
         if (!st) st = write_json(path, now, e);
     }
@@ -1029,9 +1060,9 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     // latencies: --latency-table, else DIR/latency.json (read back on --resume, so a resumed
     // search sees the LUT and the latencies the interrupted one measured)
     if (!st) {
-        if (c->latency_table) snprintf(S->lat_path, sizeof(S->lat_path), "%s", c->latency_table);
-        else snprintf(S->lat_path, sizeof(S->lat_path), "%s/latency.json", c->out);
-        if (c->latency_table || c->resume) st = lat_table_load(S, S->lat_path, e);
+        snprintf(S->lat_path, sizeof(S->lat_path), "%s/latency.json", c->out);
+        if (c->latency_table) st = lat_table_load(S, c->latency_table, e);
+        if (!st && c->resume) st = lat_table_load(S, S->lat_path, e);
     }
     if (!st) {
         snprintf(path, sizeof(path), "%s/cache.txt", c->out);
@@ -1041,6 +1072,15 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     }
     if (!st) st = run(S, e);
     if (S->cache_f) fclose(S->cache_f);
+    if (st == QN_ERR_ARG && fresh) {
+        // a fresh search refused by its settings (a budget nothing meets) leaves nothing behind
+        const char *made[] = {"search.json", "cache.txt", "latency.json"};
+        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);
+            remove(path);
+        }
+        rmdir(c->out);  // only if now empty
+    }
     if (S->have_q) qn_qnet_free(&S->q);
     pred_free(S);
     qn_lut_free(&S->lut);

@@ -1,0 +1,397 @@
+// `qnas search` (src/search.c, search/qgenome.c): the joint genome, the latency LUT, and a
+// small end-to-end search on the committed supernet weights: outputs, the measured front,
+// agreement with a direct evaluation, exact replay from the latency table, --resume after an
+// interruption, and the argument errors.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "idx.h"
+#include "pareto.h"
+#include "qgenome.h"
+#include "qnas-model.h"
+#include "qnet.h"
+#include "search.h"
+#include "test.h"
+
+static const struct qn_mb_space *S;
+static const char *g_weights;
+static char g_dir[256];
+
+static bool policies_equal(const struct qn_mb_policy *a, const struct qn_mb_policy *b) {
+    return a->n == b->n && !memcmp(a->l, b->l, sizeof(a->l[0]) * (size_t)a->n);
+}
+
+static void qgenome_roundtrip(void) {
+    struct qn_qgenome q;
+    struct qn_error e = {{0}};
+    const int bits[] = {8, 0, 4};
+    QT_CHECK(qn_qgenome_init(&q, S, bits, 3, &e) == QN_OK, "init: %s", e.msg);
+    QT_CHECK(q.bits[0] == 0 && q.bits[1] == 4 && q.bits[2] == 8, "bits sorted");
+    const int bad[] = {4, 9};
+    QT_CHECK(qn_qgenome_init(&q, S, bad, 2, &e) == QN_ERR_ARG && strstr(e.msg, "9"), "bits 9 rejected: %s", e.msg);
+    const int dup[] = {4, 4};
+    QT_CHECK(qn_qgenome_init(&q, S, dup, 2, &e) == QN_ERR_ARG, "duplicate bits rejected");
+    qn_qgenome_init(&q, S, bits, 3, &e);
+    double x[QN_QG_MAX_VARS], y[QN_QG_MAX_VARS];
+    float *f = malloc(sizeof(float) * (size_t)q.d);
+    for (int t = 0; t < 200; t++) {
+        for (int v = 0; v < q.n_var; v++) x[v] = qt_int((int)q.genes[v].lo, (int)q.genes[v].hi);
+        struct qn_mb_genome g, g2;
+        struct qn_mb_policy p, p2;
+        qn_qgenome_decode(&q, x, &g, &p);
+        QT_CHECK(qn_mb_policy_check(S, &g, &p, &e) == QN_OK, "decoded policy valid: %s", e.msg);
+        QT_CHECK(qn_qgenome_encode(&q, &g, &p, y), "encode");
+        qn_qgenome_decode(&q, y, &g2, &p2);
+        QT_CHECK(!memcmp(&g, &g2, sizeof(g)) && policies_equal(&p, &p2), "decode(encode(decode(x))) == decode(x)");
+        // features: one-hots sum to the number of genes in use
+        qn_qgenome_features(&q, &g, &p, f);
+        const int hot = S->n_stages * S->n_depths + S->n_stages * qn_mb_dmax(S) * (S->n_kernels + S->n_expands) +
+                        (3 + 3 * S->n_stages * qn_mb_dmax(S)) * q.n_bits;
+        float sum = 0;
+        for (int i = 0; i < hot; i++) sum += f[i];
+        QT_CHECK(sum == (float)(S->n_stages + 2 * (p.n - 3) / 3 + p.n), "one-hot count %g for %d layers", sum, p.n);
+        float frac = 0;
+        for (int i = 0; i < q.n_bits; i++) frac += f[q.d - q.n_bits + i];
+        QT_CHECK(fabsf(frac - 1) < 1e-5f, "bit fractions sum to 1: %g", frac);
+    }
+    // a policy with bits outside the choices cannot be encoded
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    qn_mb_genome_max(S, &g);
+    qn_mb_policy_uniform(S, &g, 6, 8, &p);
+    QT_CHECK(!qn_qgenome_encode(&q, &g, &p, y), "6 bits is not a choice");
+    // restricted encodings decode to the largest architecture / INT8 only
+    struct qn_qgenome qa = q, qq = q;
+    qn_qgenome_restrict(&qa, false, 8);
+    qn_qgenome_restrict(&qq, true, -1);
+    for (int t = 0; t < 50; t++) {
+        struct qn_mb_genome gg, gmax;
+        struct qn_mb_policy pp, p8;
+        for (int v = 0; v < qa.n_var; v++) x[v] = qt_int((int)qa.genes[v].lo, (int)qa.genes[v].hi);
+        qn_qgenome_decode(&qa, x, &gg, &pp);
+        qn_mb_policy_uniform(S, &gg, 8, 8, &p8);
+        QT_CHECK(policies_equal(&pp, &p8), "arch-only decodes to INT8");
+        for (int v = 0; v < qq.n_var; v++) x[v] = qt_int((int)qq.genes[v].lo, (int)qq.genes[v].hi);
+        qn_qgenome_decode(&qq, x, &gg, &pp);
+        qn_mb_genome_max(S, &gmax);
+        QT_CHECK(!memcmp(&gg, &gmax, sizeof(gg)), "quant-only decodes to the largest subnet");
+    }
+    free(f);
+}
+
+static void lut_basics(void) {
+    struct qn_lut t = {0};
+    for (int i = 0; i < 300; i++) QT_CHECK(qn_lut_set(&t, (uint64_t)(i * 7919 % 1000) << 12, i) == QN_OK, "set");
+    QT_CHECK(t.n == 300, "300 entries, got %d", t.n);
+    for (int i = 1; i < t.n; i++) QT_CHECK(t.key[i - 1] < t.key[i], "sorted");
+    QT_CHECK(qn_lut_get(&t, (uint64_t)(5 * 7919 % 1000) << 12) == 5, "get");
+    QT_CHECK(isnan(qn_lut_get(&t, 1)), "missing is NaN");
+    qn_lut_set(&t, (uint64_t)(5 * 7919 % 1000) << 12, 42);
+    QT_CHECK(t.n == 300 && qn_lut_get(&t, (uint64_t)(5 * 7919 % 1000) << 12) == 42, "replace");
+    qn_lut_free(&t);
+    // keys tell apart every layer of a subnet that differs in shape or kernel type
+    struct qn_mb_genome g;
+    qn_mb_genome_max(S, &g);
+    struct qn_mb_layer L[QN_MB_MAX_LAYERS];
+    const int n = qn_mb_layers(S, &g, L);
+    for (int i = 0; i < n; i++) {
+        QT_CHECK(qn_lut_key(&L[i], true) != qn_lut_key(&L[i], false), "integer and FP32 keys differ");
+        for (int j = 0; j < i; j++) {
+            const bool same = L[i].kind == L[j].kind && L[i].cin == L[j].cin && L[i].cout == L[j].cout &&
+                              L[i].k == L[j].k && L[i].stride == L[j].stride && L[i].h == L[j].h;
+            QT_CHECK(same == (qn_lut_key(&L[i], true) == qn_lut_key(&L[j], true)), "key of %s vs %s", L[i].name,
+                     L[j].name);
+        }
+    }
+    // estimate = sum of the entries; missing layers counted
+    struct qn_mb_policy p;
+    qn_mb_policy_uniform(S, &g, 8, 8, &p);
+    for (int i = 0; i < n; i++) qn_lut_set(&t, qn_lut_key(&L[i], true), 0.25);
+    int miss = -1;
+    const double est = qn_lut_estimate(&t, S, &g, &p, &miss);
+    int distinct = t.n;
+    QT_CHECK(fabs(est - 0.25 * n) < 1e-12 && miss == 0, "estimate %g for %d layers (%d keys)", est, n, distinct);
+    qn_mb_policy_uniform(S, &g, 0, 0, &p);
+    qn_lut_estimate(&t, S, &g, &p, &miss);
+    QT_CHECK(miss == n, "FP32 layers missing: %d", miss);
+    qn_lut_free(&t);
+}
+
+// --- end to end ---
+
+static void small_cfg(struct qn_search_cfg *c, const char *out) {
+    qn_search_cfg_default(c);
+    c->weights = g_weights, c->out = out;
+    c->samples = 6, c->population = 8, c->generations = 2, c->iterations = 1, c->per_iter = 2;
+    c->val_images = 200, c->test_images = 200, c->bn_images = 100, c->calib_images = 50;
+    c->latency_reps = 3, c->max_front = 3, c->seed = 7;
+    c->progress = false;
+    if (qt_quick()) {  // sanitizer runs: the same path, less data
+        c->samples = 4, c->population = 6, c->generations = 1;
+        c->val_images = c->test_images = 100, c->bn_images = 50, c->calib_images = 20;
+    }
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (b) b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+static bool same_measurements(const struct qn_search_result *a, const struct qn_search_result *b) {
+    if (a->n != b->n || a->n_front != b->n_front || a->best != b->best) {
+        fprintf(stderr, "  n %d/%d, front %d/%d, best %d/%d\n", a->n, b->n, a->n_front, b->n_front, a->best, b->best);
+        return false;
+    }
+    for (int i = 0; i < a->n; i++) {
+        const struct qn_search_point *x = &a->pts[i], *y = &b->pts[i];
+        if (strcmp(x->genome, y->genome) || strcmp(x->policy, y->policy) || strcmp(x->source, y->source) ||
+            x->val_acc != y->val_acc || x->latency_ms != y->latency_ms || x->lut_ms != y->lut_ms ||
+            !(x->test_acc == y->test_acc || (isnan(x->test_acc) && isnan(y->test_acc)))) {
+            fprintf(stderr, "  point %d differs: %s %s %s %.17g %.17g %.17g %g\n  vs %s %s %s %.17g %.17g %.17g %g\n", i,
+                    x->source, x->genome, x->policy, x->val_acc, x->latency_ms, x->lut_ms, x->test_acc, y->source,
+                    y->genome, y->policy, y->val_acc, y->latency_ms, y->lut_ms, y->test_acc);
+            return false;
+        }
+    }
+    for (int t = 0; t < a->n_front; t++)
+        if (a->front[t] != b->front[t]) return false;
+    return true;
+}
+
+static void end_to_end(void) {
+    char out[300], table[300], path[400];
+    snprintf(out, sizeof(out), "%s/a", g_dir);
+    snprintf(table, sizeof(table), "%s/latency.json", g_dir);
+    struct qn_search_cfg c;
+    small_cfg(&c, out);
+    c.latency_table = table;
+    struct qn_search_result r;
+    struct qn_error e = {{0}};
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_OK, "search: %s", e.msg);
+    if (r.n == 0) return;
+    // every output file, nothing half-written
+    const char *files[] = {"evaluated.csv", "pareto.csv", "pareto.json", "pareto.svg", "report.md", "summary.json",
+                           "predictors.json", "search.json", "cache.txt", "latency.json", "best.qnas"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", out, files[i]);
+        struct stat sb;
+        QT_CHECK(stat(path, &sb) == 0 && sb.st_size > 0, "%s written", files[i]);
+    }
+    DIR *d = opendir(out);
+    for (struct dirent *de; d && (de = readdir(d));) QT_CHECK(!strstr(de->d_name, ".tmp"), "left %s", de->d_name);
+    if (d) closedir(d);
+    snprintf(path, sizeof(path), "%s/evaluated.csv", out);
+    char *csv = slurp(path);
+    QT_CHECK(count_lines(csv) == r.n + 1, "evaluated.csv: %d rows for %d points", count_lines(csv) - 1, r.n);
+    free(csv);
+    // the plan: 3 anchors + samples + per_iter per round (iterations, arch-only, quant-only) at most
+    QT_CHECK(r.n >= 3 + c.samples && r.n <= 3 + c.samples + (c.iterations + 2) * c.per_iter, "%d measured", r.n);
+    int n_src[4] = {0};
+    for (int i = 0; i < r.n; i++) {
+        const struct qn_search_point *p = &r.pts[i];
+        n_src[0] += !strcmp(p->source, "sample"), n_src[1] += !strcmp(p->source, "iter1");
+        n_src[2] += !strcmp(p->source, "arch-int8"), n_src[3] += !strcmp(p->source, "quant-max");
+        QT_CHECK(p->val_acc > 0.5 && p->val_acc <= 1 && p->latency_ms > 0 && p->lut_ms > 0, "point %d measured", i);
+        QT_CHECK(p->size_bytes == qn_mb_policy_size_bytes(S, &p->g, &p->p), "exact size");
+        for (int j = 0; j < i; j++)
+            QT_CHECK(strcmp(p->genome, r.pts[j].genome) || strcmp(p->policy, r.pts[j].policy), "%d measured twice", i);
+        if (!strcmp(p->source, "arch-int8")) {
+            struct qn_mb_policy p8;
+            qn_mb_policy_uniform(S, &p->g, 8, 8, &p8);
+            QT_CHECK(policies_equal(&p->p, &p8), "arch-only point %d is INT8", i);
+        }
+        if (!strcmp(p->source, "quant-max")) {
+            struct qn_mb_genome gm;
+            qn_mb_genome_max(S, &gm);
+            QT_CHECK(!memcmp(&gm, &p->g, sizeof(gm)), "quant-only point %d is the largest subnet", i);
+        }
+    }
+    QT_CHECK(n_src[0] == c.samples && n_src[1] >= 1 && n_src[2] >= 1 && n_src[3] >= 1, "sources %d %d %d %d",
+             n_src[0], n_src[1], n_src[2], n_src[3]);
+    // the front: measured, non-dominated (val accuracy, latency, size), with test accuracy
+    QT_CHECK(r.n_front >= 1 && r.n_front <= c.max_front, "front of %d", r.n_front);
+    for (int t = 0; t < r.n_front; t++) {
+        const struct qn_search_point *a = &r.pts[r.front[t]];
+        QT_CHECK(a->front && !isnan(a->test_acc), "front point %d has test accuracy", a->id);
+        if (t) QT_CHECK(a->latency_ms >= r.pts[r.front[t - 1]].latency_ms, "front sorted by latency");
+        const double fa[3] = {-a->val_acc, a->latency_ms, (double)a->size_bytes};
+        for (int i = 0; i < r.n; i++) {
+            const double fb[3] = {-r.pts[i].val_acc, r.pts[i].latency_ms, (double)r.pts[i].size_bytes};
+            QT_CHECK(qn_pareto_compare(fb, fa, 3) != 1 || !strcmp(r.pts[i].policy, "fp32"),
+                     "front point %d dominated by %d", a->id, i);
+        }
+    }
+    const struct qn_search_point *i8 = &r.pts[r.int8_base];
+    QT_CHECK(!strcmp(i8->policy, "int8") && !isnan(i8->test_acc), "INT8 baseline measured on test");
+    QT_CHECK(!strcmp(r.pts[r.fp32_base].policy, "fp32"), "FP32 baseline");
+    if (r.best >= 0) QT_CHECK(r.pts[r.best].test_acc >= i8->test_acc && r.pts[r.best].front, "best at no loss");
+    QT_CHECK(r.cand_evaluated >= (long long)c.population * (c.generations + 1), "NSGA-II ran: %lld", r.cand_evaluated);
+    QT_CHECK(!isnan(r.lut_tau) && r.lut_tau > 0, "LUT ranks latency: tau %g", r.lut_tau);
+    // a point's validation accuracy is what a direct evaluation of it gives
+    {
+        const struct qn_search_point *p = &r.pts[r.front[0]];
+        struct qn_mb_net net;
+        struct qn_safetensors st;
+        struct qn_dataset train = {0}, val = {0};
+        bool ok = qn_st_read(g_weights, true, &st, &e) == QN_OK;
+        if (ok) {
+            ok = qn_mb_net_init(&net, S, &e) == QN_OK && qn_mb_net_load(&net, &st, g_weights, &e) == QN_OK;
+            qn_st_free(&st);
+        }
+        ok = ok && qn_dataset_load(NULL, QN_SPLIT_TRAIN, &train, &e) == QN_OK &&
+             qn_dataset_load(NULL, QN_SPLIT_VAL, &val, &e) == QN_OK;
+        struct qn_qnet_cfg qc;
+        qn_qnet_cfg_default(&qc);
+        qc.bn_images = c.bn_images, qc.calib_images = c.calib_images;
+        struct qn_qnet q;
+        ok = ok && qn_qnet_build(&q, &net, &p->g, &p->p, &train, &qc, &e) == QN_OK;
+        QT_CHECK(ok, "direct build: %s", e.msg);
+        if (ok) {
+            const double acc = qn_qnet_accuracy(&q, &val, c.val_images);
+            QT_CHECK(acc == p->val_acc, "direct evaluation %.4f, search %.4f", acc, p->val_acc);
+            qn_qnet_free(&q);
+        }
+        // the exported model is the best point (else the most accurate front point), as measured
+        int pick = r.best;
+        for (int t = 0; pick < 0 && t < r.n_front; t++)
+            if (t == 0 || r.pts[r.front[t]].test_acc > r.pts[pick].test_acc) pick = r.front[t];
+        struct qn_dataset test = {0};
+        snprintf(path, sizeof(path), "%s/best.qnas", out);
+        ok = qn_dataset_load(NULL, QN_SPLIT_TEST, &test, &e) == QN_OK && qn_qnas_read(path, &q, 64, &e) == QN_OK;
+        QT_CHECK(ok, "best.qnas: %s", e.msg);
+        if (ok) {
+            const double acc = qn_qnet_accuracy(&q, &test, c.test_images);
+            QT_CHECK(acc == r.pts[pick].test_acc, "best.qnas: test top-1 %.4f, search %.4f", acc, r.pts[pick].test_acc);
+            qn_qnet_free(&q);
+        }
+        qn_dataset_free(&test);
+        qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&val);
+    }
+    // summary.json agrees with the result
+    snprintf(path, sizeof(path), "%s/summary.json", out);
+    char *txt = slurp(path);
+    cJSON *j = cJSON_Parse(txt ? txt : "");
+    const cJSON *ib = cJSON_GetObjectItemCaseSensitive(j, "int8_baseline");
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(ib, "test_accuracy");
+    QT_CHECK(cJSON_IsNumber(ta) && fabs(ta->valuedouble - i8->test_acc) < 1e-9, "summary int8 test accuracy");
+    cJSON_Delete(j), free(txt);
+
+    // the same search from the same latency table: identical, measurement for measurement
+    char out2[300];
+    snprintf(out2, sizeof(out2), "%s/b", g_dir);
+    struct qn_search_cfg c2;
+    small_cfg(&c2, out2);
+    c2.latency_table = table;
+    struct qn_search_result r2;
+    QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "replay: %s", e.msg);
+    QT_CHECK(same_measurements(&r, &r2), "replay from the latency table is identical");
+    qn_search_result_free(&r2);
+
+    // interrupted: keep the first half of the cache (and a torn last line); --resume ends the same
+    snprintf(path, sizeof(path), "%s/cache.txt", out2);
+    char *cache = slurp(path);
+    const int lines = count_lines(cache);
+    char *cut = cache;
+    for (int k = 0; cut && k < lines / 2; k++) cut = strchr(cut, '\n') + 1;
+    FILE *f = fopen(path, "w");
+    if (f && cut) {
+        fwrite(cache, 1, (size_t)(cut - cache), f);
+        fputs("val 0.5", f);  // torn write
+        fclose(f);
+    }
+    free(cache);
+    c2.latency_table = NULL;  // the folder's own latency.json carries the LUT and latencies
+    QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_ERR_ARG && strstr(e.msg, "--resume"), "fresh run refuses: %s", e.msg);
+    c2.resume = true;
+    QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "resume: %s", e.msg);
+    QT_CHECK(same_measurements(&r, &r2), "the resumed search ends as the uninterrupted one");
+    snprintf(path, sizeof(path), "%s/cache.txt", out2);
+    cache = slurp(path);
+    QT_CHECK(!strstr(cache ? cache : "", "val 0.5val") && count_lines(cache) == lines, "cache completed: %d of %d",
+             count_lines(cache), lines);
+    free(cache);
+    qn_search_result_free(&r2);
+    qn_search_result_free(&r);
+}
+
+static void bad_arguments(void) {
+    char out[300];
+    snprintf(out, sizeof(out), "%s/bad", g_dir);
+    struct qn_search_cfg c;
+    struct qn_search_result r;
+    struct qn_error e = {{0}};
+    small_cfg(&c, out);
+    c.n_bits = 2, c.bits[0] = 4, c.bits[1] = 6;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "8"), "bits without 8: %s", e.msg);
+    small_cfg(&c, out);
+    c.size_budget_kb = 1;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "size-budget"), "size budget: %s", e.msg);
+    small_cfg(&c, out);
+    c.latency_budget_ms = 1e-4;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "latency-budget"), "latency budget: %s", e.msg);
+    small_cfg(&c, out);
+    c.n_obj = 1;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG, "one objective");
+    small_cfg(&c, out);
+    c.weights = "/nonexistent.safetensors";
+    QT_CHECK(qn_search_run(&c, &r, &e) != QN_OK && strstr(e.msg, "nonexistent"), "missing weights: %s", e.msg);
+    // a --resume folder from another search
+    small_cfg(&c, out);
+    c.resume = true;
+    c.seed = 8;
+    char a[320];
+    snprintf(a, sizeof(a), "%s/a", g_dir);
+    c.out = a;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "another search") && strstr(e.msg, "seed"),
+             "resume from another search: %s", e.msg);
+}
+
+static void rm_rf(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char p[600];
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_rf(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    S = qn_mb_space_fmnist();
+    qt_seed(99);
+    g_weights = getenv("QNAS_TEST_WEIGHTS") ? getenv("QNAS_TEST_WEIGHTS") : "weights/mbconv-fmnist.safetensors";
+    snprintf(g_dir, sizeof(g_dir), "/tmp/qnas-test-search-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        printf("  fail  mkdtemp\nRESULT test-search pass=0 fail=1\n");
+        return 1;
+    }
+    QT_RUN(qgenome_roundtrip);
+    QT_RUN(lut_basics);
+    QT_RUN(end_to_end);
+    QT_RUN(bad_arguments);
+    rm_rf(g_dir);
+    return qt_finish(argv[0]);
+}
