@@ -30,7 +30,11 @@ struct rep {
     int best;       // r->best: index into pts, or -1
     int best_size;  // front point with test top-1 >= INT8's and the smallest size, or -1
     int closest;    // front point with the highest test top-1 (headline when best == -1), or -1
+    int near, near_size;  // fastest / smallest front point within QN_REPORT_NEAR_PP of INT8's test top-1
 };
+
+// The targets allow this much test-accuracy loss (percentage points) against INT8.
+#define QN_REPORT_NEAR_PP 0.1
 
 struct ratios {
     double latency, size, delta_pp;
@@ -83,13 +87,17 @@ static enum qn_status rep_init(struct rep *c, const struct qn_search_result *r, 
     c->fp32 = &r->pts[r->fp32_base];
     c->int8 = &r->pts[r->int8_base];
     c->best = r->best;
-    c->best_size = c->closest = -1;
+    c->best_size = c->closest = c->near = c->near_size = -1;
     for (int i = 0; i < r->n_front; i++) {
         const int j = r->front[i];
         const struct qn_search_point *p = &r->pts[j];
         // The front is sorted by latency, so strict comparisons keep the faster point on ties.
         if (no_loss(c, p) && (c->best_size < 0 || p->size_bytes < r->pts[c->best_size].size_bytes)) c->best_size = j;
         if (isfinite(p->test_acc) && (c->closest < 0 || p->test_acc > r->pts[c->closest].test_acc)) c->closest = j;
+        const bool near = isfinite(p->test_acc) && isfinite(c->int8->test_acc) &&
+                          100.0 * (p->test_acc - c->int8->test_acc) >= -QN_REPORT_NEAR_PP - 1e-9;
+        if (near && c->near < 0) c->near = j;
+        if (near && (c->near_size < 0 || p->size_bytes < r->pts[c->near_size].size_bytes)) c->near_size = j;
     }
     return QN_OK;
 }
@@ -319,6 +327,8 @@ static enum qn_status emit_summary_json(FILE *f, const struct rep *c) {
     bool ok = root && jadd(root, "int8_baseline", baseline_json(c->int8)) &&
               jadd(root, "fp32_baseline", baseline_json(c->fp32)) && jadd(root, "best_no_loss", chosen_json(c, c->best)) &&
               jadd(root, "best_size_no_loss", chosen_json(c, c->best_size)) &&
+              jadd(root, "best_within_0.1pp", chosen_json(c, c->near)) &&
+              jadd(root, "best_size_within_0.1pp", chosen_json(c, c->near_size)) &&
               (pred = cJSON_AddObjectToObject(root, "predictors"));
     // Accuracy MAE in target units (fraction of images), latency MAE in ms.
     ok = ok && jnum(pred, "accuracy_mlp_kendall_tau", r->acc_mlp.kendall_tau) &&
@@ -902,6 +912,14 @@ static void md_headline(FILE *f, const struct rep *c) {
         fputs(".\n", f);
     } else {
         fputs("No front point has a test accuracy, so none can be compared with the INT8 baseline.\n", f);
+    }
+    if (c->near >= 0 && (c->near != c->best || c->near_size != c->best_size)) {
+        const struct ratios x = vs_int8(c, &r->pts[c->near]), y = vs_int8(c, &r->pts[c->near_size]);
+        fprintf(f, "\nWithin %.1f pp of the INT8 baseline's test accuracy: fastest ", QN_REPORT_NEAR_PP);
+        md_ratios(f, &x);
+        fprintf(f, " (point #%d, %s); smallest ", r->pts[c->near].id, pct(r->pts[c->near].test_acc).s);
+        md_ratios(f, &y);
+        fprintf(f, " (point #%d, %s).\n", r->pts[c->near_size].id, pct(r->pts[c->near_size].test_acc).s);
     }
     fputc('\n', f);
 }
