@@ -43,6 +43,20 @@ void qn_search_cfg_default(struct qn_search_cfg *c) {
 
 // --- state ---
 
+// The four predictors.
+struct models {
+    struct qn_mlp acc_mlp, lat_mlp;
+    struct qn_ridge acc_ridge, lat_ridge;
+};
+
+// Held-out predictions and truths: [0] accuracy MLP, [1] ridge, [2] latency MLP, [3] ridge,
+// [4] accuracy truth, [5] latency truth.
+struct heldout {
+    int n, cap;
+    float *v[6];
+};
+
+
 struct cached {
     char *key;
     bool test;       // a test-split accuracy (else a validation measurement)
@@ -69,9 +83,9 @@ struct srch {
     double *lat_ms;
     uint32_t weights_crc;
     char lat_path[4096];       // where the latency table is read from and written to
-    // predictors, refitted per round
-    struct qn_mlp acc_mlp, lat_mlp;
-    struct qn_ridge acc_ridge, lat_ridge;
+    // predictors, refitted per round, and their held-out record
+    struct models m;
+    struct heldout ho;
     bool have_pred;
     int pred_from;             // first point measured after the last fit (held out from it)
     // progress
@@ -542,33 +556,124 @@ static enum qn_status feats_of(const struct srch *S, int from, int to, struct fe
 
 static void feats_free(struct feats *F) { free(F->xa), free(F->xl); }
 
-// The quality of the current predictors on the points measured since they were fitted.
-static enum qn_status pred_holdout(struct srch *S) {
-    const int from = S->pred_from, to = S->r->n, n = to - from;
-    if (!S->have_pred || n < 3) return QN_OK;
-    struct feats F;
-    float *ya = malloc(sizeof(float) * (size_t)n * 6), *yl = ya + n, *pa = yl + n, *pr = pa + n, *la = pr + n,
-          *lr = la + n;
-    if (!ya || feats_of(S, from, to, &F)) {
-        free(ya), feats_free(&F);
-        return QN_ERR_NOMEM;
+static void models_free(struct models *m) {
+    qn_mlp_free(&m->acc_mlp), qn_mlp_free(&m->lat_mlp);
+    qn_ridge_free(&m->acc_ridge), qn_ridge_free(&m->lat_ridge);
+}
+
+static enum qn_status models_fit(const struct srch *S, struct models *m, const float *xa, const float *xl, int n,
+                                 const float *ya, const float *yl, struct qn_error *e) {
+    memset(m, 0, sizeof(*m));
+    const int d = S->qg.d;
+    struct qn_mlp_cfg mc;
+    qn_mlp_cfg_default(&mc);
+    mc.seed = S->c->seed;
+    mc.ensemble = 3;
+    const double lambda = n >= 2 * QN_RIDGE_CV_FOLDS ? -1 : 1;
+    enum qn_status st = qn_mlp_fit(&m->acc_mlp, &mc, xa, n, d, ya, e);
+    if (!st) st = qn_mlp_fit(&m->lat_mlp, &mc, xl, n, d + 1, yl, e);
+    if (!st) st = qn_ridge_fit(&m->acc_ridge, xa, n, d, ya, lambda, e);
+    if (!st) st = qn_ridge_fit(&m->lat_ridge, xl, n, d + 1, yl, lambda, e);
+    if (st) models_free(m);
+    return st;
+}
+
+static enum qn_status heldout_add(struct heldout *h, const struct models *m, const float *xa, const float *xl, int n,
+                                  const float *ya, const float *yl) {
+    if (h->n + n > h->cap) {
+        int cap = QN_MAX(2 * h->cap, h->n + n + 64);
+        for (int k = 0; k < 6; k++) {
+            float *v = realloc(h->v[k], sizeof(float) * (size_t)cap);
+            if (!v) return QN_ERR_NOMEM;
+            h->v[k] = v;
+        }
+        h->cap = cap;
     }
-    for (int i = 0; i < n; i++) ya[i] = (float)S->r->pts[from + i].val_acc, yl[i] = (float)S->r->pts[from + i].latency_ms;
-    qn_mlp_predict(&S->acc_mlp, F.xa, n, pa);
-    qn_ridge_predict(&S->acc_ridge, F.xa, n, pr);
-    qn_mlp_predict(&S->lat_mlp, F.xl, n, la);
-    qn_ridge_predict(&S->lat_ridge, F.xl, n, lr);
-    qn_pred_quality_eval(&S->r->acc_mlp, pa, ya, n);
-    qn_pred_quality_eval(&S->r->acc_ridge, pr, ya, n);
-    qn_pred_quality_eval(&S->r->lat_mlp, la, yl, n);
-    qn_pred_quality_eval(&S->r->lat_ridge, lr, yl, n);
-    free(ya), feats_free(&F);
+    qn_mlp_predict(&m->acc_mlp, xa, n, h->v[0] + h->n);
+    qn_ridge_predict(&m->acc_ridge, xa, n, h->v[1] + h->n);
+    qn_mlp_predict(&m->lat_mlp, xl, n, h->v[2] + h->n);
+    qn_ridge_predict(&m->lat_ridge, xl, n, h->v[3] + h->n);
+    memcpy(h->v[4] + h->n, ya, sizeof(float) * (size_t)n);
+    memcpy(h->v[5] + h->n, yl, sizeof(float) * (size_t)n);
+    h->n += n;
     return QN_OK;
 }
 
+static void heldout_quality(const struct heldout *h, struct qn_pred_quality q[4]) {
+    for (int k = 0; k < 4; k++) qn_pred_quality_eval(&q[k], h->v[k], h->v[k < 2 ? 4 : 5], h->n);
+}
+
+static void heldout_free(struct heldout *h) {
+    for (int k = 0; k < 6; k++) free(h->v[k]);
+    memset(h, 0, sizeof(*h));
+}
+
+static void targets_of(const struct srch *S, int from, int to, float *ya, float *yl) {
+    for (int i = from; i < to; i++) ya[i - from] = (float)S->r->pts[i].val_acc, yl[i - from] = (float)S->r->pts[i].latency_ms;
+}
+
+// The current predictors on the points measured since they were fitted, added to the search's
+// held-out set (every point NSGA-II proposed, scored before it was measured).
+static enum qn_status pred_holdout(struct srch *S) {
+    const int from = S->pred_from, to = S->r->n, n = to - from;
+    if (!S->have_pred || n < 1) return QN_OK;
+    struct feats F = {0};
+    float *y = malloc(sizeof(float) * (size_t)n * 2);
+    enum qn_status st = !y || feats_of(S, from, to, &F) ? QN_ERR_NOMEM : QN_OK;
+    if (!st) {
+        targets_of(S, from, to, y, y + n);
+        st = heldout_add(&S->ho, &S->m, F.xa, F.xl, n, y, y + n);
+    }
+    if (!st) {
+        struct qn_pred_quality q[4];
+        heldout_quality(&S->ho, q);
+        S->r->acc_mlp = q[0], S->r->acc_ridge = q[1], S->r->lat_mlp = q[2], S->r->lat_ridge = q[3];
+    }
+    free(y), feats_free(&F);
+    return st;
+}
+
+// 5-fold cross-validation over the points measured so far (the baselines and the random
+// samples): the predictors' quality on configurations drawn like the samples, not chosen by
+// the search.
+static enum qn_status pred_cv(struct srch *S, struct qn_error *e) {
+    const int n = S->r->n, d = S->qg.d, k = 5;
+    if (n < 2 * k) return QN_OK;
+    struct feats F = {0};
+    float *y = malloc(sizeof(float) * (size_t)n * 2), *ta = malloc(sizeof(float) * (size_t)n * (2 * d + 1 + 2));
+    enum qn_status st = !y || !ta || feats_of(S, 0, n, &F) ? qn_fail(e, QN_ERR_NOMEM, "out of memory") : QN_OK;
+    struct heldout h = {0};
+    if (!st) targets_of(S, 0, n, y, y + n);
+    for (int fold = 0; fold < k && !st; fold++) {
+        // rows of the fold last, the others first, in one buffer per feature set
+        float *xa = ta, *xl = xa + (size_t)n * d, *ya = xl + (size_t)n * (d + 1), *yl = ya + n;
+        int t = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++) {
+                if ((i % k == fold) != (pass == 1)) continue;
+                memcpy(xa + (size_t)t * d, F.xa + (size_t)i * d, sizeof(float) * (size_t)d);
+                memcpy(xl + (size_t)t * (d + 1), F.xl + (size_t)i * (d + 1), sizeof(float) * (size_t)(d + 1));
+                ya[t] = y[i], yl[t] = y[n + i], t++;
+            }
+        const int n_test = n / k + (fold < n % k), n_train = n - n_test;
+        struct models m;
+        if ((st = models_fit(S, &m, xa, xl, n_train, ya, yl, e))) break;
+        st = heldout_add(&h, &m, xa + (size_t)n_train * d, xl + (size_t)n_train * (d + 1), n_test, ya + n_train,
+                         yl + n_train);
+        models_free(&m);
+        if (st) st = qn_fail(e, st, "out of memory");
+    }
+    if (!st) {
+        struct qn_pred_quality q[4];
+        heldout_quality(&h, q);
+        S->r->acc_mlp_cv = q[0], S->r->acc_ridge_cv = q[1], S->r->lat_mlp_cv = q[2], S->r->lat_ridge_cv = q[3];
+    }
+    heldout_free(&h), free(y), free(ta), feats_free(&F);
+    return st;
+}
+
 static void pred_free(struct srch *S) {
-    qn_mlp_free(&S->acc_mlp), qn_mlp_free(&S->lat_mlp);
-    qn_ridge_free(&S->acc_ridge), qn_ridge_free(&S->lat_ridge);
+    models_free(&S->m);
     S->have_pred = false;
 }
 
@@ -577,23 +682,15 @@ static enum qn_status pred_fit(struct srch *S, struct qn_error *e) {
     if (st) return qn_fail(e, st, "out of memory");
     pred_free(S);
     const int n = S->r->n;
-    struct feats F;
-    float *ya = malloc(sizeof(float) * (size_t)n * 2), *yl = ya ? ya + n : NULL;
-    if (!ya || feats_of(S, 0, n, &F)) {
-        free(ya), feats_free(&F);
+    struct feats F = {0};
+    float *y = malloc(sizeof(float) * (size_t)n * 2);
+    if (!y || feats_of(S, 0, n, &F)) {
+        free(y), feats_free(&F);
         return qn_fail(e, QN_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < n; i++) ya[i] = (float)S->r->pts[i].val_acc, yl[i] = (float)S->r->pts[i].latency_ms;
-    struct qn_mlp_cfg mc;
-    qn_mlp_cfg_default(&mc);
-    mc.seed = S->c->seed;
-    mc.ensemble = 3;
-    const double lambda = n >= 2 * QN_RIDGE_CV_FOLDS ? -1 : 1;
-    st = qn_mlp_fit(&S->acc_mlp, &mc, F.xa, n, F.d, ya, e);
-    if (!st) st = qn_mlp_fit(&S->lat_mlp, &mc, F.xl, n, F.d + 1, yl, e);
-    if (!st) st = qn_ridge_fit(&S->acc_ridge, F.xa, n, F.d, ya, lambda, e);
-    if (!st) st = qn_ridge_fit(&S->lat_ridge, F.xl, n, F.d + 1, yl, lambda, e);
-    free(ya), feats_free(&F);
+    targets_of(S, 0, n, y, y + n);
+    st = models_fit(S, &S->m, F.xa, F.xl, n, y, y + n, e);
+    free(y), feats_free(&F);
     S->have_pred = st == QN_OK;
     S->pred_from = n;
     return st;
@@ -634,8 +731,8 @@ static enum qn_status moo_eval(void *vctx, const double *x, int n, double *f, do
                   m->xl + (size_t)i * (d + 1));
         m->kb[i] = qn_mb_policy_size_bytes(S->net.space, &gg, &pp) / 1e3;
     }
-    qn_mlp_predict(&S->acc_mlp, m->xa, n, m->pa);
-    qn_mlp_predict(&S->lat_mlp, m->xl, n, m->pl);
+    qn_mlp_predict(&S->m.acc_mlp, m->xa, n, m->pa);
+    qn_mlp_predict(&S->m.lat_mlp, m->xl, n, m->pl);
     for (int i = 0; i < n; i++) {
         const double acc = m->pa[i], lat = m->pl[i];
         double *fi = f + (size_t)i * c->n_obj, *gi = g ? g + (size_t)i * n_con : NULL;
@@ -873,15 +970,20 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     const struct qn_search_result *r = S->r;
     cJSON *j = cJSON_CreateObject(), *acc = cJSON_CreateObject(), *lat = cJSON_CreateObject(),
           *lut = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "note", "quality on held-out configurations: the last round's new points, "
-                                       "measured after the predictors that proposed them were fitted; the "
-                                       "models below are refitted on every measured point");
+    cJSON_AddStringToObject(j, "note", "quality: 'quality' on every point the searches proposed, scored by the "
+                                       "predictors fitted before it was measured; '*_cv' by 5-fold "
+                                       "cross-validation over the baselines and random samples; the models "
+                                       "are the last fit, on every measured point");
     cJSON_AddNumberToObject(j, "features", S->qg.d);
     cJSON_AddNumberToObject(j, "train_points", r->n);
-    cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->acc_mlp, &r->acc_mlp));
-    cJSON_AddItemToObject(acc, "ridge", qn_ridge_to_json(&S->acc_ridge, &r->acc_ridge));
-    cJSON_AddItemToObject(lat, "mlp", qn_mlp_to_json(&S->lat_mlp, &r->lat_mlp));
-    cJSON_AddItemToObject(lat, "ridge", qn_ridge_to_json(&S->lat_ridge, &r->lat_ridge));
+    cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->m.acc_mlp, &r->acc_mlp));
+    cJSON_AddItemToObject(acc, "ridge", qn_ridge_to_json(&S->m.acc_ridge, &r->acc_ridge));
+    cJSON_AddItemToObject(lat, "mlp", qn_mlp_to_json(&S->m.lat_mlp, &r->lat_mlp));
+    cJSON_AddItemToObject(lat, "ridge", qn_ridge_to_json(&S->m.lat_ridge, &r->lat_ridge));
+    cJSON_AddItemToObject(acc, "mlp_cv", qn_pred_quality_to_json(&r->acc_mlp_cv));
+    cJSON_AddItemToObject(acc, "ridge_cv", qn_pred_quality_to_json(&r->acc_ridge_cv));
+    cJSON_AddItemToObject(lat, "mlp_cv", qn_pred_quality_to_json(&r->lat_mlp_cv));
+    cJSON_AddItemToObject(lat, "ridge_cv", qn_pred_quality_to_json(&r->lat_ridge_cv));
     cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
     cJSON_AddNumberToObject(lut, "n", r->n);
     if (isnan(r->lut_tau)) cJSON_AddNullToObject(lut, "kendall_tau");
@@ -953,6 +1055,8 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
                        r->pts[at].latency_ms, qn_threads());
     S->phase = "sample";
     if ((st = sample_phase(S, e))) return st;
+    S->phase = "cv";
+    if ((st = pred_cv(S, e))) return st;
     char name[16];
     for (int it = 1; it <= c->iterations; it++) {
         snprintf(name, sizeof(name), "iter%d", it);
@@ -1083,6 +1187,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     }
     if (S->have_q) qn_qnet_free(&S->q);
     pred_free(S);
+    heldout_free(&S->ho);
     qn_lut_free(&S->lut);
     for (int i = 0; i < S->n_cache; i++) free(S->cache[i].key);
     for (int i = 0; i < S->n_lat; i++) free(S->lat_key[i]);

@@ -81,9 +81,12 @@ struct qn_search_result {
     int n_front, *front;          // final measured front of the joint search, by latency
     int n_arch, *arch_front;      // measured front of the architecture-only search at INT8
     int n_quant, *quant_front;    // measured front of the quantization-only search (largest arch)
-    // Predictor quality on held-out configurations (the last iteration's new points, measured
-    // after the predictors that chose them were trained), and the LUT against every measurement.
+    // Predictor quality on held-out configurations: every point the searches proposed, scored
+    // by the predictors fitted before it was measured; and 5-fold cross-validation over the
+    // random samples (configurations not chosen by the search). The LUT against every
+    // measurement.
     struct qn_pred_quality acc_mlp, acc_ridge, lat_mlp, lat_ridge;
+    struct qn_pred_quality acc_mlp_cv, acc_ridge_cv, lat_mlp_cv, lat_ridge_cv;
     double lut_tau, lut_mae_ms;
     int lut_entries;
     // NSGA-II on the predictors: candidates evaluated and seconds, over all its runs.

@@ -366,8 +366,8 @@ static void reports_full(void) {
         QT_CHECK(strstr(md, "--seed 7") && strstr(md, "--out 'runs/search 1'") && strstr(md, "--size-budget 500") &&
                      strstr(md, "--threads 2") && strstr(md, "--bits 4,8,f") && !strstr(md, "--latency-budget"),
                  "reproduce line");
-        QT_CHECK(strstr(md, "| latency LUT | 0.930 | 0.080 ms |"), "predictor table");
-        QT_CHECK(strstr(md, "| accuracy MLP | 0.710 | 0.40 pp | 16 |"), "predictor table (accuracy)");
+        QT_CHECK(strstr(md, "| latency LUT | all | 0.930 | 0.080 ms |"), "predictor table");
+        QT_CHECK(strstr(md, "| accuracy MLP | search | 0.710 | 0.40 pp | 16 |"), "predictor table (accuracy)");
         QT_CHECK(strstr(md, "| **104** |") && strstr(md, "| **105** |"), "best points in bold");
         QT_CHECK(strstr(md, "| 106 |") && strstr(md, "| - | 92.00% |"), "NaN test accuracy row");
         QT_CHECK(!strstr(md, "nan") && !strstr(md, "inf |"), "no nan text in report.md");
