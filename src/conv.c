@@ -1,7 +1,9 @@
 // Convolution operators: views, dispatch, and the FP32 / INT8 paths (1x1 GEMM, im2col + GEMM,
-// direct depthwise). The arithmetic lives in kernels/; this file only walks shapes.
+// direct depthwise, direct small-reduction). The arithmetic lives in kernels/; this file only
+// walks shapes.
 #include "conv.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -9,8 +11,10 @@
 #include <omp.h>
 #endif
 
+#include "f32-conv-hwc/f32-conv-hwc.h"
 #include "f32-dwconv/f32-dwconv.h"
 #include "im2col/im2col.h"
+#include "qs8-conv-hwc/qs8-conv-hwc.h"
 #include "qs8-dwconv/qs8-dwconv.h"
 
 // --- dispatch ---
@@ -66,6 +70,38 @@ static const struct qn_dwconv_config *dw_config(void) {
     return &g_dw[qn_isa()];
 }
 
+// Direct small-reduction kernels (QN_CONV_PATH_DIRECT): one per dtype and level.
+struct qn_conv_hwc_config {
+    qn_f32_conv_hwc_ukernel_fn f32;
+    const char *f32_name;
+    qn_qs8_conv_hwc_ukernel_fn qs8;
+    const char *qs8_name;
+};
+
+static struct qn_conv_hwc_config g_hwc[QN_ISA_COUNT];
+static pthread_once_t g_hwc_once = PTHREAD_ONCE_INIT;
+
+#define HWC_SET(cfg, dt, fn) ((cfg)->dt = fn, (cfg)->dt##_name = #fn)
+
+static void hwc_config_init(void) {
+    for (int l = 0; l < QN_ISA_COUNT; l++) {
+        HWC_SET(&g_hwc[l], f32, qn_f32_conv_hwc_ukernel__scalar);
+        HWC_SET(&g_hwc[l], qs8, qn_qs8_conv_hwc_ukernel__scalar);
+    }
+    // AVX-VNNI would only add vpdpwssd on ymm: one vpmaddwd + vpaddd per tap is not the limit
+    for (int l = QN_ISA_AVX2; l <= QN_ISA_AVXVNNI; l++) {
+        HWC_SET(&g_hwc[l], f32, qn_f32_conv_hwc_ukernel_8x8__avx2);
+        HWC_SET(&g_hwc[l], qs8, qn_qs8_conv_hwc_ukernel_8x8__avx2);
+    }
+    HWC_SET(&g_hwc[QN_ISA_AVX512], f32, qn_f32_conv_hwc_ukernel_8x16__avx512);
+    HWC_SET(&g_hwc[QN_ISA_AVX512], qs8, qn_qs8_conv_hwc_ukernel_8x16__avx512);
+}
+
+static const struct qn_conv_hwc_config *hwc_config(void) {
+    pthread_once(&g_hwc_once, hwc_config_init);
+    return &g_hwc[qn_isa()];
+}
+
 static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
 
 const char *qn_f32_dwconv_variant(size_t k) { return dw_config()->f32_name[dw_slot(k)]; }
@@ -77,6 +113,7 @@ const char *qn_conv_path_name(enum qn_conv_path path) {
     case QN_CONV_PATH_GEMM_1X1_SUB: return "1x1 subsample + gemm";
     case QN_CONV_PATH_IM2COL: return "im2col + gemm";
     case QN_CONV_PATH_DWCONV: return "depthwise direct";
+    case QN_CONV_PATH_DIRECT: return "direct";
     }
     return "invalid";
 }
@@ -86,6 +123,7 @@ static const char *path_variant(enum qn_conv_path path, size_t k, bool int8) {
     static _Thread_local char buf[160];
     if (path == QN_CONV_PATH_DWCONV)
         return int8 ? qn_qs8_dwconv_variant(k) : qn_f32_dwconv_variant(k);
+    if (path == QN_CONV_PATH_DIRECT) return int8 ? hwc_config()->qs8_name : hwc_config()->f32_name;
     snprintf(buf, sizeof(buf), "%s (%s)", qn_conv_path_name(path),
              int8 ? qn_qgemm_variant(8, false) : qn_f32_gemm_variant());
     return buf;
@@ -178,11 +216,20 @@ static bool params_ok(const struct qn_conv_params *p, const struct qn_conv_wview
     return w->c_in == p->c_in && w->ld_w >= p->c_in;
 }
 
-static enum qn_conv_path choose_path(const struct qn_conv_params *p) {
+static_assert(QN_CONV_DIRECT_MAX_T <= QN_CONV_HWC_MAX_T, "direct kernels take at most MAX_T taps");
+
+bool qn_conv_direct_ok(const struct qn_conv_params *p, bool int8) {
+    if (p->depthwise || (p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0)) return false;
+    if (p->kh * p->kw * p->c_in > QN_CONV_DIRECT_MAX_T) return false;
+    return !int8 || p->c_in * p->c_out <= QN_CONV_DIRECT_QS8_MAX_CIO;
+}
+
+static enum qn_conv_path choose_path(const struct qn_conv_params *p, bool int8) {
     if (p->depthwise) return QN_CONV_PATH_DWCONV;
     if (p->kh == 1 && p->kw == 1 && p->pad_h == 0 && p->pad_w == 0)
         return p->stride_h == 1 && p->stride_w == 1 ? QN_CONV_PATH_GEMM_1X1
                                                     : QN_CONV_PATH_GEMM_1X1_SUB;
+    if (qn_conv_direct_ok(p, int8)) return QN_CONV_PATH_DIRECT;
     return QN_CONV_PATH_IM2COL;
 }
 
@@ -233,12 +280,15 @@ enum qn_status qn_f32_conv_init(struct qn_f32_conv *conv, const struct qn_conv_p
     conv->w = *w;
     conv->h_out = qn_conv_h_out(p);
     conv->w_out = qn_conv_w_out(p);
-    conv->path = choose_path(p);
+    conv->path = choose_path(p, false);
     const size_t pix = conv->h_out * conv->w_out;
     size_t seg_len;
     switch (conv->path) {
     case QN_CONV_PATH_GEMM_1X1: case QN_CONV_PATH_DWCONV: break;
     case QN_CONV_PATH_GEMM_1X1_SUB: conv->scratch_elems = pix * p->c_in; break;
+    case QN_CONV_PATH_DIRECT:  // weights as [kh * kw * c_in][c_pad], repacked every run
+        conv->scratch_elems = p->kh * p->kw * p->c_in * QN_ROUND_UP(p->c_out, QN_CONV_HWC_CPAD);
+        break;
     case QN_CONV_PATH_IM2COL:
         conv->scratch_elems = pix * p->kh * p->kw * p->c_in;
         // several GEMM segments accumulate into a private [pix][c_out] buffer first
@@ -297,6 +347,89 @@ static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, s
     }
 }
 
+// --- direct small-reduction path ---
+
+// Rows [r0, r1) of the n * h_out output rows, on the calling thread.
+typedef void (*direct_rows_fn)(void *ctx, size_t r0, size_t r1);
+
+// Threads for `macs` multiply-adds over `rows` output rows. Below the threads_for threshold
+// no parallel region is opened at all (the stem at batch 1 takes a few microseconds, less
+// than waking the team); otherwise tasks of consecutive rows, 8 per thread, handed out
+// dynamically so that a thread the OS preempts does not hold the others back.
+static void direct_parallel(size_t rows, double macs, direct_rows_fn fn, void *ctx) {
+    const int nt = threads_for(macs);
+    if (nt <= 1 || rows <= 1) {
+        fn(ctx, 0, rows);
+        return;
+    }
+    const size_t per = QN_MAX(rows / (8 * (size_t)nt), 1), tasks = QN_DIV_UP(rows, per);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (size_t t = 0; t < tasks; t++) fn(ctx, t * per, QN_MIN(rows, (t + 1) * per));
+}
+
+struct f32_direct_ctx {
+    const struct qn_f32_conv *conv;
+    qn_f32_conv_hwc_ukernel_fn ukernel;
+    const float *x, *w;
+    size_t ld_x, ld_y, c_pad;
+    float *y;
+    const struct qn_epilogue *ep;
+};
+
+static void f32_direct_rows(void *vctx, size_t r0, size_t r1) {
+    const struct f32_direct_ctx *c = vctx;
+    const struct qn_conv_params *p = &c->conv->p;
+    const size_t h_out = c->conv->h_out, w_out = c->conv->w_out;
+    const struct qn_epilogue *ep = c->ep;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t img = r / h_out, oh = r % h_out;
+        size_t i_lo, i_hi, ih_lo;
+        dw_rows(p, oh, &i_lo, &i_hi, &ih_lo);
+        struct qn_f32_conv_hwc_args a = {
+            .c_in = p->c_in, .c_out = p->c_out, .kw = p->kw, .w_in = p->w, .w_out = w_out,
+            .stride = p->stride_w, .pad = p->pad_w,
+            .x = c->x + (img * p->h + ih_lo) * p->w * c->ld_x, .ld_x = c->ld_x,
+            .ld_xrow = p->w * c->ld_x, .i_lo = i_lo, .i_hi = i_hi,
+            .w = c->w, .c_pad = c->c_pad,
+            .y = c->y + r * w_out * c->ld_y, .ld_y = c->ld_y,
+        };
+        if (ep) {
+            a.bias = ep->bias, a.act = ep->act, a.res_before_act = ep->residual_before_act;
+            if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
+        }
+        c->ukernel(&a);
+    }
+}
+
+// The view is read at every run (FP32 weights are never copied at init, so a caller may
+// update them in place): pack [tap][c_pad] into scratch, T * c_pad floats, then the rows.
+static void f32_direct_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
+                           float *y, size_t ld_y, const struct qn_epilogue *ep) {
+    const struct qn_conv_params *p = &conv->p;
+    const struct qn_conv_wview *w = &conv->w;
+    const size_t c_pad = QN_ROUND_UP(p->c_out, QN_CONV_HWC_CPAD), T = p->kh * p->kw * p->c_in;
+    const float *wd = w->data;
+    float *wp = conv->scratch;
+    for (size_t i = 0; i < p->kh; i++)
+        for (size_t j = 0; j < p->kw; j++)
+            for (size_t ci = 0; ci < p->c_in; ci++) {
+                float *dst = wp + ((i * p->kw + j) * p->c_in + ci) * c_pad;
+                const float *src = wd + i * w->ld_h + j * w->ld_w + ci;
+                for (size_t o = 0; o < p->c_out; o++) dst[o] = src[o * w->ld_o];
+                for (size_t o = p->c_out; o < c_pad; o++) dst[o] = 0.0f;
+            }
+    struct f32_direct_ctx c = {
+        .conv = conv,
+        // GELU is scalar either way (tanhf): the scalar kernel applies it in place, in order
+        // with a residual that may be y itself
+        .ukernel = ep && ep->act == QN_ACT_GELU ? qn_f32_conv_hwc_ukernel__scalar
+                                                : hwc_config()->f32,
+        .x = x, .w = wp, .ld_x = ld_x, .ld_y = ld_y, .c_pad = c_pad, .y = y, .ep = ep,
+    };
+    const size_t rows = n * conv->h_out;
+    direct_parallel(rows, (double)rows * conv->w_out * p->c_out * T, f32_direct_rows, &c);
+}
+
 // Per image epilogue: the residual moves with the image.
 static struct qn_epilogue ep_for_image(const struct qn_epilogue *ep, size_t img, size_t pix) {
     struct qn_epilogue e = *ep;
@@ -315,6 +448,9 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
     switch (conv->path) {
     case QN_CONV_PATH_DWCONV:
         f32_dwconv_run(conv, n, x, ld_x, y, ld_y, ep);
+        return;
+    case QN_CONV_PATH_DIRECT:
+        f32_direct_run(conv, n, x, ld_x, y, ld_y, ep);
         return;
     case QN_CONV_PATH_GEMM_1X1:
         qn_f32_gemm(false, true, n * pix, p->c_out, p->c_in, 1.0f, x, ld_x, wd, conv->w.ld_o,
@@ -382,7 +518,7 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
     conv->p = *p;
     conv->h_out = qn_conv_h_out(p);
     conv->w_out = qn_conv_w_out(p);
-    conv->path = choose_path(p);
+    conv->path = choose_path(p, true);
     conv->isa = qn_isa();
     const int8_t *wd = w->data;
     const int lim = (1 << (bits - 1)) - 1;
@@ -415,6 +551,33 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
         memcpy(conv->w_scale, w_scale, c * sizeof(float));
         return QN_OK;
     }
+    if (conv->path == QN_CONV_PATH_DIRECT) {
+        const size_t T = p->kh * p->kw * p->c_in;
+        conv->c_pad = QN_ROUND_UP(p->c_out, QN_CONV_HWC_CPAD);
+        conv->hwc_w = qn_alloc(T * conv->c_pad * sizeof(int32_t));
+        conv->w_scale = qn_alloc(p->c_out * sizeof(float));
+        conv->dw_mul = qn_alloc(conv->c_pad * sizeof(float));
+        if (!conv->hwc_w || !conv->w_scale || !conv->dw_mul) {
+            qn_qs8_conv_free(conv);
+            return QN_ERR_NOMEM;
+        }
+        memset(conv->hwc_w, 0, T * conv->c_pad * sizeof(int32_t));
+        memset(conv->dw_mul, 0, conv->c_pad * sizeof(float));
+        for (size_t o = 0; o < p->c_out; o++)
+            for (size_t i = 0; i < p->kh; i++)
+                for (size_t j = 0; j < p->kw; j++)
+                    for (size_t ci = 0; ci < p->c_in; ci++) {
+                        const int v = wd[o * w->ld_o + i * w->ld_h + j * w->ld_w + ci];
+                        if (v > lim || v < -lim) {
+                            qn_qs8_conv_free(conv);
+                            return QN_ERR_ARG;
+                        }
+                        conv->hwc_w[((i * p->kw + j) * p->c_in + ci) * conv->c_pad + o] =
+                            (int32_t)(uint16_t)(int16_t)v;
+                    }
+        memcpy(conv->w_scale, w_scale, p->c_out * sizeof(float));
+        return QN_OK;
+    }
     // GEMM paths: W as [c_out][kh * kw * c_in] (a dense copy of the slice, packed once)
     const size_t K = p->kh * p->kw * p->c_in;
     int8_t *dense = qn_alloc(p->c_out * K);
@@ -445,6 +608,7 @@ void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
     qn_free(conv->w_scale);
     qn_free(conv->dw_mul);
     qn_free(conv->dw_rowsum);
+    qn_free(conv->hwc_w);
     qn_free(conv->scratch);
     memset(conv, 0, sizeof(*conv));
 }
@@ -484,6 +648,61 @@ static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
     }
 }
 
+struct qs8_direct_ctx {
+    const struct qn_qs8_conv *conv;
+    qn_qs8_conv_hwc_ukernel_fn ukernel;
+    const uint8_t *x;
+    size_t ld_x, ld_y;
+    const struct qn_qgemm_out *out;
+    float inv_out;
+    void *y;
+};
+
+static void qs8_direct_rows(void *vctx, size_t r0, size_t r1) {
+    const struct qs8_direct_ctx *c = vctx;
+    const struct qn_qs8_conv *conv = c->conv;
+    const struct qn_conv_params *p = &conv->p;
+    const struct qn_qgemm_out *out = c->out;
+    const struct qn_epilogue *ep = &out->ep;
+    const size_t h_out = conv->h_out, w_out = conv->w_out;
+    const size_t esize = out->out_u8 ? 1 : sizeof(float);
+    for (size_t r = r0; r < r1; r++) {
+        const size_t img = r / h_out, oh = r % h_out;
+        size_t i_lo, i_hi, ih_lo;
+        dw_rows(p, oh, &i_lo, &i_hi, &ih_lo);
+        struct qn_qs8_conv_hwc_args a = {
+            .c_in = p->c_in, .c_out = p->c_out, .kw = p->kw, .w_in = p->w, .w_out = w_out,
+            .stride = p->stride_w, .pad = p->pad_w,
+            .x = c->x + (img * p->h + ih_lo) * p->w * c->ld_x, .ld_x = c->ld_x,
+            .ld_xrow = p->w * c->ld_x, .i_lo = i_lo, .i_hi = i_hi, .x_zp = out->a_zp,
+            .w = conv->hwc_w, .c_pad = conv->c_pad, .mul = conv->dw_mul,
+            .bias = ep->bias, .act = ep->act, .res_before_act = ep->residual_before_act,
+            .out_u8 = out->out_u8, .inv_out = c->inv_out, .out_zp = out->out_zp,
+            .out_qmax = qn_qgemm_out_qmax(out),
+            .y = (char *)c->y + r * w_out * c->ld_y * esize, .ld_y = c->ld_y,
+        };
+        if (ep->residual) a.res = ep->residual + r * w_out * ep->ldr, a.ld_r = ep->ldr;
+        c->ukernel(&a);
+    }
+}
+
+static void qs8_direct_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
+                           const struct qn_qgemm_out *out, void *y, size_t ld_y) {
+    const struct qn_conv_params *p = &conv->p;
+    for (size_t o = 0; o < p->c_out; o++) conv->dw_mul[o] = out->a_scale * conv->w_scale[o];
+    struct qs8_direct_ctx c = {
+        .conv = conv,
+        // GELU needs tanhf lane by lane to stay bit-exact: the scalar kernel does it
+        .ukernel = out->ep.act == QN_ACT_GELU ? qn_qs8_conv_hwc_ukernel__scalar
+                                              : hwc_config()->qs8,
+        .x = x, .ld_x = ld_x, .ld_y = ld_y, .out = out,
+        .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f, .y = y,
+    };
+    const size_t rows = n * conv->h_out;
+    direct_parallel(rows, (double)rows * conv->w_out * p->c_out * p->kh * p->kw * p->c_in,
+                    qs8_direct_rows, &c);
+}
+
 void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_t ld_x,
                      const struct qn_qgemm_out *out, void *y, size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
@@ -492,6 +711,10 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
     if (n == 0) return;
     if (conv->path == QN_CONV_PATH_DWCONV) {
         qs8_dwconv_run(conv, n, x, ld_x, out, y, ld_y);
+        return;
+    }
+    if (conv->path == QN_CONV_PATH_DIRECT) {  // packed weights are the same at every level
+        qs8_direct_run(conv, n, x, ld_x, out, y, ld_y);
         return;
     }
     QN_ASSERT(conv->isa == qn_isa());  // GEMM panels belong to the level they were packed for

@@ -1,6 +1,6 @@
 // Convolution operators on NHWC activations: general kh x kw (im2col + GEMM), 1x1 (GEMM straight
-// on the NHWC tensor) and depthwise k x k (direct kernels), FP32 and INT8 (u8 x s8 -> s32), all
-// with the fused epilogue of src/gemm.h.
+// on the NHWC tensor), depthwise k x k and small-reduction kh x kw such as a c_in = 1 stem
+// (direct kernels), FP32 and INT8 (u8 x s8 -> s32), all with the fused epilogue of src/gemm.h.
 //
 // Activations: a batch of n images, each [h][w][pixel] with a pixel stride ld >= channels (in
 // elements), images packed back to back (image stride h * w * ld), so a subnet's leading channels
@@ -8,7 +8,8 @@
 // R[(img * h_out + oh) * w_out + ow][ldr], the bias by output channel.
 //
 // Weights are views into the larger supernet tensors (struct qn_conv_wview): FP32 convs run
-// straight on the view; INT8 convs pack their (already quantized, s8) view once at init.
+// straight on the view (the direct path repacks it into scratch at every run, T x c_out
+// floats); INT8 convs pack their (already quantized, s8) view once at init.
 // An elastic subnet uses the leading channels and the centred k x k window of a K_max x K_max
 // kernel (offset (K_max - k) / 2); qn_conv_wview_ohwi / qn_conv_wview_dw build such views.
 //
@@ -73,8 +74,21 @@ enum qn_conv_path {
     QN_CONV_PATH_GEMM_1X1_SUB,   // 1x1, stride > 1: subsample the pixels, then GEMM
     QN_CONV_PATH_IM2COL,         // im2col one image at a time, then GEMM
     QN_CONV_PATH_DWCONV,         // direct depthwise kernel, one output row per call
+    QN_CONV_PATH_DIRECT,         // small reduction: direct kernel, one output row per call
 };
 const char *qn_conv_path_name(enum qn_conv_path path);
+
+// The direct path takes a regular conv (not depthwise, not an unpadded 1x1) with a small
+// reduction T = kh * kw * c_in <= QN_CONV_DIRECT_MAX_T, where im2col + GEMM spends its time
+// copying kh * kw taps per pixel, packing, and padding c_out to the GEMM micro-tile (N = 32 at
+// AVX-512) rather than multiplying. Measured at 28 x 28, batch 1, one thread (AVX-512, Zen 4):
+// FP32 direct is 1.3x (c_in 16 -> 96) to 16x (the c_in = 1 stems) faster everywhere up to
+// T = 256; INT8 direct does one product per vpdpwssd lane against the GEMM's four per
+// vpdpbusd, so it wins only while c_in * c_out stays small: 4-10x for the c_in = 1 stems,
+// about even at c_in * c_out = 192..256 (3 -> 64: 1.0-1.1x, 4 -> 64: 0.9x), 0.5-0.9x beyond.
+#define QN_CONV_DIRECT_MAX_T 256
+#define QN_CONV_DIRECT_QS8_MAX_CIO 192
+bool qn_conv_direct_ok(const struct qn_conv_params *p, bool int8);
 
 // --- FP32 ---
 
@@ -83,7 +97,8 @@ struct qn_f32_conv {
     size_t h_out, w_out;
     enum qn_conv_path path;
     struct qn_conv_wview w;  // float view, not copied: must outlive the object
-    float *scratch;          // im2col [h_out * w_out][kh * kw * c_in] or subsampled pixels
+    float *scratch;          // im2col [h_out * w_out][kh * kw * c_in], subsampled pixels, or
+                             // the direct path's packed weights [kh * kw * c_in][c_pad]
     size_t scratch_elems;
 };
 
@@ -105,10 +120,11 @@ struct qn_qs8_conv {
     enum qn_isa isa;                   // level the weights were packed for
     struct qn_qgemm_weights gw;        // GEMM paths: W as [c_out][kh * kw * c_in]
     int32_t *dw_w;                     // depthwise: [kh * kw][c_pad] as (uint16_t)w, 0 padded
-    size_t c_pad;                      // depthwise: c rounded up to 16
+    size_t c_pad;                      // depthwise / direct: c_out rounded up to 16
     int32_t *dw_rowsum;                // depthwise: [kh][c_pad] sum over j of w[i][j][ch]
-    float *w_scale;                    // depthwise: [c]
-    float *dw_mul;                     // depthwise: [c_pad] a_scale * w_scale, set per run
+    int32_t *hwc_w;                    // direct: [kh * kw * c_in][c_pad] as (uint16_t)w, 0 padded
+    float *w_scale;                    // depthwise / direct: [c_out]
+    float *dw_mul;                     // depthwise / direct: [c_pad] a_scale * w_scale, per run
     uint8_t *scratch;                  // im2col or subsampled pixels (u8)
     size_t scratch_elems;
 };

@@ -17,7 +17,12 @@ struct tcase {
     size_t n, k_max, c_in_max, c_out_max, ld_x, ld_y, ldr;
     enum qn_act act;
     bool bias, res, res_before;
+    bool check_path;  // the object must have chosen want_path
+    enum qn_conv_path want_path;
 };
+
+// Cases run and paths seen by run_case (the direct-path tests report them).
+static int n_cases, n_direct;
 
 static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
 #define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
@@ -73,8 +78,12 @@ static void run_case(const struct tcase *t) {
     for (size_t i = 0; i < pix * t->ld_y; i++) y[i] = -777.0f;
     struct qn_conv_wview w =
         p->depthwise ? qn_conv_wview_dw(full, sizeof(float), t->k_max, t->c_out_max, p->c_out, p->kh)
-                     : qn_conv_wview_ohwi(full, sizeof(float), t->c_out_max, t->k_max,
-                                          t->c_in_max, p->c_out, p->kh, p->c_in);
+        : p->kh != p->kw  // rectangular: a dense [c_out_max][kh][kw][c_in_max] view
+            ? (struct qn_conv_wview){.data = full, .c_out = p->c_out, .kh = p->kh, .kw = p->kw,
+                                     .c_in = p->c_in, .ld_o = p->kh * p->kw * t->c_in_max,
+                                     .ld_h = p->kw * t->c_in_max, .ld_w = t->c_in_max}
+            : qn_conv_wview_ohwi(full, sizeof(float), t->c_out_max, t->k_max, t->c_in_max,
+                                 p->c_out, p->kh, p->c_in);
     struct qn_epilogue ep = {.bias = t->bias ? bias : NULL, .act = t->act,
                              .residual = t->res ? res : NULL, .ldr = t->ldr,
                              .residual_before_act = t->res_before};
@@ -82,6 +91,11 @@ static void run_case(const struct tcase *t) {
     enum qn_status st = qn_f32_conv_init(&conv, p, &w);
     QT_CHECK(st == QN_OK, "init: %s", qn_status_str(st));
     if (st == QN_OK) {
+        n_cases++, n_direct += conv.path == QN_CONV_PATH_DIRECT;
+        if (t->check_path)
+            QT_CHECK(conv.path == t->want_path, "k=%zu c=%zu->%zu: path %s, want %s", p->kh,
+                     p->c_in, p->c_out, qn_conv_path_name(conv.path),
+                     qn_conv_path_name(t->want_path));
         qn_f32_conv_run(&conv, t->n, x, t->ld_x, y, t->ld_y, &ep);
         conv_direct(t, x, &w, acc, mag);
         for (size_t m = 0; m < pix; m++)
@@ -101,9 +115,9 @@ static void run_case(const struct tcase *t) {
                 const double tol = 1.5 * 2.0 * (double)(p->kh * p->kw * p->c_in + 4) * EPS * bound +
                                    1e-30;
                 QT_CHECK(fabs(got - want) <= tol,
-                         "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s: "
+                         "%s k=%zux%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s: "
                          "m=%zu o=%zu got %.9g want %.9g (tol %.3g)",
-                         qn_conv_path_name(conv.path), p->kh, p->stride_h, p->pad_h, p->c_in,
+                         qn_conv_path_name(conv.path), p->kh, p->kw, p->stride_h, p->pad_h, p->c_in,
                          p->c_out, p->h, p->w, t->n, qn_act_name(t->act), m, o, got, want, tol);
             }
         qn_f32_conv_free(&conv);
@@ -247,6 +261,162 @@ static void conv_residual_in_place(void) {
     }
 }
 
+// --- direct small-reduction path (QN_CONV_PATH_DIRECT) ---
+
+// Every combination of c_in 1..4, k 1/3/5/7, stride 1/2 and pad k/2 or 0 over images of 1, 2,
+// 5 and 28 pixels a side (those that hold the kernel), cycling c_out through 1, 7, 8, 9, 33
+// (a lone channel, a ymm tail, one ymm, one past it, two zmm and a tail), batch 1 / 3, every
+// activation, bias or not, both residual orders and strided pixels (ld_x, ld_y, ldr larger than
+// the channels); elastic slices of a larger tensor half the time. Convs with k > 1 must take the
+// direct path, 1x1 the GEMM ones.
+static void conv_direct_grid(void) {
+    qt_seed(109);
+    static const size_t c_outs[] = {1, 7, 8, 9, 33};
+    static const size_t sizes[][2] = {{1, 1}, {2, 5}, {5, 2}, {5, 5}, {28, 28}, {1, 28}};
+    static const enum qn_act acts[] = {QN_ACT_NONE, QN_ACT_RELU, QN_ACT_RELU6, QN_ACT_HSWISH,
+                                       QN_ACT_GELU};
+    const int before = n_direct;
+    size_t idx = 0;
+    for (size_t c_in = 1; c_in <= 4; c_in++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (size_t s = 1; s <= 2; s++)
+                for (int padded = 1; padded >= 0; padded--)
+                    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++, idx++) {
+                        const size_t k = KS[ki], h = sizes[z][0], w = sizes[z][1];
+                        if (!padded && (h < k || w < k)) continue;
+                        if (h * w > 100 && qt_quick() && idx % 3) continue;
+                        struct tcase t;
+                        memset(&t, 0, sizeof(t));
+                        t.p = (struct qn_conv_params){
+                            .h = h, .w = w, .c_in = c_in, .c_out = c_outs[idx % 5], .kh = k,
+                            .kw = k, .stride_h = s, .stride_w = s, .pad_h = padded ? k / 2 : 0,
+                            .pad_w = padded ? k / 2 : 0};
+                        t.n = idx % 4 == 1 ? 3 : 1;
+                        t.k_max = k + (k < 7 && idx % 2 ? 2 : 0);
+                        t.c_in_max = c_in + idx % 2 * 3;
+                        t.c_out_max = t.p.c_out + idx % 2 * 5;
+                        t.ld_x = c_in + (idx % 3 == 2 ? 3 : 0);
+                        t.ld_y = t.p.c_out + (idx % 3 != 0 ? 5 : 0);
+                        t.ldr = t.p.c_out + idx % 4;
+                        t.act = acts[idx / 5 % 5];
+                        t.bias = idx % 7 != 3;
+                        t.res = idx % 3 == 1;
+                        t.res_before = idx % 6 == 4;
+                        t.check_path = true;
+                        t.want_path = k > 1 ? QN_CONV_PATH_DIRECT
+                                            : s == 1 ? QN_CONV_PATH_GEMM_1X1
+                                                     : QN_CONV_PATH_GEMM_1X1_SUB;
+                        run_case(&t);
+                    }
+    QT_CHECK(n_direct - before >= (qt_quick() ? 90 : 120), "only %d direct cases",
+             n_direct - before);
+}
+
+// Random direct-path shapes: c_in 1..8, k 3/5/7 or 1 x k / k x 1 (kh != kw), a stride and pad
+// per axis, up to T = 256 taps.
+static void conv_direct_random(void) {
+    qt_seed(110);
+    for (int r = 0; r < (qt_quick() ? 15 : 120); r++) {
+        struct tcase t = random_case(false, KS[1 + r % 3]);
+        struct qn_conv_params *p = &t.p;
+        p->c_in = (size_t)qt_int(1, 8);
+        if (r % 5 == 4) {  // rectangular kernel: only kh or kw is k
+            if (r % 2) p->kh = 1, p->pad_h = 0;
+            else p->kw = 1, p->pad_w = 0;
+            t.k_max = QN_MAX(p->kh, p->kw);
+        }
+        p->stride_w = (size_t)qt_int(1, 2);
+        if (p->h + 2 * p->pad_h < p->kh) p->h = p->kh;
+        if (p->w + 2 * p->pad_w < p->kw) p->w = p->kw;
+        t.c_in_max = p->c_in + (size_t)qt_int(0, 3);
+        t.ld_x = t.c_in_max + (size_t)qt_int(0, 1);
+        t.check_path = true;
+        t.want_path = p->kh * p->kw * p->c_in <= QN_CONV_DIRECT_MAX_T ? QN_CONV_PATH_DIRECT
+                                                                       : QN_CONV_PATH_IM2COL;
+        run_case(&t);
+    }
+}
+
+// The MBConv stem at batch 1 and 64 (threads past the work threshold), and wide images whose
+// window takes several chunks (w_in * c_in beyond the stack window), strided and dense pixels.
+static void conv_direct_shapes(void) {
+    qt_seed(111);
+    struct tcase t = {
+        .p = {.h = 28, .w = 28, .c_in = 1, .c_out = 8, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        .n = 1, .k_max = 3, .c_in_max = 1, .c_out_max = 8, .ld_x = 1, .ld_y = 8, .ldr = 8,
+        .act = QN_ACT_HSWISH, .bias = true, .check_path = true,
+        .want_path = QN_CONV_PATH_DIRECT,
+    };
+    run_case(&t);
+    t.n = qt_quick() ? 8 : 64;
+    run_case(&t);
+    t.p.h = 3, t.p.w = 1500, t.p.c_in = 3, t.p.kh = t.p.kw = 7, t.p.pad_h = t.p.pad_w = 3;
+    t.p.c_out = 17, t.n = 1, t.k_max = 7, t.c_in_max = 3, t.ld_x = 4, t.c_out_max = 17;
+    t.ld_y = t.ldr = 17, t.res = true, t.p.stride_w = 2;
+    run_case(&t);
+    t.ld_x = 3, t.p.stride_w = 1, t.p.kw = 5, t.p.pad_w = 2, t.res_before = true;  // dense pixels
+    run_case(&t);
+}
+
+// In-place residual (R == y) after GELU / hardswish on the direct path.
+static void conv_direct_residual_in_place(void) {
+    qt_seed(112);
+    const enum qn_act acts[] = {QN_ACT_GELU, QN_ACT_HSWISH, QN_ACT_NONE};
+    for (int r = 0; r < 3; r++) {
+        struct qn_conv_params p = {.h = 7, .w = 9, .c_in = 3, .c_out = 11, .kh = 3, .kw = 3,
+                                   .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+        const size_t pix = p.h * p.w;
+        float x[7 * 9 * 3], w[11 * 27], y[7 * 9 * 11], y2[7 * 9 * 11], res[7 * 9 * 11];
+        qt_fill_f32(x, sizeof(x) / 4, -1, 1);
+        qt_fill_f32(w, sizeof(w) / 4, -1, 1);
+        qt_fill_f32(res, sizeof(res) / 4, -1, 1);
+        memcpy(y, res, sizeof(y));
+        struct qn_conv_wview v = qn_conv_wview_ohwi(w, 4, 11, 3, 3, 11, 3, 3);
+        struct qn_f32_conv conv;
+        QT_CHECK(qn_f32_conv_init(&conv, &p, &v) == QN_OK && conv.path == QN_CONV_PATH_DIRECT,
+                 "init");
+        struct qn_epilogue e1 = {.act = acts[r], .residual = res, .ldr = 11};
+        struct qn_epilogue e2 = {.act = acts[r], .residual = y, .ldr = 11};
+        qn_f32_conv_run(&conv, 1, x, 3, y2, 11, &e1);
+        qn_f32_conv_run(&conv, 1, x, 3, y, 11, &e2);
+        QT_CHECK(memcmp(y, y2, pix * 11 * sizeof(float)) == 0, "in-place residual differs (%s)",
+                 qn_act_name(acts[r]));
+        qn_f32_conv_free(&conv);
+    }
+}
+
+// Which convs take the direct path, and the kernel each level reports.
+static void conv_direct_choice(void) {
+    struct qn_conv_params p = {.h = 28, .w = 28, .c_in = 1, .c_out = 8, .kh = 3, .kw = 3,
+                               .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+    QT_CHECK(qn_conv_direct_ok(&p, false) && qn_conv_direct_ok(&p, true), "stem not direct");
+    struct qn_conv_params q = p;
+    q.c_in = 5, q.kh = q.kw = 7;  // T = 245
+    QT_CHECK(qn_conv_direct_ok(&q, false), "T = 245 not direct");
+    q.c_in = 6;  // T = 294
+    QT_CHECK(!qn_conv_direct_ok(&q, false) && !qn_conv_direct_ok(&q, true), "T = 294 direct");
+    q = p, q.c_in = 4, q.c_out = 48;
+    QT_CHECK(qn_conv_direct_ok(&q, true), "INT8 4 -> 48 not direct");
+    q.c_out = 49;
+    QT_CHECK(!qn_conv_direct_ok(&q, true) && qn_conv_direct_ok(&q, false), "4 -> 49 split");
+    q = p, q.kh = q.kw = 1, q.pad_h = q.pad_w = 0;
+    QT_CHECK(!qn_conv_direct_ok(&q, false), "1x1 taken as direct");
+    q = p, q.c_in = q.c_out = 8, q.depthwise = true;
+    QT_CHECK(!qn_conv_direct_ok(&q, false), "depthwise taken as direct");
+    float w[72] = {0};
+    struct qn_conv_wview v = qn_conv_wview_ohwi(w, 4, 8, 3, 1, 8, 3, 1);
+    struct qn_f32_conv conv;
+    QT_CHECK(qn_f32_conv_init(&conv, &p, &v) == QN_OK && conv.path == QN_CONV_PATH_DIRECT,
+             "stem path");
+    const char *name = qn_f32_conv_variant(&conv);
+    QT_CHECK(name && strstr(name, "qn_f32_conv_hwc_ukernel_"), "name %s", name);
+    if (qn_isa() == QN_ISA_AVX512 || qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_SCALAR)
+        QT_CHECK(strstr(name, qn_isa_name(qn_isa())) != NULL, "%s does not name %s", name,
+                 qn_isa_name(qn_isa()));
+    qn_f32_conv_free(&conv);
+}
+
 static void conv_bad_args(void) {
     float w[27] = {0};
     struct qn_conv_wview v = qn_conv_wview_ohwi(w, 4, 1, 3, 3, 1, 3, 3);
@@ -328,5 +498,11 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(conv_stem);
     QT_RUN_EACH_ISA(conv_mbconv_shapes);
     QT_RUN_EACH_ISA(conv_residual_in_place);
+    QT_RUN_EACH_ISA(conv_direct_choice);
+    QT_RUN_EACH_ISA(conv_direct_grid);
+    QT_RUN_EACH_ISA(conv_direct_random);
+    QT_RUN_EACH_ISA(conv_direct_shapes);
+    QT_RUN_EACH_ISA(conv_direct_residual_in_place);
+    printf("  direct path: %d of %d conv objects\n", n_direct, n_cases);
     return qt_finish(argv[0]);
 }

@@ -15,7 +15,12 @@ struct tcase {
     float out_scale;  // 0: 1/16 (y of +-4 is +-64 steps)
     enum qn_act act;
     bool bias, res, res_before, out_u8;
+    bool check_path;  // the object must have chosen want_path
+    enum qn_conv_path want_path;
 };
+
+// Cases run and direct-path objects among them (reported at the end).
+static int n_cases, n_direct;
 
 static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
 #define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
@@ -60,8 +65,12 @@ static void run_case(const struct tcase *t) {
     memset(want, 0xA5, pix * t->ld_y * es);
     struct qn_conv_wview w =
         p->depthwise ? qn_conv_wview_dw(full, 1, t->k_max, t->c_out_max, p->c_out, p->kh)
-                     : qn_conv_wview_ohwi(full, 1, t->c_out_max, t->k_max, t->c_in_max,
-                                          p->c_out, p->kh, p->c_in);
+        : p->kh != p->kw  // rectangular: a dense [c_out_max][kh][kw][c_in_max] view
+            ? (struct qn_conv_wview){.data = full, .c_out = p->c_out, .kh = p->kh, .kw = p->kw,
+                                     .c_in = p->c_in, .ld_o = p->kh * p->kw * t->c_in_max,
+                                     .ld_h = p->kw * t->c_in_max, .ld_w = t->c_in_max}
+            : qn_conv_wview_ohwi(full, 1, t->c_out_max, t->k_max, t->c_in_max, p->c_out, p->kh,
+                                 p->c_in);
     struct qn_qgemm_out out = {
         .a_scale = a_scale, .a_zp = t->a_zp,
         .ep = {.bias = t->bias ? bias : NULL, .act = t->act, .residual = t->res ? res : NULL,
@@ -111,6 +120,11 @@ static void run_case(const struct tcase *t) {
     enum qn_status st = qn_qs8_conv_init(&conv, p, &w, wscale, t->bits);
     QT_CHECK(st == QN_OK, "init: %s", qn_status_str(st));
     if (st == QN_OK) {
+        n_cases++, n_direct += conv.path == QN_CONV_PATH_DIRECT;
+        if (t->check_path)
+            QT_CHECK(conv.path == t->want_path, "k=%zu c=%zu->%zu: path %s, want %s", p->kh,
+                     p->c_in, p->c_out, qn_conv_path_name(conv.path),
+                     qn_conv_path_name(t->want_path));
         qn_qs8_conv_run(&conv, t->n, x, t->ld_x, &out, y, t->ld_y);
         size_t bad = 0, first = 0, over = 0;
         for (size_t e = 0; e < pix * t->ld_y; e++) {
@@ -122,9 +136,9 @@ static void run_case(const struct tcase *t) {
             const size_t m = first / t->ld_y, o = first % t->ld_y;
             double g = t->out_u8 ? y[first] : ((float *)y)[first];
             double wv = t->out_u8 ? want[first] : ((float *)want)[first];
-            QT_CHECK(0, "%s k=%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s u8=%d "
+            QT_CHECK(0, "%s k=%zux%zu s=%zu pad=%zu c=%zu->%zu hw=%zux%zu n=%zu act=%s u8=%d "
                         "qmax=%d zp=%d: %zu mismatches, first m=%zu o=%zu got %.9g want %.9g",
-                     qn_conv_path_name(conv.path), p->kh, p->stride_h, p->pad_h, p->c_in,
+                     qn_conv_path_name(conv.path), p->kh, p->kw, p->stride_h, p->pad_h, p->c_in,
                      p->c_out, p->h, p->w, t->n, qn_act_name(t->act), t->out_u8, t->out_qmax,
                      t->out_zp, bad, m, o, g, wv);
         }
@@ -305,6 +319,133 @@ static void conv_from_float_weights(void) {
     }
 }
 
+// --- direct small-reduction path (QN_CONV_PATH_DIRECT) ---
+
+// As in test-f32-conv.c: every combination of c_in 1..4, k 1/3/5/7, stride 1/2 and pad k/2 or
+// 0 over images of 1, 2, 5 and 28 pixels a side, cycling c_out through 1, 7, 8, 9, 33, batch
+// 1 / 3, every activation, bias, both residual orders, strided pixels, elastic slices; here also
+// u8 output (out_qmax 0 = 255 or narrower) or FP32, 8 / 6 / 4-bit weights and zero points at
+// both ends. Bit-exact, and k > 1 must take the direct path.
+static void conv_direct_grid(void) {
+    qt_seed(209);
+    static const size_t c_outs[] = {1, 7, 8, 9, 33};
+    static const size_t sizes[][2] = {{1, 1}, {2, 5}, {5, 2}, {5, 5}, {28, 28}, {1, 28}};
+    static const enum qn_act acts[] = {QN_ACT_NONE, QN_ACT_RELU, QN_ACT_RELU6, QN_ACT_HSWISH,
+                                       QN_ACT_GELU};
+    static const int qmaxes[] = {0, 255, 15, 127, 1, 63};
+    static const int zps[] = {0, 128, 255, 3, 77};
+    static const int bits[] = {8, 6, 4};
+    const int before = n_direct;
+    size_t idx = 0;
+    for (size_t c_in = 1; c_in <= 4; c_in++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (size_t s = 1; s <= 2; s++)
+                for (int padded = 1; padded >= 0; padded--)
+                    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++, idx++) {
+                        const size_t k = KS[ki], h = sizes[z][0], w = sizes[z][1];
+                        if (!padded && (h < k || w < k)) continue;
+                        if (h * w > 100 && qt_quick() && idx % 3) continue;
+                        struct tcase t;
+                        memset(&t, 0, sizeof(t));
+                        t.p = (struct qn_conv_params){
+                            .h = h, .w = w, .c_in = c_in, .c_out = c_outs[idx % 5], .kh = k,
+                            .kw = k, .stride_h = s, .stride_w = s, .pad_h = padded ? k / 2 : 0,
+                            .pad_w = padded ? k / 2 : 0};
+                        t.n = idx % 4 == 1 ? 3 : 1;
+                        t.k_max = k + (k < 7 && idx % 2 ? 2 : 0);
+                        t.c_in_max = c_in + idx % 2 * 3;
+                        t.c_out_max = t.p.c_out + idx % 2 * 5;
+                        t.ld_x = c_in + (idx % 3 == 2 ? 3 : 0);
+                        t.ld_y = t.p.c_out + (idx % 3 != 0 ? 5 : 0);
+                        t.ldr = t.p.c_out + idx % 4;
+                        t.bits = bits[idx % 3];
+                        t.a_zp = zps[idx / 3 % 5];
+                        t.act = acts[idx / 5 % 5];
+                        t.bias = idx % 7 != 3;
+                        t.res = idx % 3 == 1;
+                        t.res_before = idx % 6 == 4;
+                        t.out_u8 = idx % 4 != 3;
+                        t.out_qmax = qmaxes[idx / 2 % 6];
+                        const int qm = t.out_qmax ? t.out_qmax : 255;
+                        t.out_zp = qm / 3;
+                        t.out_scale = 8.0f / (float)(qm + 1);
+                        t.check_path = true;
+                        t.want_path = k > 1 ? QN_CONV_PATH_DIRECT
+                                            : s == 1 ? QN_CONV_PATH_GEMM_1X1
+                                                     : QN_CONV_PATH_GEMM_1X1_SUB;
+                        run_case(&t);
+                    }
+    QT_CHECK(n_direct - before >= (qt_quick() ? 90 : 120), "only %d direct cases",
+             n_direct - before);
+}
+
+// Random shapes around the direct path's limits: c_in 1..8 and c_out up to 65 (INT8 takes the
+// direct path only while c_in * c_out <= QN_CONV_DIRECT_QS8_MAX_CIO), k 3/5/7 or k x 1 / 1 x k,
+// a stride per axis.
+static void conv_direct_random(void) {
+    qt_seed(210);
+    for (int r = 0; r < (qt_quick() ? 15 : 120); r++) {
+        struct tcase t = random_case(false, KS[1 + r % 3]);
+        struct qn_conv_params *p = &t.p;
+        p->c_in = (size_t)qt_int(1, 8);
+        if (r % 5 == 4) {  // rectangular kernel: only kh or kw is k
+            if (r % 2) p->kh = 1, p->pad_h = 0;
+            else p->kw = 1, p->pad_w = 0;
+        }
+        p->stride_w = (size_t)qt_int(1, 2);
+        if (p->h + 2 * p->pad_h < p->kh) p->h = p->kh;
+        if (p->w + 2 * p->pad_w < p->kw) p->w = p->kw;
+        t.c_in_max = p->c_in + (size_t)qt_int(0, 3);
+        t.ld_x = t.c_in_max + (size_t)qt_int(0, 1);
+        if (t.out_u8 && r % 3 == 0) t.out_qmax = qt_int(1, 254), t.out_zp = t.out_qmax / 2;
+        t.check_path = true;
+        t.want_path = qn_conv_direct_ok(p, true) ? QN_CONV_PATH_DIRECT : QN_CONV_PATH_IM2COL;
+        run_case(&t);
+    }
+}
+
+// The MBConv stem (hardswish, u8 out) at batch 1 and 64 (threads past the work threshold), and
+// wide images whose window takes several chunks, strided and dense pixels.
+static void conv_direct_shapes(void) {
+    qt_seed(211);
+    struct tcase t = {
+        .p = {.h = 28, .w = 28, .c_in = 1, .c_out = 8, .kh = 3, .kw = 3, .stride_h = 1,
+              .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        .n = 1, .k_max = 3, .c_in_max = 1, .c_out_max = 8, .ld_x = 1, .ld_y = 8, .ldr = 8,
+        .bits = 8, .a_zp = 7, .out_zp = 3, .act = QN_ACT_HSWISH, .bias = true, .out_u8 = true,
+        .check_path = true, .want_path = QN_CONV_PATH_DIRECT,
+    };
+    run_case(&t);
+    t.n = qt_quick() ? 8 : 64;
+    run_case(&t);
+    t.p.h = 3, t.p.w = 1500, t.p.c_in = 3, t.p.kh = t.p.kw = 7, t.p.pad_h = t.p.pad_w = 3;
+    t.p.c_out = 17, t.n = 1, t.k_max = 7, t.c_in_max = 3, t.ld_x = 4, t.c_out_max = 17;
+    t.ld_y = t.ldr = 17, t.res = true, t.p.stride_w = 2, t.out_qmax = 63;
+    run_case(&t);
+    t.ld_x = 3, t.p.stride_w = 1, t.p.kw = 5, t.p.pad_w = 2, t.out_u8 = false;  // dense pixels
+    run_case(&t);
+}
+
+// Which convs take the direct path, and the kernel each level reports.
+static void conv_direct_choice(void) {
+    int8_t w[72] = {0};
+    float s[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    struct qn_conv_params p = {.h = 28, .w = 28, .c_in = 1, .c_out = 8, .kh = 3, .kw = 3,
+                               .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+    struct qn_conv_wview v = qn_conv_wview_ohwi(w, 1, 8, 3, 1, 8, 3, 1);
+    struct qn_qs8_conv conv;
+    QT_CHECK(qn_qs8_conv_init(&conv, &p, &v, s, 8) == QN_OK && conv.path == QN_CONV_PATH_DIRECT,
+             "stem path");
+    const char *name = qn_qs8_conv_variant(&conv);
+    QT_CHECK(name && strstr(name, "qn_qs8_conv_hwc_ukernel_"), "name %s", name);
+    if (qn_isa() == QN_ISA_AVX512 || qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_SCALAR)
+        QT_CHECK(strstr(name, qn_isa_name(qn_isa())) != NULL, "%s does not name %s", name,
+                 qn_isa_name(qn_isa()));
+    qn_qs8_conv_free(&conv);
+    w[5] = 9;  // out of the 4-bit range
+    QT_CHECK(qn_qs8_conv_init(&conv, &p, &v, s, 4) == QN_ERR_ARG, "direct: out of range weight");
+}
+
 static void conv_bad_args(void) {
     int8_t w[27] = {0};
     w[4] = 100;
@@ -341,5 +482,10 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(conv_stem);
     QT_RUN_EACH_ISA(conv_mbconv_shapes);
     QT_RUN_EACH_ISA(conv_from_float_weights);
+    QT_RUN_EACH_ISA(conv_direct_choice);
+    QT_RUN_EACH_ISA(conv_direct_grid);
+    QT_RUN_EACH_ISA(conv_direct_random);
+    QT_RUN_EACH_ISA(conv_direct_shapes);
+    printf("  direct path: %d of %d conv objects\n", n_direct, n_cases);
     return qt_finish(argv[0]);
 }
