@@ -95,7 +95,7 @@ static int cmd_info(void) {
         {"u8s4 gemm", qn_qgemm_variant(4, false)},
         {"u8s4 gemv (batch 1)", qn_qgemm_variant(4, true)},
         {"f32 conv 1x1", "gemm on NHWC (f32 gemm)"},
-        {"f32 conv kxk", "im2col + f32 gemm"},
+        {"f32 / u8s8 conv kxk", "direct for kh*kw*c_in <= 256 (f32-conv-hwc, qs8-conv-hwc), else im2col + gemm"},
         {"f32 dwconv 3x3", qn_f32_dwconv_variant(3)},
         {"f32 dwconv 5x5", qn_f32_dwconv_variant(5)},
         {"f32 dwconv 7x7", qn_f32_dwconv_variant(7)},
