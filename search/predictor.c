@@ -837,7 +837,7 @@ static void fmt_double(char *buf, size_t len, double v) {
     }
 }
 
-static cJSON *raw_double(double v) {
+cJSON *qn_json_exact(double v) {
     char buf[40];
     fmt_double(buf, sizeof(buf), v);
     return cJSON_CreateRaw(buf);
@@ -863,13 +863,13 @@ static bool add_item(cJSON *o, const char *k, cJSON *item) {
     return true;
 }
 
-static bool add_num(cJSON *o, const char *k, double v) { return add_item(o, k, raw_double(v)); }
+static bool add_num(cJSON *o, const char *k, double v) { return add_item(o, k, qn_json_exact(v)); }
 
 // Array of n numbers from doubles (dd) or floats (ff).
 static cJSON *num_array(const double *dd, const float *ff, size_t n) {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
-        cJSON *x = dd ? raw_double(dd[i]) : raw_float(ff[i]);
+        cJSON *x = dd ? qn_json_exact(dd[i]) : raw_float(ff[i]);
         if (!x || !cJSON_AddItemToArray(a, x)) {
             cJSON_Delete(x);
             cJSON_Delete(a);

@@ -162,6 +162,10 @@ float qn_mlp_loss_grad(const struct qn_mlp *m, int k, const float *X, const floa
 // digits), so print the tree (or add it to a larger document and print that) and parse the
 // text to read values back; cJSON_IsNumber is false on the unprinted tree. q may be NULL
 // (no "quality" member). The writers return NULL when out of memory.
+// A number as a raw cJSON item with the shortest digits that read back to the same double
+// (cJSON's own printing accepts 15 digits within a relative epsilon); for any writer whose
+// numbers must round-trip exactly. NULL when out of memory.
+cJSON *qn_json_exact(double v);
 cJSON *qn_ridge_to_json(const struct qn_ridge *r, const struct qn_pred_quality *q);
 cJSON *qn_mlp_to_json(const struct qn_mlp *m, const struct qn_pred_quality *q);
 cJSON *qn_pred_quality_to_json(const struct qn_pred_quality *q);

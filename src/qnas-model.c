@@ -392,28 +392,11 @@ enum qn_status qn_qnas_parse(const uint8_t *buf, size_t len, const char *what, s
 
 enum qn_status qn_qnas_read(const char *path, struct qn_qnet *q, int max_batch, struct qn_error *e) {
     memset(q, 0, sizeof(*q));
-    FILE *f = fopen(path, "rb");
-    if (!f) return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return qn_fail(e, QN_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > QN_QNAS_MAX_FILE) {
-        fclose(f);
-        return qn_fail(e, QN_ERR_FORMAT, "%s: %lld bytes, more than any qnas model (%zu)", path,
-                       (long long)sb.st_size, QN_QNAS_MAX_FILE);
-    }
-    const size_t len = (size_t)sb.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
-        fclose(f);
-        return qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, len);
-    }
-    const size_t got = fread(buf, 1, len, f);
-    fclose(f);
-    enum qn_status st = got != len ? qn_fail(e, QN_ERR_IO, "%s: read %zu of %zu bytes", path, got, len)
-                                   : qn_qnas_parse(buf, len, path, q, max_batch, e);
+    uint8_t *buf;
+    size_t len;
+    enum qn_status st = qn_read_file(path, QN_QNAS_MAX_FILE, &buf, &len, e);
+    if (st) return st;
+    st = qn_qnas_parse(buf, len, path, q, max_batch, e);
     free(buf);
     return st;
 }

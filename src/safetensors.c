@@ -230,9 +230,8 @@ out:
     return status;
 }
 
-enum qn_status qn_st_read(const char *path, bool check_finite, struct qn_safetensors *st,
-                          struct qn_error *e) {
-    memset(st, 0, sizeof(*st));
+enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e) {
+    *buf = NULL, *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -240,16 +239,35 @@ enum qn_status qn_st_read(const char *path, bool check_finite, struct qn_safeten
         fclose(f);
         return qn_fail(e, QN_ERR_IO, "%s: not a regular file", path);
     }
-    size_t len = (size_t)sb.st_size;
-    void *buf = malloc(len ? len : 1);
-    if (!buf) {
+    if ((uint64_t)sb.st_size > max_len) {
         fclose(f);
-        return qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, len);
+        return qn_fail(e, QN_ERR_FORMAT, "%s: %lld bytes, more than the %zu this reader accepts", path,
+                       (long long)sb.st_size, max_len);
     }
-    size_t got = fread(buf, 1, len, f);
+    const size_t n = (size_t)sb.st_size;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) {
+        fclose(f);
+        return qn_fail(e, QN_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n);
+    }
+    const size_t got = fread(b, 1, n, f);
     fclose(f);
-    enum qn_status s = got != len ? qn_fail(e, QN_ERR_IO, "%s: read %zu of %zu bytes", path, got, len)
-                                  : qn_st_parse(buf, len, path, check_finite, st, e);
+    if (got != n) {
+        free(b);
+        return qn_fail(e, QN_ERR_IO, "%s: read %zu of %zu bytes", path, got, n);
+    }
+    *buf = b, *len = n;
+    return QN_OK;
+}
+
+enum qn_status qn_st_read(const char *path, bool check_finite, struct qn_safetensors *st,
+                          struct qn_error *e) {
+    memset(st, 0, sizeof(*st));
+    uint8_t *buf;
+    size_t len;
+    enum qn_status s = qn_read_file(path, SIZE_MAX, &buf, &len, e);
+    if (s) return s;
+    s = qn_st_parse(buf, len, path, check_finite, st, e);
     free(buf);
     return s;
 }

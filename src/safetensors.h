@@ -81,6 +81,11 @@ enum qn_status qn_st_write(const char *path, const struct qn_st_entry *entries, 
                            const char *const *meta_keys, const char *const *meta_values,
                            size_t n_meta, struct qn_error *e);
 
+// Whole-file read used by every reader of qnas: a regular file of at most max_len bytes into a
+// new buffer (*buf, free it), *len its size. QN_ERR_IO (cannot open, not a regular file, short
+// read), QN_ERR_FORMAT (larger than max_len), QN_ERR_NOMEM; messages start with the path.
+enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e);
+
 // Atomic whole-file write used by every output of qnas (checkpoints, reports, models):
 // <path>.tmp.<pid> in the same folder, fsync, rename over path, fsync the folder.
 enum qn_status qn_write_atomic(const char *path, const void *const *parts, const size_t *sizes,

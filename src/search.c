@@ -207,29 +207,14 @@ static enum qn_status write_json(const char *path, cJSON *j, struct qn_error *e)
     return st;
 }
 
+// A JSON file, or NULL with *st = QN_OK when there is none (a fresh folder).
 static cJSON *read_json(const char *path, struct qn_error *e, enum qn_status *st) {
-    FILE *f = fopen(path, "rb");
     *st = QN_OK;
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 65536 > cap) {
-            cap = 2 * cap + 65536;
-            char *b = realloc(buf, cap + 1);
-            if (!b) {
-                free(buf), fclose(f);
-                *st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
-                return NULL;
-            }
-            buf = b;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0 && len < (64u << 20));
-    fclose(f);
-    buf[len] = 0;
-    cJSON *j = cJSON_Parse(buf);
+    if (access(path, F_OK) != 0) return NULL;
+    uint8_t *buf;
+    size_t len;
+    if ((*st = qn_read_file(path, 64u << 20, &buf, &len, e))) return NULL;
+    cJSON *j = cJSON_ParseWithLength((const char *)buf, len);
     free(buf);
     if (!j) *st = qn_fail(e, QN_ERR_FORMAT, "%s: not valid JSON", path);
     return j;
@@ -275,13 +260,6 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
     return st;
 }
 
-// An exact number: cJSON's own printing accepts 15 digits within a relative epsilon, which
-// does not read back to the same double.
-static void add_exact(cJSON *o, const char *name, double v) {
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%.17g", v);
-    cJSON_AddRawToObject(o, name, buf);
-}
 
 static enum qn_status lat_table_write(const struct srch *S, const char *path, struct qn_error *e) {
     cJSON *j = cJSON_CreateObject(), *lut = cJSON_CreateObject(), *cf = cJSON_CreateObject();
@@ -293,9 +271,9 @@ static enum qn_status lat_table_write(const struct srch *S, const char *path, st
     for (int i = 0; i < S->lut.n; i++) {
         char k[32];
         snprintf(k, sizeof(k), "%016llx", (unsigned long long)S->lut.key[i]);
-        add_exact(lut, k, S->lut.ms[i]);
+        cJSON_AddItemToObject(lut, k, qn_json_exact(S->lut.ms[i]));
     }
-    for (int i = 0; i < S->n_lat; i++) add_exact(cf, S->lat_key[i], S->lat_ms[i]);
+    for (int i = 0; i < S->n_lat; i++) cJSON_AddItemToObject(cf, S->lat_key[i], qn_json_exact(S->lat_ms[i]));
     cJSON_AddItemToObject(j, "lut", lut);
     cJSON_AddItemToObject(j, "configs", cf);
     enum qn_status st = write_json(path, j, e);
