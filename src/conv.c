@@ -529,14 +529,12 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
         conv->dw_w = qn_alloc(kk * conv->c_pad * sizeof(int32_t));
         conv->w_scale = qn_alloc(c * sizeof(float));
         conv->dw_mul = qn_alloc(conv->c_pad * sizeof(float));
-        conv->dw_rowsum = qn_alloc(p->kh * conv->c_pad * sizeof(int32_t));
-        if (!conv->dw_w || !conv->w_scale || !conv->dw_mul || !conv->dw_rowsum) {
+        if (!conv->dw_w || !conv->w_scale || !conv->dw_mul) {
             qn_qs8_conv_free(conv);
             return QN_ERR_NOMEM;
         }
         memset(conv->dw_w, 0, kk * conv->c_pad * sizeof(int32_t));
         memset(conv->dw_mul, 0, conv->c_pad * sizeof(float));
-        memset(conv->dw_rowsum, 0, p->kh * conv->c_pad * sizeof(int32_t));
         for (size_t i = 0; i < p->kh; i++)
             for (size_t j = 0; j < p->kw; j++)
                 for (size_t ch = 0; ch < c; ch++) {
@@ -546,7 +544,6 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
                         return QN_ERR_ARG;
                     }
                     conv->dw_w[(i * p->kw + j) * conv->c_pad + ch] = (int32_t)(uint16_t)(int16_t)v;
-                    conv->dw_rowsum[i * conv->c_pad + ch] += v;
                 }
         memcpy(conv->w_scale, w_scale, c * sizeof(float));
         return QN_OK;
@@ -607,7 +604,6 @@ void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
     qn_free(conv->dw_w);
     qn_free(conv->w_scale);
     qn_free(conv->dw_mul);
-    qn_free(conv->dw_rowsum);
     qn_free(conv->hwc_w);
     qn_free(conv->scratch);
     memset(conv, 0, sizeof(*conv));
@@ -636,7 +632,7 @@ static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
             .stride = p->stride_w, .pad = p->pad_w,
             .x = x + (img * p->h + ih_lo) * p->w * ld_x, .ld_x = ld_x, .ld_xrow = p->w * ld_x,
             .i_lo = i_lo, .i_hi = i_hi, .x_zp = out->a_zp,
-            .w = conv->dw_w, .c_pad = conv->c_pad, .w_rowsum = conv->dw_rowsum,
+            .w = conv->dw_w, .c_pad = conv->c_pad,
             .mul = conv->dw_mul,
             .bias = ep->bias, .act = ep->act, .res_before_act = ep->residual_before_act,
             .out_u8 = out->out_u8, .inv_out = inv_out, .out_zp = out->out_zp,

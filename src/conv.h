@@ -121,7 +121,6 @@ struct qn_qs8_conv {
     struct qn_qgemm_weights gw;        // GEMM paths: W as [c_out][kh * kw * c_in]
     int32_t *dw_w;                     // depthwise: [kh * kw][c_pad] as (uint16_t)w, 0 padded
     size_t c_pad;                      // depthwise / direct: c_out rounded up to 16
-    int32_t *dw_rowsum;                // depthwise: [kh][c_pad] sum over j of w[i][j][ch]
     int32_t *hwc_w;                    // direct: [kh * kw * c_in][c_pad] as (uint16_t)w, 0 padded
     float *w_scale;                    // depthwise / direct: [c_out]
     float *dw_mul;                     // depthwise / direct: [c_pad] a_scale * w_scale, per run

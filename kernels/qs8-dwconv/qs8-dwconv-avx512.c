@@ -44,9 +44,11 @@ static void pixel(const struct qn_qs8_dwconv_args *a, size_t ow, size_t cb, __mm
     store_block(a, ow, cb, m, acc);
 }
 
-// UR output pixels from ow, the first n_out stored; same structure as f32-dwconv-avx512.c but
-// every tap of the valid rows is summed, a padded input pixel reading as x_zp, and the zero point
-// is taken out once per block: acc - x_zp * sum_{valid rows} w_rowsum (see qs8-dwconv.h).
+// UR output pixels from ow, the first n_out stored; same structure as f32-dwconv-avx512.c:
+// input pixel p of the block's window feeds output u through tap j = p - u * S, and pixels
+// outside the image are skipped by one predictable test per pixel (a padded tap is x = x_zp,
+// whose product with x - x_zp is zero), so small maps where most taps fall in the padding
+// (4x4 with k = 7: 16 of 28 taps per row are real) do only the real ones.
 QN_INLINE void block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t n_out, size_t cb,
                      __mmask16 m, const size_t K, const size_t S, const size_t UR) {
     const __m512i zp = _mm512_set1_epi32(a->x_zp);
@@ -55,31 +57,25 @@ QN_INLINE void block(const struct qn_qs8_dwconv_args *a, size_t ow, size_t n_out
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_si512();
     const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)a->pad;
     const ptrdiff_t p_lo = -x0, p_hi = (ptrdiff_t)a->w_in - x0;
-    __m512i wsum = _mm512_setzero_si512();
     for (size_t i = a->i_lo; i < a->i_hi; i++) {
         const uint8_t *xr = a->x + (i - a->i_lo) * a->ld_xrow + cb;
         const int32_t *wr = a->w + i * K * a->c_pad + cb;
-        wsum = _mm512_add_epi32(wsum, _mm512_loadu_si512(a->w_rowsum + i * a->c_pad + cb));
         __m512i wv[7];
 #pragma GCC unroll 7
         for (size_t j = 0; j < K; j++) wv[j] = _mm512_loadu_si512(wr + j * a->c_pad);
 #pragma GCC unroll 32
         for (size_t p = 0; p < (UR - 1) * S + K; p++) {
-            const __m512i xv =
-                (ptrdiff_t)p < p_lo || (ptrdiff_t)p >= p_hi
-                    ? zp
-                    : _mm512_cvtepu8_epi32(
-                          _mm_maskz_loadu_epi8(m, xr + (size_t)(x0 + (ptrdiff_t)p) * a->ld_x));
+            if ((ptrdiff_t)p < p_lo || (ptrdiff_t)p >= p_hi) continue;
+            const __m512i xv = load_x(xr + (size_t)(x0 + (ptrdiff_t)p) * a->ld_x, m, zp);
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K)
                     acc[u] = _mm512_dpwssd_epi32(acc[u], xv, wv[p - u * S]);
         }
     }
-    const __m512i corr = _mm512_mullo_epi32(wsum, zp);
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++)
-        if (u < n_out) store_block(a, ow + u, cb, m, _mm512_sub_epi32(acc[u], corr));
+        if (u < n_out) store_block(a, ow + u, cb, m, acc[u]);
 }
 
 QN_INLINE void row(const struct qn_qs8_dwconv_args *a, const size_t K, const size_t S) {

@@ -7,9 +7,7 @@
 //
 // Packed weights: w[(i * k + j) * c_pad + ch] = (uint16_t)w_s8 held in an int32 lane, zero for
 // ch >= c (c_pad = c rounded up to 16). With the high half zero, vpmaddwd / vpdpwssd of the lane
-// against (x - x_zp) in s32 is the exact product (x - x_zp) * w. The AVX-512 kernels skip the
-// subtraction: they read a padded tap as x = x_zp, sum x * w over every tap of the valid kernel
-// rows, then subtract x_zp * w_rowsum over those rows (the same exact s32 result).
+// against (x - x_zp) in s32 is the exact product (x - x_zp) * w.
 #pragma once
 
 #include <stdbool.h>
@@ -28,7 +26,6 @@ struct qn_qs8_dwconv_args {
     int32_t x_zp;
     const int32_t *w;       // packed, see above: the full k x k window
     size_t c_pad;
-    const int32_t *w_rowsum;  // [k][c_pad] sum over j of w[i][j][ch] (the x_zp correction)
     const float *mul;       // [c_pad] a_scale * w_scale[ch]
     const float *bias;      // [c] or NULL
     const float *res;       // residual row [w_out][ld_r] (FP32) or NULL
