@@ -299,10 +299,24 @@ enum qn_status qn_f32_conv_init(struct qn_f32_conv *conv, const struct qn_conv_p
         conv->scratch = qn_alloc(conv->scratch_elems * sizeof(float));
         if (!conv->scratch) return QN_ERR_NOMEM;
     }
+    // One-GEMM reductions take their weights pre-packed: at batch 1 the weights are the large
+    // operand (a 4x4 map is M = 16 rows against c_out x c_in weights), and packing them on every
+    // call cost about as much as the multiply.
+    const bool one_gemm = conv->path == QN_CONV_PATH_GEMM_1X1 || conv->path == QN_CONV_PATH_GEMM_1X1_SUB ||
+                          (conv->path == QN_CONV_PATH_IM2COL && f32_segments(w, &seg_len) == 1);
+    if (one_gemm) {
+        const enum qn_status st =
+            qn_f32_pack_b(&conv->pw, true, p->kh * p->kw * p->c_in, p->c_out, w->data, w->ld_o);
+        if (st) {
+            qn_f32_conv_free(conv);
+            return st;
+        }
+    }
     return QN_OK;
 }
 
 void qn_f32_conv_free(struct qn_f32_conv *conv) {
+    qn_f32_packed_b_free(&conv->pw);
     qn_free(conv->scratch);
     memset(conv, 0, sizeof(*conv));
 }
@@ -453,8 +467,7 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
         f32_direct_run(conv, n, x, ld_x, y, ld_y, ep);
         return;
     case QN_CONV_PATH_GEMM_1X1:
-        qn_f32_gemm(false, true, n * pix, p->c_out, p->c_in, 1.0f, x, ld_x, wd, conv->w.ld_o,
-                    0.0f, y, ld_y, ep);
+        qn_f32_gemm_packed(n * pix, x, ld_x, &conv->pw, y, ld_y, ep);
         return;
     case QN_CONV_PATH_GEMM_1X1_SUB:
         for (size_t img = 0; img < n; img++) {
@@ -465,8 +478,7 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
                            xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x,
                            p->c_in * sizeof(float));
             const struct qn_epilogue e = ep_for_image(ep ? ep : &none, img, pix);
-            qn_f32_gemm(false, true, pix, p->c_out, p->c_in, 1.0f, conv->scratch, p->c_in, wd,
-                        conv->w.ld_o, 0.0f, y + img * pix * ld_y, ld_y, &e);
+            qn_f32_gemm_packed(pix, conv->scratch, p->c_in, &conv->pw, y + img * pix * ld_y, ld_y, &e);
         }
         return;
     case QN_CONV_PATH_IM2COL: break;
@@ -493,8 +505,7 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
         const struct qn_epilogue e = ep_for_image(ep ? ep : &none, img, pix);
         float *yi = y + img * pix * ld_y;
         if (segs == 1) {
-            qn_f32_gemm(false, true, pix, p->c_out, K, 1.0f, col, K, wd, conv->w.ld_o, 0.0f, yi,
-                        ld_y, &e);
+            qn_f32_gemm_packed(pix, col, K, &conv->pw, yi, ld_y, &e);
             continue;
         }
         for (size_t s = 0; s < segs; s++) {

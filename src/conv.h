@@ -25,6 +25,7 @@
 
 #include "common.h"
 #include "gemm.h"
+#include "gemm-f32-packed.h"
 
 // --- weight views ---
 
@@ -97,6 +98,8 @@ struct qn_f32_conv {
     size_t h_out, w_out;
     enum qn_conv_path path;
     struct qn_conv_wview w;  // float view, not copied: must outlive the object
+    struct qn_f32_packed_b pw;  // the GEMM paths' weights, packed once at init (empty for the
+                                // others): a later change to the viewed weights is not seen
     float *scratch;          // im2col [h_out * w_out][kh * kw * c_in], subsampled pixels, or
                              // the direct path's packed weights [kh * kw * c_in][c_pad]
     size_t scratch_elems;
