@@ -48,14 +48,8 @@ static void build(struct qn_qnet *q, const char *genome, const char *policy) {
 static void tmp_path(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_dir, name); }
 
 static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    QN_ASSERT(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len + 1);
-    QN_ASSERT(b && fread(b, 1, *len, f) == *len);
-    fclose(f);
+    uint8_t *b = (uint8_t *)qt_slurp(path, len);
+    QN_ASSERT(b);
     return b;
 }
 

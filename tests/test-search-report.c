@@ -112,17 +112,7 @@ static void make_result(struct qn_search_result *r, struct qn_search_point *pts)
 static char *read_all(const char *dir, const char *name) {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    QN_ASSERT(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
+    return qt_slurp(path, NULL);
 }
 
 static int count_substr(const char *s, const char *needle) {
@@ -141,26 +131,6 @@ static int count_tmp(const char *dir) {
     }
     closedir(d);
     return n;
-}
-
-// Removes a flat folder and its files (what these tests create). QNAS_TEST_KEEP=1 keeps it
-// and prints its path, to look at the reports.
-static void rm_dir(const char *dir) {
-    const char *keep = getenv("QNAS_TEST_KEEP");
-    if (keep && *keep && *keep != '0') {
-        printf("  kept %s\n", dir);
-        return;
-    }
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char path[1024];
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static char *make_tmpdir(char *buf, size_t cap) {
@@ -373,7 +343,7 @@ static void reports_full(void) {
         QT_CHECK(!strstr(md, "nan") && !strstr(md, "inf |"), "no nan text in report.md");
         free(md);
     }
-    rm_dir(dir);
+    qt_rm_tree(dir);
 }
 
 // No front at all, best -1, empty restricted fronts.
@@ -399,7 +369,7 @@ static void reports_empty_front(void) {
              "best must be null");
     cJSON_Delete(j);
     free(csv), free(svg), free(md), free(js);
-    rm_dir(dir);
+    qt_rm_tree(dir);
 }
 
 // Every front point below INT8's test accuracy: the closest one is named.
@@ -431,7 +401,7 @@ static void reports_no_match(void) {
              "within-0.1-pp sentence");
     cJSON_Delete(j);
     free(md), free(js);
-    rm_dir(dir);
+    qt_rm_tree(dir);
 }
 
 // Every point at the same latency and accuracy (zero-range axes), one front point.
@@ -455,7 +425,7 @@ static void reports_equal_latency(void) {
     snprintf(want, sizeof(want), "1.00x lower latency, 2.10x smaller (point #%d)", ID(4));
     QT_CHECK(md && strstr(md, want), "headline missing: %s", want);
     free(svg), free(md);
-    rm_dir(dir);
+    qt_rm_tree(dir);
 }
 
 // Unwritable folders: missing, a regular file, and a temp file that fails on write
@@ -497,7 +467,7 @@ static void reports_unwritable(void) {
     r.int8_base = N_SPECS;
     st = qn_search_write_reports(&r, dir, &e);
     QT_CHECK(st == QN_ERR_ARG, "bad baseline index: %s", qn_status_str(st));
-    rm_dir(dir);
+    qt_rm_tree(dir);
 }
 
 int main(int argc, char **argv) {

@@ -135,19 +135,6 @@ static void small_cfg(struct qn_search_cfg *c, const char *out) {
     }
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (b) b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static int count_lines(const char *s) {
     int n = 0;
     for (; s && *s; s++) n += *s == '\n';
@@ -198,7 +185,7 @@ static void end_to_end(void) {
     for (struct dirent *de; d && (de = readdir(d));) QT_CHECK(!strstr(de->d_name, ".tmp"), "left %s", de->d_name);
     if (d) closedir(d);
     snprintf(path, sizeof(path), "%s/evaluated.csv", out);
-    char *csv = slurp(path);
+    char *csv = qt_slurp(path, NULL);
     QT_CHECK(count_lines(csv) == r.n + 1, "evaluated.csv: %d rows for %d points", count_lines(csv) - 1, r.n);
     free(csv);
     // the plan: 3 anchors + samples + per_iter per round (iterations, arch-only, quant-only) at most
@@ -286,7 +273,7 @@ static void end_to_end(void) {
     }
     // summary.json agrees with the result
     snprintf(path, sizeof(path), "%s/summary.json", out);
-    char *txt = slurp(path);
+    char *txt = qt_slurp(path, NULL);
     cJSON *j = cJSON_Parse(txt ? txt : "");
     const cJSON *ib = cJSON_GetObjectItemCaseSensitive(j, "int8_baseline");
     const cJSON *ta = cJSON_GetObjectItemCaseSensitive(ib, "test_accuracy");
@@ -306,7 +293,7 @@ static void end_to_end(void) {
 
     // interrupted: keep the first half of the cache (and a torn last line); --resume ends the same
     snprintf(path, sizeof(path), "%s/cache.txt", out2);
-    char *cache = slurp(path);
+    char *cache = qt_slurp(path, NULL);
     const int lines = count_lines(cache);
     char *cut = cache;
     for (int k = 0; cut && k < lines / 2; k++) cut = strchr(cut, '\n') + 1;
@@ -323,7 +310,7 @@ static void end_to_end(void) {
     QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "resume: %s", e.msg);
     QT_CHECK(same_measurements(&r, &r2), "the resumed search ends as the uninterrupted one");
     snprintf(path, sizeof(path), "%s/cache.txt", out2);
-    cache = slurp(path);
+    cache = qt_slurp(path, NULL);
     QT_CHECK(!strstr(cache ? cache : "", "val 0.5val") && count_lines(cache) == lines, "cache completed: %d of %d",
              count_lines(cache), lines);
     free(cache);
@@ -363,21 +350,6 @@ static void bad_arguments(void) {
              "resume from another search: %s", e.msg);
 }
 
-static void rm_rf(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char p[600];
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rm_rf(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -392,6 +364,6 @@ int main(int argc, char **argv) {
     QT_RUN(lut_basics);
     QT_RUN(end_to_end);
     QT_RUN(bad_arguments);
-    rm_rf(g_dir);
+    qt_rm_tree(g_dir);
     return qt_finish(argv[0]);
 }

@@ -7,12 +7,15 @@
 // so one test binary covers the scalar, AVX2, AVX-VNNI and AVX-512 paths.
 #pragma once
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "cpu.h"
@@ -116,4 +119,44 @@ static inline void qt_fill_u8(uint8_t *p, size_t n) {
 
 static inline void qt_fill_s8(int8_t *p, size_t n, int lo, int hi) {
     for (size_t i = 0; i < n; i++) p[i] = (int8_t)qt_int(lo, hi);
+}
+
+// --- files ---
+
+// The whole file, NUL-terminated (so text can be searched), its length in *len when len is
+// not NULL; NULL when it cannot be read. Free with free().
+static inline char *qt_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1))) {
+        if (fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+        b[n] = 0;
+        if (len) *len = (size_t)n;
+    }
+    fclose(f);
+    return b;
+}
+
+// Removes a folder and everything under it. QNAS_TEST_KEEP=1 keeps it and prints its path,
+// to look at what a test wrote.
+static inline void qt_rm_tree(const char *dir) {
+    const char *keep = getenv("QNAS_TEST_KEEP");
+    if (keep && *keep && *keep != '0') {
+        printf("  kept %s\n", dir);
+        return;
+    }
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char p[1024];
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p)) continue;
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) qt_rm_tree(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }
