@@ -1,7 +1,7 @@
 // Reports of a finished `qnas search` (search.h): the measured fronts as CSV and JSON, a
 // summary for scripts, an SVG plot for people and a Markdown report tying them together.
-// Each file is written atomically (name.tmp, fflush + fsync, rename), so an interrupted or
-// failed write leaves the previous version or nothing, never half a file.
+// Each file is rendered in memory and written by qn_write_atomic (temp file, fsync, rename),
+// so an interrupted or failed write leaves the previous version or nothing, never half a file.
 //
 // Every ratio is against the homogeneous INT8 baseline (largest subnet, W8A8):
 //   latency ratio = int8 latency / point latency     > 1: the point is faster
@@ -11,14 +11,12 @@
 // JSON, "-" in Markdown, left out of the plot. Numbers are printed with fixed precision; the
 // program never calls setlocale, so the decimal point is '.'.
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "safetensors.h"
 #include "search.h"
 
 // --- derived figures ---
@@ -1060,22 +1058,24 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
 typedef enum qn_status (*emit_fn)(FILE *f, const struct rep *c);
 
 static enum qn_status write_file(const char *dir, const char *name, emit_fn emit, const struct rep *c, struct qn_error *e) {
-    char path[4096], tmp[4100];
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
         return qn_fail(e, QN_ERR_IO, "%s/%s: path too long", dir, name);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return qn_fail(e, QN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    const enum qn_status st = emit(f, c);
-    errno = 0;
-    bool ok = st == QN_OK && !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = false, err = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, err = errno;
-    if (ok) return QN_OK;
-    remove(tmp);
-    if (st != QN_OK) return qn_fail(e, st, "cannot write %s: out of memory", path);
-    return qn_fail(e, QN_ERR_IO, "cannot write %s: %s", path, strerror(err ? err : EIO));
+    // rendered in memory, then written whole by the one atomic writer
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return qn_fail(e, QN_ERR_NOMEM, "cannot write %s: out of memory", path);
+    enum qn_status st = emit(f, c);
+    if (fclose(f) != 0 && st == QN_OK) st = QN_ERR_NOMEM;
+    if (st == QN_OK) {
+        const void *parts[] = {buf};
+        st = qn_write_atomic(path, parts, &len, 1, e);
+    } else {
+        st = qn_fail(e, st, "cannot write %s: out of memory", path);
+    }
+    free(buf);
+    return st;
 }
 
 enum qn_status qn_search_write_reports(const struct qn_search_result *r, const char *dir, struct qn_error *e) {
@@ -1092,10 +1092,5 @@ enum qn_status qn_search_write_reports(const struct qn_search_result *r, const c
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         if ((st = write_file(dir, files[i].name, files[i].emit, &c, e))) return st;
-    const int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);  // best effort: makes the renames durable
-        close(dfd);
-    }
     return QN_OK;
 }

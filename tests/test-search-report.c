@@ -126,8 +126,7 @@ static int count_tmp(const char *dir) {
     if (!d) return -1;
     int n = 0;
     for (struct dirent *de; (de = readdir(d));) {
-        size_t l = strlen(de->d_name);
-        n += l >= 4 && strcmp(de->d_name + l - 4, ".tmp") == 0;
+        n += strstr(de->d_name, ".tmp") != NULL;
     }
     closedir(d);
     return n;
@@ -429,7 +428,7 @@ static void reports_equal_latency(void) {
 }
 
 // Unwritable folders: missing, a regular file, and a temp file that fails on write
-// (pareto.csv.tmp a symlink to /dev/full): QN_ERR_IO naming the file, no .tmp left.
+// (pareto.csv.tmp.<pid>, qn_write_atomic's temp name, a symlink to /dev/full): QN_ERR_IO naming the file, no .tmp left.
 static void reports_unwritable(void) {
     static struct qn_search_point pts[N_SPECS];
     struct qn_search_result r;
@@ -452,7 +451,7 @@ static void reports_unwritable(void) {
 
     if (access("/dev/full", W_OK) == 0) {
         char link[600];
-        snprintf(link, sizeof(link), "%s/pareto.csv.tmp", dir);
+        snprintf(link, sizeof(link), "%s/pareto.csv.tmp.%ld", dir, (long)getpid());
         QT_CHECK(symlink("/dev/full", link) == 0, "symlink failed");
         e.msg[0] = 0;
         st = qn_search_write_reports(&r, dir, &e);
