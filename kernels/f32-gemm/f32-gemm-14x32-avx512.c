@@ -96,35 +96,32 @@ static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
 
 // --- 14 x 32 packed micro-kernel ---
 
-#define ROW_FMA(i)                                          \
-    {                                                       \
-        const __m512 ai = _mm512_set1_ps(a[i]);             \
-        c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);       \
-        c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);       \
-    }
-
 #define ROW_STORE(i) \
     if (i < mr) store_row32(c##i##_0, c##i##_1, c + i * ldc, i, bias0, bias1, m0, m1, p);
 
-#define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 #define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
 
-void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
-                                       const float *b, size_t ldb, float *c, size_t ldc,
-                                       const struct qn_f32_gemm_params *p) {
-    // The C tile is cold (C is swept once per KC block): start its lines on the way now so
-    // the store after the k loop (~3,600 cycles at kc = 256) does not wait on memory.
-    for (size_t i = 0; i < mr; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + 31, 1, 3);
-    }
-    ROWS14(ROW_DECL)
+// The k loop over the first R rows of a 14-row panel and NV of its two 16-column halves (R = 4,
+// 8, 14 and NV = 1, 2, compile-time): an edge tile does only the FMAs it stores instead of the
+// full 14 x 32 on zero padding. A 4x4 map at batch 1 is M = 16 = 14 + 2 rows (17 row-passes
+// instead of 28); a 12-channel projection is one half (half the FMAs).
+static inline __attribute__((always_inline)) void tile(const size_t R, const size_t NV, size_t mr, size_t nr, size_t kc,
+                                                       const float *a, const float *b, size_t ldb, float *c,
+                                                       size_t ldc, const struct qn_f32_gemm_params *p) {
+    __m512 acc0[14], acc1[14];
+#pragma GCC unroll 14
+    for (size_t i = 0; i < R; i++) acc0[i] = _mm512_setzero_ps(), acc1[i] = _mm512_setzero_ps();
     for (size_t k = 0; k < kc; k++) {
         // The A panel streams from L2: fetch ~8 k-steps (448 bytes) ahead.
         _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
         const __m512 b0 = _mm512_load_ps(b);
-        const __m512 b1 = _mm512_load_ps(b + 16);
-        ROWS14(ROW_FMA)
+        const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 14
+        for (size_t i = 0; i < R; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            if (NV == 2) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
         a += 14;
         b += ldb;
     }
@@ -135,7 +132,35 @@ void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const fl
         bias0 = _mm512_maskz_loadu_ps(m0, p->bias);
         bias1 = _mm512_maskz_loadu_ps(m1, p->bias + 16);
     }
-    ROWS14(ROW_STORE)
+#pragma GCC unroll 14
+    for (size_t i = 0; i < R; i++)
+        if (i < mr) store_row32(acc0[i], acc1[i], c + i * ldc, i, bias0, bias1, m0, m1, p);
+}
+
+static inline __attribute__((always_inline)) void tile_rows(const size_t NV, size_t mr, size_t nr, size_t kc,
+                                                            const float *a, const float *b, size_t ldb, float *c,
+                                                            size_t ldc, const struct qn_f32_gemm_params *p) {
+    if (mr <= 4)
+        tile(4, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+    else if (mr <= 8)
+        tile(8, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+    else
+        tile(14, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+}
+
+void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, size_t ldb, float *c, size_t ldc,
+                                       const struct qn_f32_gemm_params *p) {
+    // The C tile is cold (C is swept once per KC block): start its lines on the way now so
+    // the store after the k loop (~3,600 cycles at kc = 256) does not wait on memory.
+    for (size_t i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + 31, 1, 3);
+    }
+    if (nr <= 16)
+        tile_rows(1, mr, nr, kc, a, b, ldb, c, ldc, p);
+    else
+        tile_rows(2, mr, nr, kc, a, b, ldb, c, ldc, p);
 }
 
 // --- 4 x 32 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
