@@ -240,7 +240,7 @@ void qn_f32_gemm_dot_ukernel_4x4__avx512(size_t mr, size_t nr, size_t kc, const 
 // --- packing ---
 
 // In-register 16 x 16 transpose: r[i] = row i in, r[j] = column j out.
-static inline void transpose16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16], u[16];
 #pragma GCC unroll 8
     for (int p = 0; p < 8; p++) {
