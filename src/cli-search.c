@@ -70,6 +70,7 @@ int qn_cmd_search(int argc, char **argv) {
             {"--per-iteration", &c.per_iter, 1, 10000}, {"--val-images", &c.val_images, 10, 5000},
             {"--test-images", &c.test_images, 10, 10000}, {"--bn-images", &c.bn_images, 1, 55000},
             {"--calib-images", &c.calib_images, 1, 55000}, {"--latency-reps", &c.latency_reps, 3, 100000},
+            {"--latency-threads", &c.latency_threads, 1, 1024},
             {"--max-front", &c.max_front, 1, 1000}};
         bool done = false;
         for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]) && !done; k++) {

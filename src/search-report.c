@@ -275,7 +275,7 @@ static enum qn_status emit_pareto_json(FILE *f, const struct rep *c) {
     // Every container is created inside root, so deleting root frees everything on failure.
     cJSON *root = cJSON_CreateObject(), *objs = NULL, *budgets = NULL, *base = NULL;
     bool ok = root && jstr(root, "space", r->space) && jnum(root, "threads", r->threads) &&
-              (objs = cJSON_AddArrayToObject(root, "objectives"));
+              jnum(root, "latency_threads", r->latency_threads) && (objs = cJSON_AddArrayToObject(root, "objectives"));
     for (int i = 0; ok && i < r->cfg.n_obj && i < 3; i++) {
         cJSON *s = cJSON_CreateString(obj_name(r->cfg.obj[i]));
         ok = s && cJSON_AddItemToArray(objs, s);
@@ -345,7 +345,8 @@ static enum qn_status emit_summary_json(FILE *f, const struct rep *c) {
     ok = ok && jnum(root, "front_points", r->n_front) && jnum(root, "candidates_evaluated", (double)r->cand_evaluated) &&
          jnum(root, "candidates_per_second", r->cand_seconds > 0 ? (double)r->cand_evaluated / r->cand_seconds : NAN) &&
          jnum(root, "configurations_measured", r->n) && jnum(root, "seconds", r->seconds) &&
-         jnum(root, "seed", (double)r->cfg.seed) && jnum(root, "threads", r->threads);
+         jnum(root, "seed", (double)r->cfg.seed) && jnum(root, "threads", r->threads) &&
+         jnum(root, "latency_threads", r->latency_threads);
     if (!ok) {
         cJSON_Delete(root);
         return QN_ERR_NOMEM;
@@ -656,8 +657,8 @@ static enum qn_status emit_svg(FILE *f, const struct rep *c) {
                "font-family=\"sans-serif\">\n", SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W, SVG_H);
     char t[192];
-    snprintf(t, sizeof(t), "qnas search: %s, %d thread%s - top-1 accuracy vs batch-1 latency", r->space, r->threads,
-             r->threads == 1 ? "" : "s");
+    snprintf(t, sizeof(t), "qnas search: %s - top-1 accuracy vs batch-1 latency (%d thread%s)", r->space,
+             r->latency_threads, r->latency_threads == 1 ? "" : "s");
     svg_text(f, (PX0 + PX1) / 2, 26, "middle", 16, "#111", t);
     snprintf(t, sizeof(t), "%d configurations measured, joint front of %d, seed %llu", r->n, r->n_front,
              (unsigned long long)r->cfg.seed);
@@ -865,7 +866,8 @@ static void md_settings(FILE *f, const struct rep *c) {
     fputs(" (activations 8 bits) |\n", f);
     fprintf(f, "| images | %d validation, %d test, %d for batch norm, %d for calibration |\n", g->val_images, g->test_images,
             g->bn_images, g->calib_images);
-    fprintf(f, "| latency | batch 1, median of %d runs |\n", g->latency_reps);
+    fprintf(f, "| latency | batch 1, median of %d runs, %d thread%s |\n", g->latency_reps, r->latency_threads,
+            r->latency_threads == 1 ? "" : "s");
     fprintf(f, "| threads | %d |\n", r->threads);
     fprintf(f, "| total time | %s s |\n", num(r->seconds, 1, "").s);
     fprintf(f, "| configurations measured | %d |\n", r->n);
@@ -985,6 +987,7 @@ static void md_reproduce(FILE *f, const struct rep *c) {
             else fprintf(f, "%sf", i ? "," : "");
         }
     }
+    fprintf(f, " --latency-threads %d", r->latency_threads);
     if (g->latency_budget_ms > 0) fprintf(f, " --latency-budget %g", g->latency_budget_ms);
     if (g->size_budget_kb > 0) fprintf(f, " --size-budget %g", g->size_budget_kb);
     fputs(" --out ", f);

@@ -37,6 +37,7 @@ void qn_search_cfg_default(struct qn_search_cfg *c) {
     c->bn_images = 2000;
     c->calib_images = 500;
     c->latency_reps = 30;
+    c->latency_threads = 1;
     c->max_front = 12;
     c->seed = 1;
 }
@@ -116,6 +117,9 @@ static void progress(struct srch *S) {
             total, S->phase, el, eta, tty ? "   " : "\n");
     fflush(stderr);
 }
+
+// Threads the latencies are measured on.
+static int lat_threads(const struct qn_search_cfg *c) { return c->latency_threads > 0 ? c->latency_threads : qn_threads(); }
 
 // --- cache and latency table ---
 
@@ -235,9 +239,9 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
     else if (strcmp(sp->valuestring, S->net.space->name))
         st = qn_fail(e, QN_ERR_ARG, "%s: latencies of space '%s', the weights are '%s'", path, sp->valuestring,
                      S->net.space->name);
-    else if (th->valueint != qn_threads())
-        st = qn_fail(e, QN_ERR_ARG, "%s: measured with %d threads, this search runs %d (use --threads %d)", path,
-                     th->valueint, qn_threads(), th->valueint);
+    else if (th->valueint != lat_threads(S->c))
+        st = qn_fail(e, QN_ERR_ARG, "%s: measured on %d threads, this search measures on %d (use --latency-threads %d)",
+                     path, th->valueint, lat_threads(S->c), th->valueint);
     const cJSON *it;
     if (!st) cJSON_ArrayForEach(it, lut) {
             char *end;
@@ -265,7 +269,7 @@ static enum qn_status lat_table_write(const struct srch *S, const char *path, st
     cJSON *j = cJSON_CreateObject(), *lut = cJSON_CreateObject(), *cf = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", "qnas-latency-1");
     cJSON_AddStringToObject(j, "space", S->net.space->name);
-    cJSON_AddNumberToObject(j, "threads", qn_threads());
+    cJSON_AddNumberToObject(j, "threads", lat_threads(S->c));
     cJSON_AddStringToObject(j, "note", "batch-1 latency in ms: per layer (lut, keyed by qn_lut_key) and per "
                                        "configuration (genome|policy)");
     for (int i = 0; i < S->lut.n; i++) {
@@ -317,7 +321,8 @@ static cJSON *settings_json(const struct srch *S) {
         {"iterations", c->iterations}, {"per_iteration", c->per_iter}, {"latency_budget_ms", c->latency_budget_ms},
         {"size_budget_kb", c->size_budget_kb}, {"val_images", c->val_images}, {"test_images", c->test_images},
         {"bn_images", c->bn_images}, {"calib_images", c->calib_images}, {"latency_reps", c->latency_reps},
-        {"max_front", c->max_front}, {"seed", (double)c->seed}, {"threads", qn_threads()}};
+        {"max_front", c->max_front}, {"seed", (double)c->seed}, {"threads", qn_threads()},
+        {"latency_threads", lat_threads(c)}};
     for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++) cJSON_AddNumberToObject(j, num[i].k, num[i].v);
     return j;
 }
@@ -421,7 +426,10 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
         pt->val_acc = qn_qnet_accuracy(&S->q, &S->val, S->c->val_images);
         pt->latency_ms = lat_find(S, key);
         if (isnan(pt->latency_ms)) {
+            const int th = qn_threads();
+            qn_threads_set(lat_threads(S->c));
             pt->latency_ms = qn_qnet_latency(&S->q, 1, S->c->latency_reps).median_ms;
+            qn_threads_set(th);
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
         cache_write(S, key, false, pt->val_acc, pt->latency_ms);
@@ -488,7 +496,10 @@ static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
                 if (!as_int && integer)
                     for (int i = 0; i < n && !st; i++) st = qn_qnet_set_layer(&q, i, (struct qn_mb_qlayer){0, 0});
                 if (st) break;
+                const int th = qn_threads();
+                qn_threads_set(lat_threads(S->c));
                 qn_qnet_latency_layers(&q, 1, QN_MAX(S->c->latency_reps, 10), ms);
+                qn_threads_set(th);
                 for (int i = 0; i < n && !st; i++) {
                     const uint64_t k = qn_lut_key(&L[i], as_int);
                     if (!isnan(qn_lut_get(&S->lut, k))) continue;
@@ -1030,7 +1041,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     if (c->latency_budget_ms > 0 && r->pts[at].latency_ms > c->latency_budget_ms)
         return qn_fail(e, QN_ERR_ARG, "no configuration can meet --latency-budget %g ms: the smallest subnet "
                                       "measures %.3f ms here (%d threads)", c->latency_budget_ms,
-                       r->pts[at].latency_ms, qn_threads());
+                       r->pts[at].latency_ms, lat_threads(c));
     S->phase = "sample";
     if ((st = sample_phase(S, e))) return st;
     S->phase = "cv";
@@ -1101,7 +1112,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     struct srch *S = calloc(1, sizeof(*S));
     if (!S) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
     S->c = c, S->r = r, S->t0 = qn_now();
-    r->cfg = *c, r->threads = qn_threads(), r->fp32_base = r->int8_base = r->best = -1;
+    r->cfg = *c, r->threads = qn_threads(), r->latency_threads = lat_threads(c), r->fp32_base = r->int8_base = r->best = -1;
     qn_qnet_cfg_default(&S->qcfg);
     S->qcfg.bn_images = c->bn_images, S->qcfg.calib_images = c->calib_images;
     struct qn_safetensors sf;

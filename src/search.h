@@ -48,6 +48,8 @@ struct qn_search_cfg {
     int test_images;           // test images for the final points (<= 10,000)
     int bn_images, calib_images;
     int latency_reps;          // batch-1 runs per latency (median)
+    int latency_threads;       // threads the latencies are measured on (the rest of the search
+                               // runs on qn_threads()); 0: qn_threads()
     int max_front;             // at most this many final front points get test accuracy
     uint64_t seed;
     bool progress;             // progress bar on stderr
@@ -74,6 +76,7 @@ struct qn_search_point {
 struct qn_search_result {
     struct qn_search_cfg cfg;
     int threads;
+    int latency_threads;          // what cfg.latency_threads resolved to
     char space[32];
     int n;                        // measured configurations
     struct qn_search_point *pts;  // [n]

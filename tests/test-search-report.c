@@ -89,7 +89,7 @@ static void make_result(struct qn_search_result *r, struct qn_search_point *pts)
     c->n_bits = 3, c->bits[0] = 4, c->bits[1] = 8, c->bits[2] = 0;
     c->val_images = 5000, c->test_images = 10000, c->bn_images = 2000, c->calib_images = 512;
     c->latency_reps = 30, c->max_front = 4, c->seed = 7;
-    r->threads = 2;
+    r->threads = 2, r->latency_threads = 1;
     snprintf(r->space, sizeof(r->space), "%s", S->name);
     r->n = N_SPECS;
     r->pts = pts;
@@ -283,6 +283,7 @@ static void reports_full(void) {
         QT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "configurations_measured")) == N_SPECS, "configurations");
         QT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "seed")) == 7, "seed");
         QT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "threads")) == 2, "threads");
+        QT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "latency_threads")) == 1, "latency_threads");
         cJSON_Delete(j);
     }
     free(js);
@@ -316,7 +317,7 @@ static void reports_full(void) {
         QT_CHECK(count_substr(svg, "class=\"cfg\"") == N_SPECS, "grey dots: %d", count_substr(svg, "class=\"cfg\""));
         QT_CHECK(count_substr(svg, "class=\"arch\"") == 2 && count_substr(svg, "class=\"quant\"") == 1, "restricted fronts");
         QT_CHECK(count_substr(svg, "class=\"base-fp32\"") == 1 && count_substr(svg, "class=\"base-int8\"") == 1, "baselines");
-        QT_CHECK(strstr(svg, "FP32 max") && strstr(svg, "INT8 max") && strstr(svg, S->name) && strstr(svg, "2 threads"), "labels");
+        QT_CHECK(strstr(svg, "FP32 max") && strstr(svg, "INT8 max") && strstr(svg, S->name) && strstr(svg, "(1 thread)"), "labels");
         QT_CHECK(strstr(svg, "KB</text>"), "size legend");
         free(svg);
     }
@@ -333,7 +334,7 @@ static void reports_full(void) {
         QT_CHECK(strstr(md, "![front](pareto.svg)"), "image link");
         QT_CHECK(strstr(md, "`k3e3,k5e6/\"q\"&<x>\\|y`"), "genome in backticks with | escaped");
         QT_CHECK(strstr(md, "--seed 7") && strstr(md, "--out 'runs/search 1'") && strstr(md, "--size-budget 500") &&
-                     strstr(md, "--threads 2") && strstr(md, "--bits 4,8,f") && !strstr(md, "--latency-budget"),
+                     strstr(md, "--threads 2") && strstr(md, "--latency-threads 1") && strstr(md, "--bits 4,8,f") && !strstr(md, "--latency-budget"),
                  "reproduce line");
         QT_CHECK(strstr(md, "| latency LUT | all | 0.930 | 0.080 ms |"), "predictor table");
         QT_CHECK(strstr(md, "| accuracy MLP | search | 0.710 | 0.40 pp | 16 |"), "predictor table (accuracy)");

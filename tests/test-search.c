@@ -348,6 +348,14 @@ static void bad_arguments(void) {
     c.out = a;
     QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "another search") && strstr(e.msg, "seed"),
              "resume from another search: %s", e.msg);
+    // a latency table measured on another thread count
+    char table[340];
+    snprintf(table, sizeof(table), "%s/a/latency.json", g_dir);
+    small_cfg(&c, out);
+    c.latency_table = table;
+    c.latency_threads = 2;
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "--latency-threads 1"),
+             "latency table of another thread count: %s", e.msg);
 }
 
 int main(int argc, char **argv) {
