@@ -343,11 +343,12 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
         q->layers[i].nsr = -1;
         qn_act_observer_init(&q->layers[i].obs);
     }
-    // batch norm re-estimated for this subnet, then folded
+    // batch norm re-estimated for this subnet at this precision (quantized layers fake-quantized:
+    // their outputs' statistics move with the weight bits, most at 4 bits), then folded
     const int B = QN_MAX(cfg->max_batch, 100);
     struct qn_mb_run *r = qn_mb_run_new(net, B);
     if (!r) return qn_fail(e, QN_ERR_NOMEM, "out of memory for the subnet");
-    qn_bn_recalibrate(net, g, NULL, r, B, train, cfg->bn_images, cfg->seed);
+    qn_bn_recalibrate(net, g, p, r, B, train, cfg->bn_images, cfg->seed);
     qn_mb_run_free(r);
     enum qn_status st = QN_OK;
     for (int i = 0; i < q->n_layers && !st; i++) st = layer_weights(&q->layers[i], net);

@@ -1,6 +1,7 @@
 // A deployable subnet: one genome at one quantization policy, built straight from the supernet's
 // shared FP32 weights:
-//   slice -> re-estimate batch norm (2,000 training images) -> fold batch norm into the convs
+//   slice -> re-estimate batch norm (2,000 training images, the subnet run at the policy's
+//   precision with fake quantization, as QAT trains it) -> fold batch norm into the convs
 //   -> calibrate the input range of every quantized layer on a small training subset
 //   -> quantize weights per output channel -> pack -> run.
 // FP32 layers run on the FP32 conv/GEMM kernels, quantized layers on the integer kernels (u8
@@ -83,7 +84,9 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
                              const struct qn_qnet_cfg *cfg, struct qn_error *e);
 void qn_qnet_free(struct qn_qnet *q);
 // Changes the precision of layer i in place (re-quantizes its weights from the folded FP32
-// ones, input range from the calibration kept since the build). QN_ERR_ARG for bad bits.
+// ones, input range from the calibration kept since the build). The batch-norm statistics stay
+// those re-estimated at the built policy, so the result is close to, not the same as, a build
+// at the new policy. QN_ERR_ARG for bad bits.
 enum qn_status qn_qnet_set_layer(struct qn_qnet *q, int i, struct qn_mb_qlayer ql);
 
 // x: [n][28][28][1] normalized images, n <= max_batch; logits [n][n_classes].

@@ -357,15 +357,14 @@ static uint32_t file_crc(const char *path) {
 
 // --- measuring ---
 
-// Builds (or re-quantizes, when the genome is the one built last) the subnet for (g, p).
+// Builds the subnet for (g, p), or keeps the last one when it is the same configuration. Never
+// re-quantizes in place: batch norm is re-estimated per policy, so every measurement is the one
+// `qnas eval` makes, whatever was measured before it.
 static enum qn_status subnet(struct srch *S, const struct qn_mb_genome *g, const struct qn_mb_policy *p,
                              struct qn_error *e) {
-    if (S->have_q && memcmp(&S->q.genome, g, sizeof(*g)) == 0) {
-        for (int i = 0; i < p->n; i++)
-            if (memcmp(&S->q.policy.l[i], &p->l[i], sizeof(p->l[i])) && qn_qnet_set_layer(&S->q, i, p->l[i]))
-                return qn_fail(e, QN_ERR_NOMEM, "out of memory re-quantizing the subnet");
+    if (S->have_q && memcmp(&S->q.genome, g, sizeof(*g)) == 0 && S->q.policy.n == p->n &&
+        memcmp(S->q.policy.l, p->l, sizeof(p->l[0]) * (size_t)p->n) == 0)
         return QN_OK;
-    }
     if (S->have_q) qn_qnet_free(&S->q);
     S->have_q = false;
     enum qn_status st = qn_qnet_build(&S->q, &S->net, g, p, &S->train, &S->qcfg, e);

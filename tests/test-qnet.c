@@ -133,8 +133,9 @@ static void integer_matches_fake_quant(void) {
     free(zi), free(zf);
 }
 
-// A layer switched in place gives exactly the network built with that policy; sizes follow
-// the policy; a policy that does not fit the genome is refused.
+// Layers switched in place and back give exactly the network built; switched to another policy
+// they stay close to the network built with it (which re-estimates batch norm at that
+// precision); sizes follow the policy; a policy that does not fit the genome is refused.
 static void set_layer_and_size(void) {
     struct qn_mb_genome g;
     struct qn_mb_policy p8, p;
@@ -147,24 +148,36 @@ static void set_layer_and_size(void) {
     struct qn_qnet a, b;
     QN_ASSERT(qn_qnet_build(&a, &g_net, &g, &p8, &g_train, &c, &e) == QN_OK);
     QN_ASSERT(qn_qnet_build(&b, &g_net, &g, &p, &g_train, &c, &e) == QN_OK);
+    const int n = 64, K = S->n_classes;
+    float *z0 = malloc(sizeof(float) * n * K), *za = malloc(sizeof(float) * n * K), *zb = malloc(sizeof(float) * n * K);
+    logits_of(&a, qn_qnet_forward, n, z0);
     for (int i = 0; i < a.n_layers; i++)
         if (p.l[i].wbits != p8.l[i].wbits || p.l[i].abits != p8.l[i].abits)
             QT_CHECK(qn_qnet_set_layer(&a, i, p.l[i]) == QN_OK, "set_layer %d", i);
-    const int n = 64, K = S->n_classes;
-    float *za = malloc(sizeof(float) * n * K), *zb = malloc(sizeof(float) * n * K);
     logits_of(&a, qn_qnet_forward, n, za);
     logits_of(&b, qn_qnet_forward, n, zb);
-    QT_CHECK(memcmp(za, zb, sizeof(float) * n * K) == 0, "switched layers differ from the built policy");
+    int agree = 0;
+    for (int i = 0; i < n; i++) {
+        int ia = 0, ib = 0;
+        for (int k = 1; k < K; k++) ia = za[i * K + k] > za[i * K + ia] ? k : ia, ib = zb[i * K + k] > zb[i * K + ib] ? k : ib;
+        agree += ia == ib;
+    }
+    printf("    switched in place vs built at the policy: argmax agreement %d / %d\n", agree, n);
+    QT_CHECK(agree >= n * 9 / 10, "switched layers far from the built policy: %d / %d argmax agree", agree, n);
     QT_CHECK(qn_qnet_size_bytes(&a) == qn_mb_policy_size_bytes(S, &g, &p), "size after set_layer");
     QT_CHECK(qn_qnet_set_layer(&a, 0, (struct qn_mb_qlayer){9, 8}) == QN_ERR_ARG, "9 bits accepted");
     QT_CHECK(qn_qnet_set_layer(&a, a.n_layers, (struct qn_mb_qlayer){8, 8}) == QN_ERR_ARG, "bad layer accepted");
+    for (int i = 0; i < a.n_layers; i++) QT_CHECK(qn_qnet_set_layer(&a, i, p8.l[i]) == QN_OK, "set_layer back %d", i);
+    logits_of(&a, qn_qnet_forward, n, za);
+    QT_CHECK(memcmp(z0, za, sizeof(float) * n * K) == 0, "switched there and back differs from the build");
+    QT_CHECK(qn_qnet_size_bytes(&a) == qn_mb_policy_size_bytes(S, &g, &p8), "size after switching back");
     qn_qnet_free(&a), qn_qnet_free(&b);
     // a policy for another genome
     struct qn_mb_genome g2;
     QN_ASSERT(qn_mb_genome_parse(S, "min", &g2, &e) == QN_OK);
     struct qn_qnet q;
     QT_CHECK(qn_qnet_build(&q, &g_net, &g2, &p8, &g_train, &c, &e) == QN_ERR_ARG, "foreign policy accepted");
-    free(za), free(zb);
+    free(z0), free(za), free(zb);
 }
 
 // NSR of every layer: finite, positive, and larger at 4 bits than at 8.
