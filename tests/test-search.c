@@ -183,6 +183,22 @@ static void end_to_end(void) {
     }
     DIR *d = opendir(out);
     for (struct dirent *de; d && (de = readdir(d));) QT_CHECK(!strstr(de->d_name, ".tmp"), "left %s", de->d_name);
+    // the baselines and the front were timed again together at the end: their latencies are
+    // the table's "#final" entries
+    {
+        char *tab = qt_slurp(table, NULL);
+        int finals = 0;
+        for (const char *q = tab; q && (q = strstr(q, "#final")); q++) finals++;
+        QT_CHECK(finals >= 2 + (r.n_front > 1 ? 1 : 0), "%d verified latencies in the table", finals);
+        cJSON *j = tab ? cJSON_Parse(tab) : NULL;
+        const cJSON *pts = cJSON_GetObjectItemCaseSensitive(j, "configs");
+        const cJSON *it;
+        int matched = 0;
+        cJSON_ArrayForEach(it, pts) if (strstr(it->string, "#final") && cJSON_IsNumber(it))
+            for (int i = 0; i < r.n; i++) matched += it->valuedouble == r.pts[i].latency_ms;
+        QT_CHECK(matched >= finals, "verified latencies not in the results (%d of %d)", matched, finals);
+        cJSON_Delete(j), free(tab);
+    }
     if (d) closedir(d);
     snprintf(path, sizeof(path), "%s/evaluated.csv", out);
     char *csv = qt_slurp(path, NULL);
