@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -343,6 +344,15 @@ static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, s
         };
         const float *res = ep && ep->residual ? ep->residual + r * w_out * ep->ldr : NULL;
         const bool gelu = ep && ep->act == QN_ACT_GELU;
+        size_t ldr = ep ? ep->ldr : 0;
+        float *saved = NULL;
+        if (gelu && res && !ep->residual_before_act && res == a.y) {
+            // the residual is the output row, which the kernel overwrites before the late add
+            saved = malloc(w_out * p->c_in * sizeof(float));
+            QN_ASSERT(saved);
+            for (size_t ow = 0; ow < w_out; ow++) memcpy(saved + ow * p->c_in, res + ow * ldr, p->c_in * sizeof(float));
+            res = saved, ldr = p->c_in;
+        }
         if (ep) {
             a.bias = ep->bias;
             a.act = gelu ? QN_ACT_NONE : ep->act;
@@ -356,8 +366,9 @@ static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, s
             for (size_t ch = 0; ch < p->c_in; ch++) {
                 float *yp = a.y + ow * ld_y + ch;
                 *yp = qn_act_ref(QN_ACT_GELU, *yp);
-                if (res && !ep->residual_before_act) *yp += res[ow * ep->ldr + ch];
+                if (res && !ep->residual_before_act) *yp += res[ow * ldr + ch];
             }
+        free(saved);
     }
 }
 

@@ -250,12 +250,18 @@ static void conv_residual_in_place(void) {
                                        : qn_conv_wview_ohwi(w, 4, 19, ks[r], 19, 19, ks[r], 19);
         struct qn_f32_conv conv;
         QT_CHECK(qn_f32_conv_init(&conv, &p, &v) == QN_OK, "init");
-        struct qn_epilogue e1 = {.act = QN_ACT_RELU, .residual = res, .ldr = 19};
-        struct qn_epilogue e2 = {.act = QN_ACT_RELU, .residual = y, .ldr = 19};
-        qn_f32_conv_run(&conv, 1, x, 19, y2, 19, &e1);
-        qn_f32_conv_run(&conv, 1, x, 19, y, 19, &e2);
-        QT_CHECK(memcmp(y, y2, pix * 19 * sizeof(float)) == 0, "in-place residual differs (%s)",
-                 qn_conv_path_name(conv.path));
+        // every activation, the residual added before and after it
+        static const enum qn_act acts[] = {QN_ACT_RELU, QN_ACT_GELU, QN_ACT_HSWISH};
+        for (int ai = 0; ai < 3; ai++)
+            for (int before = 0; before < 2; before++) {
+                memcpy(y, res, pix * 19 * sizeof(float));
+                struct qn_epilogue e1 = {.act = acts[ai], .residual = res, .ldr = 19, .residual_before_act = before};
+                struct qn_epilogue e2 = {.act = acts[ai], .residual = y, .ldr = 19, .residual_before_act = before};
+                qn_f32_conv_run(&conv, 1, x, 19, y2, 19, &e1);
+                qn_f32_conv_run(&conv, 1, x, 19, y, 19, &e2);
+                QT_CHECK(memcmp(y, y2, pix * 19 * sizeof(float)) == 0, "in-place residual differs (%s, act %d, %s)",
+                         qn_conv_path_name(conv.path), (int)acts[ai], before ? "before" : "after");
+            }
         qn_f32_conv_free(&conv);
         free(x), free(w), free(y), free(y2), free(res);
     }
