@@ -126,9 +126,8 @@ int qn_cmd_run(int argc, char **argv) {
         qn_qnet_free(&q);
         return 2;
     }
-    if (ds.h != q.space->in_h || ds.w != q.space->in_w) {
-        fprintf(stderr, "qnas run: %s holds %dx%d images, the model takes %dx%d\n", data ? data : QN_FMNIST_DIR, ds.h,
-                ds.w, q.space->in_h, q.space->in_w);
+    if (qn_dataset_fits(&ds, data, q.space->in_h, q.space->in_w, q.space->n_classes, &e)) {
+        fprintf(stderr, "qnas run: %s\n", e.msg);
         qn_qnet_free(&q), qn_dataset_free(&ds);
         return 2;
     }

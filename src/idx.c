@@ -183,3 +183,14 @@ void qn_dataset_free(struct qn_dataset *ds) {
     qn_free(ds->labels);
     memset(ds, 0, sizeof(*ds));
 }
+
+enum qn_status qn_dataset_fits(const struct qn_dataset *ds, const char *dir, int h, int w, int n_classes,
+                               struct qn_error *e) {
+    if (ds->h != h || ds->w != w)
+        return qn_fail(e, QN_ERR_FORMAT, "%s holds %dx%d images, the model takes %dx%d", dir ? dir : QN_FMNIST_DIR,
+                       ds->h, ds->w, h, w);
+    if (ds->n_classes > n_classes)
+        return qn_fail(e, QN_ERR_FORMAT, "%s has labels up to %d, the model has %d classes", dir ? dir : QN_FMNIST_DIR,
+                       ds->n_classes - 1, n_classes);
+    return QN_OK;
+}

@@ -36,4 +36,8 @@ enum qn_status qn_idx_read(const char *path, int expect_ndim, int dims_out[3], u
 enum qn_status qn_dataset_load(const char *dir, enum qn_split split, struct qn_dataset *ds,
                                struct qn_error *e);
 void qn_dataset_free(struct qn_dataset *ds);
+// QN_ERR_FORMAT unless ds holds h x w images with labels below n_classes (what a model of that
+// input and output takes); the message names dir (NULL: QN_FMNIST_DIR).
+enum qn_status qn_dataset_fits(const struct qn_dataset *ds, const char *dir, int h, int w, int n_classes,
+                               struct qn_error *e);
 const char *qn_split_name(enum qn_split split);

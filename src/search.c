@@ -1199,6 +1199,9 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TRAIN, &S->train, e);
     if (!st) st = qn_dataset_load(c->data, QN_SPLIT_VAL, &S->val, e);
     if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TEST, &S->test, e);
+    const struct qn_dataset *sets[] = {&S->train, &S->val, &S->test};
+    for (int k = 0; k < 3 && !st; k++)
+        st = qn_dataset_fits(sets[k], c->data, S->net.space->in_h, S->net.space->in_w, S->net.space->n_classes, e);
     char path[4096];
     bool fresh = false;  // no earlier search in the folder
     if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)

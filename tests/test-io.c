@@ -107,6 +107,26 @@ static void dataset_splits(void) {
     }
     QT_CHECK(qn_dataset_load(tmpdir, QN_SPLIT_TEST, &ds, &e) == QN_ERR_IO && strstr(e.msg, "t10k-images"),
              "folder without the files: %s", e.msg);
+    // an MNIST-format folder of the wrong image size, then of too many classes: loads, but
+    // does not fit a 28x28, 10-class model
+    char p[512];
+    static unsigned char img[16 + 3 * 14 * 14];
+    const unsigned char lab[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 11};
+    path_in_tmp(p, sizeof(p), "t10k-images-idx3-ubyte.gz");
+    write_gz(p, img, idx_image(img, 3, 14, 14, 0));
+    path_in_tmp(p, sizeof(p), "t10k-labels-idx1-ubyte.gz");
+    write_gz(p, lab, sizeof(lab));
+    QT_CHECK(qn_dataset_load(tmpdir, QN_SPLIT_TEST, &ds, &e) == QN_OK, "small images: %s", e.msg);
+    QT_CHECK(qn_dataset_fits(&ds, tmpdir, 28, 28, 10, &e) == QN_ERR_FORMAT && strstr(e.msg, "14x14"),
+             "14x14 images accepted: %s", e.msg);
+    QT_CHECK(qn_dataset_fits(&ds, tmpdir, 14, 14, 10, &e) == QN_ERR_FORMAT && strstr(e.msg, "labels up to 11"),
+             "label 11 accepted for 10 classes: %s", e.msg);
+    QT_CHECK(qn_dataset_fits(&ds, tmpdir, 14, 14, 12, &e) == QN_OK, "fitting data refused: %s", e.msg);
+    qn_dataset_free(&ds);
+    path_in_tmp(p, sizeof(p), "t10k-images-idx3-ubyte.gz");
+    unlink(p);
+    path_in_tmp(p, sizeof(p), "t10k-labels-idx1-ubyte.gz");
+    unlink(p);
 }
 
 // --- safetensors ---
