@@ -934,7 +934,7 @@ static int cmp_double(const void *a, const void *b) {
 // its round medians (so a burst of load lands on all of them alike). Stored in the latency
 // table under "<key>#final", so a resumed or replayed search reuses them.
 #define VERIFY_ROUNDS 7
-static enum qn_status verify_latencies(struct srch *S, int *timed, struct qn_error *e) {
+static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_error *e) {
     struct qn_search_result *r = S->r;
     const int cap = 2 + r->n_front + r->n_arch + r->n_quant;
     int *idx = malloc(sizeof(int) * (size_t)cap), n = 0;
@@ -961,7 +961,6 @@ static enum qn_status verify_latencies(struct srch *S, int *timed, struct qn_err
         st = qn_qnet_build(&q[i], &S->net, &pt->g, &pt->p, &S->train, &S->qcfg, e);
         built += st == QN_OK;
     }
-    *timed = built;
     if (!st && built) {
         const int th = qn_threads();
         qn_threads_set(lat_threads(S->c));
@@ -975,7 +974,14 @@ static enum qn_status verify_latencies(struct srch *S, int *timed, struct qn_err
             if (lat_add(S, keys[i], t[i * VERIFY_ROUNDS + VERIFY_ROUNDS / 2])) st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
     }
-    for (int i = 0; i < n && !st; i++) r->pts[idx[i]].latency_ms = lat_find(S, keys[i]);
+    // *changed: points whose latency this call changed (timed now, or taken from the table), so
+    // a replay from the table walks the same rounds as the search that timed them
+    *changed = 0;
+    for (int i = 0; i < n && !st; i++) {
+        const double v = lat_find(S, keys[i]);
+        *changed += v != r->pts[idx[i]].latency_ms;
+        r->pts[idx[i]].latency_ms = v;
+    }
     for (int i = 0; i < n && q; i++)
         if (q[i].n_layers) qn_qnet_free(&q[i]);
     // the fronts stay the same points, ordered by the verified latencies
@@ -1141,7 +1147,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     if ((st = pred_fit(S, e))) return st;  // held-out quality over the baseline searches' points
     // fronts, measured on the test split
     // fronts, their points timed again together; a point the new latencies bring onto a front
-    // is timed too, until the fronts hold only re-timed points (at most 4 rounds of it). The
+    // is timed too, until no latency changes (at most 4 rounds of it). The
     // fronts are always the last thing computed, so they are non-dominated at the final latencies.
     S->phase = "verify";
     for (int pass = 0;; pass++) {
@@ -1151,8 +1157,8 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
             front_of(S, in_arch, c->max_front, &r->arch_front, &r->n_arch) ||
             front_of(S, in_quant, c->max_front, &r->quant_front, &r->n_quant))
             return qn_fail(e, QN_ERR_NOMEM, "out of memory");
-        int timed = 0;
-        if (pass == 4 || (st = verify_latencies(S, &timed, e)) || !timed) break;
+        int changed = 0;
+        if (pass == 4 || (st = verify_latencies(S, &changed, e)) || !changed) break;
     }
     if (st) return st;
     S->phase = "test";
