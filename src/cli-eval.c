@@ -62,10 +62,8 @@ int qn_cli_eval_load(const char *cmd, const struct qn_cli_eval_opts *o, struct q
     enum qn_status s = qn_mb_genome_parse(net->space, o->genome, g, &e);
     if (!s) s = qn_mb_policy_parse(net->space, g, o->policy ? o->policy : "fp32", p, &e);
     const struct qn_mb_space *sp = net->space;
-    if (!s) s = qn_dataset_load(o->data, QN_SPLIT_TRAIN, train, &e);
-    if (!s) s = qn_dataset_fits(train, o->data, sp->in_h, sp->in_w, sp->n_classes, &e);
-    if (!s && ds) s = qn_dataset_load(o->data, o->split, ds, &e);
-    if (!s && ds) s = qn_dataset_fits(ds, o->data, sp->in_h, sp->in_w, sp->n_classes, &e);
+    if (!s) s = qn_dataset_load_fit(o->data, QN_SPLIT_TRAIN, sp->in_h, sp->in_w, sp->n_classes, train, &e);
+    if (!s && ds) s = qn_dataset_load_fit(o->data, o->split, sp->in_h, sp->in_w, sp->n_classes, ds, &e);
     if (s) {
         fprintf(stderr, "qnas %s: %s\n", cmd, e.msg);
         qn_mb_net_free(net), qn_dataset_free(train);

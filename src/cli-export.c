@@ -121,14 +121,9 @@ int qn_cmd_run(int argc, char **argv) {
     }
     const double t_load = qn_now() - t0;
     struct qn_dataset ds = {0};
-    if (qn_dataset_load(data, split, &ds, &e)) {
+    if (qn_dataset_load_fit(data, split, q.space->in_h, q.space->in_w, q.space->n_classes, &ds, &e)) {
         fprintf(stderr, "qnas run: %s\n", e.msg);
         qn_qnet_free(&q);
-        return 2;
-    }
-    if (qn_dataset_fits(&ds, data, q.space->in_h, q.space->in_w, q.space->n_classes, &e)) {
-        fprintf(stderr, "qnas run: %s\n", e.msg);
-        qn_qnet_free(&q), qn_dataset_free(&ds);
         return 2;
     }
     t0 = qn_now();

@@ -194,3 +194,10 @@ enum qn_status qn_dataset_fits(const struct qn_dataset *ds, const char *dir, int
                        ds->n_classes - 1, n_classes);
     return QN_OK;
 }
+
+enum qn_status qn_dataset_load_fit(const char *dir, enum qn_split split, int h, int w, int n_classes,
+                                   struct qn_dataset *ds, struct qn_error *e) {
+    enum qn_status st = qn_dataset_load(dir, split, ds, e);
+    if (!st && (st = qn_dataset_fits(ds, dir, h, w, n_classes, e))) qn_dataset_free(ds);
+    return st;
+}

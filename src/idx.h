@@ -40,4 +40,7 @@ void qn_dataset_free(struct qn_dataset *ds);
 // input and output takes); the message names dir (NULL: QN_FMNIST_DIR).
 enum qn_status qn_dataset_fits(const struct qn_dataset *ds, const char *dir, int h, int w, int n_classes,
                                struct qn_error *e);
+// qn_dataset_load, then qn_dataset_fits; on any error ds is left empty.
+enum qn_status qn_dataset_load_fit(const char *dir, enum qn_split split, int h, int w, int n_classes,
+                                   struct qn_dataset *ds, struct qn_error *e);
 const char *qn_split_name(enum qn_split split);

@@ -487,7 +487,10 @@ static float *latency_input(const struct qn_qnet *q, int n) {
     return x;
 }
 
-static double median_sorted(const double *t, int n) { return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]); }
+double qn_median(double *t, int n) {
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
 
 struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps) {
     QN_ASSERT(n >= 1 && n <= q->max_batch && reps >= 1);
@@ -500,8 +503,8 @@ struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps) {
         qn_qnet_forward(q, x, n, z);
         t[i] = (qn_now() - t0) * 1e3;
     }
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    struct qn_latency L = {.median_ms = median_sorted(t, reps), .min_ms = t[0], .max_ms = t[reps - 1], .reps = reps};
+    const double med = qn_median(t, reps);  // sorts t
+    struct qn_latency L = {.median_ms = med, .min_ms = t[0], .max_ms = t[reps - 1], .reps = reps};
     qn_free(x), qn_free(z), free(t);
     return L;
 }
@@ -521,8 +524,7 @@ void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms) {
     q->prof = NULL;
     for (int i = 0; i < L; i++) {
         for (int r = 0; r < reps; r++) col[r] = t[(size_t)r * L + i] * 1e3;
-        qsort(col, (size_t)reps, sizeof(double), cmp_double);
-        ms[i] = median_sorted(col, reps);
+        ms[i] = qn_median(col, reps);
     }
     qn_free(x), qn_free(z), free(t), free(col);
 }

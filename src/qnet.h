@@ -116,6 +116,9 @@ struct qn_latency qn_qnet_latency(struct qn_qnet *q, int n, int reps);
 // includes the global pooling), in ms. The layers' medians add up to about the median total.
 void qn_qnet_latency_layers(struct qn_qnet *q, int n, int reps, double *ms);
 
+// Median of t[0 .. n) (n >= 1), sorting t in place.
+double qn_median(double *t, int n);
+
 // Model size at the real bit widths (qn_mb_policy_size_bytes).
 uint64_t qn_qnet_size_bytes(const struct qn_qnet *q);
 

@@ -357,11 +357,11 @@ static uint32_t file_crc(const char *path) {
 
 // --- measuring ---
 
-// Median batch-1 latency of the current subnet over latency_reps runs, on the latency threads.
-static double latency_once(struct srch *S) {
+// Median batch-1 latency of q over latency_reps runs, on the latency threads.
+static double latency_of(const struct srch *S, struct qn_qnet *q) {
     const int th = qn_threads();
     qn_threads_set(lat_threads(S->c));
-    const double ms = qn_qnet_latency(&S->q, 1, S->c->latency_reps).median_ms;
+    const double ms = qn_qnet_latency(q, 1, S->c->latency_reps).median_ms;
     qn_threads_set(th);
     return ms;
 }
@@ -436,10 +436,10 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
         // rarely covers both
         pt->latency_ms = lat_find(S, key);
         const bool timed = isnan(pt->latency_ms);
-        if (timed) pt->latency_ms = latency_once(S);
+        if (timed) pt->latency_ms = latency_of(S, &S->q);
         pt->val_acc = qn_qnet_accuracy(&S->q, &S->val, S->c->val_images);
         if (timed) {
-            pt->latency_ms = QN_MIN(pt->latency_ms, latency_once(S));
+            pt->latency_ms = QN_MIN(pt->latency_ms, latency_of(S, &S->q));
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
         cache_write(S, key, false, pt->val_acc, pt->latency_ms);
@@ -923,11 +923,6 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
     return QN_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // The headline compares latencies measured minutes apart on a shared machine. At the end the
 // baselines and every final front point are timed again together, in VERIFY_ROUNDS rounds of
 // latency_reps runs each, the points in alternation within a round; each keeps the median of
@@ -945,34 +940,26 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
     const int *lists[] = {&r->fp32_base, &r->int8_base, r->front, r->arch_front, r->quant_front};
     const int lens[] = {1, 1, r->n_front, r->n_arch, r->n_quant};
     for (int l = 0; l < 5 && !st; l++)
-        for (int k = 0; k < lens[l]; k++) {
-            bool dup = false;
-            for (int j = 0; j < n && !dup; j++) dup = idx[j] == lists[l][k];
-            if (!dup) idx[n++] = lists[l][k];
-        }
+        for (int k = 0; k < lens[l]; k++) idx[n++] = lists[l][k];
     int built = 0;
     for (int i = 0; i < n && !st; i++) {
         struct qn_search_point *pt = &r->pts[idx[i]];
         key_of(S, &pt->g, &pt->p, keys[i], sizeof(keys[i]) - 8);
         strcat(keys[i], "#final");
-        bool again = false;  // the same configuration measured twice (e.g. a baseline search found it)
+        // timed once per configuration (a point can be on two fronts, a configuration found twice)
+        bool again = false;
         for (int j = 0; j < i && !again; j++) again = strcmp(keys[i], keys[j]) == 0;
         if (again || !isnan(lat_find(S, keys[i]))) continue;
         st = qn_qnet_build(&q[i], &S->net, &pt->g, &pt->p, &S->train, &S->qcfg, e);
         built += st == QN_OK;
     }
     if (!st && built) {
-        const int th = qn_threads();
-        qn_threads_set(lat_threads(S->c));
         for (int round = 0; round < VERIFY_ROUNDS; round++)
             for (int i = 0; i < n; i++)
-                if (q[i].n_layers) t[i * VERIFY_ROUNDS + round] = qn_qnet_latency(&q[i], 1, S->c->latency_reps).median_ms;
-        qn_threads_set(th);
-        for (int i = 0; i < n && !st; i++) {
-            if (!q[i].n_layers) continue;
-            qsort(t + i * VERIFY_ROUNDS, VERIFY_ROUNDS, sizeof(double), cmp_double);
-            if (lat_add(S, keys[i], t[i * VERIFY_ROUNDS + VERIFY_ROUNDS / 2])) st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
-        }
+                if (q[i].n_layers) t[i * VERIFY_ROUNDS + round] = latency_of(S, &q[i]);
+        for (int i = 0; i < n && !st; i++)
+            if (q[i].n_layers && lat_add(S, keys[i], qn_median(t + i * VERIFY_ROUNDS, VERIFY_ROUNDS)))
+                st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
     }
     // *changed: points whose latency this call changed (timed now, or taken from the table), so
     // a replay from the table walks the same rounds as the search that timed them
@@ -984,16 +971,7 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
     }
     for (int i = 0; i < n && q; i++)
         if (q[i].n_layers) qn_qnet_free(&q[i]);
-    // the fronts stay the same points, ordered by the verified latencies
-    int *tmp = malloc(sizeof(int) * (size_t)cap);
-    if (!st && tmp) {
-        qn_sort_idx(r->front, r->n_front, tmp, cmp_latency_ctx, r->pts);
-        qn_sort_idx(r->arch_front, r->n_arch, tmp, cmp_latency_ctx, r->pts);
-        qn_sort_idx(r->quant_front, r->n_quant, tmp, cmp_latency_ctx, r->pts);
-    } else if (!st) {
-        st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
-    }
-    free(tmp), free(idx), free(keys), free(q), free(t);
+    free(idx), free(keys), free(q), free(t);
     return st;
 }
 
@@ -1145,10 +1123,9 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->phase = "quant-max";
     if ((st = search_round(S, &qq, "quant-max", e))) return st;
     if ((st = pred_fit(S, e))) return st;  // held-out quality over the baseline searches' points
-    // fronts, measured on the test split
     // fronts, their points timed again together; a point the new latencies bring onto a front
-    // is timed too, until no latency changes (at most 4 rounds of it). The
-    // fronts are always the last thing computed, so they are non-dominated at the final latencies.
+    // is timed too, until no latency changes (at most 4 rounds of it). The fronts are always the
+    // last thing computed, so they are non-dominated and ordered by latency at the final latencies.
     S->phase = "verify";
     for (int pass = 0;; pass++) {
         free(r->front), free(r->arch_front), free(r->quant_front);
@@ -1224,12 +1201,11 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
         S->weights_crc = file_crc(c->weights);
         st = qn_qgenome_init(&S->qg, sp, c->bits, c->n_bits, e);
     }
-    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TRAIN, &S->train, e);
-    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_VAL, &S->val, e);
-    if (!st) st = qn_dataset_load(c->data, QN_SPLIT_TEST, &S->test, e);
-    const struct qn_dataset *sets[] = {&S->train, &S->val, &S->test};
+    struct qn_dataset *sets[] = {&S->train, &S->val, &S->test};
+    const enum qn_split splits[] = {QN_SPLIT_TRAIN, QN_SPLIT_VAL, QN_SPLIT_TEST};
     for (int k = 0; k < 3 && !st; k++)
-        st = qn_dataset_fits(sets[k], c->data, S->net.space->in_h, S->net.space->in_w, S->net.space->n_classes, e);
+        st = qn_dataset_load_fit(c->data, splits[k], S->net.space->in_h, S->net.space->in_w, S->net.space->n_classes,
+                                 sets[k], e);
     char path[4096];
     bool fresh = false;  // no earlier search in the folder
     if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)

@@ -282,17 +282,9 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     int *perm = NULL;
     cJSON *hist = NULL;
     enum qn_status st;
-    if ((st = qn_dataset_load(c->data_dir, QN_SPLIT_TRAIN, &train, e))) goto out;
-    if ((st = qn_dataset_load(c->data_dir, QN_SPLIT_VAL, &val, e))) goto out;
-    if ((st = qn_dataset_fits(&train, c->data_dir, S->in_h, S->in_w, S->n_classes, e)) ||
-        (st = qn_dataset_fits(&val, c->data_dir, S->in_h, S->in_w, S->n_classes, e)))
+    if ((st = qn_dataset_load_fit(c->data_dir, QN_SPLIT_TRAIN, S->in_h, S->in_w, S->n_classes, &train, e)) ||
+        (st = qn_dataset_load_fit(c->data_dir, QN_SPLIT_VAL, S->in_h, S->in_w, S->n_classes, &val, e)))
         goto out;
-    if (train.h != S->in_h || train.w != S->in_w || train.n_classes > S->n_classes) {
-        st = qn_fail(e, QN_ERR_FORMAT, "%s: images are %dx%d with %d classes; %s needs %dx%d and at most %d",
-                     c->data_dir ? c->data_dir : QN_FMNIST_DIR, train.h, train.w, train.n_classes, S->name, S->in_h,
-                     S->in_w, S->n_classes);
-        goto out;
-    }
     if (c->limit_train > 0 && c->limit_train < train.n) train.n = c->limit_train;
     if ((st = qn_mb_net_init(&net, S, e)) || (st = qn_mb_net_alloc_grad(&net, e))) goto out;
     o.m = qn_alloc(net.n_floats * sizeof(float));
