@@ -127,6 +127,10 @@ struct qn_qs8_conv {
     int32_t *hwc_w;                    // direct: [kh * kw * c_in][c_pad] as (uint16_t)w, 0 padded
     float *w_scale;                    // depthwise / direct: [c_out]
     float *dw_mul;                     // depthwise / direct: [c_pad] a_scale * w_scale, per run
+    int8_t *dwq_w;                     // depthwise 3/5/7, stride 1/2: row-quad weights and
+    int32_t *dwq_colpre;               // column prefix sums (qs8-dwconv.h), NULL otherwise
+    uint8_t *dwq_scratch;              // row-quad buffers, one per thread, allocated by run
+    size_t dwq_scratch_bytes;
     uint8_t *scratch;                  // im2col or subsampled pixels (u8)
     size_t scratch_elems;
 };

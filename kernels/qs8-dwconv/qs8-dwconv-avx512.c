@@ -113,3 +113,107 @@ void qn_qs8_dwconv_ukernel_kxk__avx512(const struct qn_qs8_dwconv_args *a) {
 QN_DW_KERNEL(3)
 QN_DW_KERNEL(5)
 QN_DW_KERNEL(7)
+
+// --- row quads (see qs8-dwconv.h) ---
+
+// Transposes the block's input into quads: per quad and column, 4 rows x 16 channels of u8 ->
+// [16 channels][4 rows] with two rounds of byte / word interleaves.
+static void quad_pack(const struct qn_qs8_dwconv_quad_args *a, __mmask16 m) {
+    const struct qn_qs8_dwconv_args *r = &a->r;
+    const size_t n_quads = (a->h_in + 2 * r->pad + 3) / 4;
+    const __m128i zp = _mm_set1_epi8((char)r->x_zp);
+    for (size_t q = 0; q < n_quads; q++) {
+        const uint8_t *row[4];
+        for (size_t t = 0; t < 4; t++) {
+            const ptrdiff_t ih = (ptrdiff_t)(4 * q + t) - (ptrdiff_t)r->pad;
+            row[t] = ih >= 0 && ih < (ptrdiff_t)a->h_in
+                         ? r->x + (size_t)ih * r->w_in * r->ld_x + a->cb : NULL;
+        }
+        uint8_t *dst = a->quads + q * r->w_in * 64;
+        for (size_t col = 0; col < r->w_in; col++) {
+            __m128i v[4];
+            for (size_t t = 0; t < 4; t++)
+                v[t] = row[t] ? _mm_mask_loadu_epi8(zp, m, row[t] + col * r->ld_x) : zp;
+            const __m128i ab_lo = _mm_unpacklo_epi8(v[0], v[1]), ab_hi = _mm_unpackhi_epi8(v[0], v[1]);
+            const __m128i cd_lo = _mm_unpacklo_epi8(v[2], v[3]), cd_hi = _mm_unpackhi_epi8(v[2], v[3]);
+            __m128i *d = (__m128i *)(dst + col * 64);
+            _mm_store_si128(d + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
+            _mm_store_si128(d + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
+            _mm_store_si128(d + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
+            _mm_store_si128(d + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+        }
+    }
+}
+
+// UR outputs of row oy from ow (n_out stored): block()'s pixel sweep, a quad per pass.
+QN_INLINE void quad_block(const struct qn_qs8_dwconv_quad_args *a,
+                          const struct qn_qs8_dwconv_args *row, size_t oy, size_t ow,
+                          size_t n_out, __mmask16 m, __m512i zp, const size_t K, const size_t S,
+                          const size_t UR) {
+    const struct qn_qs8_dwconv_args *r = &a->r;
+    const size_t base = oy * S, ph = base % 4, nq = (ph + K + 3) / 4;
+    const uint8_t *qx = a->quads + base / 4 * r->w_in * 64;
+    const int8_t *wq = a->wq + (ph * QN_DWQ_NQ(K) * K * r->c_pad + a->cb) * 4;
+    __m512i acc[8];
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_si512();
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)r->pad;
+    const ptrdiff_t p_lo = -x0, p_hi = (ptrdiff_t)r->w_in - x0;
+    for (size_t q = 0; q < nq; q++) {
+        const uint8_t *xr = qx + q * r->w_in * 64;
+        const int8_t *wr = wq + q * K * r->c_pad * 4;
+        __m512i wv[7];
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++) wv[j] = _mm512_loadu_si512(wr + j * r->c_pad * 4);
+#pragma GCC unroll 32
+        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
+            if ((ptrdiff_t)p < p_lo || (ptrdiff_t)p >= p_hi) continue;
+            const __m512i xv = _mm512_load_si512(xr + (size_t)(x0 + (ptrdiff_t)p) * 64);
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (p >= u * S && p - u * S < K)
+                    acc[u] = _mm512_dpbusd_epi32(acc[u], xv, wv[p - u * S]);
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++) {
+        if (u >= n_out) continue;
+        size_t j_lo, j_hi;
+        qn_dwconv_taps(ow + u, r->w_in, K, S, r->pad, &j_lo, &j_hi);
+        const __m512i corr = _mm512_sub_epi32(_mm512_loadu_si512(a->colpre + j_hi * r->c_pad + a->cb),
+                                              _mm512_loadu_si512(a->colpre + j_lo * r->c_pad + a->cb));
+        store_block(row, ow + u, a->cb, m, _mm512_sub_epi32(acc[u], _mm512_mullo_epi32(corr, zp)));
+    }
+}
+
+QN_INLINE void quad_image(const struct qn_qs8_dwconv_quad_args *a, const size_t K, const size_t S) {
+    const size_t nc = a->r.c - a->cb;
+    const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    const __m512i zp = _mm512_set1_epi32(a->r.x_zp);
+    const size_t esize = a->r.out_u8 ? 1 : sizeof(float);
+    quad_pack(a, m);
+    for (size_t oy = 0; oy < a->h_out; oy++) {
+        struct qn_qs8_dwconv_args row = a->r;
+        row.y = (char *)a->r.y + oy * a->r.w_out * a->r.ld_y * esize;
+        if (a->r.res) row.res = a->r.res + oy * a->r.w_out * a->r.ld_r;
+        size_t ow = 0;
+        for (; ow + 8 <= a->r.w_out; ow += 8) quad_block(a, &row, oy, ow, 8, m, zp, K, S, 8);
+        const size_t rest = a->r.w_out - ow;
+        if (rest > 4)
+            quad_block(a, &row, oy, ow, rest, m, zp, K, S, 8);
+        else if (rest > 0)
+            quad_block(a, &row, oy, ow, rest, m, zp, K, S, 4);
+    }
+}
+
+#define QN_DWQ_KERNEL(K)                                                                 \
+    void qn_qs8_dwconv_quad_##K##x##K##__avx512(const struct qn_qs8_dwconv_quad_args *a) { \
+        if (a->r.stride == 1)                                                            \
+            quad_image(a, K, 1);                                                         \
+        else                                                                             \
+            quad_image(a, K, 2);                                                         \
+    }
+
+QN_DWQ_KERNEL(3)
+QN_DWQ_KERNEL(5)
+QN_DWQ_KERNEL(7)

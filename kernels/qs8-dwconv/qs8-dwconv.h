@@ -53,3 +53,37 @@ void qn_qs8_dwconv_ukernel_3x3__avx512(const struct qn_qs8_dwconv_args *a);
 void qn_qs8_dwconv_ukernel_5x5__avx512(const struct qn_qs8_dwconv_args *a);
 void qn_qs8_dwconv_ukernel_7x7__avx512(const struct qn_qs8_dwconv_args *a);
 void qn_qs8_dwconv_ukernel_kxk__avx512(const struct qn_qs8_dwconv_args *a);
+
+// --- Row-quad kernel (AVX-512 VNNI): four kernel rows per vpdpbusd ---
+//
+// One call computes a whole image for one 16-channel block. It first transposes the block's
+// input into row quads: padded rows [4q, 4q + 4) (rows outside the image hold x_zp) become, per
+// column, 64 bytes [16 channels][4 rows], so one vpdpbusd multiplies 4 kernel rows of 16
+// channels at once against s8 weights. Output row oy's window starts at padded row s * oy, at
+// phase ph = (s * oy) % 4 of quad (s * oy) / 4, and spans nq(ph) = (ph + k + 3) / 4 quads; each
+// phase has its own weight layout with zeros outside the window:
+//   wq[(((ph * QN_DWQ_NQ(k) + q) * k + j) * c_pad + ch) * 4 + t] = w[4q + t - ph][j][ch] or 0.
+// Columns outside the image are skipped, padded rows are not, so the exact sum is
+//   sum (x - x_zp) w = acc - x_zp * (colpre[j_hi] - colpre[j_lo]),
+// colpre[j][ch] = sum over kernel rows i and columns j' < j of w[i][j'][ch].
+#define QN_DWQ_NQ(k) (((k) + 6) / 4)
+
+struct qn_qs8_dwconv_quad_args {
+    struct qn_qs8_dwconv_args r;  // x: the image [h_in][w_in][ld_x]; y: the image output
+                                  // [h_out][w_out][ld_y]; res: [h_out][w_out][ld_r] or NULL;
+                                  // ld_xrow, i_lo, i_hi and w unused
+    size_t h_in, h_out;
+    const int8_t *wq;             // see above
+    const int32_t *colpre;        // [k + 1][c_pad]
+    size_t cb;                    // first channel of the block
+    uint8_t *quads;               // qn_qs8_dwconv_quad_scratch() bytes, 64-byte aligned
+};
+
+// Scratch bytes one call needs.
+static inline size_t qn_qs8_dwconv_quad_scratch(size_t h_in, size_t w_in, size_t pad) {
+    return (h_in + 2 * pad + 3) / 4 * w_in * 64;
+}
+
+void qn_qs8_dwconv_quad_3x3__avx512(const struct qn_qs8_dwconv_quad_args *a);
+void qn_qs8_dwconv_quad_5x5__avx512(const struct qn_qs8_dwconv_quad_args *a);
+void qn_qs8_dwconv_quad_7x7__avx512(const struct qn_qs8_dwconv_quad_args *a);
