@@ -277,6 +277,8 @@ void qn_mb_dw_kernel(const struct qn_mb_net *net, int stage, int block, int k, i
 
 struct block_bufs {
     const float *in;
+    // e2 / d2 (BN out before the activation) exist only for activations whose derivative
+    // cannot be read off the output (see mask_from_output); ReLU6 blocks run without them.
     float *e1, *e2, *e3;  // expand conv out, BN out, ReLU6 out   [B][H][W][ce]
     float *d1, *d2, *d3;  // depthwise out, BN out, ReLU6 out     [B][Ho][Wo][ce]
     float *p1, *out;      // project conv out, BN (+ residual) out [B][Ho][Wo][cout]
@@ -325,6 +327,11 @@ static void prof_mark(struct qn_mb_run *r, int bwd, enum qn_mb_prof_kind k) {
 }
 #define PROF_START(r) prof_mark(r, 0, QN_MB_PROF_COUNT)
 
+// ReLU and ReLU6 pass the gradient exactly where their output is strictly inside (0, 6) (or
+// > 0), so the backward mask can be read off the saved output y = act(BN(x)) instead of a
+// stored pre-activation: one activation-sized buffer less written and read per BN layer.
+static bool mask_from_output(enum qn_act a) { return a == QN_ACT_NONE || a == QN_ACT_RELU || a == QN_ACT_RELU6; }
+
 // Sizes every buffer for the max genome at max_batch, then carves one arena (or, with
 // base == NULL, just counts).
 static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float *base) {
@@ -340,7 +347,8 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
     } while (0)
     int H = conv_out(s->in_h, s->stem_stride), W = conv_out(s->in_w, s->stem_stride);
     TAKE(r->s1, B * H * W * s->stem_c);
-    TAKE(r->s2, B * H * W * s->stem_c);
+    const size_t pre_outer = mask_from_output((enum qn_act)s->act_outer) ? 0 : 1;
+    TAKE(r->s2, pre_outer * B * H * W * s->stem_c);
     TAKE(r->s3, B * H * W * s->stem_c);
     TAKE(r->s_stats, 2 * s->stem_c);
     struct qn_nn_conv cv;
@@ -354,10 +362,11 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
             int stride = b == 0 ? s->stage_stride[i] : 1, Ho = conv_out(H, stride), Wo = conv_out(W, stride);
             size_t pin = B * H * W, pout = B * Ho * Wo;
             TAKE(bb->e1, pin * ce);
-            TAKE(bb->e2, pin * ce);
+            const size_t pre = mask_from_output((enum qn_act)s->act_block) ? 0 : 1;
+            TAKE(bb->e2, pre * pin * ce);
             TAKE(bb->e3, pin * ce);
             TAKE(bb->d1, pout * ce);
-            TAKE(bb->d2, pout * ce);
+            TAKE(bb->d2, pre * pout * ce);
             TAKE(bb->d3, pout * ce);
             TAKE(bb->p1, pout * cout);
             TAKE(bb->out, pout * cout);
@@ -374,7 +383,7 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
         }
     r->Hh = H, r->Wh = W;
     TAKE(r->h1, B * H * W * s->head_c);
-    TAKE(r->h2, B * H * W * s->head_c);
+    TAKE(r->h2, pre_outer * B * H * W * s->head_c);
     TAKE(r->h3, B * H * W * s->head_c);
     TAKE(r->h_stats, 2 * s->head_c);
     TAKE(r->pool, B * s->head_c);
@@ -429,7 +438,7 @@ void qn_mb_run_free(struct qn_mb_run *r) {
 }
 
 // BN + activation forward in the given mode; stats holds [mean][rstd] of C channels for
-// backward, ypre the BN output before the activation (NULL when act is NONE).
+// backward, ypre the BN output before the activation (not written when mask_from_output(act)).
 static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
                            int recal_count, size_t P, int C, const float *x, enum qn_act act, float *stats,
                            float *ypre, float *y) {
@@ -439,7 +448,7 @@ static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convb
         qn_nn_bn_act_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, act, y);
         return;
     }
-    qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, act == QN_ACT_NONE ? NULL : ypre, y);
+    qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, mask_from_output(act) ? NULL : ypre, y);
     if (mode == QN_MB_BN_RECAL) {
         // cumulative average over the calibration batches (equal weights, as Once-for-All)
         float a = 1.0f / (float)(recal_count + 1);
@@ -613,10 +622,13 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     return r->logits;
 }
 
+// ypre: the forward's pre-activation; y: its output, which carries the mask instead when
+// mask_from_output(act) (ReLU6: 0 < y < 6 exactly where 0 < ypre < 6).
 static void act_bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb, size_t P, int C, const float *x,
-                            const float *stats, enum qn_act act, const float *ypre, const float *dy, float *dx) {
-    qn_nn_act_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, act, ypre, dy, net->grad + cb->gamma,
-                     net->grad + cb->beta, dx);
+                            const float *stats, enum qn_act act, const float *ypre, const float *y, const float *dy,
+                            float *dx) {
+    qn_nn_act_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, act, mask_from_output(act) ? y : ypre, dy,
+                     net->grad + cb->gamma, net->grad + cb->beta, dx);
 }
 
 // dW of a fake-quantized weight, computed on the dense copy, into the stored tensor's rows
@@ -651,7 +663,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     prof_mark(r, 1, QN_MB_PROF_OTHER);
     qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
     prof_mark(r, 1, QN_MB_PROF_OTHER);
-    act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, buf[1],
+    act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, r->h3, buf[1],
                     buf[2]);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     if (lq(r, li)) {
@@ -675,7 +687,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
             const int lp = li, ld = li - 1, le = li - 2;
             li -= 3;
-            act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, dout, t1);
+            act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, NULL, dout, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             if (lq(r, lp)) {
                 memset(gs, 0, sizeof(float) * (size_t)cout * ce);
@@ -686,7 +698,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
                              net->grad + bp->project.w, NULL, t2);
             }
             prof_mark(r, 1, QN_MB_PROF_POINTWISE);
-            act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, t2,
+            act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, bb->d3, t2,
                             t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
@@ -712,7 +724,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             }
             if (!top) dw_chain_backward(net, bp, cemax, ce, lvl, bb->keff, r->dkeff);
             prof_mark(r, 1, QN_MB_PROF_DEPTHWISE);
-            act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, t2, t1);
+            act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, bb->e3, t2, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             if (lq(r, le)) {
                 memset(gs, 0, sizeof(float) * (size_t)ce * cin);
@@ -732,7 +744,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     QN_ASSERT(li == 0);
     float *d = buf[gi], *t = buf[(gi + 1) & 3];
     P = (size_t)B * r->H0 * r->W0;
-    act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, d, t);
+    act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, r->s3, d, t);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     struct qn_nn_conv cv;
     const size_t sk = (size_t)s->stem_k * s->stem_k * s->in_c;
