@@ -18,6 +18,7 @@
 
 struct nn_config {
     qn_f32_dwconv_fwd_fn dw_fwd;
+    qn_f32_dwconv_dx_fn dw_dx;
     qn_f32_dwconv_wgrad_fn dw_wgrad;
     qn_f32_bn_sums_fn bn_sums;
     qn_f32_bn_act_fn bn_act;
@@ -31,10 +32,12 @@ static pthread_once_t nn_once = PTHREAD_ONCE_INIT;
 static void nn_init(void) {
     // AVX2 levels use the portable kernels for now (training runs on the AVX-512 machine).
     for (int i = 0; i < QN_ISA_COUNT; i++)
-        nn_configs[i] = (struct nn_config){qn_f32_dwconv_fwd__scalar, qn_f32_dwconv_wgrad__scalar, qn_f32_bn_sums__scalar,
+        nn_configs[i] = (struct nn_config){qn_f32_dwconv_fwd__scalar, qn_f32_dwconv_dx__scalar,
+                                           qn_f32_dwconv_wgrad__scalar, qn_f32_bn_sums__scalar,
                                            qn_f32_bn_act__scalar, qn_f32_act_bwd_sums__scalar,
                                            qn_f32_bn_bwd_dx__scalar};
-    nn_configs[QN_ISA_AVX512] = (struct nn_config){qn_f32_dwconv_fwd__avx512, qn_f32_dwconv_wgrad__avx512, qn_f32_bn_sums__avx512,
+    nn_configs[QN_ISA_AVX512] = (struct nn_config){qn_f32_dwconv_fwd__avx512, qn_f32_dwconv_dx__avx512,
+                                                   qn_f32_dwconv_wgrad__avx512, qn_f32_bn_sums__avx512,
                                                    qn_f32_bn_act__avx512, qn_f32_act_bwd_sums__avx512,
                                                    qn_f32_bn_bwd_dx__avx512};
 }
@@ -46,8 +49,8 @@ static const struct nn_config *nn_config(void) {
 
 const char *qn_nn_kernels_variant(void) {
     pthread_once(&nn_once, nn_init);
-    return qn_isa() == QN_ISA_AVX512 ? "qn_f32_dwconv_{fwd,wgrad}__avx512, qn_f32_bn_*__avx512"
-                                     : "qn_f32_dwconv_{fwd,wgrad}__scalar, qn_f32_bn_*__scalar";
+    return qn_isa() == QN_ISA_AVX512 ? "qn_f32_dwconv_{fwd,dx,wgrad}__avx512, qn_f32_bn_*__avx512"
+                                     : "qn_f32_dwconv_{fwd,dx,wgrad}__scalar, qn_f32_bn_*__scalar";
 }
 
 static int thread_id(void) {
@@ -184,82 +187,32 @@ void qn_nn_dw_init(struct qn_nn_dw *d, int B, int H, int W, int C, int k, int st
     *d = (struct qn_nn_dw){B, H, W, C, k, stride, conv_out(H, stride), conv_out(W, stride), w, ws_h, ws_w};
 }
 
-// Per-thread scratch that grows and is kept for the thread's life (no allocation per call).
-static _Thread_local float *tl_buf[2];
-static _Thread_local size_t tl_cap[2];
-
-static float *thread_buf(int slot, size_t floats) {
-    if (tl_cap[slot] < floats) {
-        qn_free(tl_buf[slot]);
-        tl_buf[slot] = qn_alloc(floats * sizeof(float));
-        QN_ASSERT(tl_buf[slot]);
-        tl_cap[slot] = floats;
-    }
-    return tl_buf[slot];
-}
-
-// Copies image [H][W][C] into dst [H+2p][W+2p][C] with zero borders.
-static void pad_image(const float *x, int H, int W, int C, int p, float *dst) {
-    const int Wp = W + 2 * p;
-    const size_t rowp = (size_t)Wp * C;
-    memset(dst, 0, sizeof(float) * rowp * p);
-    for (int h = 0; h < H; h++) {
-        float *r = dst + (size_t)(h + p) * rowp;
-        memset(r, 0, sizeof(float) * p * C);
-        memcpy(r + (size_t)p * C, x + (size_t)h * W * C, sizeof(float) * (size_t)W * C);
-        memset(r + (size_t)(p + W) * C, 0, sizeof(float) * p * C);
-    }
-    memset(dst + (size_t)(H + p) * rowp, 0, sizeof(float) * rowp * p);
-}
-
+// One image per iteration; the kernels visit only the taps inside the image (no padded copies).
 void qn_nn_dw_fwd(const struct qn_nn_dw *d, const float *x, float *y) {
     const struct nn_config *cf = nn_config();
-    const int p = d->k / 2;
-    const struct qn_dwt_shape sh = {d->H + 2 * p, d->W + 2 * p, d->C, d->k, d->stride, d->Ho, d->Wo};
+    const struct qn_dwt_shape sh = {d->H, d->W, d->C, d->k, d->stride, d->Ho, d->Wo};
     const size_t in = (size_t)d->H * d->W * d->C, out = (size_t)d->Ho * d->Wo * d->C;
 #pragma omp parallel for num_threads(qn_threads()) schedule(static)
-    for (int b = 0; b < d->B; b++) {
-        float *xp = thread_buf(0, (size_t)sh.Hp * sh.Wp * d->C);
-        pad_image(x + b * in, d->H, d->W, d->C, p, xp);
-        cf->dw_fwd(&sh, xp, d->w, d->ws_h, d->ws_w, y + b * out);
-    }
+    for (int b = 0; b < d->B; b++) cf->dw_fwd(&sh, x + b * in, d->w, d->ws_h, d->ws_w, y + b * out);
 }
 
-// dX is the forward kernel (stride 1, kernel flipped) over dY dilated by the stride and padded:
-// dx[ih][iw] = sum_{i,j} D[ih + i][iw + j] * w[k-1-i][k-1-j], with D[u][v] = dy[(u-p)/s][(v-p)/s]
-// where both divisions are exact and in range, 0 elsewhere (D is [H+k-1][W+k-1]).
+// dW: each thread sums its images into a dense [k][k][C] partial; the partials are added to the
+// strided dW in thread order, so the result depends on the thread count only.
 void qn_nn_dw_bwd(const struct qn_nn_dw *d, const float *x, const float *dy, float *dw, float *dx) {
     const struct nn_config *cf = nn_config();
-    const int k = d->k, p = k / 2, C = d->C, nt = qn_threads(), st = d->stride;
+    const int k = d->k, C = d->C, nt = qn_threads();
     const size_t taps = (size_t)k * k * C, in = (size_t)d->H * d->W * C, out = (size_t)d->Ho * d->Wo * C;
-    const struct qn_dwt_shape shw = {d->H + 2 * p, d->W + 2 * p, C, k, st, d->Ho, d->Wo};
-    const struct qn_dwt_shape shd = {d->H + k - 1, d->W + k - 1, C, k, 1, d->H, d->W};
-    float *flip = qn_alloc(sizeof(float) * taps), *part = qn_alloc(sizeof(float) * taps * (size_t)nt);
-    QN_ASSERT(flip && part);
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < k; j++)
-            memcpy(flip + ((size_t)i * k + j) * C, d->w + (k - 1 - i) * d->ws_h + (k - 1 - j) * d->ws_w,
-                   sizeof(float) * C);
+    const struct qn_dwt_shape sh = {d->H, d->W, C, k, d->stride, d->Ho, d->Wo};
+    float *part = qn_alloc(sizeof(float) * taps * (size_t)nt);
+    QN_ASSERT(part);
     memset(part, 0, sizeof(float) * taps * (size_t)nt);
 #pragma omp parallel num_threads(nt)
     {
         float *my = part + taps * (size_t)thread_id();
 #pragma omp for schedule(static)
         for (int b = 0; b < d->B; b++) {
-            float *xp = thread_buf(0, (size_t)shw.Hp * shw.Wp * C);
-            pad_image(x + b * in, d->H, d->W, C, p, xp);
-            cf->dw_wgrad(&shw, xp, dy + b * out, my);
-            float *dp = thread_buf(1, (size_t)shd.Hp * shd.Wp * C);
-            if (st == 1) {
-                pad_image(dy + b * out, d->Ho, d->Wo, C, p, dp);
-            } else {
-                memset(dp, 0, sizeof(float) * (size_t)shd.Hp * shd.Wp * C);
-                for (int oh = 0; oh < d->Ho; oh++)
-                    for (int ow = 0; ow < d->Wo; ow++)
-                        memcpy(dp + ((size_t)(p + oh * st) * shd.Wp + (p + ow * st)) * C,
-                               dy + b * out + ((size_t)oh * d->Wo + ow) * C, sizeof(float) * C);
-            }
-            cf->dw_fwd(&shd, dp, flip, (size_t)k * C, (size_t)C, dx + b * in);
+            cf->dw_wgrad(&sh, x + b * in, dy + b * out, my, (size_t)k * C, (size_t)C);
+            cf->dw_dx(&sh, dy + b * out, d->w, d->ws_h, d->ws_w, dx + b * in);
         }
     }
     for (int t = 0; t < nt; t++)
@@ -269,7 +222,7 @@ void qn_nn_dw_bwd(const struct qn_nn_dw *d, const float *x, const float *dy, flo
                 const float *src = part + taps * (size_t)t + ((size_t)i * k + j) * C;
                 for (int c = 0; c < C; c++) dst[c] += src[c];
             }
-    qn_free(part), qn_free(flip);
+    qn_free(part);
 }
 
 // --- batch norm ---

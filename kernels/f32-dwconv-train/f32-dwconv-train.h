@@ -1,29 +1,46 @@
-// Depthwise convolution kernels for training, one NHWC image at a time, on ZERO-PADDED input:
-// the operator (src/nn.c) copies each image into a buffer with the borders already applied, so
-// every output pixel sees all k x k taps and the kernels have no bounds logic at all.
+// Depthwise convolution kernels for training, one NHWC image per call, padding p = k/2 on every
+// side, odd k. Padding is never materialized: every kernel visits only the taps that land inside
+// the image (a padded tap contributes zero, so skipping it is exact).
 //
-// Forward:  y[oh][ow][c] = sum_{i,j} xp[oh*s + i][ow*s + j][c] * w[i][j][c]
-//           (xp is x padded by k/2 on every side: [Hp][Wp][C]).
-// Input gradient: the same forward kernel, stride 1, on dy dilated by the stride and padded,
-//           with the kernel flipped (see qn_nn_dw_bwd).
-// Weight gradient: dw[i][j][c] += sum_{oh,ow} dy[oh][ow][c] * xp[oh*s + i][ow*s + j][c].
+// Forward:         y[oh][ow][c]  = sum_{i,j valid} x[oh*s + i - p][ow*s + j - p][c] * w[i][j][c]
+// Input gradient:  dx[ih][iw][c] = sum over (oh, ow, i, j) with oh*s + i - p = ih and
+//                  ow*s + j - p = iw: dy[oh][ow][c] * w[i][j][c]
+//                  (the transposed convolution: for stride 2 only the taps i = ih + p (mod 2),
+//                  j = iw + p (mod 2) exist, so no zero of a dilated dy is ever multiplied)
+// Weight gradient: dw[i][j][c] += sum_{oh,ow valid} dy[oh][ow][c] * x[oh*s + i - p][ow*s + j - p][c]
+//
+// Images are dense: x [H][W][C], y and dy [Ho][Wo][C], dx [H][W][C]. Weights are a strided
+// window (the elastic kernel is a view into a larger supernet tensor): w[i*ws_h + j*ws_w + c];
+// the weight gradient takes its own strides the same way.
 #pragma once
 
 #include <stddef.h>
 
 struct qn_dwt_shape {
-    int Hp, Wp, C, k, stride, Ho, Wo;  // padded input, channels, kernel, stride, output
+    int H, W, C, k, stride, Ho, Wo;  // input, channels, kernel (odd), stride, output (Ho = (H-1)/s + 1)
 };
 
-// w[i*ws_h + j*ws_w + c]; y [Ho][Wo][C] overwritten.
-typedef void (*qn_f32_dwconv_fwd_fn)(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
+// y overwritten.
+typedef void (*qn_f32_dwconv_fwd_fn)(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
                                      size_t ws_w, float *y);
-// dw [k][k][C] dense, accumulated.
-typedef void (*qn_f32_dwconv_wgrad_fn)(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
+// dx overwritten.
+typedef void (*qn_f32_dwconv_dx_fn)(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
+                                    size_t ws_w, float *dx);
+// dw[i*ds_h + j*ds_w + c] accumulated (+=).
+typedef void (*qn_f32_dwconv_wgrad_fn)(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw,
+                                       size_t ds_h, size_t ds_w);
 
-void qn_f32_dwconv_fwd__scalar(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
+void qn_f32_dwconv_fwd__scalar(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
                                size_t ws_w, float *y);
-void qn_f32_dwconv_wgrad__scalar(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
-void qn_f32_dwconv_fwd__avx512(const struct qn_dwt_shape *s, const float *xp, const float *w, size_t ws_h,
+void qn_f32_dwconv_dx__scalar(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
+                              size_t ws_w, float *dx);
+void qn_f32_dwconv_wgrad__scalar(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw,
+                                 size_t ds_h, size_t ds_w);
+
+// k = 3, 5, 7 and stride 1, 2; anything else falls back to the scalar kernels.
+void qn_f32_dwconv_fwd__avx512(const struct qn_dwt_shape *s, const float *x, const float *w, size_t ws_h,
                                size_t ws_w, float *y);
-void qn_f32_dwconv_wgrad__avx512(const struct qn_dwt_shape *s, const float *xp, const float *dy, float *dw);
+void qn_f32_dwconv_dx__avx512(const struct qn_dwt_shape *s, const float *dy, const float *w, size_t ws_h,
+                              size_t ws_w, float *dx);
+void qn_f32_dwconv_wgrad__avx512(const struct qn_dwt_shape *s, const float *x, const float *dy, float *dw,
+                                 size_t ds_h, size_t ds_w);
