@@ -239,19 +239,54 @@ int qn_cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+// A mixed policy from the sensitivity table: every layer at `bits`, then, most accuracy per byte
+// first, layers back at their base precision while the model stays within `budget` x the base
+// policy's size (layers whose drop is not positive stay at `bits`).
+static void suggest_policy(const struct qn_mb_space *s, const struct qn_mb_genome *g, const struct qn_mb_policy *base,
+                           int bits, const double *drop, double budget, struct qn_mb_policy *out) {
+    struct qn_mb_policy low = *base;
+    for (int i = 0; i < low.n; i++) low.l[i] = (struct qn_mb_qlayer){(uint8_t)bits, 8};
+    *out = low;
+    const double cap = budget * (double)qn_mb_policy_size_bytes(s, g, base);
+    bool used[QN_MB_MAX_LAYERS] = {false};
+    for (;;) {
+        int best = -1;
+        double best_gain = 0;
+        const double now = (double)qn_mb_policy_size_bytes(s, g, out);
+        for (int i = 0; i < out->n; i++) {
+            if (used[i] || drop[i] <= 0) continue;
+            struct qn_mb_policy t = *out;
+            t.l[i] = base->l[i];
+            const double extra = (double)qn_mb_policy_size_bytes(s, g, &t) - now;
+            if (now + extra > cap) continue;
+            const double gain = drop[i] / QN_MAX(extra, 1.0);
+            if (best < 0 || gain > best_gain) best = i, best_gain = gain;
+        }
+        if (best < 0) break;
+        used[best] = true;
+        out->l[best] = base->l[best];
+    }
+}
+
 // Accuracy drop and NSR when each single layer goes to `bits` (W<bits>A8), the others staying
-// at the base policy.
+// at the base policy; with --suggest F, a mixed policy within F x the base policy's size.
 int qn_cmd_sensitivity(int argc, char **argv) {
     struct qn_cli_eval_opts o;
     qn_cli_eval_opts_default(&o);
     o.limit = 2000;
     long bits = 4;
+    double budget = 0;
     for (int i = 0; i < argc; i++) {
         int r = qn_cli_eval_opt("sensitivity", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
         if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
             if (!qn_cli_long(argv[++i], 2, 8, &bits)) return qn_cli_bad("sensitivity", "--bits expects 2..8, got '%s'%s", argv[i], "");
+        } else if (strcmp(argv[i], "--suggest") == 0 && i + 1 < argc) {
+            float f;
+            if (!qn_cli_float(argv[++i], 1e-3, 1, &f))
+                return qn_cli_bad("sensitivity", "--suggest expects a fraction of the base policy's size in (0, 1], got '%s'%s", argv[i], "");
+            budget = f;
         } else return qn_cli_bad("sensitivity", "unknown option '%s'%s (see qnas help)", argv[i], "");
     }
     struct qn_mb_net net;
@@ -275,6 +310,7 @@ int qn_cmd_sensitivity(int argc, char **argv) {
     qn_mb_policy_format(net.space, &g, &base, ptext, sizeof(ptext));
     const int n = (int)QN_MIN(o.limit, ds.n);
     cJSON *jl = cJSON_CreateArray();
+    double drop[QN_MB_MAX_LAYERS];
     if (!o.json) {
         printf("genome: %s\nbase policy: %s, top-1 %.2f%% on %d %s images\n", gtext, ptext, 100 * acc0, n,
                qn_split_name(o.split));
@@ -290,6 +326,7 @@ int qn_cmd_sensitivity(int argc, char **argv) {
         }
         const double acc = qn_qnet_accuracy(&q, &ds, (int)o.limit), nsr = ql.layers[i].nsr;
         QN_ASSERT(qn_qnet_set_layer(&q, i, keep) == QN_OK);
+        drop[i] = acc0 - acc;
         static const char *kinds[] = {"stem", "expand", "depthwise", "project", "head", "classifier"};
         if (o.json) {
             cJSON *r = cJSON_CreateObject();
@@ -305,9 +342,22 @@ int qn_cmd_sensitivity(int argc, char **argv) {
                    (unsigned long long)L->weights, 100 * acc, 100 * (acc0 - acc), 10 * log10(fmax(nsr, 1e-30)));
         }
     }
+    struct qn_mb_policy sug;
+    char stext[2048] = "";
+    uint64_t sbytes = 0, bbytes = qn_mb_policy_size_bytes(net.space, &g, &base);
+    if (budget > 0) {
+        suggest_policy(net.space, &g, &base, (int)bits, drop, budget, &sug);
+        qn_mb_policy_format(net.space, &g, &sug, stext, sizeof(stext));
+        sbytes = qn_mb_policy_size_bytes(net.space, &g, &sug);
+    }
     if (o.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "genome", gtext);
+        if (budget > 0) {
+            cJSON_AddStringToObject(j, "suggested_policy", stext);
+            cJSON_AddNumberToObject(j, "suggested_size_bytes", (double)sbytes);
+            cJSON_AddNumberToObject(j, "base_size_bytes", (double)bbytes);
+        }
         cJSON_AddStringToObject(j, "policy", ptext);
         cJSON_AddNumberToObject(j, "bits", (double)bits);
         cJSON_AddNumberToObject(j, "accuracy", acc0);
@@ -320,6 +370,9 @@ int qn_cmd_sensitivity(int argc, char **argv) {
         cJSON_Delete(j);
     } else {
         cJSON_Delete(jl);
+        if (budget > 0)
+            printf("suggested policy (%llu bytes, %.1f%% of the base policy's %llu): %s\n", (unsigned long long)sbytes,
+                   100.0 * (double)sbytes / (double)bbytes, (unsigned long long)bbytes, stext);
     }
     qn_qnet_free(&q), qn_qnet_free(&ql);
     qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);

@@ -43,6 +43,7 @@ static void usage(FILE *f) {
             "  sensitivity  accuracy drop and NSR when each single layer goes to --bits (default 4):\n"
             "              qnas sensitivity --weights W --genome G [--policy BASE] [--bits B]\n"
             "                        [--split val|test] [--limit N] [--json]\n"
+            "                        [--suggest F: also a mixed policy within F x the base size]\n"
             "  export    a standalone quantized model file (packed integer weights, no supernet), built\n"
             "            exactly as eval builds it:\n"
             "              qnas export --weights W --genome G [--policy P] --out MODEL.qnas [--data DIR] [--json]\n"

@@ -44,7 +44,10 @@ void qn_search_cfg_default(struct qn_search_cfg *c) {
 
 // --- state ---
 
-// The four predictors.
+// The four predictors. The latency models predict log(measured / LUT estimate), the LUT's
+// error, rather than milliseconds: the LUT already ranks most configurations, a ratio is what
+// stays roughly constant across sizes, and a model that learns nothing falls back to the LUT
+// (lat_predict turns the ratio back into ms).
 struct models {
     struct qn_mlp acc_mlp, lat_mlp;
     struct qn_ridge acc_ridge, lat_ridge;
@@ -560,10 +563,24 @@ static void models_free(struct models *m) {
     qn_ridge_free(&m->acc_ridge), qn_ridge_free(&m->lat_ridge);
 }
 
+// The LUT estimate in a latency feature row (its last column), in ms.
+static double row_lut(const float *xl_row, int d) { return QN_MAX((double)xl_row[d], 1e-6); }
+
+// Latency predictions in ms of the MLP (mlp) or the ridge model for n feature rows.
+static void lat_predict(const struct models *m, bool mlp, const float *xl, int n, int d, float *out) {
+    if (mlp) qn_mlp_predict(&m->lat_mlp, xl, n, out);
+    else qn_ridge_predict(&m->lat_ridge, xl, n, out);
+    for (int i = 0; i < n; i++) out[i] = (float)(row_lut(xl + (size_t)i * (d + 1), d) * exp((double)out[i]));
+}
+
+// yl: measured latencies in ms.
 static enum qn_status models_fit(const struct srch *S, struct models *m, const float *xa, const float *xl, int n,
-                                 const float *ya, const float *yl, struct qn_error *e) {
+                                 const float *ya, const float *yl_ms, struct qn_error *e) {
     memset(m, 0, sizeof(*m));
     const int d = S->qg.d;
+    float *yl = malloc(sizeof(float) * (size_t)QN_MAX(n, 1));
+    if (!yl) return qn_fail(e, QN_ERR_NOMEM, "out of memory fitting the predictors");
+    for (int i = 0; i < n; i++) yl[i] = (float)log(QN_MAX((double)yl_ms[i], 1e-6) / row_lut(xl + (size_t)i * (d + 1), d));
     struct qn_mlp_cfg mc;
     qn_mlp_cfg_default(&mc);
     mc.seed = S->c->seed;
@@ -573,12 +590,13 @@ static enum qn_status models_fit(const struct srch *S, struct models *m, const f
     if (!st) st = qn_mlp_fit(&m->lat_mlp, &mc, xl, n, d + 1, yl, e);
     if (!st) st = qn_ridge_fit(&m->acc_ridge, xa, n, d, ya, lambda, e);
     if (!st) st = qn_ridge_fit(&m->lat_ridge, xl, n, d + 1, yl, lambda, e);
+    free(yl);
     if (st) models_free(m);
     return st;
 }
 
 static enum qn_status heldout_add(struct heldout *h, const struct models *m, const float *xa, const float *xl, int n,
-                                  const float *ya, const float *yl) {
+                                  int d, const float *ya, const float *yl) {
     if (h->n + n > h->cap) {
         int cap = QN_MAX(2 * h->cap, h->n + n + 64);
         for (int k = 0; k < 6; k++) {
@@ -590,8 +608,8 @@ static enum qn_status heldout_add(struct heldout *h, const struct models *m, con
     }
     qn_mlp_predict(&m->acc_mlp, xa, n, h->v[0] + h->n);
     qn_ridge_predict(&m->acc_ridge, xa, n, h->v[1] + h->n);
-    qn_mlp_predict(&m->lat_mlp, xl, n, h->v[2] + h->n);
-    qn_ridge_predict(&m->lat_ridge, xl, n, h->v[3] + h->n);
+    lat_predict(m, true, xl, n, d, h->v[2] + h->n);
+    lat_predict(m, false, xl, n, d, h->v[3] + h->n);
     memcpy(h->v[4] + h->n, ya, sizeof(float) * (size_t)n);
     memcpy(h->v[5] + h->n, yl, sizeof(float) * (size_t)n);
     h->n += n;
@@ -621,7 +639,7 @@ static enum qn_status pred_holdout(struct srch *S) {
     enum qn_status st = !y || feats_of(S, from, to, &F) ? QN_ERR_NOMEM : QN_OK;
     if (!st) {
         targets_of(S, from, to, y, y + n);
-        st = heldout_add(&S->ho, &S->m, F.xa, F.xl, n, y, y + n);
+        st = heldout_add(&S->ho, &S->m, F.xa, F.xl, n, F.d, y, y + n);
     }
     if (!st) {
         struct qn_pred_quality q[4];
@@ -657,7 +675,7 @@ static enum qn_status pred_cv(struct srch *S, struct qn_error *e) {
         const int n_test = n / k + (fold < n % k), n_train = n - n_test;
         struct models m;
         if ((st = models_fit(S, &m, xa, xl, n_train, ya, yl, e))) break;
-        st = heldout_add(&h, &m, xa + (size_t)n_train * d, xl + (size_t)n_train * (d + 1), n_test, ya + n_train,
+        st = heldout_add(&h, &m, xa + (size_t)n_train * d, xl + (size_t)n_train * (d + 1), n_test, d, ya + n_train,
                          yl + n_train);
         models_free(&m);
         if (st) st = qn_fail(e, st, "out of memory");
@@ -731,7 +749,7 @@ static enum qn_status moo_eval(void *vctx, const double *x, int n, double *f, do
         m->kb[i] = qn_mb_policy_size_bytes(S->net.space, &gg, &pp) / 1e3;
     }
     qn_mlp_predict(&S->m.acc_mlp, m->xa, n, m->pa);
-    qn_mlp_predict(&S->m.lat_mlp, m->xl, n, m->pl);
+    lat_predict(&S->m, true, m->xl, n, d, m->pl);
     for (int i = 0; i < n; i++) {
         const double acc = m->pa[i], lat = m->pl[i];
         double *fi = f + (size_t)i * c->n_obj, *gi = g ? g + (size_t)i * n_con : NULL;
@@ -1024,7 +1042,9 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     cJSON_AddStringToObject(j, "note", "quality: 'quality' on every point the searches proposed, scored by the "
                                        "predictors fitted before it was measured; '*_cv' by 5-fold "
                                        "cross-validation over the baselines and random samples; the models "
-                                       "are the last fit, on every measured point");
+                                       "are the last fit, on every measured point; the latency models "
+                                       "predict log(measured ms / LUT estimate ms), the LUT estimate being "
+                                       "their last feature, and their quality is of LUT * exp(prediction)");
     cJSON_AddNumberToObject(j, "features", S->qg.d);
     cJSON_AddNumberToObject(j, "train_points", r->n);
     cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->m.acc_mlp, &r->acc_mlp));

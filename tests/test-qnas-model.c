@@ -520,6 +520,57 @@ static void cli_export_run_matches_eval(void) {
     remove(model), remove(bad), remove(out), remove(err);
 }
 
+// `qnas sensitivity --suggest F`: the table, and a mixed policy that parses, stays within F x the
+// base size, and only moves layers between the low width and their base precision.
+static void cli_sensitivity_suggest(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[128], err[128], args[4096];
+    tmp_path(out, sizeof(out), "sens.json");
+    tmp_path(err, sizeof(err), "sens.err");
+    snprintf(args, sizeof(args),
+             "sensitivity --weights '%s' --genome min --policy int8 --bits 4 --limit 300 --bn-images 300 "
+             "--calib-images 100 --json --suggest 0.6", g_weights);
+    QT_CHECK(qnas(args, out, err) == 0, "qnas %s failed", args);
+    cJSON *j = json_file(out);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(j, "layers");
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "suggested_policy");
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(j, "suggested_size_bytes");
+    const cJSON *bb = cJSON_GetObjectItemCaseSensitive(j, "base_size_bytes");
+    QT_CHECK(cJSON_IsArray(layers) && cJSON_IsString(sp) && cJSON_IsNumber(sb) && cJSON_IsNumber(bb),
+             "sensitivity JSON lacks layers / suggested_policy / sizes");
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    struct qn_error e = {{0}};
+    if (cJSON_IsArray(layers) && cJSON_IsString(sp) && cJSON_IsNumber(sb) && cJSON_IsNumber(bb) &&
+        qn_mb_genome_parse(S, "min", &g, &e) == QN_OK) {
+        QT_CHECK(qn_mb_policy_parse(S, &g, sp->valuestring, &p, &e) == QN_OK, "suggested policy does not parse: %s",
+                 e.msg);
+        QT_CHECK(p.n == cJSON_GetArraySize(layers), "suggestion has %d layers, the table %d", p.n,
+                 cJSON_GetArraySize(layers));
+        const uint64_t size = qn_mb_policy_size_bytes(S, &g, &p);
+        QT_CHECK((double)size == sb->valuedouble && size <= 0.6 * bb->valuedouble,
+                 "suggested size %llu (reported %.0f) over 0.6 x %.0f", (unsigned long long)size, sb->valuedouble,
+                 bb->valuedouble);
+        int at8 = 0;
+        for (int i = 0; i < p.n && i < cJSON_GetArraySize(layers); i++) {
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "accuracy_drop");
+            const bool low = p.l[i].wbits == 4 && p.l[i].abits == 8, base = p.l[i].wbits == 8 && p.l[i].abits == 8;
+            QT_CHECK(low || base, "layer %d at w%d a%d", i, p.l[i].wbits, p.l[i].abits);
+            QT_CHECK(low || (cJSON_IsNumber(d) && d->valuedouble > 0), "layer %d restored with a drop <= 0", i);
+            at8 += base;
+        }
+        printf("    suggested: %d of %d layers at 8 bits, %llu bytes (%.1f%% of INT8)\n", at8, p.n,
+               (unsigned long long)size, 100.0 * (double)size / bb->valuedouble);
+    }
+    cJSON_Delete(j);
+    snprintf(args, sizeof(args), "sensitivity --weights '%s' --genome min --suggest 1.5", g_weights);
+    QT_CHECK(qnas(args, out, err) == 2 && count_lines(err) == 1, "--suggest 1.5: not one message and exit 2");
+    remove(out), remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -550,6 +601,7 @@ int main(int argc, char **argv) {
     QT_RUN(corrupt_files_rejected);
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
+    QT_RUN(cli_sensitivity_suggest);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     rmdir(g_dir);
