@@ -163,6 +163,47 @@ static inline struct qn_qgemm_params tile_params(const struct qn_qgemm_params *b
     return t;
 }
 
+struct gemm_grid {
+    const struct qn_qgemm_config *cfg;
+    size_t M, N, K;
+    const uint8_t *A;
+    size_t lda;
+    const uint8_t *packed;
+    size_t pb, pb8, np, mt, nb, tn, tm;
+    bool s4;
+    int8_t *scratch;
+    const struct qn_qgemm_params *base;
+    void *C;
+    size_t ldc, esize;
+};
+
+// Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
+// tile of its share against each block.
+static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
+    const size_t mr = g->cfg->mr, nr = g->cfg->nr;
+    const size_t in = t % g->tn, im = t / g->tn;
+    const size_t p_lo = g->np * in / g->tn, p_hi = g->np * (in + 1) / g->tn;
+    const size_t m_lo = g->mt * im / g->tm, m_hi = g->mt * (im + 1) / g->tm;
+    int8_t *buf = g->s4 ? g->scratch + t * g->nb * g->pb8 : NULL;
+    for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
+        const size_t nbk = QN_MIN(g->nb, p_hi - p0);
+        const int8_t *bw = (const int8_t *)g->packed + p0 * g->pb;
+        if (g->s4) {
+            g->cfg->unpack(nbk, nr, g->K, g->packed + p0 * g->pb, buf);
+            bw = buf;
+        }
+        for (size_t i = m_lo; i < m_hi; i++) {
+            const size_t m0 = i * mr, mc = QN_MIN(mr, g->M - m0);
+            for (size_t j = 0; j < nbk; j++) {
+                const size_t n0 = (p0 + j) * nr;
+                const struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
+                g->cfg->gemm(mc, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
+                             (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
+            }
+        }
+    }
+}
+
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
               const struct qn_qgemm_out *out, void *C, size_t ldc) {
     QN_ASSERT(w && w->packed && w->isa == qn_isa());
@@ -198,7 +239,14 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         const qn_qgemm_ukernel_fn gemv = s4 ? cfg->gemv_s4 : cfg->gemv_s8;
         if ((size_t)nt > np) nt = (int)np;
         if (N * K < (1u << 16)) nt = 1;  // thread start-up would dominate
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        if (nt == 1) {  // no parallel region: even an empty one costs ~0.3 us
+            for (size_t p = 0; p < np; p++) {
+                const struct qn_qgemm_params tp = tile_params(&base, 0, p * nr);
+                gemv(1, QN_MIN(nr, N - p * nr), K, A, lda, packed + p * pb, (uint8_t *)C + p * nr * esize, ldc, &tp);
+            }
+            return;
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
         for (size_t p = 0; p < np; p++) {
             const size_t n0 = p * nr;
             const struct qn_qgemm_params tp = tile_params(&base, 0, n0);
@@ -222,33 +270,20 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         scratch = qn_alloc((size_t)nt * nb * pb8);
         QN_ASSERT(scratch);
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
+    const struct gemm_grid g = {.cfg = cfg, .M = M, .N = N, .K = K, .A = A, .lda = lda,
+                                .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt,
+                                .nb = nb, .tn = tn, .tm = tm, .s4 = s4, .scratch = scratch,
+                                .base = &base, .C = C, .ldc = ldc, .esize = esize};
+    if (nt == 1) {
+        gemm_grid_thread(&g, 0);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
 #ifdef _OPENMP
-        const size_t t = (size_t)omp_get_thread_num();
+            gemm_grid_thread(&g, (size_t)omp_get_thread_num());
 #else
-        const size_t t = 0;
+            gemm_grid_thread(&g, 0);
 #endif
-        const size_t in = t % tn, im = t / tn;
-        const size_t p_lo = np * in / tn, p_hi = np * (in + 1) / tn;
-        const size_t m_lo = mt * im / tm, m_hi = mt * (im + 1) / tm;
-        int8_t *buf = s4 ? scratch + t * nb * pb8 : NULL;
-        for (size_t p0 = p_lo; p0 < p_hi; p0 += nb) {
-            const size_t nbk = QN_MIN(nb, p_hi - p0);
-            const int8_t *bw = (const int8_t *)packed + p0 * pb;
-            if (s4) {
-                cfg->unpack(nbk, nr, K, packed + p0 * pb, buf);
-                bw = buf;
-            }
-            for (size_t i = m_lo; i < m_hi; i++) {
-                const size_t m0 = i * mr, mc = QN_MIN(mr, M - m0);
-                for (size_t j = 0; j < nbk; j++) {
-                    const size_t n0 = (p0 + j) * nr;
-                    const struct qn_qgemm_params tp = tile_params(&base, m0, n0);
-                    cfg->gemm(mc, QN_MIN(nr, N - n0), K, A + m0 * lda, lda, bw + j * pb8,
-                              (uint8_t *)C + (m0 * ldc + n0) * esize, ldc, &tp);
-                }
-            }
         }
     }
     qn_free(scratch);
