@@ -813,7 +813,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     const size_t esize = out->out_u8 ? 1 : sizeof(float), pix_out = h_out * w_out;
     const struct qn_epilogue *ep = &out->ep;
     const struct qn_qs8_dwq_args base = {
-        .c = p->c_in, .w_q = w_q, .h_out = h_out, .w_out = w_out,
+        .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = h_out, .w_out = w_out,
         .oy_lo = 0, .oy_hi = h_out, .quad_stride = qb, .wq = conv->dwq_w,
         .set_stride = conv->dwq_set_stride, .block_stride = conv->dwq_block_stride,
         .rows = conv->dwq_rows, .col_class = conv->dwq_cols, .zcorr = conv->dwq_zcorr,

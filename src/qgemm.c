@@ -20,6 +20,8 @@ struct qn_qgemm_config {
     qn_qgemm_ukernel_fn gemv_s4;    // 1 x nr over a packed s4 panel
     qn_qs4_unpack_fn unpack;        // s4 panels -> s8 panels (s4 GEMM with M > 1)
     size_t block_bytes;             // s8 B bytes per thread block, kept in L2 across M tiles
+    size_t edge_rows[3];            // rows an edge tile of m rows computes: the first >= m
+                                    // (zeros: exactly m)
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
 };
 
@@ -77,6 +79,7 @@ static void configs_init(void) {
         .gemv_s4 = qn_qs4_gemv_ukernel_32c8__avx512,
         .unpack = qn_qs4_unpack__avx512,
         .block_bytes = 1 << 20,  // half of SPR's 2 MiB L2
+        .edge_rows = {4, 8, 14},  // qs8-gemm-14x32c4-avx512.c
         .gemm_name = "qn_qs8_gemm_ukernel_14x32c4__avx512",
         .gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_14x32c4__avx512",
         .gemv_s8_name = "qn_qs8_gemv_ukernel_32c4__avx512",
@@ -163,13 +166,20 @@ static inline struct qn_qgemm_params tile_params(const struct qn_qgemm_params *b
     return t;
 }
 
+// Rows the kernel computes for a tile of m <= mr rows.
+static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
+    for (size_t i = 0; i < 3; i++)
+        if (cfg->edge_rows[i] >= m) return cfg->edge_rows[i];
+    return m;
+}
+
 struct gemm_grid {
     const struct qn_qgemm_config *cfg;
     size_t M, N, K;
     const uint8_t *A;
     size_t lda;
     const uint8_t *packed;
-    size_t pb, pb8, np, mt, nb, tn, tm;
+    size_t pb, pb8, np, mt, mb, nb, tn, tm;  // mb: rows per M tile
     bool s4;
     int8_t *scratch;
     const struct qn_qgemm_params *base;
@@ -180,7 +190,7 @@ struct gemm_grid {
 // Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
 // tile of its share against each block.
 static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
-    const size_t mr = g->cfg->mr, nr = g->cfg->nr;
+    const size_t nr = g->cfg->nr;
     const size_t in = t % g->tn, im = t / g->tn;
     const size_t p_lo = g->np * in / g->tn, p_hi = g->np * (in + 1) / g->tn;
     const size_t m_lo = g->mt * im / g->tm, m_hi = g->mt * (im + 1) / g->tm;
@@ -193,7 +203,8 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
             bw = buf;
         }
         for (size_t i = m_lo; i < m_hi; i++) {
-            const size_t m0 = i * mr, mc = QN_MIN(mr, g->M - m0);
+            const size_t m0 = i * g->mb, mc = m0 < g->M ? QN_MIN(g->mb, g->M - m0) : 0;
+            if (mc == 0) continue;
             for (size_t j = 0; j < nbk; j++) {
                 const size_t n0 = (p0 + j) * nr;
                 const struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
@@ -259,6 +270,12 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     // GEMM. Threads form a tn x tm grid: panels first (each core keeps its own B in L2),
     // M tiles when there are fewer panels than threads.
     const size_t mt = QN_DIV_UP(M, mr);
+    // Rows per tile: mr, or M split evenly when that computes fewer rows (the kernels run
+    // an edge tile as 4, 8 or mr rows: M = 16, a 4x4 map, is 8 + 8 rather than 14 + 4).
+    const size_t mb_even = QN_DIV_UP(M, mt);
+    const size_t mb = tile_rows(cfg, mb_even) * (mt - 1) + tile_rows(cfg, M - mb_even * (mt - 1)) <
+                              tile_rows(cfg, mr) * (mt - 1) + tile_rows(cfg, M - mr * (mt - 1))
+                          ? mb_even : mr;
     if (M * N * K < (1u << 18)) nt = 1;
     const size_t tn = QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
     nt = (int)(tn * tm);
@@ -271,7 +288,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         QN_ASSERT(scratch);
     }
     const struct gemm_grid g = {.cfg = cfg, .M = M, .N = N, .K = K, .A = A, .lda = lda,
-                                .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt,
+                                .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt, .mb = mb,
                                 .nb = nb, .tn = tn, .tm = tm, .s4 = s4, .scratch = scratch,
                                 .base = &base, .C = C, .ldc = ldc, .esize = esize};
     if (nt == 1) {

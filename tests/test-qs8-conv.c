@@ -70,7 +70,8 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
         }
         if (qn_isa() == QN_ISA_AVX512) pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
         const struct qn_qs8_dwq_args a = {
-            .c = p->c_in, .w_q = w_q, .h_out = conv->h_out, .w_out = conv->w_out,
+            .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = conv->h_out,
+            .w_out = conv->w_out,
             .oy_lo = 0, .oy_hi = conv->h_out, .quads = quads, .quad_stride = qb,
             .wq = conv->dwq_w, .set_stride = conv->dwq_set_stride,
             .block_stride = conv->dwq_block_stride, .rows = conv->dwq_rows,
@@ -529,7 +530,8 @@ static void conv_bad_args(void) {
 // --- row-quad depthwise path (qs8-dwconv.h) ---
 
 // Maps of 1..28 pixels a side (every height mod 4, one-pixel maps, windows wider than the
-// map), k 3/5/7, stride 1/2, same or no padding, 1..37 channels (partial blocks), every
+// map; square maps for the kernels' narrow rows of 4 and 7 outputs and their blocks of 7),
+// k 3/5/7, stride 1/2, same or no padding, 1..37 channels (partial blocks), every
 // fast-epilogue case (ReLU / ReLU6 / none, u8, zero points and narrow qmax at both clamps)
 // and the lane-by-lane ones (hardswish, GELU, residual, FP32 out).
 static void dwconv_quad_grid(void) {
@@ -540,32 +542,34 @@ static void dwconv_quad_grid(void) {
     size_t idx = 0;
     for (size_t hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++)
         for (size_t ki = 1; ki < 4; ki++)
-            for (size_t s = 1; s <= 2; s++, idx++) {
-                if (qt_quick() && idx % 3) continue;
-                const size_t k = KS[ki], h = hs[hi], w = hs[(hi + idx) % (sizeof(hs) / sizeof(hs[0]))];
-                struct tcase t;
-                memset(&t, 0, sizeof(t));
-                const bool pad0 = idx % 5 == 4 && h >= k && w >= k;
-                t.p = (struct qn_conv_params){.h = h, .w = w, .c_in = cs[idx % 5], .kh = k, .kw = k,
-                                              .stride_h = s, .stride_w = s, .pad_h = pad0 ? 0 : k / 2,
-                                              .pad_w = pad0 ? 0 : k / 2, .depthwise = true};
-                t.p.c_out = t.p.c_in;
-                t.n = idx % 4 == 3 ? 2 : 1;
-                t.k_max = idx % 2 ? 7 : k;
-                t.c_in_max = t.c_out_max = t.p.c_in + idx % 3;
-                t.ld_x = t.p.c_in + (idx % 2) * 5;
-                t.ld_y = t.ldr = t.p.c_in + (idx % 3 == 1 ? 2 : 0);
-                t.bits = idx % 3 == 2 ? 4 : 8;
-                t.a_zp = (int)(idx * 37 % 256);
-                t.act = acts[idx / 2 % 5];
-                t.bias = idx % 4 != 1;
-                t.out_u8 = idx % 7 != 6;
-                t.res = !t.out_u8 || idx % 11 == 5;
-                t.res_before = idx % 2;
-                t.out_qmax = idx % 6 == 2 ? 63 : 0;
-                t.out_zp = idx % 3 == 0 ? 0 : (int)(idx * 13 % 64);
-                run_case(&t);
-            }
+            for (size_t s = 1; s <= 2; s++)
+                for (int square = 0; square < 2; square++, idx++) {  // square: the narrow rows
+                    if (qt_quick() && idx % 3) continue;
+                    const size_t k = KS[ki], h = hs[hi];
+                    const size_t w = square ? h : hs[(hi + idx) % (sizeof(hs) / sizeof(hs[0]))];
+                    struct tcase t;
+                    memset(&t, 0, sizeof(t));
+                    const bool pad0 = idx % 5 == 4 && h >= k && w >= k;
+                    t.p = (struct qn_conv_params){.h = h, .w = w, .c_in = cs[idx % 5], .kh = k, .kw = k,
+                                                  .stride_h = s, .stride_w = s, .pad_h = pad0 ? 0 : k / 2,
+                                                  .pad_w = pad0 ? 0 : k / 2, .depthwise = true};
+                    t.p.c_out = t.p.c_in;
+                    t.n = idx % 4 == 3 ? 2 : 1;
+                    t.k_max = idx % 2 ? 7 : k;
+                    t.c_in_max = t.c_out_max = t.p.c_in + idx % 3;
+                    t.ld_x = t.p.c_in + (idx % 2) * 5;
+                    t.ld_y = t.ldr = t.p.c_in + (idx % 3 == 1 ? 2 : 0);
+                    t.bits = idx % 3 == 2 ? 4 : 8;
+                    t.a_zp = (int)(idx * 37 % 256);
+                    t.act = acts[idx / 2 % 5];
+                    t.bias = idx % 4 != 1;
+                    t.out_u8 = idx % 7 != 6;
+                    t.res = !t.out_u8 || idx % 11 == 5;
+                    t.res_before = idx % 2;
+                    t.out_qmax = idx % 6 == 2 ? 63 : 0;
+                    t.out_zp = idx % 3 == 0 ? 0 : (int)(idx * 13 % 64);
+                    run_case(&t);
+                }
 }
 
 // The three ways the row-quad operator splits work: one thread, images in parallel (batch >=

@@ -89,10 +89,12 @@ QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requ
 // --- kernels ---
 
 // UR outputs of row oy from column ow (the first n_out stored), every channel block: the
-// row's geometry is worked out once, then each block runs the sweep.
+// row's geometry is worked out once, then each block runs the sweep over padded columns
+// ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
+// a narrow row).
 QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
                           bool fast, size_t oy, size_t ow, size_t n_out, const size_t K,
-                          const size_t S, const size_t UR) {
+                          const size_t S, const size_t UR, const size_t P0, const size_t P1) {
     const struct qn_qs8_dwq_row row = a->rows[oy];
     size_t zoff[8];  // each output's correction within a block
 #pragma GCC unroll 8
@@ -107,7 +109,8 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
         const int32_t *zc = a->zcorr + blk * a->corr_stride;
         __m512i acc[8];
 #pragma GCC unroll 8
-        for (size_t u = 0; u < UR; u++) acc[u] = _mm512_load_si512(zc + zoff[u]);
+        for (size_t u = 0; u < 8; u++)  // lanes past UR only fill a pack's unstored slots
+            acc[u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
         const uint8_t *qx = a->quads + blk * a->quad_stride + qoff;
         const int8_t *ws = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
         for (size_t qq = 0; qq < row.nq; qq++) {
@@ -116,7 +119,7 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
 #pragma GCC unroll 7
             for (size_t j = 0; j < K; j++) wv[j] = _mm512_load_si512(ws + (qq * K + j) * 64);
 #pragma GCC unroll 32
-            for (size_t p = 0; p < (UR - 1) * S + K; p++) {
+            for (size_t p = P0; p < P1; p++) {
                 const __m512i xv = _mm512_load_si512(xr + p * 64);
 #pragma GCC unroll 8
                 for (size_t u = 0; u < UR; u++)
@@ -135,20 +138,47 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
     }
 }
 
+// Every row in blocks of UR outputs (the last one partial, as UR or, if it has at most 4
+// outputs, as 4).
+QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                            bool fast, const size_t K, const size_t S, const size_t UR) {
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
+        size_t ow = 0;
+        for (; ow + UR <= a->w_out; ow += UR) quad_block(a, f, fast, oy, ow, UR, K, S, UR, 0, (UR - 1) * S + K);
+        const size_t rest = a->w_out - ow;
+        if (rest > 4)
+            quad_block(a, f, fast, oy, ow, rest, K, S, UR, 0, (UR - 1) * S + K);
+        else if (rest > 0)
+            quad_block(a, f, fast, oy, ow, rest, K, S, 4, 0, 3 * S + K);
+    }
+}
+
+// One block per row of a map W pixels wide with same padding (pad = K / 2): the sweep reads
+// the image's columns only (a 4-wide map with k = 7 does 16 vpdpbusd per row, not 28).
+QN_INLINE void quad_rows_narrow(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                                bool fast, const size_t K, const size_t S, const size_t W) {
+    const size_t UR = (W - 1) / S + 1;  // w_out
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) quad_block(a, f, fast, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
+}
+
 QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const size_t S) {
     struct qn_requant_fast rf = {0};
     const bool fast = qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out,
                                            a->out_zp, a->out_qmax);
     const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(&rf);
-    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
-        size_t ow = 0;
-        for (; ow + 8 <= a->w_out; ow += 8) quad_block(a, &f, fast, oy, ow, 8, K, S, 8);
-        const size_t rest = a->w_out - ow;
-        if (rest > 4)
-            quad_block(a, &f, fast, oy, ow, rest, K, S, 8);
-        else if (rest > 0)
-            quad_block(a, &f, fast, oy, ow, rest, K, S, 4);
+    // the map sizes of a 28x28 input halved by strides (28, 14, 7, 4): narrow rows of 4 and
+    // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4
+    if (a->pad == K / 2) {
+        if (S == 1 && a->w_in == 4) return quad_rows_narrow(a, &f, fast, K, S, 4);
+        if (S == 1 && a->w_in == 7) return quad_rows_narrow(a, &f, fast, K, S, 7);
+        if (S == 2 && a->w_in == 7) return quad_rows_narrow(a, &f, fast, K, S, 7);
+        if (S == 2 && a->w_in == 8) return quad_rows_narrow(a, &f, fast, K, S, 8);
+        if (S == 2 && a->w_in == 14) return quad_rows_narrow(a, &f, fast, K, S, 14);
     }
+    if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
+        quad_rows_ur(a, &f, fast, K, S, 7);
+    else
+        quad_rows_ur(a, &f, fast, K, S, 8);
 }
 
 #define QN_DWQ_KERNEL(K, S)                                                               \

@@ -88,8 +88,8 @@ struct qn_qs8_dwq_row {
 
 struct qn_qs8_dwq_args {
     size_t c;                         // channels (blocks of 16, the last one partial)
-    size_t w_q, h_out, w_out;         // w_q: quad columns (qn_qs8_dwq_width); k and stride
-                                      // are the kernel's
+    size_t w_in, pad;                 // input columns, padding (k and stride: the kernel's)
+    size_t w_q, h_out, w_out;         // w_q: quad columns (qn_qs8_dwq_width)
     size_t oy_lo, oy_hi;              // output rows this call computes
     const uint8_t *quads;             // block cb at quads + cb * quad_stride:
     size_t quad_stride;               //   [ceil(h_in / 4)][w_q][64]
