@@ -202,16 +202,21 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
             g->cfg->unpack(nbk, nr, g->K, g->packed + p0 * g->pb, buf);
             bw = buf;
         }
-        for (size_t i = m_lo; i < m_hi; i++) {
-            const size_t m0 = i * g->mb, mc = m0 < g->M ? QN_MIN(g->mb, g->M - m0) : 0;
-            if (mc == 0) continue;
-            for (size_t j = 0; j < nbk; j++) {
+        // A small (a layer at batch 1): panel by panel, each panel (K x 32 bytes) kept in L1
+        // across the M tiles and A in L1 / L2; else M tile by M tile against the block of
+        // panels kept in L2
+        const bool panel_outer = (m_hi - m_lo) * g->mb * g->K <= (192u << 10);
+        const size_t n_outer = panel_outer ? nbk : m_hi - m_lo, n_inner = panel_outer ? m_hi - m_lo : nbk;
+        for (size_t o = 0; o < n_outer; o++)
+            for (size_t in_ = 0; in_ < n_inner; in_++) {
+                const size_t j = panel_outer ? o : in_, i = m_lo + (panel_outer ? in_ : o);
                 const size_t n0 = (p0 + j) * nr;
+                const size_t m0 = i * g->mb, mc = m0 < g->M ? QN_MIN(g->mb, g->M - m0) : 0;
+                if (mc == 0) continue;
                 const struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
                 g->cfg->gemm(mc, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
                              (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
             }
-        }
     }
 }
 
