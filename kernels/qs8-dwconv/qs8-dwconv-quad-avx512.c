@@ -69,6 +69,14 @@ QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, 
         _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
 }
 
+// FP32 output without activation: (float)acc * mul, bias, residual.
+QN_INLINE void store_f32(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, __mmask16 m, __m512i acc) {
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(a->mul + cb));
+    if (a->bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->bias + cb));
+    if (a->res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->res + px * a->ld_r + cb));
+    _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
+}
+
 // Outputs px .. px + n - 1 (n <= 4), channels [cb, cb + 16), from acc[0..3] through
 // qn_requant_fast.
 QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
@@ -92,8 +100,12 @@ QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requ
 // row's geometry is worked out once, then each block runs the sweep over padded columns
 // ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
 // a narrow row).
+// Epilogue kinds: the folded u8 requantization, FP32 out without activation, any other
+// through the reference sequence lane by lane.
+enum { EP_FAST_U8, EP_F32, EP_REF };
+
 QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
-                          bool fast, size_t oy, size_t ow, size_t n_out, const size_t K,
+                          int ep, size_t oy, size_t ow, size_t n_out, const size_t K,
                           const size_t S, const size_t UR, const size_t P0, const size_t P1) {
     const struct qn_qs8_dwq_row row = a->rows[oy];
     size_t zoff[8];  // each output's correction within a block
@@ -126,59 +138,64 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
                     if (p >= u * S && p - u * S < K) acc[u] = _mm512_dpbusd_epi32(acc[u], xv, wv[p - u * S]);
             }
         }
-        if (fast) {
+        if (ep == EP_FAST_U8) {
 #pragma GCC unroll 2
             for (size_t g = 0; g < UR; g += 4)
                 if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m, acc + g);
-            continue;
-        }
+        } else if (ep == EP_F32) {
 #pragma GCC unroll 8
-        for (size_t u = 0; u < UR; u++)
-            if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_f32(a, px + u, cb, m, acc[u]);
+        } else {
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
+        }
     }
 }
 
 // Every row in blocks of UR outputs (the last one partial, as UR or, if it has at most 4
 // outputs, as 4).
 QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
-                            bool fast, const size_t K, const size_t S, const size_t UR) {
+                            int ep, const size_t K, const size_t S, const size_t UR) {
     for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
         size_t ow = 0;
-        for (; ow + UR <= a->w_out; ow += UR) quad_block(a, f, fast, oy, ow, UR, K, S, UR, 0, (UR - 1) * S + K);
+        for (; ow + UR <= a->w_out; ow += UR) quad_block(a, f, ep, oy, ow, UR, K, S, UR, 0, (UR - 1) * S + K);
         const size_t rest = a->w_out - ow;
         if (rest > 4)
-            quad_block(a, f, fast, oy, ow, rest, K, S, UR, 0, (UR - 1) * S + K);
+            quad_block(a, f, ep, oy, ow, rest, K, S, UR, 0, (UR - 1) * S + K);
         else if (rest > 0)
-            quad_block(a, f, fast, oy, ow, rest, K, S, 4, 0, 3 * S + K);
+            quad_block(a, f, ep, oy, ow, rest, K, S, 4, 0, 3 * S + K);
     }
 }
 
 // One block per row of a map W pixels wide with same padding (pad = K / 2): the sweep reads
 // the image's columns only (a 4-wide map with k = 7 does 16 vpdpbusd per row, not 28).
 QN_INLINE void quad_rows_narrow(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
-                                bool fast, const size_t K, const size_t S, const size_t W) {
+                                int ep, const size_t K, const size_t S, const size_t W) {
     const size_t UR = (W - 1) / S + 1;  // w_out
-    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) quad_block(a, f, fast, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) quad_block(a, f, ep, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
 }
 
 QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const size_t S) {
     struct qn_requant_fast rf = {0};
-    const bool fast = qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out,
-                                           a->out_zp, a->out_qmax);
+    const int ep = qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out, a->out_zp,
+                                        a->out_qmax) ? EP_FAST_U8
+                   : !a->out_u8 && a->act == QN_ACT_NONE ? EP_F32 : EP_REF;
     const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(&rf);
     // the map sizes of a 28x28 input halved by strides (28, 14, 7, 4): narrow rows of 4 and
     // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4
     if (a->pad == K / 2) {
-        if (S == 1 && a->w_in == 4) return quad_rows_narrow(a, &f, fast, K, S, 4);
-        if (S == 1 && a->w_in == 7) return quad_rows_narrow(a, &f, fast, K, S, 7);
-        if (S == 2 && a->w_in == 7) return quad_rows_narrow(a, &f, fast, K, S, 7);
-        if (S == 2 && a->w_in == 8) return quad_rows_narrow(a, &f, fast, K, S, 8);
-        if (S == 2 && a->w_in == 14) return quad_rows_narrow(a, &f, fast, K, S, 14);
+        if (S == 1 && a->w_in == 4) return quad_rows_narrow(a, &f, ep, K, S, 4);
+        if (S == 1 && a->w_in == 7) return quad_rows_narrow(a, &f, ep, K, S, 7);
+        if (S == 2 && a->w_in == 7) return quad_rows_narrow(a, &f, ep, K, S, 7);
+        if (S == 2 && a->w_in == 8) return quad_rows_narrow(a, &f, ep, K, S, 8);
+        if (S == 2 && a->w_in == 14) return quad_rows_narrow(a, &f, ep, K, S, 14);
     }
     if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
-        quad_rows_ur(a, &f, fast, K, S, 7);
+        quad_rows_ur(a, &f, ep, K, S, 7);
     else
-        quad_rows_ur(a, &f, fast, K, S, 8);
+        quad_rows_ur(a, &f, ep, K, S, 8);
 }
 
 #define QN_DWQ_KERNEL(K, S)                                                               \
