@@ -96,14 +96,14 @@ QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requ
 
 // --- kernels ---
 
-// UR outputs of row oy from column ow (the first n_out stored), every channel block: the
-// row's geometry is worked out once, then each block runs the sweep over padded columns
-// ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
-// a narrow row).
 // Epilogue kinds: the folded u8 requantization, FP32 out without activation, any other
 // through the reference sequence lane by lane.
 enum { EP_FAST_U8, EP_F32, EP_REF };
 
+// UR outputs of row oy from column ow (the first n_out stored), every channel block: the
+// row's geometry is worked out once, then each block runs the sweep over padded columns
+// ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
+// a narrow row).
 QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
                           int ep, size_t oy, size_t ow, size_t n_out, const size_t K,
                           const size_t S, const size_t UR, const size_t P0, const size_t P1) {
@@ -185,14 +185,18 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
     const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(&rf);
     // the map sizes of a 28x28 input halved by strides (28, 14, 7, 4): narrow rows of 4 and
     // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4
-    if (a->pad == K / 2) {
-        if (S == 1 && a->w_in == 4) return quad_rows_narrow(a, &f, ep, K, S, 4);
-        if (S == 1 && a->w_in == 7) return quad_rows_narrow(a, &f, ep, K, S, 7);
-        if (S == 2 && a->w_in == 7) return quad_rows_narrow(a, &f, ep, K, S, 7);
-        if (S == 2 && a->w_in == 8) return quad_rows_narrow(a, &f, ep, K, S, 8);
-        if (S == 2 && a->w_in == 14) return quad_rows_narrow(a, &f, ep, K, S, 14);
-    }
-    if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
+    const bool same = a->pad == K / 2;
+    if (same && S == 1 && a->w_in == 4)
+        quad_rows_narrow(a, &f, ep, K, S, 4);
+    else if (same && S == 1 && a->w_in == 7)
+        quad_rows_narrow(a, &f, ep, K, S, 7);
+    else if (same && S == 2 && a->w_in == 7)
+        quad_rows_narrow(a, &f, ep, K, S, 7);
+    else if (same && S == 2 && a->w_in == 8)
+        quad_rows_narrow(a, &f, ep, K, S, 8);
+    else if (same && S == 2 && a->w_in == 14)
+        quad_rows_narrow(a, &f, ep, K, S, 14);
+    else if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
         quad_rows_ur(a, &f, ep, K, S, 7);
     else
         quad_rows_ur(a, &f, ep, K, S, 8);

@@ -1,5 +1,6 @@
-// Reference INT8 depthwise kernel: plain loops over any k, exact s32 accumulation, then the
-// requantization sequence of qn_qgemm_ref.
+// Reference INT8 depthwise kernels: plain loops over any k, exact s32 accumulation, then the
+// requantization sequence of qn_qgemm_ref; and the row-quad references (transposition and a
+// kernel over the quads, weight sets and corrections of a plan, qs8-dwconv.h).
 #include <math.h>
 
 #include "f32-dwconv/f32-dwconv.h"
