@@ -106,7 +106,18 @@ static const struct qn_conv_hwc_config *hwc_config(void) {
 static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
 
 const char *qn_f32_dwconv_variant(size_t k) { return dw_config()->f32_name[dw_slot(k)]; }
-const char *qn_qs8_dwconv_variant(size_t k) { return dw_config()->qs8_name[dw_slot(k)]; }
+// At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
+static const char *qs8_dwq_name(size_t k) {
+    if (qn_isa() != QN_ISA_AVX512) return NULL;
+    return k == 3 ? "qn_qs8_dwq_ukernel_3x3s{1,2}__avx512"
+           : k == 5 ? "qn_qs8_dwq_ukernel_5x5s{1,2}__avx512"
+           : k == 7 ? "qn_qs8_dwq_ukernel_7x7s{1,2}__avx512" : NULL;
+}
+
+const char *qn_qs8_dwconv_variant(size_t k) {
+    const char *q = qs8_dwq_name(k);
+    return q ? q : dw_config()->qs8_name[dw_slot(k)];
+}
 
 const char *qn_conv_path_name(enum qn_conv_path path) {
     switch (path) {
@@ -134,6 +145,8 @@ const char *qn_f32_conv_variant(const struct qn_f32_conv *conv) {
     return path_variant(conv->path, conv->p.kh, false);
 }
 const char *qn_qs8_conv_variant(const struct qn_qs8_conv *conv) {
+    if (conv->path == QN_CONV_PATH_DWCONV && !(conv->dwq_w && qs8_dwq_name(conv->p.kh)))
+        return dw_config()->qs8_name[dw_slot(conv->p.kh)];
     return path_variant(conv->path, conv->p.kh, true);
 }
 
@@ -533,36 +546,93 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
 
 // --- INT8 ---
 
-// The row-quad weights of a square 3/5/7 depthwise kernel with stride 1 or 2 (qs8-dwconv.h);
-// other shapes keep the row kernels. False only when out of memory.
-static bool qs8_dwq_pack(struct qn_qs8_conv *conv, const int8_t *wd, const struct qn_conv_wview *w) {
+// Index of (k0, k1, k2) among keys[0 .. *n) (appended when new).
+static size_t key_index(ptrdiff_t (*keys)[3], size_t *n, ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t k2) {
+    for (size_t i = 0; i < *n; i++)
+        if (keys[i][0] == k0 && keys[i][1] == k1 && keys[i][2] == k2) return i;
+    keys[*n][0] = k0, keys[*n][1] = k1, keys[*n][2] = k2;
+    return (*n)++;
+}
+
+// The row-quad plan of a square 3/5/7 depthwise kernel with stride 1 or 2 (qs8-dwconv.h):
+// weight sets, row and column classes, the real taps' weight sums. Other shapes keep the row
+// kernels. False only when out of memory.
+static bool qs8_dwq_plan(struct qn_qs8_conv *conv, const int8_t *wd, const struct qn_conv_wview *w) {
     const struct qn_conv_params *p = &conv->p;
-    const size_t k = p->kh, c = p->c_in, c_pad = conv->c_pad, nq = QN_DWQ_NQ(k);
-    if (p->kw != k || (k != 3 && k != 5 && k != 7) || p->stride_h != p->stride_w ||
-        (p->stride_h != 1 && p->stride_h != 2) || p->pad_h != p->pad_w)
+    const size_t k = p->kh, s = p->stride_h, pad = p->pad_h, h = p->h, wi = p->w, c = p->c_in;
+    const size_t h_out = conv->h_out, w_out = conv->w_out, blocks = conv->c_pad / 16;
+    if (p->kw != k || (k != 3 && k != 5 && k != 7) || p->stride_w != s || (s != 1 && s != 2) ||
+        p->pad_w != pad || h_out > 65535 || (h + 3) / 4 > 65535)
         return true;
-    conv->dwq_w = qn_alloc(4 * nq * k * c_pad * 4);
-    conv->dwq_colpre = qn_alloc((k + 1) * c_pad * sizeof(int32_t));
-    if (!conv->dwq_w || !conv->dwq_colpre) return false;
-    memset(conv->dwq_w, 0, 4 * nq * k * c_pad * 4);
-    memset(conv->dwq_colpre, 0, (k + 1) * c_pad * sizeof(int32_t));
-    for (size_t ph = 0; ph < 4; ph++)
-        for (size_t q = 0; q < nq; q++)
-            for (size_t t = 0; t < 4; t++) {
-                const size_t i = 4 * q + t - ph;  // wraps for 4q + t < ph
-                if (4 * q + t < ph || i >= k) continue;
+    // per output row: set key (nq, d, e) and row class (i_lo, i_hi); per column: (j_lo, j_hi)
+    ptrdiff_t(*set_keys)[3] = malloc(h_out * sizeof(*set_keys));
+    ptrdiff_t(*rc_keys)[3] = malloc(h_out * sizeof(*rc_keys));
+    ptrdiff_t(*cc_keys)[3] = malloc(w_out * sizeof(*cc_keys));
+    conv->dwq_rows = qn_alloc(h_out * sizeof(struct qn_qs8_dwq_row));
+    conv->dwq_cols = qn_alloc(w_out);
+    bool ok = set_keys && rc_keys && cc_keys && conv->dwq_rows && conv->dwq_cols;
+    size_t n_sets = 0, nq_max = 0;
+    conv->dwq_n_rc = conv->dwq_n_cc = 0;
+    for (size_t oy = 0; ok && oy < h_out; oy++) {
+        const ptrdiff_t r0 = (ptrdiff_t)(oy * s) - (ptrdiff_t)pad;
+        const ptrdiff_t top = r0 > 0 ? r0 : 0;
+        const ptrdiff_t bot = r0 + (ptrdiff_t)k < (ptrdiff_t)h ? r0 + (ptrdiff_t)k : (ptrdiff_t)h;
+        const ptrdiff_t q_lo = top / 4, nq = (bot - 1) / 4 + 1 - q_lo;
+        // the set's content is a function of the window's offset in its first quad (d, may be
+        // negative), the quads it spans and the image rows they hold (e)
+        const ptrdiff_t d = r0 - 4 * q_lo, e = QN_MIN((ptrdiff_t)h - 4 * q_lo, 4 * nq);
+        conv->dwq_rows[oy] = (struct qn_qs8_dwq_row){
+            .set = (uint16_t)key_index(set_keys, &n_sets, nq, d, e),
+            .q_lo = (uint16_t)q_lo,
+            .nq = (uint16_t)nq,
+            .rc = (uint16_t)key_index(rc_keys, &conv->dwq_n_rc, top - r0, bot - r0, 0),
+        };
+        if ((size_t)nq > nq_max) nq_max = (size_t)nq;
+    }
+    for (size_t ox = 0; ok && ox < w_out; ox++) {
+        size_t j_lo, j_hi;
+        qn_dwconv_taps(ox, wi, k, s, pad, &j_lo, &j_hi);
+        const size_t cc = key_index(cc_keys, &conv->dwq_n_cc, (ptrdiff_t)j_lo, (ptrdiff_t)j_hi, 0);
+        QN_ASSERT(cc < 256);  // at most (k + 1)^2 / 2 pairs j_lo < j_hi
+        conv->dwq_cols[ox] = (uint8_t)cc;
+    }
+    const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
+    if (ok) {
+        conv->dwq_set_stride = nq_max * k * 64;
+        conv->dwq_block_stride = n_sets * conv->dwq_set_stride;
+        conv->dwq_w = qn_alloc(blocks * conv->dwq_block_stride);
+        conv->dwq_wsum = qn_alloc(blocks * n_corr * sizeof(int32_t));
+        conv->dwq_zcorr = qn_alloc(blocks * n_corr * sizeof(int32_t));
+        ok = conv->dwq_w && conv->dwq_wsum && conv->dwq_zcorr;
+    }
+    if (ok) {
+        memset(conv->dwq_w, 0, blocks * conv->dwq_block_stride);
+        memset(conv->dwq_wsum, 0, blocks * n_corr * sizeof(int32_t));
+        conv->dwq_zp = -1;
+        for (size_t st = 0; st < n_sets; st++) {
+            const ptrdiff_t nq = set_keys[st][0], d = set_keys[st][1], e = set_keys[st][2];
+            for (ptrdiff_t rr = 0; rr < 4 * nq; rr++) {  // row within the set's quads
+                const ptrdiff_t i = rr - d;
+                if (rr >= e || i < 0 || i >= (ptrdiff_t)k) continue;
                 for (size_t j = 0; j < k; j++)
                     for (size_t ch = 0; ch < c; ch++)
-                        conv->dwq_w[(((ph * nq + q) * k + j) * c_pad + ch) * 4 + t] =
-                            wd[i * w->ld_h + j * w->ld_w + ch];
+                        conv->dwq_w[ch / 16 * conv->dwq_block_stride + st * conv->dwq_set_stride +
+                                    ((size_t)(rr / 4) * k + j) * 64 + ch % 16 * 4 + (size_t)(rr % 4)] =
+                            wd[(size_t)i * w->ld_h + j * w->ld_w + ch];
             }
-    for (size_t j = 0; j < k; j++)
-        for (size_t ch = 0; ch < c; ch++) {
-            int32_t s = 0;
-            for (size_t i = 0; i < k; i++) s += wd[i * w->ld_h + j * w->ld_w + ch];
-            conv->dwq_colpre[(j + 1) * c_pad + ch] = conv->dwq_colpre[j * c_pad + ch] + s;
         }
-    return true;
+        for (size_t rc = 0; rc < conv->dwq_n_rc; rc++)
+            for (size_t cc = 0; cc < conv->dwq_n_cc; cc++)
+                for (size_t ch = 0; ch < c; ch++) {
+                    int32_t sum = 0;
+                    for (ptrdiff_t i = rc_keys[rc][0]; i < rc_keys[rc][1]; i++)
+                        for (ptrdiff_t j = cc_keys[cc][0]; j < cc_keys[cc][1]; j++)
+                            sum += wd[(size_t)i * w->ld_h + (size_t)j * w->ld_w + ch];
+                    conv->dwq_wsum[ch / 16 * n_corr + (rc * conv->dwq_n_cc + cc) * 16 + ch % 16] = sum;
+                }
+    }
+    free(set_keys), free(rc_keys), free(cc_keys);
+    return ok;
 }
 
 enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_params *p,
@@ -600,7 +670,7 @@ enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_p
                     conv->dw_w[(i * p->kw + j) * conv->c_pad + ch] = (int32_t)(uint16_t)(int16_t)v;
                 }
         memcpy(conv->w_scale, w_scale, c * sizeof(float));
-        return qs8_dwq_pack(conv, wd, w) ? QN_OK : (qn_qs8_conv_free(conv), QN_ERR_NOMEM);
+        return qs8_dwq_plan(conv, wd, w) ? QN_OK : (qn_qs8_conv_free(conv), QN_ERR_NOMEM);
     }
     if (conv->path == QN_CONV_PATH_DIRECT) {
         const size_t T = p->kh * p->kw * p->c_in;
@@ -659,66 +729,128 @@ void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
     qn_free(conv->w_scale);
     qn_free(conv->dw_mul);
     qn_free(conv->dwq_w);
-    qn_free(conv->dwq_colpre);
+    qn_free(conv->dwq_rows);
+    qn_free(conv->dwq_cols);
+    qn_free(conv->dwq_wsum);
+    qn_free(conv->dwq_zcorr);
     qn_free(conv->dwq_scratch);
     qn_free(conv->hwc_w);
     qn_free(conv->scratch);
     memset(conv, 0, sizeof(*conv));
 }
 
-// Row-quad path: one task per (image, 16-channel block), each transposing its block into its
-// thread's quad buffer. False when it does not apply (other ISA, GELU) or out of memory.
+// Quads of image img, every channel block, into quads (blocks [lo, hi)).
+static void dwq_pack(const struct qn_qs8_conv *conv, const uint8_t *x, size_t ld_x, size_t img,
+                     uint8_t x_zp, uint8_t *quads, size_t lo, size_t hi) {
+    const struct qn_conv_params *p = &conv->p;
+    const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
+    for (size_t blk = lo; blk < hi; blk++)
+        qn_qs8_dwq_pack__avx512(x + img * p->h * p->w * ld_x + blk * 16, p->h, p->w, ld_x,
+                                QN_MIN(16, p->c_in - blk * 16), x_zp, p->pad_w, w_q, quads + blk * qb);
+}
+
+struct dwq_ctx {
+    const struct qn_qs8_conv *conv;
+    const uint8_t *x;
+    size_t ld_x;
+    uint8_t x_zp;
+    const struct qn_qs8_dwq_args *base;
+    qn_qs8_dwq_ukernel_fn kernel;
+    const float *res;
+    size_t ld_r;
+    void *y;
+    size_t y_image;  // bytes per output image
+};
+
+// Output rows [oy_lo, oy_hi) of image img from the quads in buf, transposed first if pack.
+static void dwq_image(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t oy_lo,
+                      size_t oy_hi, bool pack) {
+    const struct qn_qs8_conv *conv = c->conv;
+    if (pack) dwq_pack(conv, c->x, c->ld_x, img, c->x_zp, buf, 0, conv->c_pad / 16);
+    struct qn_qs8_dwq_args a = *c->base;
+    a.quads = buf;
+    a.oy_lo = oy_lo, a.oy_hi = oy_hi;
+    if (c->res) a.res = c->res + img * conv->h_out * conv->w_out * c->ld_r;
+    a.y = (char *)c->y + img * c->y_image;
+    c->kernel(&a);
+}
+
+// Row-quad path (qs8-dwconv.h). One thread: per image, transpose every block into the quad
+// buffer, then one kernel call over all rows. Several threads: images in parallel, each on its
+// own buffer, or, with fewer images than threads (batch 1), the blocks' transposition and then
+// the output rows split across threads. False when it does not apply (other ISA, GELU) or out
+// of memory.
 static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
                                 size_t ld_x, const struct qn_qgemm_out *out, void *y,
                                 size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
-    // below 7x7 the per-output epilogue and the transposition outweigh the saved products
-    // (4x4 k7: 0.87x the row kernel; 7x7: 1.09x; 14x14: 1.45x, bench-kernels, 1 thread)
-    if (!conv->dwq_w || qn_isa() != QN_ISA_AVX512 || out->ep.act == QN_ACT_GELU || p->h < 7 ||
-        p->w < 7)
-        return false;
-    void (*kernel)(const struct qn_qs8_dwconv_quad_args *) =
-        p->kh == 3 ? qn_qs8_dwconv_quad_3x3__avx512
-        : p->kh == 5 ? qn_qs8_dwconv_quad_5x5__avx512 : qn_qs8_dwconv_quad_7x7__avx512;
+    if (!conv->dwq_w || qn_isa() != QN_ISA_AVX512 || out->ep.act == QN_ACT_GELU) return false;
+    static const qn_qs8_dwq_ukernel_fn kernels[2][3] = {
+        {qn_qs8_dwq_ukernel_3x3s1__avx512, qn_qs8_dwq_ukernel_5x5s1__avx512, qn_qs8_dwq_ukernel_7x7s1__avx512},
+        {qn_qs8_dwq_ukernel_3x3s2__avx512, qn_qs8_dwq_ukernel_5x5s2__avx512, qn_qs8_dwq_ukernel_7x7s2__avx512},
+    };
+    const qn_qs8_dwq_ukernel_fn kernel = kernels[p->stride_h - 1][p->kh / 2 - 1];
     const size_t h_out = conv->h_out, w_out = conv->w_out, blocks = conv->c_pad / 16;
+    const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
+    if (conv->dwq_zp != out->a_zp) {
+        for (size_t i = 0; i < blocks * n_corr; i++) conv->dwq_zcorr[i] = -out->a_zp * conv->dwq_wsum[i];
+        conv->dwq_zp = out->a_zp;
+    }
     const double macs = (double)n * h_out * w_out * p->c_in * p->kh * p->kw;
-    const size_t tasks = n * blocks;
-    int nt = threads_for(macs);
-    if ((size_t)nt > tasks) nt = (int)tasks;
-    const size_t per = QN_ROUND_UP(qn_qs8_dwconv_quad_scratch(p->h, p->w, p->pad_h), 64);
-    if (conv->dwq_scratch_bytes < per * (size_t)nt) {
+    const int nt = threads_for(macs);
+    const bool by_image = n >= (size_t)nt;  // else: one image at a time, rows split
+    const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
+    const size_t per = QN_ROUND_UP(blocks * qb, 64);
+    const size_t bufs = by_image ? (size_t)nt : 1;
+    if (conv->dwq_scratch_bytes < per * bufs) {
         qn_free(conv->dwq_scratch);
         conv->dwq_scratch_bytes = 0;
-        conv->dwq_scratch = qn_alloc(per * (size_t)nt);
+        conv->dwq_scratch = qn_alloc(per * bufs);
         if (!conv->dwq_scratch) return false;
-        conv->dwq_scratch_bytes = per * (size_t)nt;
+        memset(conv->dwq_scratch, 0, per * bufs);  // the zero columns, written once
+        conv->dwq_scratch_bytes = per * bufs;
     }
-    const size_t esize = out->out_u8 ? 1 : sizeof(float);
+    const size_t esize = out->out_u8 ? 1 : sizeof(float), pix_out = h_out * w_out;
     const struct qn_epilogue *ep = &out->ep;
-    const struct qn_qs8_dwconv_args row = {
-        .c = p->c_in, .k = p->kh, .w_in = p->w, .w_out = w_out,
-        .stride = p->stride_w, .pad = p->pad_w, .ld_x = ld_x, .x_zp = out->a_zp,
-        .c_pad = conv->c_pad, .mul = conv->dw_mul,
-        .bias = ep->bias, .act = ep->act, .res_before_act = ep->residual_before_act,
-        .ld_r = ep->ldr, .out_u8 = out->out_u8,
-        .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f, .out_zp = out->out_zp,
-        .out_qmax = qn_qgemm_out_qmax(out), .ld_y = ld_y,
+    const struct qn_qs8_dwq_args base = {
+        .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = h_out, .w_out = w_out,
+        .oy_lo = 0, .oy_hi = h_out, .quad_stride = qb, .wq = conv->dwq_w,
+        .set_stride = conv->dwq_set_stride, .block_stride = conv->dwq_block_stride,
+        .rows = conv->dwq_rows, .col_class = conv->dwq_cols, .zcorr = conv->dwq_zcorr,
+        .n_cc = conv->dwq_n_cc, .corr_stride = n_corr, .mul = conv->dw_mul, .bias = ep->bias,
+        .ld_r = ep->ldr, .res_before_act = ep->residual_before_act, .act = ep->act,
+        .out_u8 = out->out_u8, .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,
+        .out_zp = out->out_zp, .out_qmax = qn_qgemm_out_qmax(out), .ld_y = ld_y,
     };
+    const struct dwq_ctx c = {.conv = conv, .x = x, .ld_x = ld_x, .x_zp = (uint8_t)out->a_zp,
+                              .base = &base, .kernel = kernel, .res = ep->residual,
+                              .ld_r = ep->ldr, .y = y, .y_image = pix_out * ld_y * esize};
+    if (nt <= 1) {  // no parallel region: at batch 1 it costs as much as a small layer
+        for (size_t img = 0; img < n; img++) dwq_image(&c, img, conv->dwq_scratch, 0, h_out, true);
+        return true;
+    }
+    if (by_image) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t task = 0; task < tasks; task++) {
-        const size_t img = task / blocks, cb = task % blocks * 16;
-        int tid = 0;
+        for (size_t img = 0; img < n; img++) {
+            int tid = 0;
 #ifdef _OPENMP
-        tid = omp_get_thread_num();
+            tid = omp_get_thread_num();
 #endif
-        struct qn_qs8_dwconv_quad_args a = {
-            .r = row, .h_in = p->h, .h_out = h_out, .wq = conv->dwq_w,
-            .colpre = conv->dwq_colpre, .cb = cb, .quads = conv->dwq_scratch + (size_t)tid * per,
-        };
-        a.r.x = x + img * p->h * p->w * ld_x;
-        a.r.y = (char *)y + img * h_out * w_out * ld_y * esize;
-        if (ep->residual) a.r.res = ep->residual + img * h_out * w_out * ep->ldr;
-        kernel(&a);
+            dwq_image(&c, img, conv->dwq_scratch + (size_t)tid * per, 0, h_out, true);
+        }
+        return true;
+    }
+    for (size_t img = 0; img < n; img++) {
+#pragma omp parallel num_threads(nt)
+        {
+            size_t t = 0, tn = 1;
+#ifdef _OPENMP
+            t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
+#endif
+            dwq_pack(conv, x, ld_x, img, c.x_zp, conv->dwq_scratch, blocks * t / tn, blocks * (t + 1) / tn);
+#pragma omp barrier
+            dwq_image(&c, img, conv->dwq_scratch, h_out * t / tn, h_out * (t + 1) / tn, false);
+        }
     }
     return true;
 }

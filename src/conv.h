@@ -27,6 +27,8 @@
 #include "gemm.h"
 #include "gemm-f32-packed.h"
 
+struct qn_qs8_dwq_row;  // qs8-dwconv/qs8-dwconv.h
+
 // --- weight views ---
 
 // Element (o, i, j, ci) of the slice is at data[o * ld_o + i * ld_h + j * ld_w + ci]: output
@@ -127,8 +129,15 @@ struct qn_qs8_conv {
     int32_t *hwc_w;                    // direct: [kh * kw * c_in][c_pad] as (uint16_t)w, 0 padded
     float *w_scale;                    // depthwise / direct: [c_out]
     float *dw_mul;                     // depthwise / direct: [c_pad] a_scale * w_scale, per run
-    int8_t *dwq_w;                     // depthwise 3/5/7, stride 1/2: row-quad weights and
-    int32_t *dwq_colpre;               // column prefix sums (qs8-dwconv.h), NULL otherwise
+    // depthwise 3/5/7, stride 1/2: the row-quad plan (qs8-dwconv.h), dwq_w NULL otherwise
+    int8_t *dwq_w;                     // weight sets [c_pad / 16][n_sets][nq_max][k][64]
+    size_t dwq_set_stride, dwq_block_stride;  // bytes
+    struct qn_qs8_dwq_row *dwq_rows;   // [h_out]
+    uint8_t *dwq_cols;                 // [w_out] column class
+    size_t dwq_n_rc, dwq_n_cc;
+    int32_t *dwq_wsum;                 // [c_pad / 16][n_rc][n_cc][16] sum of the real taps
+    int32_t *dwq_zcorr;                // the same times -a_zp, for dwq_zp
+    int dwq_zp;                        // -1: not computed yet
     uint8_t *dwq_scratch;              // row-quad buffers, one per thread, allocated by run
     size_t dwq_scratch_bytes;
     uint8_t *scratch;                  // im2col or subsampled pixels (u8)

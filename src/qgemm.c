@@ -20,6 +20,8 @@ struct qn_qgemm_config {
     qn_qgemm_ukernel_fn gemv_s4;    // 1 x nr over a packed s4 panel
     qn_qs4_unpack_fn unpack;        // s4 panels -> s8 panels (s4 GEMM with M > 1)
     size_t block_bytes;             // s8 B bytes per thread block, kept in L2 across M tiles
+    size_t edge_rows[3];            // rows an edge tile of m rows computes: the first >= m
+                                    // (zeros: exactly m)
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
 };
 
@@ -77,6 +79,7 @@ static void configs_init(void) {
         .gemv_s4 = qn_qs4_gemv_ukernel_32c8__avx512,
         .unpack = qn_qs4_unpack__avx512,
         .block_bytes = 1 << 20,  // half of SPR's 2 MiB L2
+        .edge_rows = {4, 8, 14},  // qs8-gemm-14x32c4-avx512.c
         .gemm_name = "qn_qs8_gemm_ukernel_14x32c4__avx512",
         .gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_14x32c4__avx512",
         .gemv_s8_name = "qn_qs8_gemv_ukernel_32c4__avx512",
@@ -163,6 +166,60 @@ static inline struct qn_qgemm_params tile_params(const struct qn_qgemm_params *b
     return t;
 }
 
+// Rows the kernel computes for a tile of m <= mr rows.
+static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
+    for (size_t i = 0; i < 3; i++)
+        if (cfg->edge_rows[i] >= m) return cfg->edge_rows[i];
+    return m;
+}
+
+struct gemm_grid {
+    const struct qn_qgemm_config *cfg;
+    size_t M, N, K;
+    const uint8_t *A;
+    size_t lda;
+    const uint8_t *packed;
+    size_t pb, pb8, np, mt, mb, nb, tn, tm;  // mb: rows per M tile
+    bool s4;
+    int8_t *scratch;
+    const struct qn_qgemm_params *base;
+    void *C;
+    size_t ldc, esize;
+};
+
+// Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
+// tile of its share against each block.
+static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
+    const size_t nr = g->cfg->nr;
+    const size_t in = t % g->tn, im = t / g->tn;
+    const size_t p_lo = g->np * in / g->tn, p_hi = g->np * (in + 1) / g->tn;
+    const size_t m_lo = g->mt * im / g->tm, m_hi = g->mt * (im + 1) / g->tm;
+    int8_t *buf = g->s4 ? g->scratch + t * g->nb * g->pb8 : NULL;
+    for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
+        const size_t nbk = QN_MIN(g->nb, p_hi - p0);
+        const int8_t *bw = (const int8_t *)g->packed + p0 * g->pb;
+        if (g->s4) {
+            g->cfg->unpack(nbk, nr, g->K, g->packed + p0 * g->pb, buf);
+            bw = buf;
+        }
+        // A small (a layer at batch 1): panel by panel, each panel (K x 32 bytes) kept in L1
+        // across the M tiles and A in L1 / L2; else M tile by M tile against the block of
+        // panels kept in L2
+        const bool panel_outer = (m_hi - m_lo) * g->mb * g->K <= (192u << 10);
+        const size_t n_outer = panel_outer ? nbk : m_hi - m_lo, n_inner = panel_outer ? m_hi - m_lo : nbk;
+        for (size_t o = 0; o < n_outer; o++)
+            for (size_t in_ = 0; in_ < n_inner; in_++) {
+                const size_t j = panel_outer ? o : in_, i = m_lo + (panel_outer ? in_ : o);
+                const size_t n0 = (p0 + j) * nr;
+                const size_t m0 = i * g->mb, mc = m0 < g->M ? QN_MIN(g->mb, g->M - m0) : 0;
+                if (mc == 0) continue;
+                const struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
+                g->cfg->gemm(mc, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
+                             (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
+            }
+    }
+}
+
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
               const struct qn_qgemm_out *out, void *C, size_t ldc) {
     QN_ASSERT(w && w->packed && w->isa == qn_isa());
@@ -198,7 +255,14 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         const qn_qgemm_ukernel_fn gemv = s4 ? cfg->gemv_s4 : cfg->gemv_s8;
         if ((size_t)nt > np) nt = (int)np;
         if (N * K < (1u << 16)) nt = 1;  // thread start-up would dominate
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        if (nt == 1) {  // no parallel region: even an empty one costs ~0.3 us
+            for (size_t p = 0; p < np; p++) {
+                const struct qn_qgemm_params tp = tile_params(&base, 0, p * nr);
+                gemv(1, QN_MIN(nr, N - p * nr), K, A, lda, packed + p * pb, (uint8_t *)C + p * nr * esize, ldc, &tp);
+            }
+            return;
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
         for (size_t p = 0; p < np; p++) {
             const size_t n0 = p * nr;
             const struct qn_qgemm_params tp = tile_params(&base, 0, n0);
@@ -211,6 +275,12 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     // GEMM. Threads form a tn x tm grid: panels first (each core keeps its own B in L2),
     // M tiles when there are fewer panels than threads.
     const size_t mt = QN_DIV_UP(M, mr);
+    // Rows per tile: mr, or M split evenly when that computes fewer rows (the kernels run
+    // an edge tile as 4, 8 or mr rows: M = 16, a 4x4 map, is 8 + 8 rather than 14 + 4).
+    const size_t mb_even = QN_DIV_UP(M, mt);
+    const size_t mb = tile_rows(cfg, mb_even) * (mt - 1) + tile_rows(cfg, M - mb_even * (mt - 1)) <
+                              tile_rows(cfg, mr) * (mt - 1) + tile_rows(cfg, M - mr * (mt - 1))
+                          ? mb_even : mr;
     if (M * N * K < (1u << 18)) nt = 1;
     const size_t tn = QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
     nt = (int)(tn * tm);
@@ -222,33 +292,20 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         scratch = qn_alloc((size_t)nt * nb * pb8);
         QN_ASSERT(scratch);
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
+    const struct gemm_grid g = {.cfg = cfg, .M = M, .N = N, .K = K, .A = A, .lda = lda,
+                                .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt, .mb = mb,
+                                .nb = nb, .tn = tn, .tm = tm, .s4 = s4, .scratch = scratch,
+                                .base = &base, .C = C, .ldc = ldc, .esize = esize};
+    if (nt == 1) {
+        gemm_grid_thread(&g, 0);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
 #ifdef _OPENMP
-        const size_t t = (size_t)omp_get_thread_num();
+            gemm_grid_thread(&g, (size_t)omp_get_thread_num());
 #else
-        const size_t t = 0;
+            gemm_grid_thread(&g, 0);
 #endif
-        const size_t in = t % tn, im = t / tn;
-        const size_t p_lo = np * in / tn, p_hi = np * (in + 1) / tn;
-        const size_t m_lo = mt * im / tm, m_hi = mt * (im + 1) / tm;
-        int8_t *buf = s4 ? scratch + t * nb * pb8 : NULL;
-        for (size_t p0 = p_lo; p0 < p_hi; p0 += nb) {
-            const size_t nbk = QN_MIN(nb, p_hi - p0);
-            const int8_t *bw = (const int8_t *)packed + p0 * pb;
-            if (s4) {
-                cfg->unpack(nbk, nr, K, packed + p0 * pb, buf);
-                bw = buf;
-            }
-            for (size_t i = m_lo; i < m_hi; i++) {
-                const size_t m0 = i * mr, mc = QN_MIN(mr, M - m0);
-                for (size_t j = 0; j < nbk; j++) {
-                    const size_t n0 = (p0 + j) * nr;
-                    const struct qn_qgemm_params tp = tile_params(&base, m0, n0);
-                    cfg->gemm(mc, QN_MIN(nr, N - n0), K, A + m0 * lda, lda, bw + j * pb8,
-                              (uint8_t *)C + (m0 * ldc + n0) * esize, ldc, &tp);
-                }
-            }
         }
     }
     qn_free(scratch);

@@ -5,6 +5,7 @@
 // orders, elastic slices and strided pixels; u8 outputs clamped to out_qmax (narrower
 // activations in u8 containers).
 #include "conv.h"
+#include "qs8-dwconv/qs8-dwconv.h"
 #include "test.h"
 
 struct tcase {
@@ -19,8 +20,9 @@ struct tcase {
     enum qn_conv_path want_path;
 };
 
-// Cases run and direct-path objects among them (reported at the end).
-static int n_cases, n_direct;
+// Cases run, direct-path objects among them, depthwise cases checked through the scalar
+// row-quad kernel (reported at the end).
+static int n_cases, n_direct, n_quad_cases;
 
 static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
 #define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
@@ -37,6 +39,63 @@ static float requant_f(const struct tcase *t, int32_t acc, float mul, const floa
 
 // u8 outputs of the last run_case whose unclamped value was above qmax.
 static size_t sat_top;
+
+// The row-quad path's plan (weight sets, row / column classes, tap sums) through the scalar
+// row-quad kernel, at every ISA level: quads from the scalar transposition (at AVX-512 also from
+// the vector one, byte for byte the same), then every image against want.
+static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *conv,
+                              const uint8_t *x, const struct qn_qgemm_out *out,
+                              const float *res, const unsigned char *want) {
+    const struct qn_conv_params *p = &t->p;
+    const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w);
+    const size_t qb = qn_qs8_dwq_bytes(p->h, w_q), blocks = conv->c_pad / 16;
+    const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
+    const size_t pix = conv->h_out * conv->w_out, es = t->out_u8 ? 1 : sizeof(float);
+    uint8_t *quads = qn_alloc(blocks * qb), *quads2 = qn_alloc(blocks * qb);
+    int32_t *zc = malloc(blocks * n_corr * sizeof(int32_t));
+    unsigned char *y = malloc(t->n * pix * t->ld_y * es);
+    for (size_t i = 0; i < blocks * n_corr; i++) zc[i] = -t->a_zp * conv->dwq_wsum[i];
+    memset(y, 0xA5, t->n * pix * t->ld_y * es);
+    size_t pack_bad = 0;
+    for (size_t img = 0; img < t->n; img++) {
+        memset(quads, 0, blocks * qb);
+        memset(quads2, 0, blocks * qb);
+        for (size_t b = 0; b < blocks; b++) {
+            const uint8_t *xb = x + img * p->h * p->w * t->ld_x + b * 16;
+            const size_t nc = QN_MIN(16, p->c_in - b * 16);
+            qn_qs8_dwq_pack__scalar(xb, p->h, p->w, t->ld_x, nc, (uint8_t)t->a_zp, p->pad_w, w_q, quads + b * qb);
+            if (qn_isa() == QN_ISA_AVX512)
+                qn_qs8_dwq_pack__avx512(xb, p->h, p->w, t->ld_x, nc, (uint8_t)t->a_zp, p->pad_w, w_q,
+                                        quads2 + b * qb);
+        }
+        if (qn_isa() == QN_ISA_AVX512) pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
+        const struct qn_qs8_dwq_args a = {
+            .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = conv->h_out,
+            .w_out = conv->w_out,
+            .oy_lo = 0, .oy_hi = conv->h_out, .quads = quads, .quad_stride = qb,
+            .wq = conv->dwq_w, .set_stride = conv->dwq_set_stride,
+            .block_stride = conv->dwq_block_stride, .rows = conv->dwq_rows,
+            .col_class = conv->dwq_cols, .zcorr = zc, .n_cc = conv->dwq_n_cc, .corr_stride = n_corr,
+            .mul = conv->dw_mul, .bias = out->ep.bias,
+            .res = t->res ? res + img * pix * t->ldr : NULL, .ld_r = t->ldr,
+            .res_before_act = t->res_before, .act = t->act, .out_u8 = t->out_u8,
+            .inv_out = 1.0f / out->out_scale, .out_zp = out->out_zp,
+            .out_qmax = qn_qgemm_out_qmax(out), .y = y + img * pix * t->ld_y * es, .ld_y = t->ld_y,
+        };
+        qn_qs8_dwq_ukernel_kxk__scalar(&a, p->kh, p->stride_h);
+    }
+    QT_CHECK(!pack_bad, "k=%zu s=%zu hw=%zux%zu c=%zu: vector quads differ from scalar ones", p->kh,
+             p->stride_h, p->h, p->w, p->c_in);
+    size_t bad = 0, first = 0;
+    for (size_t e = 0; e < t->n * pix * t->ld_y; e++)
+        if (memcmp(y + e * es, want + e * es, es) != 0 && bad++ == 0) first = e;
+    QT_CHECK(!bad, "row-quad scalar k=%zu s=%zu pad=%zu c=%zu hw=%zux%zu n=%zu act=%s u8=%d: "
+                   "%zu mismatches, first at %zu",
+             p->kh, p->stride_h, p->pad_h, p->c_in, p->h, p->w, t->n, qn_act_name(t->act),
+             t->out_u8, bad, first);
+    n_quad_cases++;
+    qn_free(quads), qn_free(quads2), free(zc), free(y);
+}
 
 static void run_case(const struct tcase *t) {
     const struct qn_conv_params *p = &t->p;
@@ -125,7 +184,11 @@ static void run_case(const struct tcase *t) {
             QT_CHECK(conv.path == t->want_path, "k=%zu c=%zu->%zu: path %s, want %s", p->kh,
                      p->c_in, p->c_out, qn_conv_path_name(conv.path),
                      qn_conv_path_name(t->want_path));
+        if (p->depthwise && p->kh == p->kw && (p->kh == 3 || p->kh == 5 || p->kh == 7) &&
+            p->stride_h == p->stride_w && p->stride_h <= 2)
+            QT_CHECK(conv.dwq_w != NULL, "k=%zu s=%zu: no row-quad plan", p->kh, p->stride_h);
         qn_qs8_conv_run(&conv, t->n, x, t->ld_x, &out, y, t->ld_y);
+        if (conv.dwq_w) check_quad_scalar(t, &conv, x, &out, res, want);
         size_t bad = 0, first = 0, over = 0;
         for (size_t e = 0; e < pix * t->ld_y; e++) {
             if (memcmp(y + e * es, want + e * es, es) != 0 && bad++ == 0) first = e;
@@ -464,9 +527,83 @@ static void conv_bad_args(void) {
     QT_CHECK(qn_qs8_conv_init(&conv, &q, &dv, s, 4) == QN_ERR_ARG, "dw out of range accepted");
 }
 
+// --- row-quad depthwise path (qs8-dwconv.h) ---
+
+// Maps of 1..28 pixels a side (every height mod 4, one-pixel maps, windows wider than the
+// map; square maps for the kernels' narrow rows of 4 and 7 outputs and their blocks of 7),
+// k 3/5/7, stride 1/2, same or no padding, 1..37 channels (partial blocks), every
+// fast-epilogue case (ReLU / ReLU6 / none, u8, zero points and narrow qmax at both clamps)
+// and the lane-by-lane ones (hardswish, GELU, residual, FP32 out).
+static void dwconv_quad_grid(void) {
+    qt_seed(212);
+    static const size_t hs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 28};
+    static const size_t cs[] = {1, 3, 16, 17, 37};
+    static const enum qn_act acts[] = {QN_ACT_RELU6, QN_ACT_RELU, QN_ACT_NONE, QN_ACT_HSWISH, QN_ACT_GELU};
+    size_t idx = 0;
+    for (size_t hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++)
+        for (size_t ki = 1; ki < 4; ki++)
+            for (size_t s = 1; s <= 2; s++)
+                for (int square = 0; square < 2; square++, idx++) {  // square: the narrow rows
+                    if (qt_quick() && idx % 3) continue;
+                    const size_t k = KS[ki], h = hs[hi];
+                    const size_t w = square ? h : hs[(hi + idx) % (sizeof(hs) / sizeof(hs[0]))];
+                    struct tcase t;
+                    memset(&t, 0, sizeof(t));
+                    const bool pad0 = idx % 5 == 4 && h >= k && w >= k;
+                    t.p = (struct qn_conv_params){.h = h, .w = w, .c_in = cs[idx % 5], .kh = k, .kw = k,
+                                                  .stride_h = s, .stride_w = s, .pad_h = pad0 ? 0 : k / 2,
+                                                  .pad_w = pad0 ? 0 : k / 2, .depthwise = true};
+                    t.p.c_out = t.p.c_in;
+                    t.n = idx % 4 == 3 ? 2 : 1;
+                    t.k_max = idx % 2 ? 7 : k;
+                    t.c_in_max = t.c_out_max = t.p.c_in + idx % 3;
+                    t.ld_x = t.p.c_in + (idx % 2) * 5;
+                    t.ld_y = t.ldr = t.p.c_in + (idx % 3 == 1 ? 2 : 0);
+                    t.bits = idx % 3 == 2 ? 4 : 8;
+                    t.a_zp = (int)(idx * 37 % 256);
+                    t.act = acts[idx / 2 % 5];
+                    t.bias = idx % 4 != 1;
+                    t.out_u8 = idx % 7 != 6;
+                    t.res = !t.out_u8 || idx % 11 == 5;
+                    t.res_before = idx % 2;
+                    t.out_qmax = idx % 6 == 2 ? 63 : 0;
+                    t.out_zp = idx % 3 == 0 ? 0 : (int)(idx * 13 % 64);
+                    run_case(&t);
+                }
+}
+
+// The three ways the row-quad operator splits work: one thread, images in parallel (batch >=
+// threads), one image's rows split across threads (batch 1); enough MACs for two threads.
+static void dwconv_quad_threads(void) {
+    qt_seed(213);
+    const int saved = qn_threads();
+    for (int th = 1; th <= 2; th++)
+        for (size_t s = 1; s <= 2; s++)
+            for (size_t n = 1; n <= 3; n += 2) {
+                qn_threads_set(th);
+                struct tcase t = {
+                    .p = {.h = 28, .w = 27, .c_in = 33, .c_out = 33, .kh = 5, .kw = 5, .stride_h = s,
+                          .stride_w = s, .pad_h = 2, .pad_w = 2, .depthwise = true},
+                    .n = n, .k_max = 7, .c_in_max = 40, .c_out_max = 40, .ld_x = 35, .ld_y = 33,
+                    .ldr = 33, .bits = 8, .a_zp = 9, .out_zp = 4, .act = QN_ACT_RELU6,
+                    .bias = true, .out_u8 = true,
+                };
+                run_case(&t);
+                t.p.h = 3, t.p.kh = t.p.kw = 7, t.p.pad_h = t.p.pad_w = 3, t.act = QN_ACT_NONE;
+                t.p.w = 200;  // few rows to split, enough MACs
+                run_case(&t);
+            }
+    qn_threads_set(saved);
+}
+
+static void quad_case_count(void) {
+    QT_CHECK(n_quad_cases > (qt_quick() ? 40 : 150), "only %d row-quad cases", n_quad_cases);
+}
+
 static void variant_names(void) {
     const char *f = qn_qs8_dwconv_variant(5);
-    QT_CHECK(f && strstr(f, "qn_qs8_dwconv_ukernel_"), "name %s", f);
+    QT_CHECK(f && strstr(f, qn_isa() == QN_ISA_AVX512 ? "qn_qs8_dwq_ukernel_" : "qn_qs8_dwconv_ukernel_"),
+             "name %s", f);
     if (qn_isa() != QN_ISA_SCALAR) QT_CHECK(strstr(f, "5x5") != NULL, "name %s", f);
 }
 
@@ -476,6 +613,8 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(variant_names);
     QT_RUN_EACH_ISA(dwconv_random);
     QT_RUN_EACH_ISA(dwconv_any_k);
+    QT_RUN_EACH_ISA(dwconv_quad_grid);
+    QT_RUN_EACH_ISA(dwconv_quad_threads);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(out_qmax_paths);
@@ -486,6 +625,8 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(conv_direct_grid);
     QT_RUN_EACH_ISA(conv_direct_random);
     QT_RUN_EACH_ISA(conv_direct_shapes);
-    printf("  direct path: %d of %d conv objects\n", n_direct, n_cases);
+    QT_RUN(quad_case_count);
+    printf("  direct path: %d of %d conv objects; %d depthwise cases through the scalar row-quad kernel\n",
+           n_direct, n_cases, n_quad_cases);
     return qt_finish(argv[0]);
 }

@@ -1,6 +1,7 @@
 // Quantized GEMM with s8 containers (2..8 bits): every ISA variant bit-exact with
 // qn_qgemm_ref, GEMM and GEMV paths, every epilogue, strided views, threads 1 and 2.
 #include "qgemm-check.h"
+#include "qs8-gemm/qs8-requant.h"
 
 static void pack_rejects_bad_args(void) {
     int8_t W[4 * 6] = {0};
@@ -74,8 +75,58 @@ static void bits_2_to_8(void) {
     }
 }
 
+// qn_requant_fast (the folded epilogue of the vector kernels) against the reference sequence,
+// value by value: y on both sides of every clamp, exact .5 ties of y * inv_out, +-0, huge
+// and tiny magnitudes, for NONE / RELU / RELU6, zero points 0..qmax and qmax 1..255.
+static void requant_fold(void) {
+    qt_seed(77);
+    const enum qn_act acts[] = {QN_ACT_NONE, QN_ACT_RELU, QN_ACT_RELU6};
+    const float invs[] = {1e-6f, 0.01f, 0.5f, 1.0f, 3.0f, 42.5f, 255.0f / 6.0f, 1e4f, 3e38f};
+    const int qmaxes[] = {1, 15, 127, 255};
+    size_t checked = 0, bad = 0;
+    for (size_t a = 0; a < 3; a++)
+        for (size_t ii = 0; ii < sizeof(invs) / sizeof(invs[0]); ii++)
+            for (size_t qi = 0; qi < 4; qi++) {
+                const int qmax = qmaxes[qi];
+                const int zps[] = {0, 1, qmax / 2, qmax};
+                for (size_t zi = 0; zi < 4; zi++) {
+                    const float inv = invs[ii];
+                    const int zp = zps[zi];
+                    struct qn_requant_fast r = {0};
+                    QT_CHECK(qn_requant_fast_init(&r, acts[a], false, true, inv, zp, qmax), "init refused");
+                    for (int i = 0; i < 400; i++) {
+                        float y;
+                        switch (i % 8) {
+                        case 0: y = qt_float(-8.0f, 8.0f); break;
+                        case 1: y = ((float)qt_int(-600, 600) + 0.5f) / inv; break;  // ties (up to rounding)
+                        case 2: y = (float)qt_int(-600, 600) / inv; break;
+                        case 3: y = qt_float(5.9f, 6.1f); break;
+                        case 4: y = i % 16 < 8 ? 0.0f : -0.0f; break;
+                        case 5: y = qt_float(-1.0f, 1.0f) * 1e30f; break;
+                        case 6: y = qt_float(-1.0f, 1.0f) * 1e-30f; break;
+                        default: y = qt_float(-300.0f, 300.0f) / inv; break;
+                        }
+                        float q = rintf(qn_act_ref(acts[a], y) * inv) + (float)zp;
+                        q = q < 0.0f ? 0.0f : (q > (float)qmax ? (float)qmax : q);
+                        const uint8_t want = (uint8_t)q, got = qn_requant_fast_ref(&r, y);
+                        if (got != want && bad++ < 3)
+                            QT_CHECK(0, "act=%s inv=%g zp=%d qmax=%d y=%.9g: got %d want %d",
+                                     qn_act_name(acts[a]), (double)inv, zp, qmax, (double)y, got, want);
+                        checked++;
+                    }
+                }
+            }
+    QT_CHECK(checked > 100000 && !bad, "%zu of %zu values differ", bad, checked);
+    struct qn_requant_fast r = {0};
+    QT_CHECK(!qn_requant_fast_init(&r, QN_ACT_HSWISH, false, true, 1.0f, 0, 255), "hswish folded");
+    QT_CHECK(!qn_requant_fast_init(&r, QN_ACT_RELU, true, true, 1.0f, 0, 255), "residual folded");
+    QT_CHECK(!qn_requant_fast_init(&r, QN_ACT_RELU, false, false, 1.0f, 0, 255), "FP32 out folded");
+    QT_CHECK(!qn_requant_fast_init(&r, QN_ACT_RELU, false, true, -1.0f, 0, 255), "negative scale folded");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
+    QT_RUN(requant_fold);
     QT_RUN_EACH_ISA(pack_rejects_bad_args);
     QT_RUN_EACH_ISA(variant_names);
     QT_RUN_EACH_ISA(k_sweep);

@@ -1,5 +1,6 @@
-// Reference INT8 depthwise kernel: plain loops over any k, exact s32 accumulation, then the
-// requantization sequence of qn_qgemm_ref.
+// Reference INT8 depthwise kernels: plain loops over any k, exact s32 accumulation, then the
+// requantization sequence of qn_qgemm_ref; and the row-quad references (transposition and a
+// kernel over the quads, weight sets and corrections of a plan, qs8-dwconv.h).
 #include <math.h>
 
 #include "f32-dwconv/f32-dwconv.h"
@@ -30,6 +31,54 @@ void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
                 ((uint8_t *)a->y)[ow * a->ld_y + ch] = (uint8_t)q;
             } else {
                 ((float *)a->y)[ow * a->ld_y + ch] = y;
+            }
+        }
+    }
+}
+
+// --- row quads (qs8-dwconv.h) ---
+
+void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads) {
+    for (size_t q = 0; q < (h + 3) / 4; q++)
+        for (size_t col = 0; col < w; col++)
+            for (size_t ch = 0; ch < 16; ch++)
+                for (size_t t = 0; t < 4; t++) {
+                    const size_t r = 4 * q + t;
+                    quads[(q * w_q + pad + col) * 64 + ch * 4 + t] =
+                        r < h && ch < nc ? x[(r * w + col) * ld_x + ch] : x_zp;
+                }
+}
+
+void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride) {
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
+        const struct qn_qs8_dwq_row row = a->rows[oy];
+        for (size_t ox = 0; ox < a->w_out; ox++) {
+            const size_t px = oy * a->w_out + ox;
+            for (size_t ch = 0; ch < a->c; ch++) {
+                const size_t blk = ch / 16, l = ch % 16;
+                const int8_t *set = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
+                int32_t acc = a->zcorr[blk * a->corr_stride + ((size_t)row.rc * a->n_cc + a->col_class[ox]) * 16 + l];
+                for (size_t qq = 0; qq < row.nq; qq++)
+                    for (size_t j = 0; j < k; j++) {  // padded column ox * stride + j
+                        const uint8_t *xq = a->quads + blk * a->quad_stride +
+                                            (((size_t)row.q_lo + qq) * a->w_q + ox * stride + j) * 64;
+                        const int8_t *wq = set + (qq * k + j) * 64;
+                        for (size_t t = 0; t < 4; t++) acc += (int32_t)xq[l * 4 + t] * wq[l * 4 + t];
+                    }
+                float y = (float)acc * a->mul[ch];
+                if (a->bias) y += a->bias[ch];
+                const float r = a->res ? a->res[px * a->ld_r + ch] : 0.0f;
+                if (a->res && a->res_before_act) y += r;
+                y = qn_act_ref(a->act, y);
+                if (a->res && !a->res_before_act) y += r;
+                if (a->out_u8) {
+                    float q = rintf(y * a->inv_out) + (float)a->out_zp;
+                    q = q < 0.0f ? 0.0f : (q > (float)a->out_qmax ? (float)a->out_qmax : q);
+                    ((uint8_t *)a->y)[px * a->ld_y + ch] = (uint8_t)q;
+                } else {
+                    ((float *)a->y)[px * a->ld_y + ch] = y;
+                }
             }
         }
     }

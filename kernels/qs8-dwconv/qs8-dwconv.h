@@ -54,36 +54,87 @@ void qn_qs8_dwconv_ukernel_5x5__avx512(const struct qn_qs8_dwconv_args *a);
 void qn_qs8_dwconv_ukernel_7x7__avx512(const struct qn_qs8_dwconv_args *a);
 void qn_qs8_dwconv_ukernel_kxk__avx512(const struct qn_qs8_dwconv_args *a);
 
-// --- Row-quad kernel (AVX-512 VNNI): four kernel rows per vpdpbusd ---
+// --- Row-quad kernels: four kernel rows per vpdpbusd ---
 //
-// One call computes a whole image for one 16-channel block. It first transposes the block's
-// input into row quads: padded rows [4q, 4q + 4) (rows outside the image hold x_zp) become, per
-// column, 64 bytes [16 channels][4 rows], so one vpdpbusd multiplies 4 kernel rows of 16
-// channels at once against s8 weights. Output row oy's window starts at padded row s * oy, at
-// phase ph = (s * oy) % 4 of quad (s * oy) / 4, and spans nq(ph) = (ph + k + 3) / 4 quads; each
-// phase has its own weight layout with zeros outside the window:
-//   wq[(((ph * QN_DWQ_NQ(k) + q) * k + j) * c_pad + ch) * 4 + t] = w[4q + t - ph][j][ch] or 0.
-// Columns outside the image are skipped, padded rows are not, so the exact sum is
-//   sum (x - x_zp) w = acc - x_zp * (colpre[j_hi] - colpre[j_lo]),
-// colpre[j][ch] = sum over kernel rows i and columns j' < j of w[i][j'][ch].
-#define QN_DWQ_NQ(k) (((k) + 6) / 4)
+// The input of one 16-channel block is first transposed into row quads: image rows
+// [4q, 4q + 4), column x, become 64 bytes [16 channels][4 rows] (qn_qs8_dwq_pack__*), so one
+// vpdpbusd multiplies four kernel rows of 16 channels at once (u8 x s8, exact in s32). Quads
+// start at image row 0: padding rows are not stored, and rows past the image in the last quad
+// hold x_zp. Columns are stored padded, w_q = w_in + 2 pad + 8 stride of them with the image
+// at [pad, pad + w_in) and zero bytes elsewhere: a zero input adds nothing, so the kernels
+// sweep a fixed window of columns without testing for the image's edges (and blocks of
+// outputs past w_out read zeros).
+//
+// Output row oy reads quads [q_lo, q_lo + nq) with a weight set of its own (shared by the rows
+// whose windows sit alike in their quads): for quad q_lo + qq, kernel column j, 64 bytes
+//   set[(qq * k + j) * 64 + ch * 4 + t] = w[4 (q_lo + qq) + t - r0][j][ch], r0 = oy * s - pad,
+// zero where that kernel row is outside [0, k) or the image row 4 (q_lo + qq) + t outside the
+// image. Columns outside the image hold zeros, so the sum runs over the real taps only and
+//   sum (x - x_zp) w = acc - x_zp * sum of the real taps' weights,
+// a correction that depends only on the output's row class (its real kernel rows [i_lo, i_hi))
+// and column class (real kernel columns [j_lo, j_hi)): zcorr[(rc * n_cc + cc) * 16 + ch]
+// = -x_zp * sum, per block. The kernels start each accumulator at it.
+//
+// A depthwise layer with ReLU / ReLU6 / no activation, u8 output and no residual requantizes
+// through qn_requant_fast (qs8-gemm.h): four outputs per pack, the activation folded into the
+// final clamp. Other epilogues go lane by lane through the qn_qgemm_ref sequence.
 
-struct qn_qs8_dwconv_quad_args {
-    struct qn_qs8_dwconv_args r;  // x: the image [h_in][w_in][ld_x]; y: the image output
-                                  // [h_out][w_out][ld_y]; res: [h_out][w_out][ld_r] or NULL;
-                                  // ld_xrow, i_lo, i_hi and w unused
-    size_t h_in, h_out;
-    const int8_t *wq;             // see above
-    const int32_t *colpre;        // [k + 1][c_pad]
-    size_t cb;                    // first channel of the block
-    uint8_t *quads;               // qn_qs8_dwconv_quad_scratch() bytes, 64-byte aligned
+struct qn_qs8_dwq_row {
+    uint16_t set;   // weight set
+    uint16_t q_lo;  // first quad
+    uint16_t nq;    // quads read
+    uint16_t rc;    // row class (zcorr)
 };
 
-// Scratch bytes one call needs.
-static inline size_t qn_qs8_dwconv_quad_scratch(size_t h_in, size_t w_in, size_t pad) {
-    return (h_in + 2 * pad + 3) / 4 * w_in * 64;
-}
+struct qn_qs8_dwq_args {
+    size_t c;                         // channels (blocks of 16, the last one partial)
+    size_t w_in, pad;                 // input columns, padding (k and stride: the kernel's)
+    size_t w_q, h_out, w_out;         // w_q: quad columns (qn_qs8_dwq_width)
+    size_t oy_lo, oy_hi;              // output rows this call computes
+    const uint8_t *quads;             // block cb at quads + cb * quad_stride:
+    size_t quad_stride;               //   [ceil(h_in / 4)][w_q][64]
+    const int8_t *wq;                 // weight set s of block cb at
+    size_t set_stride, block_stride;  //   wq + cb * block_stride + s * set_stride (bytes)
+    const struct qn_qs8_dwq_row *rows;  // [h_out]
+    const uint8_t *col_class;         // [w_out]
+    const int32_t *zcorr;             // block cb at zcorr + cb * corr_stride: [n_rc][n_cc][16]
+    size_t n_cc, corr_stride;
+    const float *mul;                 // [c rounded up to 16] a_scale * w_scale
+    const float *bias;                // [c] or NULL
+    const float *res;                 // residual [h_out * w_out][ld_r] or NULL
+    size_t ld_r;
+    bool res_before_act;
+    enum qn_act act;                  // never GELU
+    bool out_u8;
+    float inv_out;
+    int32_t out_zp, out_qmax;
+    void *y;                          // output [h_out * w_out][ld_y], u8 or float
+    size_t ld_y;
+};
 
-void qn_qs8_dwconv_quad_3x3__avx512(const struct qn_qs8_dwconv_quad_args *a);
-void qn_qs8_dwconv_quad_5x5__avx512(const struct qn_qs8_dwconv_quad_args *a);
-void qn_qs8_dwconv_quad_7x7__avx512(const struct qn_qs8_dwconv_quad_args *a);
+typedef void (*qn_qs8_dwq_ukernel_fn)(const struct qn_qs8_dwq_args *a);
+
+// Quad columns and bytes of one 16-channel block's quads.
+static inline size_t qn_qs8_dwq_width(size_t w_in, size_t pad, size_t stride) {
+    return w_in + 2 * pad + 8 * stride;
+}
+static inline size_t qn_qs8_dwq_bytes(size_t h_in, size_t w_q) { return (h_in + 3) / 4 * w_q * 64; }
+
+// One block's quads from an image x[h][w][ld_x] (x at the block's first channel, nc <= 16
+// channels), w_q columns with the image at [pad, pad + w): rows past h and channels past nc
+// hold x_zp. Columns outside the image must be zero already: the packs leave them alone (a
+// buffer zeroed once serves every call).
+void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads);
+void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads);
+
+// Reference: plain loops over the quads, any k and stride.
+void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride);
+
+void qn_qs8_dwq_ukernel_3x3s1__avx512(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s1__avx512(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s1__avx512(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_3x3s2__avx512(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s2__avx512(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s2__avx512(const struct qn_qs8_dwq_args *a);

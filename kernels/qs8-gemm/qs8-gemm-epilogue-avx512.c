@@ -1,9 +1,58 @@
-// AVX-512 requantizing epilogue over an s32 tile (see qs8-gemm-avx512.h).
+// AVX-512 requantizing epilogue over an s32 tile (see qs8-gemm-avx512.h). u8 output with
+// ReLU / ReLU6 / no activation and no residual (every expand layer) takes the folded form of
+// qs8-requant.h: four vectors per pack, so a tile of 16 columns packs 4 rows at a time and a
+// tile of 32 columns 2 rows (one row per 256-bit half).
 #include "qs8-gemm/qs8-gemm-avx512.h"
+#include "qs8-gemm/qs8-requant-avx512.h"
+
+static inline __attribute__((always_inline)) __m512i fast_r(const struct qn_requant_fast_avx512 *f,
+                                                            const struct qn_qgemm_cols16 *cl,
+                                                            const int32_t *acc) {
+    return qn_requant_fast_r_avx512(f, _mm512_loadu_si512(acc), cl->mul, &cl->bias);
+}
+
+static void epilogue_fast(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, uint8_t *c,
+                          size_t ldc, const struct qn_qgemm_params *p, const struct qn_requant_fast *rf) {
+    const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(rf);
+    const __m512i zero = _mm512_setzero_si512();
+    if (nc <= 16) {
+        const struct qn_qgemm_cols16 cl = qn_qgemm_cols16_avx512(p, 0, nc);
+        for (size_t i = 0; i < mr; i += 4) {
+            const size_t n = mr - i < 4 ? mr - i : 4;
+            const int32_t *a = acc + i * ld_acc;
+            const __m512i q = qn_requant_fast_pack4_avx512(
+                &f, fast_r(&f, &cl, a), n > 1 ? fast_r(&f, &cl, a + ld_acc) : zero,
+                n > 2 ? fast_r(&f, &cl, a + 2 * ld_acc) : zero, n > 3 ? fast_r(&f, &cl, a + 3 * ld_acc) : zero);
+            uint8_t *ci = c + i * ldc;
+            _mm_mask_storeu_epi8(ci, cl.mask, _mm512_castsi512_si128(q));
+            if (n > 1) _mm_mask_storeu_epi8(ci + ldc, cl.mask, _mm512_extracti32x4_epi32(q, 1));
+            if (n > 2) _mm_mask_storeu_epi8(ci + 2 * ldc, cl.mask, _mm512_extracti32x4_epi32(q, 2));
+            if (n > 3) _mm_mask_storeu_epi8(ci + 3 * ldc, cl.mask, _mm512_extracti32x4_epi32(q, 3));
+        }
+        return;
+    }
+    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
+    const __mmask32 m = (__mmask32)cx.mask | (__mmask32)cy.mask << 16;
+    for (size_t i = 0; i < mr; i += 2) {
+        const int32_t *a = acc + i * ld_acc;
+        const bool two = i + 1 < mr;
+        const __m512i q = qn_requant_fast_pack4_avx512(&f, fast_r(&f, &cx, a), fast_r(&f, &cy, a + 16),
+                                                       two ? fast_r(&f, &cx, a + ld_acc) : zero,
+                                                       two ? fast_r(&f, &cy, a + ld_acc + 16) : zero);
+        _mm256_mask_storeu_epi8(c + i * ldc, m, _mm512_castsi512_si256(q));
+        if (two) _mm256_mask_storeu_epi8(c + (i + 1) * ldc, m, _mm512_extracti64x4_epi64(q, 1));
+    }
+}
 
 void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
                                size_t ldc, const struct qn_qgemm_params *params) {
     const struct qn_qgemm_params prm = *params;
+    struct qn_requant_fast rf;
+    if (nc <= 32 && qn_requant_fast_init(&rf, prm.act, prm.residual != NULL, prm.out_u8, prm.inv_out,
+                                         (int32_t)prm.out_zp, (int32_t)prm.out_qmax)) {
+        epilogue_fast(mr, nc, acc, ld_acc, c, ldc, &prm, &rf);
+        return;
+    }
     for (size_t j0 = 0; j0 < nc; j0 += 16) {
         const struct qn_qgemm_cols16 cl = qn_qgemm_cols16_avx512(&prm, j0, nc);
         for (size_t i = 0; i < mr; i++)

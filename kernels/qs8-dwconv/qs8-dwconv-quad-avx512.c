@@ -1,0 +1,215 @@
+// AVX-512 VNNI row-quad depthwise kernels (layout and corrections in qs8-dwconv.h): one call
+// computes a range of output rows, every channel block, from the quads. Per output row, UR
+// output columns and channel block, the k weight vectors of the row's set stay in registers
+// while a sweep over the input columns feeds up to UR accumulators per loaded quad column (the
+// structure of the row kernels in qs8-dwconv-avx512.c, with four kernel rows per vpdpbusd).
+// The row's geometry (valid columns, corrections, quads) is worked out once for all blocks:
+// on a 4x4 map it would otherwise cost as much as the 16 vpdpbusd it sets up.
+#include <immintrin.h>
+
+#include "f32-dwconv/dwconv-epilogue.h"
+#include "f32-dwconv/f32-dwconv.h"
+#include "qs8-dwconv/qs8-dwconv.h"
+#include "qs8-gemm/qs8-requant-avx512.h"
+
+#define QN_INLINE static inline __attribute__((always_inline))
+
+// --- transposition ---
+
+QN_INLINE void pack_col(uint8_t *d, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
+    const __m128i ab_lo = _mm_unpacklo_epi8(r0, r1), ab_hi = _mm_unpackhi_epi8(r0, r1);
+    const __m128i cd_lo = _mm_unpacklo_epi8(r2, r3), cd_hi = _mm_unpackhi_epi8(r2, r3);
+    _mm_store_si128((__m128i *)d + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
+    _mm_store_si128((__m128i *)d + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
+    _mm_store_si128((__m128i *)d + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
+    _mm_store_si128((__m128i *)d + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+}
+
+// Per quad and column, 4 rows x 16 channels of u8 -> [16 channels][4 rows] with two rounds of
+// byte / word interleaves. Only the image's columns are written (the zero columns around them
+// never change, see qs8-dwconv.h); full quads of full blocks take plain loads.
+void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads) {
+    const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    const __m128i zp = _mm_set1_epi8((char)x_zp);
+    const size_t ld_row = w * ld_x;
+    for (size_t q = 0; q < (h + 3) / 4; q++) {
+        const uint8_t *xr = x + 4 * q * ld_row;
+        uint8_t *dst = quads + (q * w_q + pad) * 64;
+        if (nc == 16 && 4 * q + 4 <= h) {
+            for (size_t col = 0; col < w; col++, xr += ld_x)
+                pack_col(dst + col * 64, _mm_loadu_si128((const __m128i *)xr),
+                         _mm_loadu_si128((const __m128i *)(xr + ld_row)),
+                         _mm_loadu_si128((const __m128i *)(xr + 2 * ld_row)),
+                         _mm_loadu_si128((const __m128i *)(xr + 3 * ld_row)));
+            continue;
+        }
+        const size_t rows = h - 4 * q < 4 ? h - 4 * q : 4;
+        for (size_t col = 0; col < w; col++, xr += ld_x) {
+            __m128i v[4];
+            for (size_t t = 0; t < 4; t++) v[t] = t < rows ? _mm_mask_loadu_epi8(zp, m, xr + t * ld_row) : zp;
+            pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
+        }
+    }
+}
+
+// --- epilogues ---
+
+// Output pixel px, channels [cb, cb + 16) through the qn_qgemm_ref sequence (any epilogue but
+// GELU).
+QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, __mmask16 m, __m512i acc) {
+    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(a->mul + cb));
+    const float *res = a->res ? a->res + px * a->ld_r + cb : NULL;
+    y = qn_epilogue_avx512(y, a->bias ? a->bias + cb : NULL, res, a->res_before_act, &act, m);
+    if (a->out_u8)
+        _mm512_mask_cvtepi32_storeu_epi8((uint8_t *)a->y + px * a->ld_y + cb, m,
+                                         qn_quantize_avx512(y, a->inv_out, a->out_zp, a->out_qmax));
+    else
+        _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
+}
+
+// FP32 output without activation: (float)acc * mul, bias, residual.
+QN_INLINE void store_f32(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, __mmask16 m, __m512i acc) {
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(a->mul + cb));
+    if (a->bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->bias + cb));
+    if (a->res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->res + px * a->ld_r + cb));
+    _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
+}
+
+// Outputs px .. px + n - 1 (n <= 4), channels [cb, cb + 16), from acc[0..3] through
+// qn_requant_fast.
+QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                           size_t px, size_t n, size_t cb, __mmask16 m, const __m512i *acc) {
+    const __m512 mul = _mm512_loadu_ps(a->mul + cb);
+    const __m512 bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + cb) : _mm512_setzero_ps();
+    const __m512 *b = a->bias ? &bias : NULL;
+    const __m512i q = qn_requant_fast_pack4_avx512(
+        f, qn_requant_fast_r_avx512(f, acc[0], mul, b), qn_requant_fast_r_avx512(f, acc[1], mul, b),
+        qn_requant_fast_r_avx512(f, acc[2], mul, b), qn_requant_fast_r_avx512(f, acc[3], mul, b));
+    uint8_t *y = (uint8_t *)a->y + px * a->ld_y + cb;
+    _mm_mask_storeu_epi8(y, m, _mm512_castsi512_si128(q));
+    if (n > 1) _mm_mask_storeu_epi8(y + a->ld_y, m, _mm512_extracti32x4_epi32(q, 1));
+    if (n > 2) _mm_mask_storeu_epi8(y + 2 * a->ld_y, m, _mm512_extracti32x4_epi32(q, 2));
+    if (n > 3) _mm_mask_storeu_epi8(y + 3 * a->ld_y, m, _mm512_extracti32x4_epi32(q, 3));
+}
+
+// --- kernels ---
+
+// Epilogue kinds: the folded u8 requantization, FP32 out without activation, any other
+// through the reference sequence lane by lane.
+enum { EP_FAST_U8, EP_F32, EP_REF };
+
+// UR outputs of row oy from column ow (the first n_out stored), every channel block: the
+// row's geometry is worked out once, then each block runs the sweep over padded columns
+// ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
+// a narrow row).
+QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                          int ep, size_t oy, size_t ow, size_t n_out, const size_t K,
+                          const size_t S, const size_t UR, const size_t P0, const size_t P1) {
+    const struct qn_qs8_dwq_row row = a->rows[oy];
+    size_t zoff[8];  // each output's correction within a block
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++)
+        zoff[u] = ((size_t)row.rc * a->n_cc + a->col_class[u < n_out ? ow + u : ow]) * 16;
+    // padded column ow * S is the sweep's first
+    const size_t qoff = ((size_t)row.q_lo * a->w_q + ow * S) * 64;
+    const size_t px = oy * a->w_out + ow;
+    for (size_t cb = 0; cb < a->c; cb += 16) {
+        const __mmask16 m = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
+        const size_t blk = cb / 16;
+        const int32_t *zc = a->zcorr + blk * a->corr_stride;
+        __m512i acc[8];
+#pragma GCC unroll 8
+        for (size_t u = 0; u < 8; u++)  // lanes past UR only fill a pack's unstored slots
+            acc[u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
+        const uint8_t *qx = a->quads + blk * a->quad_stride + qoff;
+        const int8_t *ws = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
+        for (size_t qq = 0; qq < row.nq; qq++) {
+            const uint8_t *xr = qx + qq * a->w_q * 64;
+            __m512i wv[7];
+#pragma GCC unroll 7
+            for (size_t j = 0; j < K; j++) wv[j] = _mm512_load_si512(ws + (qq * K + j) * 64);
+#pragma GCC unroll 32
+            for (size_t p = P0; p < P1; p++) {
+                const __m512i xv = _mm512_load_si512(xr + p * 64);
+#pragma GCC unroll 8
+                for (size_t u = 0; u < UR; u++)
+                    if (p >= u * S && p - u * S < K) acc[u] = _mm512_dpbusd_epi32(acc[u], xv, wv[p - u * S]);
+            }
+        }
+        if (ep == EP_FAST_U8) {
+#pragma GCC unroll 2
+            for (size_t g = 0; g < UR; g += 4)
+                if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m, acc + g);
+        } else if (ep == EP_F32) {
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_f32(a, px + u, cb, m, acc[u]);
+        } else {
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
+        }
+    }
+}
+
+// Every row in blocks of UR outputs (the last one partial, as UR or, if it has at most 4
+// outputs, as 4).
+QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                            int ep, const size_t K, const size_t S, const size_t UR) {
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
+        size_t ow = 0;
+        for (; ow + UR <= a->w_out; ow += UR) quad_block(a, f, ep, oy, ow, UR, K, S, UR, 0, (UR - 1) * S + K);
+        const size_t rest = a->w_out - ow;
+        if (rest > 4)
+            quad_block(a, f, ep, oy, ow, rest, K, S, UR, 0, (UR - 1) * S + K);
+        else if (rest > 0)
+            quad_block(a, f, ep, oy, ow, rest, K, S, 4, 0, 3 * S + K);
+    }
+}
+
+// One block per row of a map W pixels wide with same padding (pad = K / 2): the sweep reads
+// the image's columns only (a 4-wide map with k = 7 does 16 vpdpbusd per row, not 28).
+QN_INLINE void quad_rows_narrow(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                                int ep, const size_t K, const size_t S, const size_t W) {
+    const size_t UR = (W - 1) / S + 1;  // w_out
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) quad_block(a, f, ep, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
+}
+
+QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const size_t S) {
+    struct qn_requant_fast rf = {0};
+    const int ep = qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out, a->out_zp,
+                                        a->out_qmax) ? EP_FAST_U8
+                   : !a->out_u8 && a->act == QN_ACT_NONE ? EP_F32 : EP_REF;
+    const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(&rf);
+    // the map sizes of a 28x28 input halved by strides (28, 14, 7, 4): narrow rows of 4 and
+    // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4
+    const bool same = a->pad == K / 2;
+    if (same && S == 1 && a->w_in == 4)
+        quad_rows_narrow(a, &f, ep, K, S, 4);
+    else if (same && S == 1 && a->w_in == 7)
+        quad_rows_narrow(a, &f, ep, K, S, 7);
+    else if (same && S == 2 && a->w_in == 7)
+        quad_rows_narrow(a, &f, ep, K, S, 7);
+    else if (same && S == 2 && a->w_in == 8)
+        quad_rows_narrow(a, &f, ep, K, S, 8);
+    else if (same && S == 2 && a->w_in == 14)
+        quad_rows_narrow(a, &f, ep, K, S, 14);
+    else if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
+        quad_rows_ur(a, &f, ep, K, S, 7);
+    else
+        quad_rows_ur(a, &f, ep, K, S, 8);
+}
+
+#define QN_DWQ_KERNEL(K, S)                                                               \
+    void qn_qs8_dwq_ukernel_##K##x##K##s##S##__avx512(const struct qn_qs8_dwq_args *a) { \
+        quad_rows(a, K, S);                                                              \
+    }
+
+QN_DWQ_KERNEL(3, 1)
+QN_DWQ_KERNEL(5, 1)
+QN_DWQ_KERNEL(7, 1)
+QN_DWQ_KERNEL(3, 2)
+QN_DWQ_KERNEL(5, 2)
+QN_DWQ_KERNEL(7, 2)
