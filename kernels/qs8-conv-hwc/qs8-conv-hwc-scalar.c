@@ -4,6 +4,7 @@
 
 #include "f32-dwconv/f32-dwconv.h"
 #include "qs8-conv-hwc/qs8-conv-hwc.h"
+#include "qs8-gemm/qs8-requant.h"
 
 void qn_qs8_conv_hwc_ukernel__scalar(const struct qn_qs8_conv_hwc_args *a) {
     for (size_t ow = 0; ow < a->w_out; ow++) {
@@ -21,19 +22,9 @@ void qn_qs8_conv_hwc_ukernel__scalar(const struct qn_qs8_conv_hwc_args *a) {
                         acc += ((int32_t)xp[ci] - a->x_zp) * (int32_t)(int16_t)wt[ci * a->c_pad];
                 }
             }
-            float y = (float)acc * a->mul[o];
-            if (a->bias) y += a->bias[o];
-            const float r = a->res ? a->res[ow * a->ld_r + o] : 0.0f;
-            if (a->res && a->res_before_act) y += r;
-            y = qn_act_ref(a->act, y);
-            if (a->res && !a->res_before_act) y += r;
-            if (a->out_u8) {
-                float q = rintf(y * a->inv_out) + (float)a->out_zp;
-                q = q < 0.0f ? 0.0f : (q > (float)a->out_qmax ? (float)a->out_qmax : q);
-                ((uint8_t *)a->y)[ow * a->ld_y + o] = (uint8_t)q;
-            } else {
-                ((float *)a->y)[ow * a->ld_y + o] = y;
-            }
+            qn_qs8_store_ref(acc, a->mul[o], a->bias ? a->bias + o : NULL,
+                             a->res ? a->res + ow * a->ld_r + o : NULL, a->res_before_act, a->act,
+                             a->out_u8, a->inv_out, a->out_zp, a->out_qmax, a->y, ow * a->ld_y + o);
         }
     }
 }

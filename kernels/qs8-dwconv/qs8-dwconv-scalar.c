@@ -5,6 +5,7 @@
 
 #include "f32-dwconv/f32-dwconv.h"
 #include "qs8-dwconv/qs8-dwconv.h"
+#include "qs8-gemm/qs8-requant.h"
 
 void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
     for (size_t ow = 0; ow < a->w_out; ow++) {
@@ -19,19 +20,9 @@ void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
                     acc += ((int32_t)xr[(size_t)(x0 + (ptrdiff_t)j) * a->ld_x + ch] - a->x_zp) *
                            (int32_t)(int16_t)a->w[(i * a->k + j) * a->c_pad + ch];
             }
-            float y = (float)acc * a->mul[ch];
-            if (a->bias) y += a->bias[ch];
-            const float r = a->res ? a->res[ow * a->ld_r + ch] : 0.0f;
-            if (a->res && a->res_before_act) y += r;
-            y = qn_act_ref(a->act, y);
-            if (a->res && !a->res_before_act) y += r;
-            if (a->out_u8) {
-                float q = rintf(y * a->inv_out) + (float)a->out_zp;
-                q = q < 0.0f ? 0.0f : (q > (float)a->out_qmax ? (float)a->out_qmax : q);
-                ((uint8_t *)a->y)[ow * a->ld_y + ch] = (uint8_t)q;
-            } else {
-                ((float *)a->y)[ow * a->ld_y + ch] = y;
-            }
+            qn_qs8_store_ref(acc, a->mul[ch], a->bias ? a->bias + ch : NULL,
+                             a->res ? a->res + ow * a->ld_r + ch : NULL, a->res_before_act, a->act,
+                             a->out_u8, a->inv_out, a->out_zp, a->out_qmax, a->y, ow * a->ld_y + ch);
         }
     }
 }
@@ -66,19 +57,9 @@ void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, s
                         const int8_t *wq = set + (qq * k + j) * 64;
                         for (size_t t = 0; t < 4; t++) acc += (int32_t)xq[l * 4 + t] * wq[l * 4 + t];
                     }
-                float y = (float)acc * a->mul[ch];
-                if (a->bias) y += a->bias[ch];
-                const float r = a->res ? a->res[px * a->ld_r + ch] : 0.0f;
-                if (a->res && a->res_before_act) y += r;
-                y = qn_act_ref(a->act, y);
-                if (a->res && !a->res_before_act) y += r;
-                if (a->out_u8) {
-                    float q = rintf(y * a->inv_out) + (float)a->out_zp;
-                    q = q < 0.0f ? 0.0f : (q > (float)a->out_qmax ? (float)a->out_qmax : q);
-                    ((uint8_t *)a->y)[px * a->ld_y + ch] = (uint8_t)q;
-                } else {
-                    ((float *)a->y)[px * a->ld_y + ch] = y;
-                }
+                qn_qs8_store_ref(acc, a->mul[ch], a->bias ? a->bias + ch : NULL,
+                                 a->res ? a->res + px * a->ld_r + ch : NULL, a->res_before_act, a->act,
+                                 a->out_u8, a->inv_out, a->out_zp, a->out_qmax, a->y, px * a->ld_y + ch);
             }
         }
     }

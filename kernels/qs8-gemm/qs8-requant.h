@@ -56,3 +56,24 @@ static inline uint8_t qn_requant_fast_ref(const struct qn_requant_fast *r, float
     const float q = rintf(t) + (float)r->zp;
     return (uint8_t)(q < (float)r->lo ? r->lo : (q > (float)r->hi ? r->hi : (int32_t)q));
 }
+
+// The reference epilogue of one output (qn_qgemm_ref's sequence), for the scalar direct and
+// depthwise kernels: y = acc * mul (+ bias), the residual before or after the activation, then
+// u8 requantization or FP32; stored at element idx of y_out. bias and res point at this
+// output's element or are NULL.
+static inline void qn_qs8_store_ref(int32_t acc, float mul, const float *bias, const float *res,
+                                    bool res_before_act, enum qn_act act, bool out_u8, float inv_out,
+                                    int32_t out_zp, int32_t out_qmax, void *y_out, size_t idx) {
+    float y = (float)acc * mul;
+    if (bias) y += *bias;
+    if (res && res_before_act) y += *res;
+    y = qn_act_ref(act, y);
+    if (res && !res_before_act) y += *res;
+    if (out_u8) {
+        float q = rintf(y * inv_out) + (float)out_zp;
+        q = q < 0.0f ? 0.0f : (q > (float)out_qmax ? (float)out_qmax : q);
+        ((uint8_t *)y_out)[idx] = (uint8_t)q;
+    } else {
+        ((float *)y_out)[idx] = y;
+    }
+}
