@@ -6,10 +6,11 @@
 // the supernet are; dw is accumulated (+=) into a tensor with the same strides, and nothing
 // outside the window may change. y and dx start as NaN, so an output the kernels forget shows.
 //
-// Tolerance: each output is a float sum of T products (any order, with or without FMA; dw also
-// adds the per-image and per-thread partial sums and its initial value), and recursive
-// summation in float is off by at most (T + 1) * eps * sum|terms| (Higham, Accuracy and Stability
-// of Numerical Algorithms, 2nd ed., eq. 4.4; eps = 2^-24). We check
+// Tolerance: each output is a float dot product of T terms (any order, with or without FMA; dw
+// also adds the per-thread partial sums and its initial value, counted as extra terms), and a
+// float dot product is off by at most gamma_T sum|terms|, gamma_T = T eps / (1 - T eps) with
+// eps = 2^-24 (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., section 3.1).
+// We check
 //   |got - ref| <= 2 * (T + 2) * eps * sum|terms| + 1e-30,
 // a factor 2 above the worst case and still ~100x below one missing or extra tap (a product is
 // ~sum|terms| / T, and T * eps <= ~1e-4 here).
