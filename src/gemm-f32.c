@@ -89,10 +89,11 @@ const char *qn_f32_gemm_variant(void) { return config_get(qn_isa())->name; }
 
 // --- scratch: one growing buffer per thread, never freed while the thread lives ---
 
-static _Thread_local float *tl_scratch[2];
-static _Thread_local size_t tl_scratch_cap[2];
+static _Thread_local float *tl_scratch[3];
+static _Thread_local size_t tl_scratch_cap[3];
 
-// Slot 0: the A block (per thread); slot 1: the shared B panel (owned by the calling thread).
+// Slot 0: the A block (per thread); slot 1: the B panel (per thread); slot 2: the partial
+// products of a split-K call (owned by the calling thread).
 static float *scratch(int slot, size_t floats) {
     if (tl_scratch_cap[slot] < floats) {
         qn_free(tl_scratch[slot]);
@@ -220,6 +221,43 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
     }
 }
 
+// Split K across threads when C is small and K deep (the weight gradient of a pointwise
+// layer: M x N = Cout x Cin, K = batch x H x W), where blocks of C would leave threads idle
+// or unbalanced (Cout = 12 is one 14-row panel) and each thread would pack all of the other
+// operand. Thread t multiplies its slice of K into C (t = 0, with beta) or into a partial
+// (t > 0); after one barrier every thread adds the partials to its own rows of C in thread
+// order, so the result depends on the thread count only. Only without an epilogue (it must
+// see the whole sum).
+static bool split_k(const struct gemm_job *g, int nth) {
+    return !g->pb && !g->bias && !g->res && g->act == QN_ACT_NONE && g->K >= 1024 * (size_t)nth &&
+           g->K >= 8 * QN_MAX(g->M, g->N);
+}
+
+static void gemm_split_k(const struct gemm_job *g, int nth) {
+    const size_t MN = g->M * g->N;
+    float *part = scratch(2, MN * (size_t)(nth - 1));
+#pragma omp parallel num_threads(nth)
+    {
+        const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        const size_t k0 = g->K * t / nt, k1 = g->K * (t + 1) / nt;
+        struct gemm_job s = *g;
+        s.K = k1 - k0;
+        s.A = g->A + k0 * (g->trans_a ? g->lda : 1);
+        s.B = g->B + k0 * (g->trans_b ? 1 : g->ldb);
+        if (t > 0) s.C = part + MN * (t - 1), s.ldc = g->N, s.beta = 0.0f;
+        if (s.K > 0) gemm_blocked_part(&s, 0, g->M, 0, g->N);
+        else if (t > 0) memset(s.C, 0, MN * sizeof(float));
+#pragma omp barrier
+        for (size_t m = g->M * t / nt; m < g->M * (t + 1) / nt; m++) {
+            float *c = g->C + m * g->ldc;
+            for (size_t p = 1; p < nt; p++) {
+                const float *q = part + MN * (p - 1) + m * g->N;
+                for (size_t n = 0; n < g->N; n++) c[n] += q[n];
+            }
+        }
+    }
+}
+
 // Threads take disjoint blocks of C and run independently (no barriers: on a shared machine a
 // descheduled thread would stall its partner at every KC step). Columns are split when each
 // thread gets at least two NR panels (B packed once overall, A per thread: A is the smaller
@@ -228,6 +266,10 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
     const size_t MR = g->cf->mr, NR = g->cf->nr;
     if (nth <= 1) {
         gemm_blocked_part(g, 0, g->M, 0, g->N);
+        return;
+    }
+    if (split_k(g, nth)) {
+        gemm_split_k(g, nth);
         return;
     }
     const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MR);

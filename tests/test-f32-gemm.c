@@ -337,6 +337,35 @@ static void threads_one_and_two(void) {
     qn_threads_set(saved);
 }
 
+// Deep K and a small C (a pointwise layer's weight gradient, dW += dY^T X) with no epilogue:
+// at two threads K is split between them and the partials added. Against cblas, bit-identical
+// on a repeat (deterministic for a thread count), padding of C untouched, beta = 1 accumulates.
+static void split_k_deep(void) {
+    static const size_t shapes[][4] = {  // M, N, K, ta
+        {12, 48, 25088, 1}, {16, 72, 6272, 1}, {5, 3, 4099, 0}, {33, 7, 5003, 1}, {48, 8, 20000, 1},
+        {1, 40, 3000, 0}};
+    const int saved = qn_threads();
+    for (int th = 1; th <= 2; th++)
+        for (int s = 0; s < 6; s++)
+            for (int tb = 0; tb < 2; tb++) {
+                struct problem p = plain(shapes[s][0], shapes[s][1], shapes[s][2]);
+                p.ta = shapes[s][3], p.tb = tb, p.beta = tb ? 1.0f : 0.0f, p.alpha = tb ? 0.5f : 1.0f;
+                struct buffers b;
+                buffers_init(&b, &p, 3);
+                qn_threads_set(th);
+                qn_f32_gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, b.A, p.lda, b.B, p.ldb, p.beta, b.C, p.ldc, NULL);
+                check_result(&p, &b, b.C, b.R, th == 1 ? "split-K 1 thread" : "split-K 2 threads");
+                float *C2 = malloc(b.c_size * sizeof(float));
+                memcpy(C2, b.C0, b.c_size * sizeof(float));
+                qn_f32_gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, b.A, p.lda, b.B, p.ldb, p.beta, C2, p.ldc, NULL);
+                QT_CHECK(memcmp(C2, b.C, b.c_size * sizeof(float)) == 0, "%s: %d threads: repeat differs",
+                         describe(&p), th);
+                free(C2);
+                buffers_free(&b);
+            }
+    qn_threads_set(saved);
+}
+
 // Randomized shapes, transposes, strides, alpha / beta and epilogues.
 static void random_problems(void) {
     const int trials = qt_quick() ? 25 : 60;
@@ -485,6 +514,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(residual_aliases_c);
     QT_RUN_EACH_ISA(k_zero_alpha_zero);
     QT_RUN_EACH_ISA(threads_one_and_two);
+    QT_RUN_EACH_ISA(split_k_deep);
     QT_RUN_EACH_ISA(random_problems);
     QT_RUN_EACH_ISA(matches_gemm_ref);
     QT_RUN_EACH_ISA(packed_b);
