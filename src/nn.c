@@ -335,8 +335,8 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
 // Rows per kernel call when summing: float partial sums over at most this many rows, then
 // added into double, so the error stays ~1e-7 relative whatever P is.
 #define BN_CHUNK 256
-// Workspace of one fused call (see bn_ws) kept on the stack up to this size: C <= 819 at two
-// threads, 423 at four (60 and 116 bytes per channel). Larger goes to the heap.
+// Workspace of one fused call (see bn_ws) kept on the stack up to this size: C <= 722 at two
+// threads, 396 at four (64 and 124 bytes per channel). Larger goes to the heap.
 #define BN_STACK_BYTES (48 * 1024)
 
 static int bn_threads(size_t P) { return (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64)); }
@@ -350,15 +350,16 @@ static int team_size(void) {
 }
 
 // Workspace for nt threads: part [nt][2][C] double per-thread sums, f [nt][3][C] float
-// per-thread scratch (chunk sums, then the coefficients of the second pass), x0 [C].
+// per-thread scratch (chunk sums, then the coefficients of the second pass), ch [2][C] shared
+// per-channel values (forward: the shift reference x0; backward: scale and shift).
 struct bn_ws {
     double *part;
-    float *f, *x0;
+    float *f, *ch;
     void *heap;  // NULL when on the stack
 };
 
 static size_t bn_ws_bytes(int nt, int C) {
-    return (size_t)C * ((size_t)nt * (2 * sizeof(double) + 3 * sizeof(float)) + sizeof(float));
+    return (size_t)C * ((size_t)nt * (2 * sizeof(double) + 3 * sizeof(float)) + 2 * sizeof(float));
 }
 
 static struct bn_ws bn_ws_init(int nt, int C, void *stack) {
@@ -367,15 +368,15 @@ static struct bn_ws bn_ws_init(int nt, int C, void *stack) {
     QN_ASSERT(bytes <= BN_STACK_BYTES || w.heap);
     w.part = w.heap ? w.heap : stack;
     w.f = (float *)(w.part + (size_t)2 * nt * C);
-    w.x0 = w.f + (size_t)3 * nt * C;
+    w.ch = w.f + (size_t)3 * nt * C;
     return w;
 }
 
 // Thread t of n: d[0..C) = sum s1, d[C..2C) = sum s2 of the kernel's two float sums over its
 // fixed row range, BN_CHUNK rows per float partial; f [2C] is scratch.
 static void bn_partial(const struct nn_config *cf, int which, size_t P, int C, int t, int n, const float *x,
-                       const float *x0, const float *ypre, const float *dy, enum qn_act act, float *dz, double *d,
-                       float *f) {
+                       const float *x0, const float *scale, const float *shift, const float *dy, enum qn_act act,
+                       float *dz, double *d, float *f) {
     const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
     float *f1 = f, *f2 = f + C;
     for (int c = 0; c < 2 * C; c++) d[c] = 0.0;
@@ -383,7 +384,7 @@ static void bn_partial(const struct nn_config *cf, int which, size_t P, int C, i
         size_t m = QN_MIN((size_t)BN_CHUNK, hi - p);
         memset(f, 0, sizeof(float) * 2 * C);
         if (which == 0) cf->bn_sums(m, C, x + p * C, x0, f1, f2);
-        else cf->act_bwd_sums(m, C, x + p * C, ypre ? ypre + p * C : NULL, dy + p * C, act, dz + p * C, f1, f2);
+        else cf->act_bwd_sums(m, C, x + p * C, scale, shift, dy + p * C, act, dz + p * C, f1, f2);
         for (int c = 0; c < C; c++) d[c] += f1[c], d[C + c] += f2[c];
     }
 }
@@ -395,34 +396,40 @@ static void bn_total(const double *part, int n, int C, int c, double *s1, double
     *s1 = a, *s2 = b;
 }
 
+// The training forward's affine map, shared with the backward, which recomputes the
+// pre-activation x * scale + shift from the saved statistics bit for bit.
+static inline void bn_scale_shift(float gamma, float beta, float mean, float rstd, float *scale, float *shift) {
+    *scale = gamma * rstd;
+    *shift = beta - mean * *scale;
+}
+
 // One parallel region per call: each thread sums its rows, a barrier, then every thread
 // computes the per-channel coefficients (O(C n), the same bits in every thread, so no second
 // barrier) and applies them to the same rows it summed, while they are still in its cache.
 void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
-                            enum qn_act act, float *save_mean, float *save_rstd, float *ypre, float *y) {
+                            enum qn_act act, float *save_mean, float *save_rstd, float *y) {
     const struct nn_config *cf = nn_config();
     const int nt = bn_threads(P);
     _Alignas(64) unsigned char stack[BN_STACK_BYTES];
     struct bn_ws w = bn_ws_init(nt, C, stack);
-    memcpy(w.x0, x, sizeof(float) * C);  // shift reference; a copy, as y may overwrite x
+    memcpy(w.ch, x, sizeof(float) * C);  // shift reference; a copy, as y may overwrite x
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = thread_id(), n = team_size();
         float *f = w.f + (size_t)3 * C * t;
-        bn_partial(cf, 0, P, C, t, n, x, w.x0, NULL, NULL, QN_ACT_NONE, NULL, w.part + (size_t)2 * C * t, f);
+        bn_partial(cf, 0, P, C, t, n, x, w.ch, NULL, NULL, NULL, QN_ACT_NONE, NULL, w.part + (size_t)2 * C * t, f);
 #pragma omp barrier
         float *scale = f, *shift = f + C;
         for (int c = 0; c < C; c++) {
             double s1, s2;
             bn_total(w.part, n, C, c, &s1, &s2);
             double m = s1 / (double)P, var = s2 / (double)P - m * m;
-            float mean = (float)(w.x0[c] + m), rstd = (float)(1.0 / sqrt(QN_MAX(var, 0.0) + QN_NN_BN_EPS));
-            scale[c] = gamma[c] * rstd;
-            shift[c] = beta[c] - mean * scale[c];
+            float mean = (float)(w.ch[c] + m), rstd = (float)(1.0 / sqrt(QN_MAX(var, 0.0) + QN_NN_BN_EPS));
+            bn_scale_shift(gamma[c], beta[c], mean, rstd, &scale[c], &shift[c]);
             if (t == 0) save_mean[c] = mean, save_rstd[c] = rstd;
         }
         const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
-        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, scale, shift, (int)act, ypre ? ypre + lo * C : NULL, y + lo * C);
+        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, scale, shift, (int)act, y + lo * C);
     }
     free(w.heap);
 }
@@ -443,25 +450,26 @@ void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, 
     {
         const int t = thread_id(), n = team_size();
         const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
-        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, ss, ss + C, (int)act, NULL, y + lo * C);
+        if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, ss, ss + C, (int)act, y + lo * C);
     }
     if (ss != stack) free(ss);
 }
 
 // As the forward: one region, one barrier. dz lands in dx and each thread reads back only the
 // rows it wrote.
-void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
-                      const float *save_rstd, enum qn_act act, const float *ypre, const float *dy,
+void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                      const float *save_mean, const float *save_rstd, enum qn_act act, const float *dy,
                       float *dgamma, float *dbeta, float *dx) {
     const struct nn_config *cf = nn_config();
     const int nt = bn_threads(P);
     _Alignas(64) unsigned char stack[BN_STACK_BYTES];
     struct bn_ws w = bn_ws_init(nt, C, stack);
+    for (int c = 0; c < C; c++) bn_scale_shift(gamma[c], beta[c], save_mean[c], save_rstd[c], &w.ch[c], &w.ch[C + c]);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = thread_id(), n = team_size();
         float *f = w.f + (size_t)3 * C * t;
-        bn_partial(cf, 1, P, C, t, n, x, NULL, ypre, dy, act, dx, w.part + (size_t)2 * C * t, f);
+        bn_partial(cf, 1, P, C, t, n, x, NULL, w.ch, w.ch + C, dy, act, dx, w.part + (size_t)2 * C * t, f);
 #pragma omp barrier
         float *a = f, *b = f + C, *d = f + 2 * C;
         for (int c = 0; c < C; c++) {

@@ -63,17 +63,18 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
                   const float *save_rstd, const float *dy, float *dgamma, float *dbeta, float *dx);
 
 // --- fused batch norm + activation (what the supernet uses) ---
-// Training forward: batch statistics (save_mean, save_rstd [C] kept for backward),
-// ypre = BN(x) (stored if not NULL; needed by backward unless act is NONE), y = act(ypre).
+// Training forward: batch statistics (save_mean, save_rstd [C] kept for backward), y =
+// act(BN(x)). The backward needs x and the statistics only: it recomputes BN(x) exactly.
 void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma, const float *beta,
-                            enum qn_act act, float *save_mean, float *save_rstd, float *ypre, float *y);
+                            enum qn_act act, float *save_mean, float *save_rstd, float *y);
 // Eval forward with running statistics.
 void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, const float *beta,
                            const float *running_mean, const float *running_var, float eps, enum qn_act act,
                            float *y);
-// Backward through act then BN: dgamma, dbeta +=; dx overwritten (dx may alias dy).
-void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *save_mean,
-                      const float *save_rstd, enum qn_act act, const float *ypre, const float *dy,
+// Backward through act then BN, from the forward's x, gamma, beta and statistics (unchanged
+// since): dgamma, dbeta +=; dx overwritten (dx may alias dy).
+void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const float *beta,
+                      const float *save_mean, const float *save_rstd, enum qn_act act, const float *dy,
                       float *dgamma, float *dbeta, float *dx);
 #define QN_NN_BN_EPS 1e-5f
 

@@ -277,10 +277,9 @@ void qn_mb_dw_kernel(const struct qn_mb_net *net, int stage, int block, int k, i
 
 struct block_bufs {
     const float *in;
-    // e2 / d2 (BN out before the activation) exist only for activations whose derivative
-    // cannot be read off the output (see mask_from_output); ReLU6 blocks run without them.
-    float *e1, *e2, *e3;  // expand conv out, BN out, ReLU6 out   [B][H][W][ce]
-    float *d1, *d2, *d3;  // depthwise out, BN out, ReLU6 out     [B][Ho][Wo][ce]
+    // No BN output before the activation is kept: the backward recomputes it from e1 / d1.
+    float *e1, *e3;  // expand conv out, ReLU6(BN) out   [B][H][W][ce]
+    float *d1, *d3;  // depthwise out, ReLU6(BN) out     [B][Ho][Wo][ce]
     float *p1, *out;      // project conv out, BN (+ residual) out [B][Ho][Wo][cout]
     float *stats;         // saved mean, rstd for the 3 BNs: [6][ce_max]
     float *keff[QN_MB_MAX_CHOICES];  // effective depthwise kernels below k_max: [k_l][k_l][ce]
@@ -294,9 +293,9 @@ struct qn_mb_run {
     int max_batch;
     float *arena;
     const float *x;
-    float *s1, *s2, *s3, *s_stats, *conv_scratch;
+    float *s1, *s3, *s_stats, *conv_scratch;
     struct block_bufs blk[QN_MB_MAX_STAGES][QN_MB_MAX_DEPTH];
-    float *h1, *h2, *h3, *h_stats, *pool, *logits;
+    float *h1, *h3, *h_stats, *pool, *logits;
     const float *head_input;   // last block's output [B][Hh][Wh][c_last]
     float *g0, *g1, *g2, *g3;  // gradient temporaries, each the largest activation
     float *dkeff[QN_MB_MAX_CHOICES];  // gradients of the effective kernels, [k_l][k_l][ce_max]
@@ -327,11 +326,6 @@ static void prof_mark(struct qn_mb_run *r, int bwd, enum qn_mb_prof_kind k) {
 }
 #define PROF_START(r) prof_mark(r, 0, QN_MB_PROF_COUNT)
 
-// ReLU and ReLU6 pass the gradient exactly where their output is strictly inside (0, 6) (or
-// > 0), so the backward mask can be read off the saved output y = act(BN(x)) instead of a
-// stored pre-activation: one activation-sized buffer less written and read per BN layer.
-static bool mask_from_output(enum qn_act a) { return a == QN_ACT_NONE || a == QN_ACT_RELU || a == QN_ACT_RELU6; }
-
 // Sizes every buffer for the max genome at max_batch, then carves one arena (or, with
 // base == NULL, just counts).
 static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float *base) {
@@ -347,8 +341,6 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
     } while (0)
     int H = conv_out(s->in_h, s->stem_stride), W = conv_out(s->in_w, s->stem_stride);
     TAKE(r->s1, B * H * W * s->stem_c);
-    const size_t pre_outer = mask_from_output((enum qn_act)s->act_outer) ? 0 : 1;
-    TAKE(r->s2, pre_outer * B * H * W * s->stem_c);
     TAKE(r->s3, B * H * W * s->stem_c);
     TAKE(r->s_stats, 2 * s->stem_c);
     struct qn_nn_conv cv;
@@ -362,11 +354,8 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
             int stride = b == 0 ? s->stage_stride[i] : 1, Ho = conv_out(H, stride), Wo = conv_out(W, stride);
             size_t pin = B * H * W, pout = B * Ho * Wo;
             TAKE(bb->e1, pin * ce);
-            const size_t pre = mask_from_output((enum qn_act)s->act_block) ? 0 : 1;
-            TAKE(bb->e2, pre * pin * ce);
             TAKE(bb->e3, pin * ce);
             TAKE(bb->d1, pout * ce);
-            TAKE(bb->d2, pre * pout * ce);
             TAKE(bb->d3, pout * ce);
             TAKE(bb->p1, pout * cout);
             TAKE(bb->out, pout * cout);
@@ -383,7 +372,6 @@ static size_t run_layout(const struct qn_mb_net *net, struct qn_mb_run *r, float
         }
     r->Hh = H, r->Wh = W;
     TAKE(r->h1, B * H * W * s->head_c);
-    TAKE(r->h2, pre_outer * B * H * W * s->head_c);
     TAKE(r->h3, B * H * W * s->head_c);
     TAKE(r->h_stats, 2 * s->head_c);
     TAKE(r->pool, B * s->head_c);
@@ -438,17 +426,17 @@ void qn_mb_run_free(struct qn_mb_run *r) {
 }
 
 // BN + activation forward in the given mode; stats holds [mean][rstd] of C channels for
-// backward, ypre the BN output before the activation (not written when mask_from_output(act)).
+// backward (which recomputes BN(x) from x and them).
 static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
                            int recal_count, size_t P, int C, const float *x, enum qn_act act, float *stats,
-                           float *ypre, float *y) {
+                           float *y) {
     const float *gamma = net->w + cb->gamma, *beta = net->w + cb->beta;
     float *rm = net->w + cb->mean, *rv = net->w + cb->var;
     if (mode == QN_MB_EVAL) {
         qn_nn_bn_act_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, act, y);
         return;
     }
-    qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, mask_from_output(act) ? NULL : ypre, y);
+    qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, y);
     if (mode == QN_MB_BN_RECAL) {
         // cumulative average over the calibration batches (equal weights, as Once-for-All)
         float a = 1.0f / (float)(recal_count + 1);
@@ -532,7 +520,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
     prof_mark(r, 0, QN_MB_PROF_STEM);
     bn_act_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, (enum qn_act)s->act_outer, r->s_stats,
-                   r->s2, r->s3);
+                   r->s3);
     prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     const float *cur = r->s3;
     // blocks
@@ -555,7 +543,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             qn_nn_pw_fwd(pin, cin, ce, xe, we, lde, NULL, bb->e1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
-                           bb->e2, bb->e3);
+                           bb->e3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
             const int lvl = kernel_level(s, k);
@@ -573,7 +561,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             qn_nn_dw_fwd(&dw, xd, bb->d1);
             prof_mark(r, 0, QN_MB_PROF_DEPTHWISE);
             bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
-                           bb->stats + 2 * cemax, bb->d2, bb->d3);
+                           bb->stats + 2 * cemax, bb->d3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             const float *xp = bb->d3, *wp = net->w + bp->project.w;
             size_t ldp = (size_t)cemax;
@@ -586,7 +574,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             qn_nn_pw_fwd(pout, ce, cout, xp, wp, ldp, NULL, bb->p1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
             bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE, bb->stats + 4 * cemax,
-                           NULL, bb->out);
+                           bb->out);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pout * cout; j++) bb->out[j] += cur[j];
@@ -606,7 +594,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     qn_nn_pw_fwd(P, cl, s->head_c, xh, wh, (size_t)cl, NULL, r->h1);
     prof_mark(r, 0, QN_MB_PROF_POINTWISE);
     bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, (enum qn_act)s->act_outer, r->h_stats,
-                   r->h2, r->h3);
+                   r->h3);
     prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
     prof_mark(r, 0, QN_MB_PROF_OTHER);
@@ -622,13 +610,12 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     return r->logits;
 }
 
-// ypre: the forward's pre-activation; y: its output, which carries the mask instead when
-// mask_from_output(act) (ReLU6: 0 < y < 6 exactly where 0 < ypre < 6).
+// x: the BN input saved by the forward; the activation's derivative is taken at BN(x),
+// recomputed from x, gamma, beta and the saved statistics exactly as the forward had it.
 static void act_bn_backward(struct qn_mb_net *net, const struct qn_mb_convbn *cb, size_t P, int C, const float *x,
-                            const float *stats, enum qn_act act, const float *ypre, const float *y, const float *dy,
-                            float *dx) {
-    qn_nn_act_bn_bwd(P, C, x, net->w + cb->gamma, stats, stats + C, act, mask_from_output(act) ? y : ypre, dy,
-                     net->grad + cb->gamma, net->grad + cb->beta, dx);
+                            const float *stats, enum qn_act act, const float *dy, float *dx) {
+    qn_nn_act_bn_bwd(P, C, x, net->w + cb->gamma, net->w + cb->beta, stats, stats + C, act, dy, net->grad + cb->gamma,
+                     net->grad + cb->beta, dx);
 }
 
 // dW of a fake-quantized weight, computed on the dense copy, into the stored tensor's rows
@@ -663,8 +650,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     prof_mark(r, 1, QN_MB_PROF_OTHER);
     qn_nn_gap_bwd(B, r->Hh * r->Wh, s->head_c, buf[0], buf[1]);
     prof_mark(r, 1, QN_MB_PROF_OTHER);
-    act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, r->h2, r->h3, buf[1],
-                    buf[2]);
+    act_bn_backward(net, &net->head, P, s->head_c, r->h1, r->h_stats, (enum qn_act)s->act_outer, buf[1], buf[2]);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     if (lq(r, li)) {
         memset(gs, 0, sizeof(float) * (size_t)s->head_c * cl);
@@ -687,7 +673,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             float *dout = buf[gi], *t1 = buf[(gi + 1) & 3], *t2 = buf[(gi + 2) & 3], *din = buf[(gi + 3) & 3];
             const int lp = li, ld = li - 1, le = li - 2;
             li -= 3;
-            act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, NULL, NULL, dout, t1);
+            act_bn_backward(net, &bp->project, pout, cout, bb->p1, bb->stats + 4 * cemax, QN_ACT_NONE, dout, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             if (lq(r, lp)) {
                 memset(gs, 0, sizeof(float) * (size_t)cout * ce);
@@ -698,7 +684,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
                              net->grad + bp->project.w, NULL, t2);
             }
             prof_mark(r, 1, QN_MB_PROF_POINTWISE);
-            act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, bb->d2, bb->d3, t2,
+            act_bn_backward(net, &bp->dw, pout, ce, bb->d1, bb->stats + 2 * cemax, (enum qn_act)s->act_block, t2,
                             t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
@@ -724,7 +710,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
             }
             if (!top) dw_chain_backward(net, bp, cemax, ce, lvl, bb->keff, r->dkeff);
             prof_mark(r, 1, QN_MB_PROF_DEPTHWISE);
-            act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, bb->e2, bb->e3, t2, t1);
+            act_bn_backward(net, &bp->expand, pin, ce, bb->e1, bb->stats, (enum qn_act)s->act_block, t2, t1);
             prof_mark(r, 1, QN_MB_PROF_BN_ACT);
             if (lq(r, le)) {
                 memset(gs, 0, sizeof(float) * (size_t)ce * cin);
@@ -744,7 +730,7 @@ void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct 
     QN_ASSERT(li == 0);
     float *d = buf[gi], *t = buf[(gi + 1) & 3];
     P = (size_t)B * r->H0 * r->W0;
-    act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, r->s2, r->s3, d, t);
+    act_bn_backward(net, &net->stem, P, s->stem_c, r->s1, r->s_stats, (enum qn_act)s->act_outer, d, t);
     prof_mark(r, 1, QN_MB_PROF_BN_ACT);
     struct qn_nn_conv cv;
     const size_t sk = (size_t)s->stem_k * s->stem_k * s->in_c;

@@ -7,6 +7,7 @@
 // (batch norm, activations, the loss) use h = 1e-3, where the truncation error h^2 f''' / 6 is
 // ~1e-6 and rounding ~1e-3 relative; the tolerance 2e-2 * max(1, |g|) covers both with margin
 // while still catching a wrong factor or a missing term.
+#include "f32-bn/f32-bn.h"
 #include "nn.h"
 #include "test.h"
 
@@ -253,21 +254,21 @@ static void fused_bn_act_matches_unfused(void) {
                 float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * C);
                 float *b = malloc(sizeof(float) * C), *m1 = malloc(sizeof(float) * C), *r1 = malloc(sizeof(float) * C);
                 float *m2 = malloc(sizeof(float) * C), *r2 = malloc(sizeof(float) * C);
-                float *pre1 = malloc(sizeof(float) * n), *y1 = malloc(sizeof(float) * n), *pre2 = malloc(sizeof(float) * n);
+                float *pre1 = malloc(sizeof(float) * n), *y1 = malloc(sizeof(float) * n);
                 float *y2 = malloc(sizeof(float) * n), *dx1 = malloc(sizeof(float) * n), *dx2 = malloc(sizeof(float) * n);
                 float *dg1 = calloc(C, sizeof(float)), *db1 = calloc(C, sizeof(float)), *dg2 = calloc(C, sizeof(float));
                 float *db2 = calloc(C, sizeof(float)), *t = malloc(sizeof(float) * n);
                 qt_fill_f32(x, n, -3, 5), qt_fill_f32(dy, n, -1, 1), qt_fill_f32(g, C, 0.5f, 2), qt_fill_f32(b, C, -1, 1);
                 qn_nn_bn_fwd_train(P, C, x, g, b, QN_NN_BN_EPS, 0.1f, NULL, NULL, m1, r1, pre1);
                 qn_nn_act_fwd(acts[ia], n, pre1, y1);
-                qn_nn_bn_act_fwd_train(P, C, x, g, b, acts[ia], m2, r2, pre2, y2);
+                qn_nn_bn_act_fwd_train(P, C, x, g, b, acts[ia], m2, r2, y2);
                 float worst = 0;
                 for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(y1[i] - y2[i]) / (1 + fabsf(y1[i])));
                 for (int c = 0; c < C; c++) worst = fmaxf(worst, fabsf(m1[c] - m2[c]) + fabsf(r1[c] - r2[c]) / r1[c]);
                 QT_CHECK(worst < 1e-4f, "%s P=%zu C=%d forward differs by %g", qn_act_name(acts[ia]), P, C, worst);
                 qn_nn_act_bwd(acts[ia], n, pre1, dy, t);
                 qn_nn_bn_bwd(P, C, x, g, m1, r1, t, dg1, db1, dx1);
-                qn_nn_act_bn_bwd(P, C, x, g, m2, r2, acts[ia], pre2, dy, dg2, db2, dx2);
+                qn_nn_act_bn_bwd(P, C, x, g, b, m2, r2, acts[ia], dy, dg2, db2, dx2);
                 worst = 0;
                 float scale = 1e-6f;
                 for (size_t i = 0; i < n; i++) scale = fmaxf(scale, fabsf(dx1[i]));
@@ -276,8 +277,52 @@ static void fused_bn_act_matches_unfused(void) {
                     worst = fmaxf(worst, (fabsf(dg1[c] - dg2[c]) + fabsf(db1[c] - db2[c])) / (1 + fabsf(dg1[c]) + fabsf(db1[c])));
                 QT_CHECK(worst < 1e-4f, "%s P=%zu C=%d backward differs by %g", qn_act_name(acts[ia]), P, C, worst);
                 free(x), free(dy), free(g), free(b), free(m1), free(r1), free(m2), free(r2), free(pre1), free(y1);
-                free(pre2), free(y2), free(dx1), free(dx2), free(dg1), free(db1), free(dg2), free(db2), free(t);
+                free(y2), free(dx1), free(dx2), free(dg1), free(db1), free(dg2), free(db2), free(t);
             }
+}
+
+// The backward recomputes the forward's pre-activation x * scale + shift instead of keeping it:
+// it must get the same bits, or a value at a ReLU6 kink would pass or block the gradient
+// against the forward's choice. Shifts are set so that x * scale + shift lands within an ulp
+// of 0 and of 6, where a fused multiply-add and a rounded multiply then add disagree; the
+// gradient must pass exactly where the forward output lies strictly inside (0, 6).
+static void bn_bwd_recomputes_forward_preact(void) {
+    const bool v512 = qn_isa() == QN_ISA_AVX512;
+    const qn_f32_bn_act_fn fwd = v512 ? qn_f32_bn_act__avx512 : qn_f32_bn_act__scalar;
+    const qn_f32_act_bwd_sums_fn bwd = v512 ? qn_f32_act_bwd_sums__avx512 : qn_f32_act_bwd_sums__scalar;
+    const int Cs[] = {5, 12, 48, 100};
+    const size_t P = 67;
+    for (size_t ic = 0; ic < sizeof(Cs) / sizeof(Cs[0]); ic++) {
+        const int C = Cs[ic];
+        const size_t n = P * (size_t)C;
+        float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n);
+        float *dz = malloc(sizeof(float) * n), *sc = malloc(sizeof(float) * C), *sh = malloc(sizeof(float) * C);
+        float *s1 = calloc(C, sizeof(float)), *s2 = calloc(C, sizeof(float)), *xr = malloc(sizeof(float) * C);
+        for (int c = 0; c < C; c++) {
+            sc[c] = qt_float(0.3f, 3.0f), xr[c] = qt_float(-2.0f, 2.0f);
+            const float prod = xr[c] * sc[c];
+            sh[c] = (c % 2 ? 6.0f : 0.0f) - prod;  // x = xr gives ~0 (even c) or ~6 (odd c)
+        }
+        for (size_t p = 0; p < P; p++)
+            for (int c = 0; c < C; c++) {
+                float v = xr[c];
+                for (int k = 0; k < (int)(p % 7); k++) v = nextafterf(v, p % 2 ? INFINITY : -INFINITY);
+                x[p * C + c] = v;
+            }
+        qt_fill_f32(dy, n, 0.5f, 1.5f);
+        fwd(P, C, x, sc, sh, QN_ACT_RELU6, y);
+        bwd(P, C, x, sc, sh, dy, QN_ACT_RELU6, dz, s1, s2);
+        size_t bad = 0, passed = 0;
+        for (size_t i = 0; i < n; i++) {
+            const bool in = y[i] > 0.0f && y[i] < 6.0f;
+            bad += dz[i] != (in ? dy[i] : 0.0f);
+            passed += in;
+        }
+        QT_CHECK(bad == 0, "C=%d: %zu of %zu gradients disagree with the forward's ReLU6 mask", C, bad, n);
+        QT_CHECK(passed > n / 8 && passed < n - n / 8, "C=%d: %zu of %zu inside (0, 6): the kinks were not probed", C,
+                 passed, n);
+        free(x), free(y), free(dy), free(dz), free(sc), free(sh), free(s1), free(s2), free(xr);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -287,6 +332,7 @@ int main(int argc, char **argv) {
     QT_RUN(grad_conv);
     QT_RUN_EACH_ISA(grad_depthwise);
     QT_RUN_EACH_ISA(fused_bn_act_matches_unfused);
+    QT_RUN_EACH_ISA(bn_bwd_recomputes_forward_preact);
     QT_RUN(grad_batchnorm);
     QT_RUN(grad_activations);
     QT_RUN(grad_pooling);

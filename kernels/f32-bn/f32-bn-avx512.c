@@ -155,11 +155,12 @@ static void sums_rows(size_t P, int W, const float *x, const float *x0, float *s
     else sums_block_any((W + 15) / 16, P, (size_t)W, x, x0, mt, s1, s2);
 }
 
-// dz = dy * act'(ypre), s1 += dz, s2 += dz * x; as sums_block, but always one row stream: with
-// 3 loads, a store and the activation mask per vector the adds are off the critical path, and
-// two interleaved rows streamed up to 1.3x slower from L3/DRAM (C = 8, 12, 48).
-QN_INLINE void act_bwd_block(const int act, const int nv, size_t P, size_t ld, const float *x, const float *ypre,
-                             const float *dy, float *dz, __mmask16 mt, float *s1, float *s2) {
+// dz = dy * act'(x * sc + sh), s1 += dz, s2 += dz * x; as sums_block, but always one row stream:
+// with 2 streamed loads, a store and the activation mask per vector the adds are off the
+// critical path, and two interleaved rows streamed up to 1.3x slower from L3/DRAM (C = 8, 12,
+// 48). The pre-activation is the forward's fmadd (bn_act_rows) on the same operands.
+QN_INLINE void act_bwd_block(const int act, const int nv, size_t P, size_t ld, const float *x, const float *sc,
+                             const float *sh, const float *dy, float *dz, __mmask16 mt, float *s1, float *s2) {
     __m512 a1[SUMS_NV], a2[SUMS_NV];
 #pragma GCC unroll 8
     for (int j = 0; j < nv; j++) {
@@ -173,10 +174,13 @@ QN_INLINE void act_bwd_block(const int act, const int nv, size_t P, size_t ld, c
         for (int j = 0; j < nv; j++) {
             const __mmask16 m = j == nv - 1 ? mt : (__mmask16)0xffff;
             const size_t i = o + 16 * j;
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
             __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
-            if (act != QN_ACT_NONE) g = act_grad(act, _mm512_maskz_loadu_ps(m, ypre + i), g);
+            if (act != QN_ACT_NONE)
+                g = act_grad(act, _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, sc + 16 * j),
+                                                  _mm512_maskz_loadu_ps(m, sh + 16 * j)), g);
             _mm512_mask_storeu_ps(dz + i, m, g);
-            a1[j] = _mm512_add_ps(a1[j], g), a2[j] = _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m, x + i), a2[j]);
+            a1[j] = _mm512_add_ps(a1[j], g), a2[j] = _mm512_fmadd_ps(g, xv, a2[j]);
         }
     }
 #pragma GCC unroll 8
@@ -192,46 +196,47 @@ QN_INLINE void act_bwd_block(const int act, const int nv, size_t P, size_t ld, c
 // strictly sequential sweep keeps the hardware prefetchers streaming. Channel blocks sweeping
 // a tile of rows each (as sums_wide) were no faster from L3 and 2x slower from DRAM: the pass
 // moves 4 arrays and is bound by bandwidth either way.
-QN_INLINE void act_bwd_wide(const int act, size_t P, int C, const float *x, const float *ypre, const float *dy,
-                            float *dz, float *s1, float *s2) {
+QN_INLINE void act_bwd_wide(const int act, size_t P, int C, const float *x, const float *sc, const float *sh,
+                            const float *dy, float *dz, float *s1, float *s2) {
     for (size_t p = 0; p < P; p++) {
         const size_t o = p * C;
         for (int c = 0; c < C; c += 16) {
             const __mmask16 m = tail_mask(c, C);
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + o + c);
             __m512 g = _mm512_maskz_loadu_ps(m, dy + o + c);
-            if (act != QN_ACT_NONE) g = act_grad(act, _mm512_maskz_loadu_ps(m, ypre + o + c), g);
+            if (act != QN_ACT_NONE)
+                g = act_grad(act, _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, sc + c), _mm512_maskz_loadu_ps(m, sh + c)), g);
             _mm512_mask_storeu_ps(dz + o + c, m, g);
             _mm512_mask_storeu_ps(s1 + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, s1 + c), g));
-            _mm512_mask_storeu_ps(s2 + c, m, _mm512_fmadd_ps(g, _mm512_maskz_loadu_ps(m, x + o + c),
-                                                             _mm512_maskz_loadu_ps(m, s2 + c)));
+            _mm512_mask_storeu_ps(s2 + c, m, _mm512_fmadd_ps(g, xv, _mm512_maskz_loadu_ps(m, s2 + c)));
         }
     }
 }
 
 // act is a compile-time constant in each caller of this one (see act_bwd_rows).
-QN_INLINE void act_bwd_rows_act(const int act, size_t P, int W, const float *x, const float *ypre, const float *dy,
+QN_INLINE void act_bwd_rows_act(const int act, size_t P, int W, const float *x, const float *sc, const float *sh, const float *dy,
                                 float *dz, float *s1, float *s2) {
     const __mmask16 mt = W % 16 ? (__mmask16)((1u << (W % 16)) - 1) : (__mmask16)0xffff;
     switch ((W + 15) / 16) {
-    case 1: act_bwd_block(act, 1, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 2: act_bwd_block(act, 2, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 3: act_bwd_block(act, 3, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 4: act_bwd_block(act, 4, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 5: act_bwd_block(act, 5, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 6: act_bwd_block(act, 6, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 7: act_bwd_block(act, 7, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    case 8: act_bwd_block(act, 8, P, W, x, ypre, dy, dz, mt, s1, s2); break;
-    default: act_bwd_wide(act, P, W, x, ypre, dy, dz, s1, s2); break;
+    case 1: act_bwd_block(act, 1, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 2: act_bwd_block(act, 2, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 3: act_bwd_block(act, 3, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 4: act_bwd_block(act, 4, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 5: act_bwd_block(act, 5, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 6: act_bwd_block(act, 6, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 7: act_bwd_block(act, 7, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    case 8: act_bwd_block(act, 8, P, W, x, sc, sh, dy, dz, mt, s1, s2); break;
+    default: act_bwd_wide(act, P, W, x, sc, sh, dy, dz, s1, s2); break;
     }
 }
 
-static void act_bwd_rows(int act, size_t P, int W, const float *x, const float *ypre, const float *dy, float *dz,
+static void act_bwd_rows(int act, size_t P, int W, const float *x, const float *sc, const float *sh, const float *dy, float *dz,
                          float *s1, float *s2) {
     switch (act) {
-    case QN_ACT_RELU: act_bwd_rows_act(QN_ACT_RELU, P, W, x, ypre, dy, dz, s1, s2); break;
-    case QN_ACT_RELU6: act_bwd_rows_act(QN_ACT_RELU6, P, W, x, ypre, dy, dz, s1, s2); break;
-    case QN_ACT_HSWISH: act_bwd_rows_act(QN_ACT_HSWISH, P, W, x, ypre, dy, dz, s1, s2); break;
-    default: act_bwd_rows_act(QN_ACT_NONE, P, W, x, ypre, dy, dz, s1, s2); break;
+    case QN_ACT_RELU: act_bwd_rows_act(QN_ACT_RELU, P, W, x, sc, sh, dy, dz, s1, s2); break;
+    case QN_ACT_RELU6: act_bwd_rows_act(QN_ACT_RELU6, P, W, x, sc, sh, dy, dz, s1, s2); break;
+    case QN_ACT_HSWISH: act_bwd_rows_act(QN_ACT_HSWISH, P, W, x, sc, sh, dy, dz, s1, s2); break;
+    default: act_bwd_rows_act(QN_ACT_NONE, P, W, x, sc, sh, dy, dz, s1, s2); break;
     }
 }
 
@@ -256,59 +261,58 @@ void qn_f32_bn_sums__avx512(size_t P, int C, const float *x, const float *x0, fl
     if (P) sums_rows(P, C, x, x0, s1, s2);
 }
 
-void qn_f32_act_bwd_sums__avx512(size_t P, int C, const float *x, const float *ypre, const float *dy, int act,
-                                 float *dz, float *s1, float *s2) {
+void qn_f32_act_bwd_sums__avx512(size_t P, int C, const float *x, const float *scale, const float *shift,
+                                 const float *dy, int act, float *dz, float *s1, float *s2) {
     if (act == QN_ACT_GELU) {
-        qn_f32_act_bwd_sums__scalar(P, C, x, ypre, dy, act, dz, s1, s2);
+        qn_f32_act_bwd_sums__scalar(P, C, x, scale, shift, dy, act, dz, s1, s2);
         return;
     }
-    if (act == QN_ACT_NONE) ypre = NULL;
     const int k = super_rows(C, SUMS_MIN_W, SUMS_MAX_W);
     if (k > 1 && P >= (size_t)k) {
         const int W = k * C;
         const size_t n = P / k * (size_t)W;
-        float t1[SUMS_MAX_W], t2[SUMS_MAX_W];
+        float t1[SUMS_MAX_W], t2[SUMS_MAX_W], sc[SUMS_MAX_W], sh[SUMS_MAX_W];
         for (int i = 0; i < W; i++) t1[i] = t2[i] = 0.0f;
-        act_bwd_rows(act, P / k, W, x, ypre, dy, dz, t1, t2);
+        if (act != QN_ACT_NONE)
+            for (int i = 0; i < W; i++) sc[i] = scale[i % C], sh[i] = shift[i % C];
+        act_bwd_rows(act, P / k, W, x, sc, sh, dy, dz, t1, t2);
         for (int j = 0; j < k; j++)
             for (int c = 0; c < C; c++) s1[c] += t1[j * C + c], s2[c] += t2[j * C + c];
         x += n, dy += n, dz += n;
-        if (ypre) ypre += n;
         P %= (size_t)k;
     }
-    if (P) act_bwd_rows(act, P, C, x, ypre, dy, dz, s1, s2);
+    if (P) act_bwd_rows(act, P, C, x, scale, shift, dy, dz, s1, s2);
 }
 
 // --- elementwise passes ---
 
 QN_INLINE void bn_act_rows(const int act, size_t P, int W, const float *x, const float *scale, const float *shift,
-                           float *ypre, float *y) {
+                           float *y) {
     for (size_t p = 0; p < P; p++) {
         const size_t o = p * W;
         for (int c = 0; c < W; c += 16) {
             __mmask16 m = tail_mask(c, W);
             __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + o + c), _mm512_maskz_loadu_ps(m, scale + c),
                                        _mm512_maskz_loadu_ps(m, shift + c));
-            if (ypre) _mm512_mask_storeu_ps(ypre + o + c, m, v);
             _mm512_mask_storeu_ps(y + o + c, m, act_fwd(act, v));
         }
     }
 }
 
 static void bn_act_any(int act, size_t P, int W, const float *x, const float *scale, const float *shift,
-                       float *ypre, float *y) {
+                       float *y) {
     switch (act) {
-    case QN_ACT_RELU: bn_act_rows(QN_ACT_RELU, P, W, x, scale, shift, ypre, y); break;
-    case QN_ACT_RELU6: bn_act_rows(QN_ACT_RELU6, P, W, x, scale, shift, ypre, y); break;
-    case QN_ACT_HSWISH: bn_act_rows(QN_ACT_HSWISH, P, W, x, scale, shift, ypre, y); break;
-    default: bn_act_rows(QN_ACT_NONE, P, W, x, scale, shift, ypre, y); break;
+    case QN_ACT_RELU: bn_act_rows(QN_ACT_RELU, P, W, x, scale, shift, y); break;
+    case QN_ACT_RELU6: bn_act_rows(QN_ACT_RELU6, P, W, x, scale, shift, y); break;
+    case QN_ACT_HSWISH: bn_act_rows(QN_ACT_HSWISH, P, W, x, scale, shift, y); break;
+    default: bn_act_rows(QN_ACT_NONE, P, W, x, scale, shift, y); break;
     }
 }
 
 void qn_f32_bn_act__avx512(size_t P, int C, const float *x, const float *scale, const float *shift, int act,
-                           float *ypre, float *y) {
+                           float *y) {
     if (act == QN_ACT_GELU) {
-        qn_f32_bn_act__scalar(P, C, x, scale, shift, act, ypre, y);
+        qn_f32_bn_act__scalar(P, C, x, scale, shift, act, y);
         return;
     }
     const int k = super_rows(C, 0, SUPER_MAX);
@@ -317,12 +321,11 @@ void qn_f32_bn_act__avx512(size_t P, int C, const float *x, const float *scale, 
         const size_t n = P / k * (size_t)W;
         float sc[SUPER_MAX], sh[SUPER_MAX];
         for (int i = 0; i < W; i++) sc[i] = scale[i % C], sh[i] = shift[i % C];
-        bn_act_any(act, P / k, W, x, sc, sh, ypre, y);
+        bn_act_any(act, P / k, W, x, sc, sh, y);
         x += n, y += n;
-        if (ypre) ypre += n;
         P %= (size_t)k;
     }
-    bn_act_any(act, P, C, x, scale, shift, ypre, y);
+    bn_act_any(act, P, C, x, scale, shift, y);
 }
 
 static void bn_bwd_dx_rows(size_t P, int W, const float *x, const float *dz, const float *a, const float *b,

@@ -29,21 +29,20 @@ void qn_f32_bn_sums__scalar(size_t P, int C, const float *x, const float *x0, fl
 }
 
 void qn_f32_bn_act__scalar(size_t P, int C, const float *x, const float *scale, const float *shift, int act,
-                           float *ypre, float *y) {
+                           float *y) {
     for (size_t p = 0; p < P; p++)
         for (int c = 0; c < C; c++) {
             float v = x[p * C + c] * scale[c] + shift[c];
-            if (ypre) ypre[p * C + c] = v;
             y[p * C + c] = qn_act_ref((enum qn_act)act, v);
         }
 }
 
-void qn_f32_act_bwd_sums__scalar(size_t P, int C, const float *x, const float *ypre, const float *dy, int act,
-                                 float *dz, float *s1, float *s2) {
+void qn_f32_act_bwd_sums__scalar(size_t P, int C, const float *x, const float *scale, const float *shift,
+                                 const float *dy, int act, float *dz, float *s1, float *s2) {
     for (size_t p = 0; p < P; p++)
         for (int c = 0; c < C; c++) {
             size_t at = p * C + c;
-            float g = act == QN_ACT_NONE ? dy[at] : dy[at] * act_grad(act, ypre[at]);
+            float g = act == QN_ACT_NONE ? dy[at] : dy[at] * act_grad(act, x[at] * scale[c] + shift[c]);
             dz[at] = g;
             s1[c] += g;
             s2[c] += g * x[at];
