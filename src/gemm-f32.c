@@ -26,7 +26,6 @@ struct f32_gemm_config {
     qn_f32_gemm_packb_fn packb;      // one NR-column panel of B
     size_t mr, nr;
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
-    bool jr_outer;                   // macro-kernel: B micro-panel in L1 across the A block
     const char *name;
 };
 
@@ -71,9 +70,6 @@ static void config_init(void) {
     g_config[QN_ISA_AVX512] = avx512;
     // Blocking override for tuning runs: QNAS_F32_GEMM_BLOCKING=mc,kc,nc (current level's
     // MR / NR multiples are enforced).
-    const char *order = getenv("QNAS_F32_GEMM_ORDER");  // "jr" or "ir": the macro-kernel's outer loop
-    if (order && (strcmp(order, "jr") == 0 || strcmp(order, "ir") == 0))
-        for (int i = 0; i < QN_ISA_COUNT; i++) g_config[i].jr_outer = order[0] == 'j';
     const char *env = getenv("QNAS_F32_GEMM_BLOCKING");
     size_t mc, kc, nc;
     if (env && sscanf(env, "%zu,%zu,%zu", &mc, &kc, &nc) == 3 && mc && kc && nc)
@@ -170,24 +166,17 @@ static size_t balanced_kc(size_t K, size_t kc_max) {
 
 // --- blocked path ---
 
-// One MR x NR tile of the A block x B panel product at (ir, jr).
-static inline void tile_run(const struct gemm_job *g, size_t m0, size_t mc, size_t n0, size_t nc, size_t kc,
-                            bool first, bool last, const float *Ap, const float *Bp, size_t ir, size_t jr) {
-    const struct f32_gemm_config *cf = g->cf;
-    struct qn_f32_gemm_params p = tile_params(g, m0 + ir, n0 + jr, first, last);
-    cf->ukernel(QN_MIN(cf->mr, mc - ir), QN_MIN(cf->nr, nc - jr), kc, Ap + ir * kc, Bp + jr * kc, cf->nr,
-                g->C + (m0 + ir) * g->ldc + n0 + jr, g->ldc, &p);
-}
-
 static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t n0, size_t nc,
                          size_t kc, bool first, bool last, const float *Ap, const float *Bp) {
-    const size_t MR = g->cf->mr, NR = g->cf->nr;
-    if (g->cf->jr_outer) {
-        for (size_t jr = 0; jr < nc; jr += NR)
-            for (size_t ir = 0; ir < mc; ir += MR) tile_run(g, m0, mc, n0, nc, kc, first, last, Ap, Bp, ir, jr);
-    } else {
-        for (size_t ir = 0; ir < mc; ir += MR)
-            for (size_t jr = 0; jr < nc; jr += NR) tile_run(g, m0, mc, n0, nc, kc, first, last, Ap, Bp, ir, jr);
+    const struct f32_gemm_config *cf = g->cf;
+    for (size_t ir = 0; ir < mc; ir += cf->mr) {
+        const size_t mr = QN_MIN(cf->mr, mc - ir);
+        for (size_t jr = 0; jr < nc; jr += cf->nr) {
+            const size_t nr = QN_MIN(cf->nr, nc - jr);
+            struct qn_f32_gemm_params p = tile_params(g, m0 + ir, n0 + jr, first, last);
+            cf->ukernel(mr, nr, kc, Ap + ir * kc, Bp + jr * kc, cf->nr,
+                        g->C + (m0 + ir) * g->ldc + n0 + jr, g->ldc, &p);
+        }
     }
 }
 
