@@ -77,6 +77,11 @@ QN_INLINE void row(const struct qn_f32_dwconv_args *a, const size_t K, const siz
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
         size_t ow = 0;
+        // Rows of 7, 14, 28 pixels (the MBConv maps) go 7 at a time: no idle lanes of a partial
+        // block of 8.
+        if (w_out % 8 != 0 && w_out % 7 == 0)
+            for (; ow < w_out; ow += 7)
+                block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 7, cb, m, K, S, 7);
         for (; ow + 8 <= w_out; ow += 8)
             block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 8, cb, m, K, S, 8);
         const size_t rest = w_out - ow;
