@@ -42,8 +42,7 @@ static void pixel(const struct qn_f32_dwconv_args *a, size_t ow, size_t cb, __mm
 QN_INLINE void block(const struct qn_f32_dwconv_args *a, const float *x, const float *w,
                      size_t ld_x, size_t ld_xrow, size_t ld_wh, size_t ld_ww, size_t rows,
                      size_t w_in, size_t pad, size_t ow, size_t n_out, size_t cb, __mmask16 m,
-                     const struct qn_act_avx512 *act, __m512 bias, const size_t K, const size_t S,
-                     const size_t UR) {
+                     const size_t K, const size_t S, const size_t UR) {
     __m512 acc[8];
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
@@ -65,49 +64,31 @@ QN_INLINE void block(const struct qn_f32_dwconv_args *a, const float *x, const f
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
         }
     }
-    // The epilogue of qn_epilogue_avx512, operation for operation, with the bias vector and
-    // the activation's constants loaded once per channel block by the caller.
-    const float *res = a->res ? a->res + ow * a->ld_r + cb : NULL;
-    float *y = a->y + ow * a->ld_y + cb;
 #pragma GCC unroll 8
-    for (size_t u = 0; u < UR; u++) {
-        if (u >= n_out) break;
-        __m512 v = acc[u];
-        if (a->bias) v = _mm512_add_ps(v, bias);
-        if (res) {
-            const __m512 r = _mm512_maskz_loadu_ps(m, res + u * a->ld_r);
-            if (a->res_before_act) v = _mm512_add_ps(v, r);
-            v = qn_act_avx512(v, act);
-            if (!a->res_before_act) v = _mm512_add_ps(v, r);
-        } else {
-            v = qn_act_avx512(v, act);
-        }
-        _mm512_mask_storeu_ps(y + u * a->ld_y, m, v);
-    }
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) store_block(a, ow + u, cb, m, acc[u]);
 }
 
 QN_INLINE void row(const struct qn_f32_dwconv_args *a, const size_t K, const size_t S) {
     const float *x = a->x, *w = a->w + a->i_lo * a->ld_wh;
     const size_t ld_x = a->ld_x, ld_xrow = a->ld_xrow, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
     const size_t rows = a->i_hi - a->i_lo, w_in = a->w_in, w_out = a->w_out, pad = a->pad;
-    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
     for (size_t cb = 0; cb < a->c; cb += 16) {
         const size_t nc = a->c - cb;
         const __mmask16 m = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
-        const __m512 bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + cb) : _mm512_setzero_ps();
         size_t ow = 0;
         // Rows of 7, 14, 28 pixels (the MBConv maps) go 7 at a time: no idle lanes of a partial
         // block of 8.
         if (w_out % 8 != 0 && w_out % 7 == 0)
             for (; ow < w_out; ow += 7)
-                block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 7, cb, m, &act, bias, K, S, 7);
+                block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 7, cb, m, K, S, 7);
         for (; ow + 8 <= w_out; ow += 8)
-            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 8, cb, m, &act, bias, K, S, 8);
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, 8, cb, m, K, S, 8);
         const size_t rest = w_out - ow;
         if (rest > 4)
-            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, &act, bias, K, S, 8);
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, K, S, 8);
         else if (rest > 0)
-            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, &act, bias, K, S, 4);
+            block(a, x, w, ld_x, ld_xrow, ld_wh, ld_ww, rows, w_in, pad, ow, rest, cb, m, K, S, 4);
     }
 }
 
