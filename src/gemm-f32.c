@@ -245,8 +245,7 @@ static void gemm_split_k(const struct gemm_job *g, int nth) {
         s.A = g->A + k0 * (g->trans_a ? g->lda : 1);
         s.B = g->B + k0 * (g->trans_b ? 1 : g->ldb);
         if (t > 0) s.C = part + MN * (t - 1), s.ldc = g->N, s.beta = 0.0f;
-        if (s.K > 0) gemm_blocked_part(&s, 0, g->M, 0, g->N);
-        else if (t > 0) memset(s.C, 0, MN * sizeof(float));
+        gemm_blocked_part(&s, 0, g->M, 0, g->N);  // s.K >= 1024 (split_k)
 #pragma omp barrier
         for (size_t m = g->M * t / nt; m < g->M * (t + 1) / nt; m++) {
             float *c = g->C + m * g->ldc;

@@ -129,8 +129,7 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     // block without epilogue, every KC block but the last) store straight from the registers:
     // the general store below tests alpha, beta, bias, residual and activation per row, which
     // at kc = 96 (a 1x1 convolution of 96 channels) cost ~15% of the call.
-    if (nr == 16 * NV && p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f) &&
-        (!p->last || (!p->bias && !p->res && p->act == QN_ACT_NONE))) {
+    if (nr == 16 * NV && qn_f32_gemm_plain_store(p)) {
         const bool add_c = p->beta == 1.0f;
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++)

@@ -135,15 +135,15 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
     __m256 t[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) t[i][0] = acc[i][0], t[i][1] = acc[i][1];
-    if (mr == 6 && nr == 16 && p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f) &&
-        (!p->last || (!p->bias && !p->res && p->act == QN_ACT_NONE))) {
-        // C = acc or C += acc and nothing else (as the AVX-512 kernel): straight from registers.
+    if (mr == 6 && nr == 16 && qn_f32_gemm_plain_store(p)) {
+        // C = acc or C += acc and nothing else: straight from the registers.
+        const bool add_c = p->beta == 1.0f;
 #pragma GCC unroll 6
         for (int i = 0; i < 6; i++)
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 float *ci = c + i * ldc + 8 * h;
-                _mm256_storeu_ps(ci, p->beta == 1.0f ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
+                _mm256_storeu_ps(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
             }
     } else if (mr == 6 && nr == 16)
         store_rows16(t, 6, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);

@@ -31,6 +31,14 @@ struct qn_f32_gemm_params {
     size_t ldr;
 };
 
+// True when a tile's store is C = acc (beta 0) or C += acc (beta 1) and nothing else: no
+// scaling, and no epilogue or not the last KC block. The micro-kernels store such full tiles
+// straight from their registers.
+static inline bool qn_f32_gemm_plain_store(const struct qn_f32_gemm_params *p) {
+    return p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f) &&
+           (!p->last || (!p->bias && !p->res && p->act == QN_ACT_NONE));
+}
+
 // Packed-panel micro-kernel (one per ISA, MR x NR fixed by its name).
 typedef void (*qn_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
                                        const float *b, size_t ldb, float *c, size_t ldc,
