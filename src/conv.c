@@ -105,7 +105,20 @@ static const struct qn_conv_hwc_config *hwc_config(void) {
 
 static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
 
-const char *qn_f32_dwconv_variant(size_t k) { return dw_config()->f32_name[dw_slot(k)]; }
+// At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
+// inputs up to BAND_MAX_BYTES, the row kernels otherwise (and with GELU, or rows too long for
+// the slab).
+static const char *f32_band_name(size_t k) {
+    if (qn_isa() != QN_ISA_AVX512) return NULL;
+    return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (<= 512 KiB in; else ukernel_3x3)"
+           : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (<= 512 KiB in; else ukernel_5x5)"
+           : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (<= 512 KiB in; else ukernel_7x7)" : NULL;
+}
+
+const char *qn_f32_dwconv_variant(size_t k) {
+    const char *b = f32_band_name(k);
+    return b ? b : dw_config()->f32_name[dw_slot(k)];
+}
 // At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
 static const char *qs8_dwq_name(size_t k) {
     if (qn_isa() != QN_ISA_AVX512) return NULL;
@@ -335,8 +348,73 @@ void qn_f32_conv_free(struct qn_f32_conv *conv) {
     memset(conv, 0, sizeof(*conv));
 }
 
+struct band_ctx {
+    const struct qn_conv_params *p;
+    const struct qn_conv_wview *w;
+    const struct qn_epilogue *ep;
+    const float *x;
+    size_t ld_x;
+    float *y;
+    size_t ld_y, h_out, w_out, band, n_cb, n_band;
+};
+
+// Task t: image, 16-channel block and band of output rows.
+static void band_task(const struct band_ctx *c, size_t t) {
+    const struct qn_conv_params *p = c->p;
+    const struct qn_epilogue *e = c->ep;
+    const size_t img = t / (c->n_cb * c->n_band), cb = (t / c->n_band) % c->n_cb * 16, b = t % c->n_band;
+    const size_t pix = img * c->h_out * c->w_out;
+    const struct qn_f32_dwconv_band_args a = {
+        .k = p->kh, .stride = p->stride_h, .pad = p->pad_h, .h_in = p->h, .w_in = p->w, .w_out = c->w_out,
+        .oh0 = b * c->band, .oh1 = QN_MIN(c->h_out, (b + 1) * c->band), .nc = QN_MIN(16, p->c_in - cb),
+        .x = c->x + img * p->h * p->w * c->ld_x + cb, .ld_x = c->ld_x,
+        .w = (const float *)c->w->data + cb, .ld_wh = c->w->ld_h, .ld_ww = c->w->ld_w,
+        .bias = e->bias ? e->bias + cb : NULL,
+        .res = e->residual ? e->residual + pix * e->ldr + cb : NULL, .ld_r = e->ldr,
+        .res_before_act = e->residual_before_act, .act = e->act,
+        .y = c->y + pix * c->ld_y + cb, .ld_y = c->ld_y,
+    };
+    qn_f32_dwconv_band__avx512(&a);
+}
+
+// Band path (qn_f32_dwconv_band__avx512): tasks of (image, 16-channel block, band of output
+// rows), so a batch-1 layer still splits across threads by channel block. It reads each
+// image once per 16-channel block, 64 bytes out of every pixel: fast while the input sits in
+// L2 (a batch-1 layer reads what the layer before it just wrote), slow when it streams from
+// memory (batch 64 at 28x28x144: 0.52x oneDNN against the row kernels' 1.24x), so it takes
+// inputs up to BAND_MAX_BYTES. False when it does not apply: another ISA, kernel or stride,
+// GELU, rows too long for the slab, a larger input.
+#define BAND_MAX_BYTES (512u << 10)
+static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
+                                float *y, size_t ld_y, const struct qn_epilogue *ep) {
+    const struct qn_conv_params *p = &conv->p;
+    const size_t k = p->kh, s = p->stride_h;
+    if (!f32_band_name(k) || p->kw != k || p->stride_w != s || s > 2 || p->pad_w != p->pad_h ||
+        (ep && ep->act == QN_ACT_GELU))
+        return false;
+    const size_t h_out = conv->h_out, w_out = conv->w_out;
+    const size_t band = qn_f32_dwconv_band_rows(k, s, w_out, h_out);
+    if (!band || n * p->h * p->w * ld_x * sizeof(float) > BAND_MAX_BYTES) return false;
+    const size_t n_cb = QN_DIV_UP(p->c_in, 16), n_band = QN_DIV_UP(h_out, band);
+    const size_t tasks = n * n_cb * n_band;
+    const double macs = (double)n * h_out * w_out * p->c_in * k * k;
+    const struct qn_epilogue none = {0};
+    const struct band_ctx c = {.p = p, .w = &conv->w, .ep = ep ? ep : &none, .x = x, .ld_x = ld_x, .y = y,
+                               .ld_y = ld_y, .h_out = h_out, .w_out = w_out, .band = band, .n_cb = n_cb,
+                               .n_band = n_band};
+    const int nt = threads_for(macs);
+    if (nt <= 1) {  // no parallel region at all: opening one, even of one thread, costs ~0.5 us
+        for (size_t t = 0; t < tasks; t++) band_task(&c, t);
+        return true;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t t = 0; t < tasks; t++) band_task(&c, t);
+    return true;
+}
+
 static void f32_dwconv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
                            float *y, size_t ld_y, const struct qn_epilogue *ep) {
+    if (f32_dwconv_band_run(conv, n, x, ld_x, y, ld_y, ep)) return;
     const struct qn_conv_params *p = &conv->p;
     const qn_f32_dwconv_ukernel_fn ukernel = dw_config()->f32[dw_slot(p->kh)];
     const size_t h_out = conv->h_out, w_out = conv->w_out, rows = n * h_out;

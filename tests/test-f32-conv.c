@@ -8,6 +8,8 @@
 // bias / residual adds; the activations are Lipschitz with constant <= 1.5 (hswish), so we check
 //   |y - y_ref| <= 1.5 * (2 * (T + 4) * eps * (sum|x||w| + |bias| + |res|)) + 1e-30.
 #include "conv.h"
+#include "cpu.h"
+#include "f32-dwconv/f32-dwconv.h"
 #include "test.h"
 
 static const float EPS = 5.9604645e-8f;  // 2^-24
@@ -182,6 +184,78 @@ static void conv_random(void) {
         struct tcase t = random_case(false, KS[r % 4]);
         if (t.p.c_in > 33 && t.p.kh == 7) t.p.c_in = 17, t.c_in_max = 20, t.ld_x = 21;
         run_case(&t);
+    }
+}
+
+// Large depthwise images: several bands per image (28x28 at 7x7 is four), odd and 7-multiple
+// row lengths, stride 2, and rows too long for the band slab (the row kernels take them).
+static void dwconv_bands(void) {
+    qt_seed(108);
+    const size_t hw[][2] = {{28, 28}, {56, 56}, {21, 35}, {30, 17}, {9, 150}, {40, 300}};
+    for (int r = 0; r < (qt_quick() ? 8 : 24); r++) {
+        struct tcase t = random_case(true, KS[1 + r % 3]);
+        t.p.h = hw[r % 6][0], t.p.w = hw[r % 6][1];
+        t.p.c_in = t.p.c_out = QN_MIN(t.p.c_in, 33);
+        t.c_in_max = t.c_out_max = t.p.c_in + 3;
+        t.ld_x = t.ld_y = t.p.c_in + (size_t)qt_int(0, 3), t.ldr = t.p.c_in;
+        t.n = 1;
+        if (t.act == QN_ACT_GELU) t.act = QN_ACT_HSWISH;
+        run_case(&t);
+    }
+}
+
+// The band kernel must equal the row kernel bit for bit (the same taps in the same order; the
+// padded columns add +0), on every k, stride, epilogue and a partial channel block.
+static void dwconv_band_matches_rows(void) {
+    if (qn_isa() != QN_ISA_AVX512) {
+        printf("  (band kernel is AVX-512 only: %s has none to compare)\n", qn_isa_name(qn_isa()));
+        return;
+    }
+    qt_seed(109);
+    const qn_f32_dwconv_ukernel_fn rowk[] = {qn_f32_dwconv_ukernel_3x3__avx512, qn_f32_dwconv_ukernel_5x5__avx512,
+                                             qn_f32_dwconv_ukernel_7x7__avx512};
+    for (int r = 0; r < 36; r++) {
+        const size_t k = 3 + 2 * (size_t)(r % 3), s = 1 + (size_t)(r / 3 % 2), pad = qt_int(0, 3) ? k / 2 : 0;
+        const size_t h = (size_t)qt_int((int)k, 30), w = (size_t)qt_int((int)k, 30), c = (size_t)qt_int(1, 16);
+        const size_t ho = (h + 2 * pad - k) / s + 1, wo = (w + 2 * pad - k) / s + 1, ld = c + 2;
+        float *x = malloc(h * w * ld * sizeof(float)), *wt = malloc(k * k * c * sizeof(float));
+        float *bias = malloc(c * sizeof(float)), *res = malloc(ho * wo * c * sizeof(float));
+        float *y0 = malloc(ho * wo * ld * sizeof(float)), *y1 = malloc(ho * wo * ld * sizeof(float));
+        qt_fill_f32(x, h * w * ld, -1, 1), qt_fill_f32(wt, k * k * c, -1, 1);
+        qt_fill_f32(bias, c, -1, 1), qt_fill_f32(res, ho * wo * c, -1, 1);
+        const enum qn_act act = (enum qn_act)qt_int(0, QN_ACT_GELU - 1);
+        const bool use_res = qt_int(0, 1), before = qt_int(0, 1), use_bias = qt_int(0, 3) != 0;
+        for (size_t i = 0; i < ho * wo * ld; i++) y0[i] = y1[i] = -777.0f;
+        for (size_t oh = 0; oh < ho; oh++) {
+            const ptrdiff_t top = (ptrdiff_t)(oh * s) - (ptrdiff_t)pad;
+            const size_t i_lo = top < 0 ? (size_t)-top : 0;
+            const size_t i_hi = (size_t)QN_MIN((ptrdiff_t)k, (ptrdiff_t)h - top);
+            struct qn_f32_dwconv_args a = {
+                .c = c, .k = k, .w_in = w, .w_out = wo, .stride = s, .pad = pad,
+                .x = x + (size_t)(top + (ptrdiff_t)i_lo) * w * ld, .ld_x = ld, .ld_xrow = w * ld,
+                .i_lo = i_lo, .i_hi = i_hi, .w = wt, .ld_wh = k * c, .ld_ww = c,
+                .bias = use_bias ? bias : NULL, .res = use_res ? res + oh * wo * c : NULL, .ld_r = c,
+                .res_before_act = before, .act = act, .y = y0 + oh * wo * ld, .ld_y = ld,
+            };
+            rowk[r % 3](&a);
+        }
+        const size_t band = qn_f32_dwconv_band_rows(k, s, wo, ho);
+        QT_CHECK(band > 0, "k=%zu s=%zu w_out=%zu fits no band", k, s, wo);
+        for (size_t oh = 0; band && oh < ho; oh += band) {
+            const struct qn_f32_dwconv_band_args a = {
+                .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
+                .oh0 = oh, .oh1 = QN_MIN(ho, oh + band), .nc = c, .x = x, .ld_x = ld,
+                .w = wt, .ld_wh = k * c, .ld_ww = c, .bias = use_bias ? bias : NULL,
+                .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
+                .y = y1, .ld_y = ld,
+            };
+            qn_f32_dwconv_band__avx512(&a);
+        }
+        size_t bad = 0;
+        for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
+        QT_CHECK(bad == 0, "k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
+                 qn_act_name(act), bad);
+        free(x), free(wt), free(bias), free(res), free(y0), free(y1);
     }
 }
 
@@ -483,7 +557,7 @@ static void quantize_weights(void) {
 static void variant_names(void) {
     const char *isa = qn_isa_name(qn_isa());
     const char *f = qn_f32_dwconv_variant(3), *g = qn_f32_dwconv_variant(9);
-    QT_CHECK(f && (strstr(f, "qn_f32_dwconv_ukernel_3x3") ||
+    QT_CHECK(f && (strstr(f, "qn_f32_dwconv_ukernel_3x3") || strstr(f, "qn_f32_dwconv_band_3x3") ||
                    (qn_isa() == QN_ISA_SCALAR && strstr(f, "qn_f32_dwconv_ukernel_kxk"))),
              "name %s", f);
     QT_CHECK(g && strstr(g, "kxk"), "name %s", g);
@@ -499,6 +573,8 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(variant_names);
     QT_RUN_EACH_ISA(dwconv_random);
     QT_RUN_EACH_ISA(dwconv_any_k);
+    QT_RUN_EACH_ISA(dwconv_bands);
+    QT_RUN_EACH_ISA(dwconv_band_matches_rows);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(conv_stem);

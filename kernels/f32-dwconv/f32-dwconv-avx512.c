@@ -113,3 +113,166 @@ void qn_f32_dwconv_ukernel_kxk__avx512(const struct qn_f32_dwconv_args *a) {
 QN_DW_KERNEL(3)
 QN_DW_KERNEL(5)
 QN_DW_KERNEL(7)
+
+// --- band form (f32-dwconv.h) ---
+
+// The epilogue of one channel block, loaded once per band. Whether there is a residual and
+// whether the block is a full 16 channels are compile-time (RES, FULL): full blocks load
+// weights and store outputs unmasked (masked loads measured ~8% slower at 3x3), and a residual
+// test per pixel costs registers the unrolled blocks need. Without a bias the vector is zero
+// (adding +0 changes no value but a zero's sign); NONE / RELU / RELU6 are the clamp of
+// qn_act_avx512.
+struct band_ep {
+    __m512 bias, lo, hi;
+    const float *res;
+    size_t ld_r;
+    bool res_before_act, hswish;
+    float *y;
+    size_t ld_y;
+    __mmask16 m;
+};
+
+QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const bool RES, const bool FULL) {
+    __m512 v = _mm512_add_ps(acc, e->bias), r = _mm512_setzero_ps();
+    if (RES) r = FULL ? _mm512_loadu_ps(e->res + pix * e->ld_r) : _mm512_maskz_loadu_ps(e->m, e->res + pix * e->ld_r);
+    if (RES && e->res_before_act) v = _mm512_add_ps(v, r);
+    if (e->hswish) {
+        __m512 t = _mm512_add_ps(v, _mm512_set1_ps(3.0f));
+        t = _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+        v = _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
+    } else {
+        v = _mm512_min_ps(_mm512_max_ps(v, e->lo), e->hi);
+    }
+    if (RES && !e->res_before_act) v = _mm512_add_ps(v, r);
+    if (FULL)
+        _mm512_storeu_ps(e->y + pix * e->ld_y, v);
+    else
+        _mm512_mask_storeu_ps(e->y + pix * e->ld_y, e->m, v);
+}
+
+// UR output pixels from the slab: s is the first kernel row's slab row at the block's first
+// window column, rows kernel rows (ld_srow apart in the slab, ld_wh in w). No tests: every
+// column the block reads is in the slab.
+QN_INLINE void band_block(const struct band_ep *e, const float *s, size_t ld_srow, const float *w,
+                          size_t ld_wh, size_t ld_ww, size_t rows, size_t pix, size_t n_out,
+                          const size_t K, const size_t S, const size_t UR, const bool RES, const bool FULL) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
+    for (size_t i = 0; i < rows; i++, s += ld_srow, w += ld_wh) {
+        __m512 wv[7];
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++)
+            wv[j] = FULL ? _mm512_loadu_ps(w + j * ld_ww) : _mm512_maskz_loadu_ps(e->m, w + j * ld_ww);
+#pragma GCC unroll 32
+        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
+            const __m512 xv = _mm512_load_ps(s + p * 16);
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
+}
+
+// Input rows [ih0, ih1) into the slab, cols columns each (column c holds input pixel c - pad).
+// Full blocks load plainly (a masked load costs more here, where the loads are all there is);
+// the zero columns are stored in place (GCC would otherwise call memset for every few bytes).
+QN_INLINE void band_fill_rows(const float *x, size_t ld_x, size_t ld_xrow, size_t pad, size_t w_in, float *slab,
+                              size_t cols, size_t n_rows, __mmask16 m, const bool full) {
+    const size_t c_in_lo = pad < cols ? pad : cols, c_in_hi = pad + w_in < cols ? pad + w_in : cols;
+    const __m512 z = _mm512_setzero_ps();
+    for (size_t r = 0; r < n_rows; r++, x += ld_xrow, slab += cols * 16) {
+        const float *xr = x - pad * ld_x;
+        size_t c = 0;
+#pragma GCC unroll 1
+        for (; c < c_in_lo; c++) _mm512_store_ps(slab + c * 16, z);
+        for (; c < c_in_hi; c++) {
+            _mm512_store_ps(slab + c * 16, full ? _mm512_loadu_ps(xr + c * ld_x) : _mm512_maskz_loadu_ps(m, xr + c * ld_x));
+        }
+#pragma GCC unroll 1
+        for (; c < cols; c++) _mm512_store_ps(slab + c * 16, z);
+    }
+}
+
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void band_fill(const struct qn_f32_dwconv_band_args *a, float *slab, size_t cols, size_t ih0,
+                      size_t ih1, __mmask16 m) {
+    const float *x = a->x + ih0 * a->w_in * a->ld_x;
+    if (a->nc >= 16)
+        band_fill_rows(x, a->ld_x, a->w_in * a->ld_x, a->pad, a->w_in, slab, cols, ih1 - ih0, m, true);
+    else
+        band_fill_rows(x, a->ld_x, a->w_in * a->ld_x, a->pad, a->w_in, slab, cols, ih1 - ih0, m, false);
+}
+
+QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
+                    const bool FULL) {
+    const size_t pad = a->pad, h_in = a->h_in, w_out = a->w_out;
+    const size_t cols = qn_f32_dwconv_band_cols(K, S, w_out), ld_srow = cols * 16;
+    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
+    // input rows the band reads: [ih0, ih1)
+    const ptrdiff_t first = (ptrdiff_t)(a->oh0 * S) - (ptrdiff_t)pad;
+    const ptrdiff_t last = (ptrdiff_t)((a->oh1 - 1) * S) - (ptrdiff_t)pad + (ptrdiff_t)K;
+    const size_t ih0 = first < 0 ? 0 : (size_t)first;
+    const size_t ih1 = last > (ptrdiff_t)h_in ? h_in : (size_t)last;
+    float slab[QN_F32_DWCONV_SLAB_FLOATS] __attribute__((aligned(64)));
+    QN_ASSERT((ih1 - ih0) * ld_srow <= QN_F32_DWCONV_SLAB_FLOATS);  // qn_f32_dwconv_band_rows sizes bands
+    size_t filled = ih0;  // slab rows are filled just before the first output row that reads them,
+                          // so their loads (from L2: the image is larger than L1) overlap the FMAs
+    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
+    const struct band_ep e = {
+        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
+        .lo = act.lo, .hi = act.hi, .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
+        .hswish = act.hswish,
+        .y = a->y, .ld_y = a->ld_y, .m = m,
+    };
+    const size_t ld_wh = a->ld_wh, ld_ww = a->ld_ww;
+    const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
+    for (size_t oh = a->oh0; oh < a->oh1; oh++) {
+        // kernel rows inside the image: [i_lo, i_hi)
+        const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
+        const size_t i_lo = top < 0 ? (size_t)-top : 0;
+        const ptrdiff_t hi = (ptrdiff_t)h_in - top;
+        const size_t i_hi = hi < (ptrdiff_t)K ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : K;
+        const size_t rows = i_hi - i_lo;
+        const size_t need = (size_t)QN_MAX(QN_MIN(top + (ptrdiff_t)K, (ptrdiff_t)h_in), (ptrdiff_t)filled);
+        if (need > filled) band_fill(a, slab + (filled - ih0) * ld_srow, cols, filled, need, m), filled = need;
+        const float *s = slab + (rows ? (size_t)(top + (ptrdiff_t)i_lo) - ih0 : 0) * ld_srow;
+        const float *w = a->w + i_lo * ld_wh;
+        const size_t pix = oh * w_out;
+        size_t ow = 0;
+        if (by7)
+            for (; ow < w_out; ow += 7) band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
+        for (; ow + 8 <= w_out; ow += 8)
+            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
+        const size_t rest = w_out - ow;
+        if (rest > 4)
+            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
+        else if (rest > 0)
+            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
+    }
+}
+
+#define BAND_EP(K, S)                                          \
+    do {                                                       \
+        if (a->res)                                            \
+            full ? band(a, K, S, true, true) : band(a, K, S, true, false);   \
+        else                                                   \
+            full ? band(a, K, S, false, true) : band(a, K, S, false, false); \
+    } while (0)
+
+void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
+    const bool full = a->nc >= 16;
+    QN_ASSERT(a->act != QN_ACT_GELU);
+    switch (a->k * 4 + a->stride) {
+    case 3 * 4 + 1: BAND_EP(3, 1); break;
+    case 3 * 4 + 2: BAND_EP(3, 2); break;
+    case 5 * 4 + 1: BAND_EP(5, 1); break;
+    case 5 * 4 + 2: BAND_EP(5, 2); break;
+    case 7 * 4 + 1: BAND_EP(7, 1); break;
+    case 7 * 4 + 2: BAND_EP(7, 2); break;
+    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
+    }
+}

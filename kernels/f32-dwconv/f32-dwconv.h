@@ -71,3 +71,51 @@ static inline void qn_dwconv_taps(size_t ow, size_t w_in, size_t k, size_t strid
     *j_lo = (size_t)lo;
     *j_hi = (size_t)hi;
 }
+
+// --- band form (AVX-512) ---
+//
+// Output rows [oh0, oh1) of one image and one block of up to 16 channels per call. The kernel
+// copies the input rows the band reads into a zero-padded slab on its stack, [row][column][16]
+// with 64-byte pixels (padding columns, and lanes past the block, zero), then runs every block
+// of output pixels without edge tests: a padded column's taps multiply zeros, which adds +0
+// and leaves the sum as it was (up to the sign of a zero sum), so the outputs equal the row
+// kernel's. Rows outside the image are skipped as the row kernels skip them. Dense 64-byte
+// pixels and no per-pixel tests are what the row kernels lack at batch 1, where a layer is a
+// few microseconds. Square k in {3, 5, 7}, stride 1 or 2, any act but GELU.
+struct qn_f32_dwconv_band_args {
+    size_t k, stride, pad;          // square kernel; stride and padding the same both dims
+    size_t h_in, w_in, w_out;       // image rows and row lengths, pixels
+    size_t oh0, oh1;                // output rows of the band
+    size_t nc;                      // channels of the block, 1..16
+    const float *x;                 // image pixel (0, 0), the block's channel 0
+    size_t ld_x;                    // elements between input pixels (rows are w_in * ld_x apart)
+    const float *w;                 // w[i][j][ch] at w[i * ld_wh + j * ld_ww + ch], block channel 0
+    size_t ld_wh, ld_ww;
+    const float *bias;              // the block's channel 0, or NULL
+    const float *res;               // pixel (oh, ow) at res[(oh * w_out + ow) * ld_r], or NULL
+    size_t ld_r;
+    bool res_before_act;
+    enum qn_act act;                // not GELU
+    float *y;                       // pixel (oh, ow) at y[(oh * w_out + ow) * ld_y]
+    size_t ld_y;
+};
+
+#define QN_F32_DWCONV_SLAB_FLOATS 16384  // the slab's capacity (64 KiB of stack)
+
+// Slab columns of a row: blocks of 8 output pixels (7 when the row is a multiple of 7) never
+// read past it.
+static inline size_t qn_f32_dwconv_band_cols(size_t k, size_t stride, size_t w_out) {
+    return ((w_out + 7) / 8 * 8 - 1) * stride + k;
+}
+
+// Output rows per band: as many as keep the slab within 32 KiB (L1-sized), at least one;
+// 0 when one output row's k input rows do not fit the slab at all (use the row kernels).
+static inline size_t qn_f32_dwconv_band_rows(size_t k, size_t stride, size_t w_out, size_t h_out) {
+    const size_t row = qn_f32_dwconv_band_cols(k, stride, w_out) * 16;
+    if (k * row > QN_F32_DWCONV_SLAB_FLOATS) return 0;
+    const size_t in_rows = QN_F32_DWCONV_SLAB_FLOATS / 2 / row;
+    size_t b = in_rows >= k ? (in_rows - k) / stride + 1 : 1;
+    return b < h_out ? b : h_out;
+}
+
+void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a);
