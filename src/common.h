@@ -41,3 +41,5 @@ void qn_free(void *p);
 
 // Monotonic wall clock in seconds.
 double qn_now(void);
+// Sleeps s seconds (s <= 0: returns at once).
+void qn_sleep(double s);

@@ -46,6 +46,12 @@ double qn_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void qn_sleep(double s) {
+    if (!(s > 0)) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) {}  // resumed after a signal with the time left
+}
+
 // --- feature detection ---
 
 static struct qn_cpu_features g_cpu;

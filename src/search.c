@@ -475,56 +475,91 @@ static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
 // --- the latency LUT ---
 
 // Every layer shape of the space: for each kernel k and expansion e, the subnet of maximum
-// depth whose blocks are all (k, e) holds every block position's shapes; its layers are
-// timed at batch 1 on the integer kernels and in FP32. Blocks of one
-// stage after the first share a shape: their times are averaged.
+// depth whose blocks are all (k, e) holds every block position's shapes; its layers are timed
+// at batch 1 on the integer kernels and in FP32. Blocks of one stage after the first share a
+// shape: their times are averaged.
+//
+// A few milliseconds of timing per net would take whatever load the machine had in them, and
+// a burst inflated a whole search's table (the smallest subnet measured 0.79x its estimate in
+// one run, while timed next to each other its layers equal the table's within 2%). So all the
+// nets are built first and timed in LUT_ROUNDS rounds, LUT_GAP_S apart, every net once per
+// round; a layer keeps the lowest of its round medians (load only ever slows a run). Each
+// net's layer times are then scaled so they add up to its own whole-net time taken the same
+// way: per-layer timing adds ~2% of clock reads and lost overlap between layers.
+#define LUT_ROUNDS 7
+#define LUT_GAP_S 0.2
 static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
     const struct qn_mb_space *s = S->net.space;
-    const bool fp32 = true, integer = true;  // both, whatever the choices: the FP32 baseline is estimated too
     struct qn_qnet_cfg qc = S->qcfg;
     qc.bn_images = 64, qc.calib_images = 64, qc.max_batch = 1;  // timing only: statistics need not be good
+    const int n_nets = s->n_kernels * s->n_expands, reps = QN_MAX(S->c->latency_reps, 10);
+    struct qn_qnet *q = calloc((size_t)n_nets, sizeof(*q));
+    double(*best)[QN_MB_MAX_LAYERS] = malloc(sizeof(*best) * (size_t)n_nets);
+    double *whole = malloc(sizeof(double) * (size_t)n_nets), ms[QN_MB_MAX_LAYERS];
+    struct qn_mb_layer(*L)[QN_MB_MAX_LAYERS] = malloc(sizeof(*L) * (size_t)n_nets);
+    int *n_l = calloc((size_t)n_nets, sizeof(int));
     struct qn_lut sum = {0}, cnt = {0};
-    enum qn_status st = QN_OK;
+    enum qn_status st = q && best && whole && L && n_l ? QN_OK : QN_ERR_NOMEM;
+    // the nets with a layer not in the table yet (a --latency-table may hold them all)
     for (int ki = 0; ki < s->n_kernels && !st; ki++)
         for (int ei = 0; ei < s->n_expands && !st; ei++) {
+            const int id = ki * s->n_expands + ei;
             struct qn_mb_genome g;
             qn_mb_genome_max(s, &g);
             for (int i = 0; i < s->n_stages; i++)
                 for (int b = 0; b < g.depth[i]; b++) g.kernel[i][b] = (uint8_t)s->kernels[ki], g.expand[i][b] = (uint8_t)s->expands[ei];
-            bool need = false;  // anything not in the table yet (a --latency-table may hold it all)
-            struct qn_mb_layer L[QN_MB_MAX_LAYERS];
-            const int n = qn_mb_layers(s, &g, L);
+            const int n = qn_mb_layers(s, &g, L[id]);
+            bool need = false;
             for (int i = 0; i < n; i++)
-                need |= (integer && isnan(qn_lut_get(&S->lut, qn_lut_key(&L[i], true)))) ||
-                        (fp32 && isnan(qn_lut_get(&S->lut, qn_lut_key(&L[i], false))));
+                need |= isnan(qn_lut_get(&S->lut, qn_lut_key(&L[id][i], true))) ||
+                        isnan(qn_lut_get(&S->lut, qn_lut_key(&L[id][i], false)));
             if (!need) continue;
             struct qn_mb_policy p;
-            qn_mb_policy_uniform(s, &g, integer ? 8 : 0, 8, &p);
-            struct qn_qnet q;
-            if ((st = qn_qnet_build(&q, &S->net, &g, &p, &S->train, &qc, e))) break;
-            double ms[QN_MB_MAX_LAYERS];
-            for (int pass = 0; pass < 2 && !st; pass++) {
-                const bool as_int = pass == 0;
-                if ((as_int && !integer) || (!as_int && !fp32)) continue;
-                if (!as_int && integer)
-                    for (int i = 0; i < n && !st; i++) st = qn_qnet_set_layer(&q, i, (struct qn_mb_qlayer){0, 0});
-                if (st) break;
-                const int th = qn_threads();
-                qn_threads_set(lat_threads(S->c));
-                qn_qnet_latency_layers(&q, 1, QN_MAX(S->c->latency_reps, 10), ms);
-                qn_threads_set(th);
-                for (int i = 0; i < n && !st; i++) {
-                    const uint64_t k = qn_lut_key(&L[i], as_int);
-                    if (!isnan(qn_lut_get(&S->lut, k))) continue;
-                    double a = qn_lut_get(&sum, k), c = qn_lut_get(&cnt, k);
-                    st = qn_lut_set(&sum, k, (isnan(a) ? 0 : a) + ms[i]);
-                    if (!st) st = qn_lut_set(&cnt, k, (isnan(c) ? 0 : c) + 1);
-                }
-            }
-            qn_qnet_free(&q);
+            qn_mb_policy_uniform(s, &g, 8, 8, &p);
+            if ((st = qn_qnet_build(&q[id], &S->net, &g, &p, &S->train, &qc, e))) break;
+            n_l[id] = n;
         }
+    bool any = false;
+    for (int id = 0; id < n_nets && !st; id++) any |= n_l[id] > 0;
+    for (int pass = 0; pass < 2 && any && !st; pass++) {
+        const bool as_int = pass == 0;  // then FP32: the FP32 baseline is estimated too
+        for (int id = 0; id < n_nets && !st; id++) {
+            whole[id] = INFINITY;
+            for (int i = 0; i < n_l[id]; i++) best[id][i] = INFINITY;
+            if (!as_int)
+                for (int i = 0; i < n_l[id] && !st; i++) st = qn_qnet_set_layer(&q[id], i, (struct qn_mb_qlayer){0, 0});
+        }
+        const int th = qn_threads();
+        qn_threads_set(lat_threads(S->c));
+        for (int round = 0; round < LUT_ROUNDS && !st; round++) {
+            if (round) qn_sleep(LUT_GAP_S);
+            for (int id = 0; id < n_nets; id++) {
+                if (!n_l[id]) continue;
+                qn_qnet_latency_layers(&q[id], 1, reps, ms);
+                for (int i = 0; i < n_l[id]; i++) best[id][i] = QN_MIN(best[id][i], ms[i]);
+                whole[id] = QN_MIN(whole[id], qn_qnet_latency(&q[id], 1, reps).median_ms);
+            }
+        }
+        qn_threads_set(th);
+        for (int id = 0; id < n_nets && !st; id++) {
+            if (!n_l[id]) continue;
+            double layers = 0;
+            for (int i = 0; i < n_l[id]; i++) layers += best[id][i];
+            const double scale = layers > 0 ? whole[id] / layers : 1;
+            for (int i = 0; i < n_l[id] && !st; i++) {
+                const uint64_t k = qn_lut_key(&L[id][i], as_int);
+                if (!isnan(qn_lut_get(&S->lut, k))) continue;
+                double a = qn_lut_get(&sum, k), c = qn_lut_get(&cnt, k);
+                st = qn_lut_set(&sum, k, (isnan(a) ? 0 : a) + best[id][i] * scale);
+                if (!st) st = qn_lut_set(&cnt, k, (isnan(c) ? 0 : c) + 1);
+            }
+        }
+    }
     for (int i = 0; i < sum.n && !st; i++) st = qn_lut_set(&S->lut, sum.key[i], sum.ms[i] / cnt.ms[i]);
     qn_lut_free(&sum), qn_lut_free(&cnt);
+    for (int id = 0; q && id < n_nets; id++)
+        if (n_l && n_l[id]) qn_qnet_free(&q[id]);
+    free(q), free(best), free(whole), free(L), free(n_l);
     if (st == QN_ERR_NOMEM) return qn_fail(e, st, "out of memory building the latency table");
     return st;
 }
