@@ -120,13 +120,13 @@ QN_DW_KERNEL(7)
 // whether the block is a full 16 channels are compile-time (RES, FULL): full blocks load
 // weights and store outputs unmasked (masked loads measured ~8% slower at 3x3), and a residual
 // test per pixel costs registers the unrolled blocks need. Without a bias the vector is zero
-// (adding +0 changes no value but a zero's sign); NONE / RELU / RELU6 are the clamp of
-// qn_act_avx512.
+// (adding +0 changes no value but a zero's sign).
 struct band_ep {
-    __m512 bias, lo, hi;
+    __m512 bias;
+    struct qn_act_avx512 act;
     const float *res;
     size_t ld_r;
-    bool res_before_act, hswish;
+    bool res_before_act;
     float *y;
     size_t ld_y;
     __mmask16 m;
@@ -136,13 +136,7 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const
     __m512 v = _mm512_add_ps(acc, e->bias), r = _mm512_setzero_ps();
     if (RES) r = FULL ? _mm512_loadu_ps(e->res + pix * e->ld_r) : _mm512_maskz_loadu_ps(e->m, e->res + pix * e->ld_r);
     if (RES && e->res_before_act) v = _mm512_add_ps(v, r);
-    if (e->hswish) {
-        __m512 t = _mm512_add_ps(v, _mm512_set1_ps(3.0f));
-        t = _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
-        v = _mm512_mul_ps(_mm512_mul_ps(v, t), _mm512_set1_ps(1.0f / 6.0f));
-    } else {
-        v = _mm512_min_ps(_mm512_max_ps(v, e->lo), e->hi);
-    }
+    v = qn_act_avx512(v, &e->act);
     if (RES && !e->res_before_act) v = _mm512_add_ps(v, r);
     if (FULL)
         _mm512_storeu_ps(e->y + pix * e->ld_y, v);
@@ -221,11 +215,9 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
     QN_ASSERT((ih1 - ih0) * ld_srow <= QN_F32_DWCONV_SLAB_FLOATS);  // qn_f32_dwconv_band_rows sizes bands
     size_t filled = ih0;  // slab rows are filled just before the first output row that reads them,
                           // so their loads (from L2: the image is larger than L1) overlap the FMAs
-    const struct qn_act_avx512 act = qn_act_avx512_init(a->act);
     const struct band_ep e = {
         .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
-        .lo = act.lo, .hi = act.hi, .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
-        .hswish = act.hswish,
+        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
         .y = a->y, .ld_y = a->ld_y, .m = m,
     };
     const size_t ld_wh = a->ld_wh, ld_ww = a->ld_ww;
