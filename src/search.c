@@ -1001,8 +1001,8 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
 // them through (a demo measured the INT8 baseline at 0.218 ms and the same network under
 // another weight policy at 0.157). Stored in the latency table under "<key>#final", so a
 // resumed or replayed search reuses them.
-#define VERIFY_ROUNDS 9
-#define VERIFY_GAP_S 0.1
+#define VERIFY_ROUNDS QN_SEARCH_VERIFY_ROUNDS
+#define VERIFY_GAP_S QN_SEARCH_VERIFY_GAP_S
 static double min_of(const double *t, int n) {
     double m = t[0];
     for (int i = 1; i < n; i++) m = QN_MIN(m, t[i]);

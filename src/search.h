@@ -26,6 +26,10 @@
 #include "predictor.h"
 
 #define QN_SEARCH_MAX_BITS 4
+// The final timing of the baselines and front points (search.c, verify_latencies): this many
+// rounds, this many seconds apart, each point keeping its fastest round.
+#define QN_SEARCH_VERIFY_ROUNDS 9
+#define QN_SEARCH_VERIFY_GAP_S 0.1
 
 enum qn_search_obj { QN_OBJ_ACC, QN_OBJ_LATENCY, QN_OBJ_SIZE };
 
