@@ -160,7 +160,8 @@ QN_INLINE void band_block(const struct band_ep *e, const float *s, size_t ld_sro
             wv[j] = FULL ? _mm512_loadu_ps(w + j * ld_ww) : _mm512_maskz_loadu_ps(e->m, w + j * ld_ww);
 #pragma GCC unroll 32
         for (size_t p = 0; p < (UR - 1) * S + K; p++) {
-            const __m512 xv = _mm512_load_ps(s + p * 16);
+            __m512 xv = _mm512_load_ps(s + p * 16);
+            __asm__("" : "+v"(xv));  // keep the pixel in a register: one load feeds its k taps
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
