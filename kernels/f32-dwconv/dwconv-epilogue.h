@@ -5,8 +5,9 @@
 // compiler spill every accumulator): the operators apply it after the kernel (FP32) or use the
 // scalar kernel (INT8, where tanhf must match exactly).
 //
-// NONE / RELU / RELU6 are one clamp, y = min(max(y, lo), hi), with (lo, hi) = (-inf, inf),
-// (0, inf), (0, 6): max(y, 0) = y > 0 ? y : 0 as in qn_act_ref (up to the sign of a zero).
+// RELU / RELU6 are one clamp, y = min(max(y, lo), hi), with (lo, hi) =
+// (0, inf), (0, 6): max(y, 0) = y > 0 ? y : 0 as in qn_act_ref (up to the sign of a zero); NONE
+// leaves y as it is.
 #pragma once
 
 #include <immintrin.h>
@@ -19,12 +20,12 @@
 
 struct qn_act_avx512 {
     __m512 lo, hi;
-    bool hswish;
+    bool hswish, none;
 };
 
 static inline struct qn_act_avx512 qn_act_avx512_init(enum qn_act act) {
     const float inf = __builtin_inff();
-    struct qn_act_avx512 r = {_mm512_set1_ps(-inf), _mm512_set1_ps(inf), act == QN_ACT_HSWISH};
+    struct qn_act_avx512 r = {_mm512_set1_ps(-inf), _mm512_set1_ps(inf), act == QN_ACT_HSWISH, act == QN_ACT_NONE};
     if (act == QN_ACT_RELU || act == QN_ACT_RELU6) r.lo = _mm512_setzero_ps();
     if (act == QN_ACT_RELU6) r.hi = _mm512_set1_ps(6.0f);
     return r;
@@ -36,6 +37,7 @@ static inline __m512 qn_act_avx512(__m512 y, const struct qn_act_avx512 *act) {
         r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
         return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
     }
+    if (act->none) return y;  // two ops per vector saved, and a NaN stays NaN as in qn_act_ref
     return _mm512_min_ps(_mm512_max_ps(y, act->lo), act->hi);
 }
 
