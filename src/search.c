@@ -994,27 +994,20 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
 }
 
 // The headline compares latencies measured minutes apart on a shared machine. At the end the
-// baselines and every final front point are timed again together, in VERIFY_ROUNDS rounds of
-// latency_reps runs each (latency_of: the fastest), the points in alternation within a round
-// and the rounds VERIFY_GAP_S apart; each keeps the fastest of its round timings. Slow phases
-// (see latency_of) can hold most of a second, so a median of rounds run back to back let
-// them through (a demo measured the INT8 baseline at 0.218 ms and the same network under
-// another weight policy at 0.157). Stored in the latency table under "<key>#final", so a
-// resumed or replayed search reuses them.
-#define VERIFY_ROUNDS QN_SEARCH_VERIFY_ROUNDS
-#define VERIFY_GAP_S QN_SEARCH_VERIFY_GAP_S
-static double min_of(const double *t, int n) {
-    double m = t[0];
-    for (int i = 1; i < n; i++) m = QN_MIN(m, t[i]);
-    return m;
-}
+// baselines and every final front point are timed again together, in QN_SEARCH_VERIFY_ROUNDS
+// rounds of latency_reps runs each (latency_of: the fastest), the points in alternation
+// within a round and the rounds QN_SEARCH_VERIFY_GAP_S apart; each keeps the fastest of its
+// round timings. Slow phases (see latency_of) can hold most of a second, so a median of
+// rounds run back to back let them through (a demo measured the INT8 baseline at 0.218 ms
+// and the same network under another weight policy at 0.157). Stored in the latency table
+// under "<key>#final", so a resumed or replayed search reuses them.
 static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_error *e) {
     struct qn_search_result *r = S->r;
     const int cap = 2 + r->n_front + r->n_arch + r->n_quant;
     int *idx = malloc(sizeof(int) * (size_t)cap), n = 0;
     char (*keys)[1024] = malloc(sizeof(*keys) * (size_t)cap);
     struct qn_qnet *q = calloc((size_t)cap, sizeof(*q));
-    double *t = malloc(sizeof(double) * (size_t)cap * VERIFY_ROUNDS);
+    double *t = malloc(sizeof(double) * (size_t)cap);  // each point's fastest round so far
     enum qn_status st = idx && keys && q && t ? QN_OK : qn_fail(e, QN_ERR_NOMEM, "out of memory");
     const int *lists[] = {&r->fp32_base, &r->int8_base, r->front, r->arch_front, r->quant_front};
     const int lens[] = {1, 1, r->n_front, r->n_arch, r->n_quant};
@@ -1033,13 +1026,14 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
         built += st == QN_OK;
     }
     if (!st && built) {
-        for (int round = 0; round < VERIFY_ROUNDS; round++) {
-            if (round) qn_sleep(VERIFY_GAP_S);
+        for (int i = 0; i < n; i++) t[i] = INFINITY;
+        for (int round = 0; round < QN_SEARCH_VERIFY_ROUNDS; round++) {
+            if (round) qn_sleep(QN_SEARCH_VERIFY_GAP_S);
             for (int i = 0; i < n; i++)
-                if (q[i].n_layers) t[i * VERIFY_ROUNDS + round] = latency_of(S, &q[i]);
+                if (q[i].n_layers) t[i] = QN_MIN(t[i], latency_of(S, &q[i]));
         }
         for (int i = 0; i < n && !st; i++)
-            if (q[i].n_layers && lat_add(S, keys[i], min_of(t + i * VERIFY_ROUNDS, VERIFY_ROUNDS)))
+            if (q[i].n_layers && lat_add(S, keys[i], t[i]))
                 st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
     }
     // *changed: points whose latency this call changed (timed now, or taken from the table), so
