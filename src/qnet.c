@@ -447,12 +447,16 @@ void qn_qnet_free(struct qn_qnet *q) {
 // --- measurement ---
 
 double qn_qnet_accuracy(struct qn_qnet *q, const struct qn_dataset *ds, int limit) {
+    return qn_qnet_accuracy_halves(q, ds, limit, NULL);
+}
+
+double qn_qnet_accuracy_halves(struct qn_qnet *q, const struct qn_dataset *ds, int limit, double half[2]) {
     const int n = limit > 0 ? QN_MIN(limit, ds->n) : ds->n, K = q->space->n_classes, B = q->max_batch;
     int *idx = malloc(sizeof(int) * (size_t)B);
     float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * (size_t)B * K);
     uint8_t *lab = malloc((size_t)B);
     QN_ASSERT(idx && x && z && lab);
-    long hits = 0;
+    long hits[2] = {0, 0};  // images of even, odd index
     for (int at = 0; at < n; at += B) {
         int nb = QN_MIN(B, n - at);
         for (int b = 0; b < nb; b++) idx[b] = at + b;
@@ -462,11 +466,12 @@ double qn_qnet_accuracy(struct qn_qnet *q, const struct qn_dataset *ds, int limi
             int arg = 0;
             for (int k = 1; k < K; k++)
                 if (z[b * K + k] > z[b * K + arg]) arg = k;
-            hits += arg == lab[b];
+            hits[(at + b) & 1] += arg == lab[b];
         }
     }
     free(idx), qn_free(x), qn_free(z), free(lab);
-    return n ? (double)hits / n : 0.0;
+    if (half) half[0] = n > 0 ? (double)hits[0] / ((n + 1) / 2) : 0.0, half[1] = n > 1 ? (double)hits[1] / (n / 2) : 0.0;
+    return n ? (double)(hits[0] + hits[1]) / n : 0.0;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -98,6 +98,10 @@ void qn_qnet_forward_fp32(struct qn_qnet *q, const float *x, int n, float *logit
 
 // Top-1 on the first `limit` images of ds (all if <= 0) with the integer path.
 double qn_qnet_accuracy(struct qn_qnet *q, const struct qn_dataset *ds, int limit);
+// The same, and in half[0] / half[1] the top-1 on those images of even / odd index: two
+// independent measurements of half the size, whose agreement across configurations tells how
+// much of a difference in accuracy is the network's and how much the images'.
+double qn_qnet_accuracy_halves(struct qn_qnet *q, const struct qn_dataset *ds, int limit, double half[2]);
 
 // Per-layer NSR (QA-BWNAS): for each quantized layer, the output of that layer alone quantized
 // (its input fake-quantized, its weights quantized) against its FP32 output, both fed the FP32

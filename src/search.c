@@ -65,6 +65,7 @@ struct cached {
     char *key;
     bool test;       // a test-split accuracy (else a validation measurement)
     double acc, latency_ms;
+    double half[2];  // validation: on the images of even / odd index (NaN from an older cache)
 };
 
 struct srch {
@@ -126,7 +127,8 @@ static int lat_threads(const struct qn_search_cfg *c) { return c->latency_thread
 
 // --- cache and latency table ---
 
-static enum qn_status cache_add(struct srch *S, const char *key, bool test, double acc, double lat) {
+static enum qn_status cache_add(struct srch *S, const char *key, bool test, double acc, double lat,
+                                const double half[2]) {
     if (S->n_cache == S->cap_cache) {
         int cap = S->cap_cache ? 2 * S->cap_cache : 256;
         struct cached *c = realloc(S->cache, sizeof(*c) * (size_t)cap);
@@ -135,7 +137,7 @@ static enum qn_status cache_add(struct srch *S, const char *key, bool test, doub
     }
     char *k = strdup(key);
     if (!k) return QN_ERR_NOMEM;
-    S->cache[S->n_cache++] = (struct cached){k, test, acc, lat};
+    S->cache[S->n_cache++] = (struct cached){k, test, acc, lat, {half[0], half[1]}};
     return QN_OK;
 }
 
@@ -146,8 +148,9 @@ static const struct cached *cache_find(const struct srch *S, const char *key, bo
 }
 
 // DIR/cache.txt: one line per measurement, appended and flushed as it is made:
-//   val <accuracy> <latency ms> <key>     test <accuracy> 0 <key>
-// A last line without its newline (an interrupted write) is ignored.
+//   val2 <accuracy> <latency ms> <even half> <odd half> <key>     test <accuracy> 0 <key>
+// ("val <accuracy> <latency ms> <key>", without the halves, from caches of before them, is read
+// too). A last line without its newline (an interrupted write) is ignored.
 static enum qn_status cache_load(struct srch *S, const char *path, struct qn_error *e) {
     FILE *f = fopen(path, "r");
     if (!f) return QN_OK;
@@ -162,12 +165,19 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
         good = ftell(f);
         line[L - 1] = 0;
         char kind[8];
-        double acc, lat;
-        int off = 0;
-        if (sscanf(line, "%7s %lf %lf %n", kind, &acc, &lat, &off) != 3 || !off || !line[off] ||
-            (strcmp(kind, "val") && strcmp(kind, "test")) || !(acc >= 0 && acc <= 1) || !(lat >= 0 && isfinite(lat)))
+        double acc, lat, half[2] = {NAN, NAN};
+        int off = 0, off2 = 0;
+        bool ok = sscanf(line, "%7s %lf %lf %n", kind, &acc, &lat, &off) == 3 && off;
+        const bool v2 = ok && !strcmp(kind, "val2");
+        if (v2) {
+            ok = sscanf(line + off, "%lf %lf %n", &half[0], &half[1], &off2) == 2 && off2 && half[0] >= 0 &&
+                 half[0] <= 1 && half[1] >= 0 && half[1] <= 1;
+            off += off2;
+        }
+        if (!ok || !line[off] || (!v2 && strcmp(kind, "val") && strcmp(kind, "test")) || !(acc >= 0 && acc <= 1) ||
+            !(lat >= 0 && isfinite(lat)))
             st = qn_fail(e, QN_ERR_FORMAT, "%s: line %d is not a measurement", path, ln);
-        else if (cache_add(S, line + off, kind[0] == 't', acc, lat))
+        else if (cache_add(S, line + off, kind[0] == 't', acc, lat, half))
             st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
     }
     fclose(f);
@@ -176,9 +186,12 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
     return st;
 }
 
-static void cache_write(struct srch *S, const char *key, bool test, double acc, double lat) {
+static void cache_write(struct srch *S, const char *key, bool test, double acc, double lat, const double half[2]) {
     if (!S->cache_f) return;
-    fprintf(S->cache_f, "%s %.17g %.17g %s\n", test ? "test" : "val", acc, lat, key);
+    if (test)
+        fprintf(S->cache_f, "test %.17g %.17g %s\n", acc, lat, key);
+    else
+        fprintf(S->cache_f, "val2 %.17g %.17g %.17g %.17g %s\n", acc, lat, half[0], half[1], key);
     fflush(S->cache_f);
 }
 
@@ -442,6 +455,7 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
     const struct cached *c = cache_find(S, key, false);
     if (c) {
         pt->val_acc = c->acc, pt->latency_ms = c->latency_ms;
+        pt->val_half[0] = c->half[0], pt->val_half[1] = c->half[1];
     } else {
         enum qn_status st = subnet(S, g, p, e);
         if (st) return st;
@@ -450,7 +464,7 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
         pt->latency_ms = lat_find(S, key);
         const bool timed = isnan(pt->latency_ms);
         if (timed) pt->latency_ms = latency_of(S, &S->q);
-        pt->val_acc = qn_qnet_accuracy(&S->q, &S->val, S->c->val_images);
+        pt->val_acc = qn_qnet_accuracy_halves(&S->q, &S->val, S->c->val_images, pt->val_half);
         if (timed) {
             pt->latency_ms = QN_MIN(pt->latency_ms, latency_of(S, &S->q));
             // a time well above the table's estimate is most often load (the calibrated table
@@ -462,7 +476,7 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
             }
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
-        cache_write(S, key, false, pt->val_acc, pt->latency_ms);
+        cache_write(S, key, false, pt->val_acc, pt->latency_ms, pt->val_half);
     }
     pt->measure_s = qn_now() - t0;
     S->done++;
@@ -482,7 +496,7 @@ static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
         enum qn_status st = subnet(S, &pt->g, &pt->p, e);
         if (st) return st;
         pt->test_acc = qn_qnet_accuracy(&S->q, &S->test, S->c->test_images);
-        cache_write(S, key, true, pt->test_acc, 0);
+        cache_write(S, key, true, pt->test_acc, 0, (const double[2]){NAN, NAN});
     }
     S->done++;
     progress(S);
@@ -677,6 +691,28 @@ static void heldout_free(struct heldout *h) {
     memset(h, 0, sizeof(*h));
 }
 
+static void acc_noise_of(const struct srch *S, int from, int to, struct qn_acc_noise *q) {
+    const int cap = QN_MAX(to - from, 1);
+    float *h = malloc(sizeof(float) * 2 * (size_t)cap);
+    int n = 0;
+    double s[5] = {0};  // sums of a, b, a^2, b^2, ab
+    for (int i = from; i < to && h; i++) {
+        const double a = S->r->pts[i].val_half[0], b = S->r->pts[i].val_half[1];
+        if (isnan(a) || isnan(b)) continue;
+        h[n] = (float)a, h[cap + n] = (float)b, n++;
+        s[0] += a, s[1] += b, s[2] += a * a, s[3] += b * b, s[4] += a * b;
+    }
+    *q = (struct qn_acc_noise){n, NAN, NAN, NAN};
+    if (n >= 3) {
+        const double va = s[2] - s[0] * s[0] / n, vb = s[3] - s[1] * s[1] / n, cab = s[4] - s[0] * s[1] / n;
+        q->tau_halves = qn_kendall_tau(h, h + cap, n);
+        q->r_halves = va > 0 && vb > 0 ? cab / sqrt(va * vb) : NAN;
+        const double rho = q->r_halves > 0 ? 2 * q->r_halves / (1 + q->r_halves) : 0;
+        q->tau_ceiling = isnan(q->r_halves) ? NAN : 2 / M_PI * asin(sqrt(rho));
+    }
+    free(h);
+}
+
 static void targets_of(const struct srch *S, int from, int to, float *ya, float *yl) {
     for (int i = from; i < to; i++) ya[i - from] = (float)S->r->pts[i].val_acc, yl[i - from] = (float)S->r->pts[i].latency_ms;
 }
@@ -697,6 +733,7 @@ static enum qn_status pred_holdout(struct srch *S) {
         struct qn_pred_quality q[4];
         heldout_quality(&S->ho, q);
         S->r->acc_mlp = q[0], S->r->acc_ridge = q[1], S->r->lat_mlp = q[2], S->r->lat_ridge = q[3];
+        acc_noise_of(S, to - S->ho.n, to, &S->r->acc_noise);  // the held-out set: the last ho.n points
     }
     free(y), feats_free(&F);
     return st;
@@ -736,6 +773,7 @@ static enum qn_status pred_cv(struct srch *S, struct qn_error *e) {
         struct qn_pred_quality q[4];
         heldout_quality(&h, q);
         S->r->acc_mlp_cv = q[0], S->r->acc_ridge_cv = q[1], S->r->lat_mlp_cv = q[2], S->r->lat_ridge_cv = q[3];
+        acc_noise_of(S, 0, n, &S->r->acc_noise_cv);
     }
     heldout_free(&h), free(y), free(ta), feats_free(&F);
     return st;
@@ -963,7 +1001,11 @@ static int cmp_latency_ctx(int a, int b, const void *ctx) {
 }
 
 // The measured non-dominated points among those `keep` accepts (within the budgets), sorted
-// by latency, at most `cap` of them (spread evenly); a new array in *out.
+// by latency, at most `cap` of them; a new array in *out. A larger front is truncated as NSGA-II
+// truncates its last front, with the crowding distance recomputed after every removal: the
+// most crowded point goes first, and the boundary points of each objective (the most
+// accurate, the fastest, the smallest) stay. (An even spread by latency could drop the most
+// accurate point, the one that matters for "no accuracy loss".)
 static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *, const struct qn_search_point *),
                                int cap, int **out, int *n_out) {
     const struct qn_search_cfg *c = S->c;
@@ -981,14 +1023,23 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
         if (within_budget(c, &P[i]) && keep(S, &P[i])) objectives_of(c, &P[i], f + (size_t)k * m), sel[k++] = i;
     int q = qn_pareto_nondominated(f, k, m, nd);
     if (q < 0) q = 0;
+    double *dist = q > cap ? malloc(sizeof(double) * (size_t)q) : NULL;
+    enum qn_status st = q > cap && !dist ? QN_ERR_NOMEM : QN_OK;
+    while (q > cap && !st) {
+        if ((st = qn_pareto_crowding(f, m, nd, q, dist))) break;
+        int worst = 0;
+        for (int t = 1; t < q; t++)
+            if (dist[t] < dist[worst]) worst = t;
+        memmove(nd + worst, nd + worst + 1, sizeof(int) * (size_t)(q - worst - 1));
+        q--;
+    }
     for (int t = 0; t < q; t++) nd[t] = sel[nd[t]];
     qn_sort_idx(nd, q, tmp, cmp_latency_ctx, P);
-    if (q > cap) {
-        for (int t = 0; t < cap; t++) tmp[t] = nd[(int)(((double)t + 0.5) * q / cap)];
-        memcpy(nd, tmp, sizeof(int) * (size_t)cap);
-        q = cap;
+    free(sel), free(tmp), free(f), free(dist);
+    if (st) {
+        free(nd);
+        return st;
     }
-    free(sel), free(tmp), free(f);
     *out = nd, *n_out = q;
     return QN_OK;
 }
@@ -1070,16 +1121,18 @@ static enum qn_status write_evaluated(const struct srch *S, const char *path, st
     FILE *f = open_memstream(&buf, &len);
     if (!f) return qn_fail(e, QN_ERR_NOMEM, "out of memory writing %s", path);
     fprintf(f, "id,source,genome,policy,val_acc,test_acc,latency_ms,lut_ms,size_bytes,macs,params,pred_acc,"
-               "pred_latency_ms,measure_s,front\n");
+               "pred_latency_ms,measure_s,front,val_acc_even,val_acc_odd\n");
     for (int i = 0; i < S->r->n; i++) {
         const struct qn_search_point *p = &S->r->pts[i];
-        char ta[32] = "", pa[32] = "", pl[32] = "";
+        char ta[32] = "", pa[32] = "", pl[32] = "", h0[32] = "", h1[32] = "";
         if (!isnan(p->test_acc)) snprintf(ta, sizeof(ta), "%.4f", p->test_acc);
+        if (!isnan(p->val_half[0])) snprintf(h0, sizeof(h0), "%.4f", p->val_half[0]);
+        if (!isnan(p->val_half[1])) snprintf(h1, sizeof(h1), "%.4f", p->val_half[1]);
         if (!isnan(p->pred_acc)) snprintf(pa, sizeof(pa), "%.4f", p->pred_acc);
         if (!isnan(p->pred_latency_ms)) snprintf(pl, sizeof(pl), "%.4f", p->pred_latency_ms);
-        fprintf(f, "%d,%s,\"%s\",\"%s\",%.4f,%s,%.4f,%.4f,%llu,%llu,%llu,%s,%s,%.2f,%d\n", p->id, p->source,
+        fprintf(f, "%d,%s,\"%s\",\"%s\",%.4f,%s,%.4f,%.4f,%llu,%llu,%llu,%s,%s,%.2f,%d,%s,%s\n", p->id, p->source,
                 p->genome, p->policy, p->val_acc, ta, p->latency_ms, p->lut_ms, (unsigned long long)p->size_bytes,
-                (unsigned long long)p->macs, (unsigned long long)p->params, pa, pl, p->measure_s, p->front);
+                (unsigned long long)p->macs, (unsigned long long)p->params, pa, pl, p->measure_s, p->front, h0, h1);
     }
     if (fclose(f) != 0) {
         free(buf);
@@ -1092,6 +1145,20 @@ static enum qn_status write_evaluated(const struct srch *S, const char *path, st
     return st;
 }
 
+static void jnum_or_null(cJSON *o, const char *k, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+    else cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *acc_noise_json(const struct qn_acc_noise *q) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "n", q->n);
+    jnum_or_null(j, "split_half_kendall_tau", q->tau_halves);
+    jnum_or_null(j, "split_half_pearson", q->r_halves);
+    jnum_or_null(j, "kendall_tau_ceiling", q->tau_ceiling);
+    return j;
+}
+
 static enum qn_status write_predictors(const struct srch *S, const char *path, struct qn_error *e) {
     const struct qn_search_result *r = S->r;
     cJSON *j = cJSON_CreateObject(), *acc = cJSON_CreateObject(), *lat = cJSON_CreateObject(),
@@ -1101,7 +1168,13 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
                                        "cross-validation over the baselines and random samples; the models "
                                        "are the last fit, on every measured point; the latency models "
                                        "predict log(measured ms / LUT estimate ms), the LUT estimate being "
-                                       "their last feature, and their quality is of LUT * exp(prediction)");
+                                       "their last feature, and their quality is of LUT * exp(prediction); "
+                                       "accuracy 'measurement' / 'measurement_cv': the validation "
+                                       "accuracy's own reliability over the same two sets, from its halves "
+                                       "(images of even and odd index): their Kendall tau and Pearson r, and "
+                                       "the tau against one full measurement of a predictor that knew every "
+                                       "configuration's accuracy on unlimited images, (2/pi) asin(sqrt(2r / "
+                                       "(1 + r)))");
     cJSON_AddNumberToObject(j, "features", S->qg.d);
     cJSON_AddNumberToObject(j, "train_points", r->n);
     cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->m.acc_mlp, &r->acc_mlp));
@@ -1110,6 +1183,8 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     cJSON_AddItemToObject(lat, "ridge", qn_ridge_to_json(&S->m.lat_ridge, &r->lat_ridge));
     cJSON_AddItemToObject(acc, "mlp_cv", qn_pred_quality_to_json(&r->acc_mlp_cv));
     cJSON_AddItemToObject(acc, "ridge_cv", qn_pred_quality_to_json(&r->acc_ridge_cv));
+    cJSON_AddItemToObject(acc, "measurement", acc_noise_json(&r->acc_noise));
+    cJSON_AddItemToObject(acc, "measurement_cv", acc_noise_json(&r->acc_noise_cv));
     cJSON_AddItemToObject(lat, "mlp_cv", qn_pred_quality_to_json(&r->lat_mlp_cv));
     cJSON_AddItemToObject(lat, "ridge_cv", qn_pred_quality_to_json(&r->lat_ridge_cv));
     cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
@@ -1262,6 +1337,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     if (!S) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
     S->c = c, S->r = r, S->t0 = qn_now();
     r->cfg = *c, r->threads = qn_threads(), r->latency_threads = lat_threads(c), r->fp32_base = r->int8_base = r->best = -1;
+    r->acc_noise = r->acc_noise_cv = (struct qn_acc_noise){0, NAN, NAN, NAN};
     qn_qnet_cfg_default(&S->qcfg);
     S->qcfg.bn_images = c->bn_images, S->qcfg.calib_images = c->calib_images;
     struct qn_safetensors sf;

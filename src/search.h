@@ -68,6 +68,7 @@ struct qn_search_point {
     struct qn_mb_policy p;
     char genome[256], policy[640];
     double val_acc;            // top-1 on the first val_images validation images
+    double val_half[2];        // the same on its images of even / odd index (NaN from an older cache)
     double test_acc;           // top-1 on test_images test images; NaN when not measured
     double latency_ms;         // batch 1, median of latency_reps, this machine
     double lut_ms;             // the LUT's estimate
@@ -75,6 +76,19 @@ struct qn_search_point {
     uint64_t size_bytes, macs, params;
     double measure_s;          // seconds the measurement took
     bool front;                // on the final measured front (joint search)
+};
+
+// How far the measured validation accuracy can rank configurations at all: its two halves
+// (images of even and odd index) are two independent measurements of the same networks.
+// tau_halves and r_halves: Kendall tau and Pearson r between the halves over the n
+// configurations of a set. tau_ceiling: the Kendall tau against one full measurement of a
+// predictor that knew each configuration's accuracy on unlimited images, estimated as
+// (2/pi) asin(sqrt(rho)), rho = 2 r / (1 + r) the full set's reliability (Spearman-Brown; the
+// normal approximation). A predictor that scores near tau_ceiling is limited by the data, not
+// by itself. NaN with fewer than 3 configurations.
+struct qn_acc_noise {
+    int n;
+    double tau_halves, r_halves, tau_ceiling;
 };
 
 struct qn_search_result {
@@ -94,6 +108,7 @@ struct qn_search_result {
     // measurement.
     struct qn_pred_quality acc_mlp, acc_ridge, lat_mlp, lat_ridge;
     struct qn_pred_quality acc_mlp_cv, acc_ridge_cv, lat_mlp_cv, lat_ridge_cv;
+    struct qn_acc_noise acc_noise, acc_noise_cv;  // over the same two held-out sets
     double lut_tau, lut_mae_ms;
     int lut_entries;
     // NSGA-II on the predictors: candidates evaluated and seconds, over all its runs.

@@ -10,6 +10,7 @@
 
 #include "idx.h"
 #include "pareto.h"
+#include "predictor.h"
 #include "qgenome.h"
 #include "qnas-model.h"
 #include "qnet.h"
@@ -141,7 +142,10 @@ static int count_lines(const char *s) {
     return n;
 }
 
-static bool same_measurements(const struct qn_search_result *a, const struct qn_search_result *b) {
+static bool same_or_nan(double x, double y) { return x == y || (isnan(x) && isnan(y)); }
+
+// halves: also the validation accuracy's halves (a cache without them gives NaN)
+static bool same_measurements(const struct qn_search_result *a, const struct qn_search_result *b, bool halves) {
     if (a->n != b->n || a->n_front != b->n_front || a->best != b->best) {
         fprintf(stderr, "  n %d/%d, front %d/%d, best %d/%d\n", a->n, b->n, a->n_front, b->n_front, a->best, b->best);
         return false;
@@ -150,7 +154,8 @@ static bool same_measurements(const struct qn_search_result *a, const struct qn_
         const struct qn_search_point *x = &a->pts[i], *y = &b->pts[i];
         if (strcmp(x->genome, y->genome) || strcmp(x->policy, y->policy) || strcmp(x->source, y->source) ||
             x->val_acc != y->val_acc || x->latency_ms != y->latency_ms || x->lut_ms != y->lut_ms ||
-            !(x->test_acc == y->test_acc || (isnan(x->test_acc) && isnan(y->test_acc)))) {
+            !same_or_nan(x->test_acc, y->test_acc) ||
+            (halves && !(same_or_nan(x->val_half[0], y->val_half[0]) && same_or_nan(x->val_half[1], y->val_half[1])))) {
             fprintf(stderr, "  point %d differs: %s %s %s %.17g %.17g %.17g %g\n  vs %s %s %s %.17g %.17g %.17g %g\n", i,
                     x->source, x->genome, x->policy, x->val_acc, x->latency_ms, x->lut_ms, x->test_acc, y->source,
                     y->genome, y->policy, y->val_acc, y->latency_ms, y->lut_ms, y->test_acc);
@@ -214,6 +219,10 @@ static void end_to_end(void) {
         n_src[0] += !strcmp(p->source, "sample"), n_src[1] += !strcmp(p->source, "iter1");
         n_src[2] += !strcmp(p->source, "arch-int8"), n_src[3] += !strcmp(p->source, "quant-max");
         QT_CHECK(p->val_acc > 0.5 && p->val_acc <= 1 && p->latency_ms > 0 && p->lut_ms > 0, "point %d measured", i);
+        // the halves are the even- and odd-index images' shares of the same hits
+        const int nv = c.val_images;
+        QT_CHECK(fabs(p->val_half[0] * ((nv + 1) / 2) + p->val_half[1] * (nv / 2) - p->val_acc * nv) < 1e-6,
+                 "point %d: halves %.4f %.4f, accuracy %.4f", i, p->val_half[0], p->val_half[1], p->val_acc);
         QT_CHECK(p->size_bytes == qn_mb_policy_size_bytes(S, &p->g, &p->p), "exact size");
         for (int j = 0; j < i; j++)
             QT_CHECK(strcmp(p->genome, r.pts[j].genome) || strcmp(p->policy, r.pts[j].policy), "%d measured twice", i);
@@ -243,12 +252,63 @@ static void end_to_end(void) {
                      "front point %d dominated by %d", a->id, i);
         }
     }
+    // --max-front truncates by crowding: the most accurate and the fastest quantized points stay
+    {
+        int most = -1, fastest = -1;
+        for (int i = 0; i < r.n; i++) {
+            if (!strcmp(r.pts[i].policy, "fp32")) continue;
+            if (most < 0 || r.pts[i].val_acc > r.pts[most].val_acc) most = i;
+            if (fastest < 0 || r.pts[i].latency_ms < r.pts[fastest].latency_ms) fastest = i;
+        }
+        bool has_most = false, has_fastest = false;
+        for (int t = 0; t < r.n_front; t++) {
+            has_most |= r.pts[r.front[t]].val_acc == r.pts[most].val_acc;
+            has_fastest |= r.pts[r.front[t]].latency_ms == r.pts[fastest].latency_ms;
+        }
+        int nd = 0;  // the untruncated front's size
+        for (int i = 0; i < r.n; i++) {
+            if (!strcmp(r.pts[i].policy, "fp32")) continue;
+            const double fi[3] = {-r.pts[i].val_acc, r.pts[i].latency_ms, (double)r.pts[i].size_bytes};
+            bool dominated = false;
+            for (int j = 0; j < r.n && !dominated; j++) {
+                const double fj[3] = {-r.pts[j].val_acc, r.pts[j].latency_ms, (double)r.pts[j].size_bytes};
+                dominated = strcmp(r.pts[j].policy, "fp32") && qn_pareto_compare(fj, fi, 3) == 1;
+            }
+            nd += !dominated;
+        }
+        QT_CHECK(nd > c.max_front, "the front (%d points) is truncated to %d", nd, c.max_front);
+        QT_CHECK(has_most && has_fastest, "truncated front keeps the most accurate (%d) and the fastest (%d) points",
+                 has_most, has_fastest);
+    }
     const struct qn_search_point *i8 = &r.pts[r.int8_base];
     QT_CHECK(!strcmp(i8->policy, "int8") && !isnan(i8->test_acc), "INT8 baseline measured on test");
     QT_CHECK(!strcmp(r.pts[r.fp32_base].policy, "fp32"), "FP32 baseline");
     if (r.best >= 0) QT_CHECK(r.pts[r.best].test_acc >= i8->test_acc && r.pts[r.best].front, "best at no loss");
     QT_CHECK(r.cand_evaluated >= (long long)c.population * (c.generations + 1), "NSGA-II ran: %lld", r.cand_evaluated);
     QT_CHECK(!isnan(r.lut_tau) && r.lut_tau > 0, "LUT ranks latency: tau %g", r.lut_tau);
+    // the accuracy's reliability: over the same points as the predictors' quality (the held-out
+    // search points are the last ones measured), recomputed here from the halves
+    QT_CHECK(r.acc_noise.n == r.acc_mlp.n && r.acc_noise_cv.n == r.acc_mlp_cv.n && r.acc_noise.n >= 3,
+             "reliability over %d / %d points, quality over %d / %d", r.acc_noise.n, r.acc_noise_cv.n, r.acc_mlp.n,
+             r.acc_mlp_cv.n);
+    {
+        const struct qn_acc_noise *q[2] = {&r.acc_noise, &r.acc_noise_cv};
+        const int from[2] = {r.n - r.acc_noise.n, 0};
+        for (int s = 0; s < 2; s++) {
+            if (s == 1 && q[s]->n == 0) continue;  // no cross-validation with this few samples
+            float h[2][256];
+            const int n = QN_MIN(q[s]->n, 256);
+            for (int i = 0; i < n; i++)
+                h[0][i] = (float)r.pts[from[s] + i].val_half[0], h[1][i] = (float)r.pts[from[s] + i].val_half[1];
+            const double tau = qn_kendall_tau(h[0], h[1], n);
+            QT_CHECK(fabs(tau - q[s]->tau_halves) < 1e-12 && q[s]->r_halves >= -1 && q[s]->r_halves <= 1,
+                     "set %d: tau of the halves %g, result %g, r %g", s, tau, q[s]->tau_halves, q[s]->r_halves);
+            // the ceiling grows with r: 0 at r <= 0, 1 at r = 1
+            QT_CHECK(q[s]->tau_ceiling >= 0 && q[s]->tau_ceiling <= 1 &&
+                         (q[s]->r_halves > 0 || q[s]->tau_ceiling == 0),
+                     "set %d: ceiling %g for r %g", s, q[s]->tau_ceiling, q[s]->r_halves);
+        }
+    }
     // a point's validation accuracy is what a direct evaluation of it gives
     {
         const struct qn_search_point *p = &r.pts[r.front[0]];
@@ -269,8 +329,11 @@ static void end_to_end(void) {
         ok = ok && qn_qnet_build(&q, &net, &p->g, &p->p, &train, &qc, &e) == QN_OK;
         QT_CHECK(ok, "direct build: %s", e.msg);
         if (ok) {
-            const double acc = qn_qnet_accuracy(&q, &val, c.val_images);
-            QT_CHECK(acc == p->val_acc, "direct evaluation %.4f, search %.4f", acc, p->val_acc);
+            double half[2];
+            const double acc = qn_qnet_accuracy_halves(&q, &val, c.val_images, half);
+            QT_CHECK(acc == p->val_acc && half[0] == p->val_half[0] && half[1] == p->val_half[1],
+                     "direct evaluation %.4f (%.4f %.4f), search %.4f (%.4f %.4f)", acc, half[0], half[1], p->val_acc,
+                     p->val_half[0], p->val_half[1]);
             qn_qnet_free(&q);
         }
         // the exported model is the best point (else the most accurate front point), as measured
@@ -306,7 +369,7 @@ static void end_to_end(void) {
     c2.latency_table = table;
     struct qn_search_result r2;
     QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "replay: %s", e.msg);
-    QT_CHECK(same_measurements(&r, &r2), "replay from the latency table is identical");
+    QT_CHECK(same_measurements(&r, &r2, true), "replay from the latency table is identical");
     qn_search_result_free(&r2);
 
     // interrupted: keep the first half of the cache (and a torn last line); --resume ends the same
@@ -326,12 +389,37 @@ static void end_to_end(void) {
     QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_ERR_ARG && strstr(e.msg, "--resume"), "fresh run refuses: %s", e.msg);
     c2.resume = true;
     QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "resume: %s", e.msg);
-    QT_CHECK(same_measurements(&r, &r2), "the resumed search ends as the uninterrupted one");
+    QT_CHECK(same_measurements(&r, &r2, true), "the resumed search ends as the uninterrupted one");
     snprintf(path, sizeof(path), "%s/cache.txt", out2);
     cache = qt_slurp(path, NULL);
     QT_CHECK(!strstr(cache ? cache : "", "val 0.5val") && count_lines(cache) == lines, "cache completed: %d of %d",
              count_lines(cache), lines);
+    qn_search_result_free(&r2);
+
+    // a cache written before the halves ("val <acc> <lat> <key>") still resumes: the same
+    // measurements, halves unknown, so no reliability figures
+    f = fopen(path, "w");
+    int old_lines = 0;
+    for (char *ln = cache; f && ln && *ln;) {
+        char *nl = strchr(ln, '\n'), kind[8];
+        double acc, lat, h0, h1;
+        int off = 0;
+        if (nl) *nl = 0;
+        if (sscanf(ln, "%7s %lf %lf %lf %lf %n", kind, &acc, &lat, &h0, &h1, &off) == 5 && !strcmp(kind, "val2") && off)
+            fprintf(f, "val %.17g %.17g %s\n", acc, lat, ln + off), old_lines++;
+        else
+            fprintf(f, "%s\n", ln);
+        ln = nl ? nl + 1 : NULL;
+    }
+    if (f) fclose(f);
     free(cache);
+    QT_CHECK(old_lines >= c.samples, "%d val2 lines rewritten", old_lines);
+    QT_CHECK(qn_search_run(&c2, &r2, &e) == QN_OK, "resume from an old cache: %s", e.msg);
+    QT_CHECK(same_measurements(&r, &r2, false), "an old cache gives the same measurements");
+    int known = 0;
+    for (int i = 0; i < r2.n; i++) known += !isnan(r2.pts[i].val_half[0]) || !isnan(r2.pts[i].val_half[1]);
+    QT_CHECK(known == 0 && r2.acc_noise.n == 0 && r2.acc_noise_cv.n == 0 && isnan(r2.acc_noise.tau_ceiling),
+             "old cache: %d points with halves, reliability over %d / %d", known, r2.acc_noise.n, r2.acc_noise_cv.n);
     qn_search_result_free(&r2);
     qn_search_result_free(&r);
 }
