@@ -134,8 +134,9 @@ int qn_cmd_search(int argc, char **argv) {
            "n=%d): accuracy MLP %.3f / %.3f, latency MLP %.3f / %.3f; latency LUT %.3f (n=%d)\n",
            r.acc_mlp.n, r.acc_mlp_cv.n, r.acc_mlp.kendall_tau, r.acc_mlp_cv.kendall_tau, r.lat_mlp.kendall_tau,
            r.lat_mlp_cv.kendall_tau, r.lut_tau, r.n);
-    printf("validation accuracy's own ranking ceiling (split halves, Spearman-Brown): Kendall tau %.3f / %.3f\n",
-           r.acc_noise.tau_ceiling, r.acc_noise_cv.tau_ceiling);
+    printf("the validation measurement's own Kendall tau against accuracy on new images (split halves, "
+           "Spearman-Brown): %.3f / %.3f\n",
+           r.acc_noise.tau_true, r.acc_noise_cv.tau_true);
     if (r.n_front) printf("model:  %s/best.qnas (the best point, standalone: qnas run %s/best.qnas)\n", c.out, c.out);
     printf("report: %s/report.md (front: %s/pareto.csv, plot: %s/pareto.svg)\n", c.out, c.out, c.out);
     qn_search_result_free(&r);

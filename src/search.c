@@ -708,7 +708,7 @@ static void acc_noise_of(const struct srch *S, int from, int to, struct qn_acc_n
         q->tau_halves = qn_kendall_tau(h, h + cap, n);
         q->r_halves = va > 0 && vb > 0 ? cab / sqrt(va * vb) : NAN;
         const double rho = q->r_halves > 0 ? 2 * q->r_halves / (1 + q->r_halves) : 0;
-        q->tau_ceiling = isnan(q->r_halves) ? NAN : 2 / M_PI * asin(sqrt(rho));
+        q->tau_true = isnan(q->r_halves) ? NAN : 2 / M_PI * asin(sqrt(rho));
     }
     free(h);
 }
@@ -1155,7 +1155,7 @@ static cJSON *acc_noise_json(const struct qn_acc_noise *q) {
     cJSON_AddNumberToObject(j, "n", q->n);
     jnum_or_null(j, "split_half_kendall_tau", q->tau_halves);
     jnum_or_null(j, "split_half_pearson", q->r_halves);
-    jnum_or_null(j, "kendall_tau_ceiling", q->tau_ceiling);
+    jnum_or_null(j, "kendall_tau_vs_true_accuracy", q->tau_true);
     return j;
 }
 
@@ -1172,9 +1172,8 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
                                        "accuracy 'measurement' / 'measurement_cv': the validation "
                                        "accuracy's own reliability over the same two sets, from its halves "
                                        "(images of even and odd index): their Kendall tau and Pearson r, and "
-                                       "the tau against one full measurement of a predictor that knew every "
-                                       "configuration's accuracy on unlimited images, (2/pi) asin(sqrt(2r / "
-                                       "(1 + r)))");
+                                       "the tau between one full measurement and the configurations' "
+                                       "accuracy on unlimited images, (2/pi) asin(sqrt(2r / (1 + r)))");
     cJSON_AddNumberToObject(j, "features", S->qg.d);
     cJSON_AddNumberToObject(j, "train_points", r->n);
     cJSON_AddItemToObject(acc, "mlp", qn_mlp_to_json(&S->m.acc_mlp, &r->acc_mlp));

@@ -78,17 +78,18 @@ struct qn_search_point {
     bool front;                // on the final measured front (joint search)
 };
 
-// How far the measured validation accuracy can rank configurations at all: its two halves
-// (images of even and odd index) are two independent measurements of the same networks.
-// tau_halves and r_halves: Kendall tau and Pearson r between the halves over the n
-// configurations of a set. tau_ceiling: the Kendall tau against one full measurement of a
-// predictor that knew each configuration's accuracy on unlimited images, estimated as
-// (2/pi) asin(sqrt(rho)), rho = 2 r / (1 + r) the full set's reliability (Spearman-Brown; the
-// normal approximation). A predictor that scores near tau_ceiling is limited by the data, not
-// by itself. NaN with fewer than 3 configurations.
+// How well the measured validation accuracy ranks configurations by their accuracy on new
+// images: its two halves (images of even and odd index) are two independent measurements of
+// the same networks. tau_halves and r_halves: Kendall tau and Pearson r between the halves
+// over the n configurations of a set. tau_true: the Kendall tau between one full measurement
+// and the configurations' accuracy on unlimited images, (2/pi) asin(sqrt(rho)), rho =
+// 2 r / (1 + r) the full measurement's reliability (Spearman-Brown; normal approximation).
+// A predictor scored against the measurement can beat tau_true only by learning the
+// particular images' errors (similar subnets share them), which does not carry over to the
+// test split. NaN with fewer than 3 configurations.
 struct qn_acc_noise {
     int n;
-    double tau_halves, r_halves, tau_ceiling;
+    double tau_halves, r_halves, tau_true;
 };
 
 struct qn_search_result {

@@ -303,10 +303,10 @@ static void end_to_end(void) {
             const double tau = qn_kendall_tau(h[0], h[1], n);
             QT_CHECK(fabs(tau - q[s]->tau_halves) < 1e-12 && q[s]->r_halves >= -1 && q[s]->r_halves <= 1,
                      "set %d: tau of the halves %g, result %g, r %g", s, tau, q[s]->tau_halves, q[s]->r_halves);
-            // the ceiling grows with r: 0 at r <= 0, 1 at r = 1
-            QT_CHECK(q[s]->tau_ceiling >= 0 && q[s]->tau_ceiling <= 1 &&
-                         (q[s]->r_halves > 0 || q[s]->tau_ceiling == 0),
-                     "set %d: ceiling %g for r %g", s, q[s]->tau_ceiling, q[s]->r_halves);
+            // tau vs true accuracy grows with r: 0 at r <= 0, 1 at r = 1
+            QT_CHECK(q[s]->tau_true >= 0 && q[s]->tau_true <= 1 &&
+                         (q[s]->r_halves > 0 || q[s]->tau_true == 0),
+                     "set %d: tau vs true accuracy %g for r %g", s, q[s]->tau_true, q[s]->r_halves);
         }
     }
     // a point's validation accuracy is what a direct evaluation of it gives
@@ -418,7 +418,7 @@ static void end_to_end(void) {
     QT_CHECK(same_measurements(&r, &r2, false), "an old cache gives the same measurements");
     int known = 0;
     for (int i = 0; i < r2.n; i++) known += !isnan(r2.pts[i].val_half[0]) || !isnan(r2.pts[i].val_half[1]);
-    QT_CHECK(known == 0 && r2.acc_noise.n == 0 && r2.acc_noise_cv.n == 0 && isnan(r2.acc_noise.tau_ceiling),
+    QT_CHECK(known == 0 && r2.acc_noise.n == 0 && r2.acc_noise_cv.n == 0 && isnan(r2.acc_noise.tau_true),
              "old cache: %d points with halves, reliability over %d / %d", known, r2.acc_noise.n, r2.acc_noise_cv.n);
     qn_search_result_free(&r2);
     qn_search_result_free(&r);
