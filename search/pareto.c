@@ -131,6 +131,38 @@ enum qn_status qn_pareto_crowding(const double *f, int m, const int *idx, int k,
     return QN_OK;
 }
 
+int qn_pareto_truncate(const double *f, int m, int *idx, int k, int cap) {
+    if (cap < 0) cap = 0;
+    if (k <= cap) return k;
+    double *dist = malloc(sizeof(double) * (size_t)k);
+    bool *keep = calloc((size_t)k, sizeof(bool));
+    if (!dist || !keep) {
+        free(dist), free(keep);
+        return -1;
+    }
+    for (int j = 0, kept = 0; j < m && kept < cap; j++) {
+        int best = 0;
+        for (int t = 1; t < k; t++)
+            if (f[(size_t)idx[t] * m + j] < f[(size_t)idx[best] * m + j]) best = t;
+        kept += !keep[best], keep[best] = true;
+    }
+    while (k > cap) {
+        if (qn_pareto_crowding(f, m, idx, k, dist)) {
+            k = -1;
+            break;
+        }
+        int worst = -1;
+        for (int t = 0; t < k; t++)
+            if (!keep[t] && (worst < 0 || dist[t] < dist[worst])) worst = t;
+        if (worst < 0) worst = k - 1;  // cap below the protected count: cannot happen (kept <= cap)
+        memmove(idx + worst, idx + worst + 1, sizeof(int) * (size_t)(k - worst - 1));
+        memmove(keep + worst, keep + worst + 1, sizeof(bool) * (size_t)(k - worst - 1));
+        k--;
+    }
+    free(dist), free(keep);
+    return k;
+}
+
 // --- hypervolume ---
 
 struct xy_key {

@@ -30,6 +30,13 @@ enum qn_status qn_pareto_sort(const double *f, const double *cv, int n, int m, i
 // k <= 2: every point is a boundary point. Ties are broken by position in idx (deterministic).
 enum qn_status qn_pareto_crowding(const double *f, int m, const int *idx, int k, double *dist);
 
+// Truncates the k points idx[0..k) (normally one front) to at most cap, in place, keeping their
+// order; returns the new count. The best point of each objective (the first of equals, in
+// objective order) stays while cap allows; of the others the most crowded goes first, the
+// crowding distance recomputed after every removal (NSGA-II's truncation with recomputation).
+// -1 (QN_ERR_NOMEM) when scratch cannot be allocated.
+int qn_pareto_truncate(const double *f, int m, int *idx, int k, int cap);
+
 // Exact hypervolume (Lebesgue measure of the union of the boxes [f_i, ref]). Points not
 // strictly better than ref in every objective add nothing. m = 1: ref - min; m = 2: sort and
 // sweep, O(n log n); m = 3: slicing on f3 over an f1-sorted 2D staircase, O(n^2);

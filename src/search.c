@@ -1001,11 +1001,10 @@ static int cmp_latency_ctx(int a, int b, const void *ctx) {
 }
 
 // The measured non-dominated points among those `keep` accepts (within the budgets), sorted
-// by latency, at most `cap` of them; a new array in *out. A larger front is truncated as NSGA-II
-// truncates its last front, with the crowding distance recomputed after every removal: the
-// most crowded point goes first, and the boundary points of each objective (the most
-// accurate, the fastest, the smallest) stay. (An even spread by latency could drop the most
-// accurate point, the one that matters for "no accuracy loss".)
+// by latency, at most `cap` of them; a new array in *out. A larger front is truncated by
+// qn_pareto_truncate: the most accurate, the fastest and the smallest points stay, the most
+// crowded of the others go first. (An even spread by latency could drop the most accurate
+// point, the one that matters for "no accuracy loss".)
 static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *, const struct qn_search_point *),
                                int cap, int **out, int *n_out) {
     const struct qn_search_cfg *c = S->c;
@@ -1023,22 +1022,13 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
         if (within_budget(c, &P[i]) && keep(S, &P[i])) objectives_of(c, &P[i], f + (size_t)k * m), sel[k++] = i;
     int q = qn_pareto_nondominated(f, k, m, nd);
     if (q < 0) q = 0;
-    double *dist = q > cap ? malloc(sizeof(double) * (size_t)q) : NULL;
-    enum qn_status st = q > cap && !dist ? QN_ERR_NOMEM : QN_OK;
-    while (q > cap && !st) {
-        if ((st = qn_pareto_crowding(f, m, nd, q, dist))) break;
-        int worst = 0;
-        for (int t = 1; t < q; t++)
-            if (dist[t] < dist[worst]) worst = t;
-        memmove(nd + worst, nd + worst + 1, sizeof(int) * (size_t)(q - worst - 1));
-        q--;
-    }
+    q = qn_pareto_truncate(f, m, nd, q, cap);
     for (int t = 0; t < q; t++) nd[t] = sel[nd[t]];
-    qn_sort_idx(nd, q, tmp, cmp_latency_ctx, P);
-    free(sel), free(tmp), free(f), free(dist);
-    if (st) {
+    if (q > 0) qn_sort_idx(nd, q, tmp, cmp_latency_ctx, P);
+    free(sel), free(tmp), free(f);
+    if (q < 0) {
         free(nd);
-        return st;
+        return QN_ERR_NOMEM;
     }
     *out = nd, *n_out = q;
     return QN_OK;

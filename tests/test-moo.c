@@ -149,6 +149,47 @@ static void crowding_distance(void) {
     QT_CHECK(isinf(d[0]) && isinf(d[2]) && fabs(d[1] - 1) < 1e-12, "constant objective: %g %g %g", d[0], d[1], d[2]);
 }
 
+static void truncation(void) {
+    // 2D front f2 = 1 - f1 at f1 = 0, 0.1 .. 1 (points 0..10), and a cluster of 5 more around
+    // 0.5 (points 11..15): truncated to 11, the cluster goes and one point near 0.5 stays.
+    double f[16 * 2];
+    int idx[16];
+    for (int i = 0; i <= 10; i++) f[2 * i] = 0.1 * i;
+    for (int i = 0; i < 5; i++) f[2 * (11 + i)] = 0.49 + 0.005 * i;
+    for (int i = 0; i < 16; i++) f[2 * i + 1] = 1 - f[2 * i], idx[i] = i;
+    int n = qn_pareto_truncate(f, 2, idx, 16, 11);
+    int near = 0, regular = 0;
+    for (int t = 0; t < n; t++) {
+        near += fabs(f[2 * idx[t]] - 0.5) < 0.05;
+        regular += idx[t] <= 10 && idx[t] != 5;
+        if (t) QT_CHECK(idx[t] > idx[t - 1], "order kept");
+    }
+    QT_CHECK(n == 11 && near == 1 && regular == 10, "kept %d: %d near 0.5, %d of the 10 others", n, near, regular);
+    // 3 objectives, random points on the plane f1 + f2 + f3 = 1 (mutually non-dominated): cut
+    // to 4, the best of each objective stays
+    qt_seed(77);
+    double g[40 * 3];
+    int id3[40], best[3] = {0, 0, 0};
+    for (int i = 0; i < 40; i++) {
+        const double a = qt_float(0, 1), b = qt_float(0, (float)(1 - a));
+        g[3 * i] = a, g[3 * i + 1] = b, g[3 * i + 2] = 1 - a - b, id3[i] = i;
+        for (int j = 0; j < 3; j++)
+            if (g[3 * i + j] < g[3 * best[j] + j]) best[j] = i;
+    }
+    n = qn_pareto_truncate(g, 3, id3, 40, 4);
+    int found = 0;
+    for (int j = 0; j < 3; j++)
+        for (int t = 0; t < n; t++) found += id3[t] == best[j];
+    QT_CHECK(n == 4 && found == 3, "kept %d, the 3 objective bests among them: %d", n, found);
+    // cap below the number of objectives: the best of the first objectives in order
+    for (int i = 0; i < 40; i++) id3[i] = i;
+    n = qn_pareto_truncate(g, 3, id3, 40, 1);
+    QT_CHECK(n == 1 && id3[0] == best[0], "cap 1 keeps objective 0's best: %d", id3[0]);
+    // nothing to cut
+    int few[3] = {4, 2, 9};
+    QT_CHECK(qn_pareto_truncate(g, 3, few, 3, 5) == 3 && few[0] == 4 && few[1] == 2 && few[2] == 9, "k <= cap");
+}
+
 static void hypervolume_vs_inclusion_exclusion(void) {
     qt_seed(5);
     const int trials = qt_quick() ? 100 : 400;
@@ -542,6 +583,7 @@ int main(int argc, char **argv) {
     QT_RUN(nds_matches_peeling);
     QT_RUN(constraint_domination);
     QT_RUN(crowding_distance);
+    QT_RUN(truncation);
     QT_RUN(hypervolume_vs_inclusion_exclusion);
     QT_RUN(hypervolume_3d_vs_monte_carlo);
     QT_RUN(igd_and_filter);
