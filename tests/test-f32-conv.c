@@ -255,6 +255,20 @@ static void dwconv_band_matches_rows(void) {
         for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
         QT_CHECK(bad == 0, "k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
                  qn_act_name(act), bad);
+        // the direct form, all rows in one call, into a fresh buffer
+        for (size_t i = 0; i < ho * wo * ld; i++) y1[i] = -777.0f;
+        const struct qn_f32_dwconv_band_args d = {
+            .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
+            .oh0 = 0, .oh1 = ho, .nc = c, .x = x, .ld_x = ld,
+            .w = wt, .ld_wh = k * c, .ld_ww = c, .bias = use_bias ? bias : NULL,
+            .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
+            .y = y1, .ld_y = ld,
+        };
+        qn_f32_dwconv_direct__avx512(&d);
+        bad = 0;
+        for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
+        QT_CHECK(bad == 0, "direct k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
+                 qn_act_name(act), bad);
         free(x), free(wt), free(bias), free(res), free(y0), free(y1);
     }
 }

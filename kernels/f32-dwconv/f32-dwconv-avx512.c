@@ -269,3 +269,104 @@ void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
     default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
     }
 }
+
+// --- direct band form (f32-dwconv.h) ---
+
+// UR output pixels read straight from the image: x is the first kernel row's input row
+// (pixel 0), x0 the block's first window column. EDGE: the window crosses a border of the row,
+// and its pixels outside [0, w_in) are skipped (a test per window pixel, not per tap);
+// otherwise no tests at all.
+QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
+                            ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
+                            size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                            const bool FULL, const bool EDGE) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
+    for (size_t i = 0; i < rows; i++, x += ld_xrow, w += ld_wh) {
+        __m512 wv[7];
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++)
+            wv[j] = FULL ? _mm512_loadu_ps(w + j * ld_ww) : _mm512_maskz_loadu_ps(e->m, w + j * ld_ww);
+#pragma GCC unroll 32
+        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
+            const ptrdiff_t c = x0 + (ptrdiff_t)p;
+            if (EDGE && (c < 0 || c >= w_in)) continue;
+            const float *xp = x + c * (ptrdiff_t)ld_x;
+            const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
+}
+
+QN_INLINE void direct_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
+                          size_t w_in, size_t pad, const float *w, size_t ld_wh, size_t ld_ww, size_t rows,
+                          size_t pix, size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                          const bool FULL) {
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
+    if (x0 < 0 || x0 + (ptrdiff_t)((UR - 1) * S + K) > (ptrdiff_t)w_in)
+        direct_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, true);
+    else
+        direct_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, false);
+}
+
+QN_INLINE void direct(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
+                      const bool FULL) {
+    const size_t pad = a->pad, h_in = a->h_in, w_in = a->w_in, w_out = a->w_out, ld_x = a->ld_x;
+    const size_t ld_xrow = w_in * ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
+    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
+    const struct band_ep e = {
+        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
+        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
+        .y = a->y, .ld_y = a->ld_y, .m = m,
+    };
+    const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
+    for (size_t oh = a->oh0; oh < a->oh1; oh++) {
+        // kernel rows inside the image: [i_lo, i_hi)
+        const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
+        const size_t i_lo = top < 0 ? (size_t)-top : 0;
+        const ptrdiff_t hi = (ptrdiff_t)h_in - top;
+        const size_t i_hi = hi < (ptrdiff_t)K ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : K;
+        const size_t rows = i_hi - i_lo;
+        const float *x = rows ? a->x + (size_t)(top + (ptrdiff_t)i_lo) * ld_xrow : a->x;
+        const float *w = a->w + i_lo * ld_wh;
+        const size_t pix = oh * w_out;
+        size_t ow = 0;
+        if (by7)
+            for (; ow < w_out; ow += 7) direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
+        for (; ow + 8 <= w_out; ow += 8)
+            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
+        const size_t rest = w_out - ow;
+        if (rest > 4)
+            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
+        else if (rest > 0)
+            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
+    }
+}
+
+#define DIRECT_EP(K, S)                                                        \
+    do {                                                                       \
+        if (a->res)                                                            \
+            full ? direct(a, K, S, true, true) : direct(a, K, S, true, false); \
+        else                                                                   \
+            full ? direct(a, K, S, false, true) : direct(a, K, S, false, false); \
+    } while (0)
+
+void qn_f32_dwconv_direct__avx512(const struct qn_f32_dwconv_band_args *a) {
+    const bool full = a->nc >= 16;
+    QN_ASSERT(a->act != QN_ACT_GELU);
+    switch (a->k * 4 + a->stride) {
+    case 3 * 4 + 1: DIRECT_EP(3, 1); break;
+    case 3 * 4 + 2: DIRECT_EP(3, 2); break;
+    case 5 * 4 + 1: DIRECT_EP(5, 1); break;
+    case 5 * 4 + 2: DIRECT_EP(5, 2); break;
+    case 7 * 4 + 1: DIRECT_EP(7, 1); break;
+    case 7 * 4 + 2: DIRECT_EP(7, 2); break;
+    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
+    }
+}

@@ -119,3 +119,7 @@ static inline size_t qn_f32_dwconv_band_rows(size_t k, size_t stride, size_t w_o
 }
 
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a);
+// The same computation reading the image in place (no slab): window pixels outside the row are
+// skipped by a test per pixel in the blocks at the row's borders. Any number of output rows per
+// call (no slab to size); the same outputs as the band kernel.
+void qn_f32_dwconv_direct__avx512(const struct qn_f32_dwconv_band_args *a);
