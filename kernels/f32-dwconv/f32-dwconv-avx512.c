@@ -288,11 +288,14 @@ QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x
 #pragma GCC unroll 7
         for (size_t j = 0; j < K; j++)
             wv[j] = FULL ? _mm512_loadu_ps(w + j * ld_ww) : _mm512_maskz_loadu_ps(e->m, w + j * ld_ww);
+        // one pointer walked along the window (an add per pixel): per-pixel offsets would each
+        // need a register, and the compiler spills them
+        const float *xp = x + x0 * (ptrdiff_t)ld_x;
 #pragma GCC unroll 32
-        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
+        for (size_t p = 0; p < (UR - 1) * S + K; p++, xp += ld_x) {
+            __asm__("" : "+r"(xp));
             const ptrdiff_t c = x0 + (ptrdiff_t)p;
             if (EDGE && (c < 0 || c >= w_in)) continue;
-            const float *xp = x + c * (ptrdiff_t)ld_x;
             const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
