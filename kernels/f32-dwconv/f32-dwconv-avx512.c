@@ -296,7 +296,8 @@ QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x
             __asm__("" : "+r"(xp));
             const ptrdiff_t c = x0 + (ptrdiff_t)p;
             if (EDGE && (c < 0 || c >= w_in)) continue;
-            const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
+            __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
+            __asm__("" : "+v"(xv));  // one load feeds the pixel's k taps (as in band_block)
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
