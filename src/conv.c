@@ -107,7 +107,7 @@ static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ?
 
 // At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
 // inputs up to BAND_MAX_BYTES, the row kernels otherwise (and with GELU, or rows too long for
-// the slab).
+// a band, qn_f32_dwconv_band_rows).
 static const char *f32_band_name(size_t k) {
     if (qn_isa() != QN_ISA_AVX512) return NULL;
     return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (<= 512 KiB in; else ukernel_3x3)"
@@ -383,7 +383,7 @@ static void band_task(const struct band_ctx *c, size_t t) {
 // L2 (a batch-1 layer reads what the layer before it just wrote), slow when it streams from
 // memory (batch 64 at 28x28x144: 0.52x oneDNN against the row kernels' 1.24x), so it takes
 // inputs up to BAND_MAX_BYTES. False when it does not apply: another ISA, kernel or stride,
-// GELU, rows too long for the slab, a larger input.
+// GELU, rows too long for a band, a larger input.
 #define BAND_MAX_BYTES (512u << 10)
 static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
                                 float *y, size_t ld_y, const struct qn_epilogue *ep) {

@@ -188,7 +188,7 @@ static void conv_random(void) {
 }
 
 // Large depthwise images: several bands per image (28x28 at 7x7 is four), odd and 7-multiple
-// row lengths, stride 2, and rows too long for the band slab (the row kernels take them).
+// row lengths, stride 2, and rows too long for a band (the row kernels take them).
 static void dwconv_bands(void) {
     qt_seed(108);
     const size_t hw[][2] = {{28, 28}, {56, 56}, {21, 35}, {30, 17}, {9, 150}, {40, 300}};
@@ -255,7 +255,7 @@ static void dwconv_band_matches_rows(void) {
         for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
         QT_CHECK(bad == 0, "k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
                  qn_act_name(act), bad);
-        // the direct form, all rows in one call, into a fresh buffer
+        // all rows in one call, into a fresh buffer
         for (size_t i = 0; i < ho * wo * ld; i++) y1[i] = -777.0f;
         const struct qn_f32_dwconv_band_args d = {
             .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
@@ -264,10 +264,10 @@ static void dwconv_band_matches_rows(void) {
             .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
             .y = y1, .ld_y = ld,
         };
-        qn_f32_dwconv_direct__avx512(&d);
+        qn_f32_dwconv_band__avx512(&d);
         bad = 0;
         for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
-        QT_CHECK(bad == 0, "direct k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
+        QT_CHECK(bad == 0, "one call k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
                  qn_act_name(act), bad);
         free(x), free(wt), free(bias), free(res), free(y0), free(y1);
     }

@@ -144,142 +144,14 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const
         _mm512_mask_storeu_ps(e->y + pix * e->ld_y, e->m, v);
 }
 
-// UR output pixels from the slab: s is the first kernel row's slab row at the block's first
-// window column, rows kernel rows (ld_srow apart in the slab, ld_wh in w). No tests: every
-// column the block reads is in the slab.
-QN_INLINE void band_block(const struct band_ep *e, const float *s, size_t ld_srow, const float *w,
-                          size_t ld_wh, size_t ld_ww, size_t rows, size_t pix, size_t n_out,
-                          const size_t K, const size_t S, const size_t UR, const bool RES, const bool FULL) {
-    __m512 acc[8];
-#pragma GCC unroll 8
-    for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
-    for (size_t i = 0; i < rows; i++, s += ld_srow, w += ld_wh) {
-        __m512 wv[7];
-#pragma GCC unroll 7
-        for (size_t j = 0; j < K; j++)
-            wv[j] = FULL ? _mm512_loadu_ps(w + j * ld_ww) : _mm512_maskz_loadu_ps(e->m, w + j * ld_ww);
-#pragma GCC unroll 32
-        for (size_t p = 0; p < (UR - 1) * S + K; p++) {
-            __m512 xv = _mm512_load_ps(s + p * 16);
-            __asm__("" : "+v"(xv));  // keep the pixel in a register: one load feeds its k taps
-#pragma GCC unroll 8
-            for (size_t u = 0; u < UR; u++)
-                if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
-        }
-    }
-#pragma GCC unroll 8
-    for (size_t u = 0; u < UR; u++)
-        if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
-}
-
-// Input rows [ih0, ih1) into the slab, cols columns each (column c holds input pixel c - pad).
-// Full blocks load plainly (a masked load costs more here, where the loads are all there is);
-// the zero columns are stored in place (GCC would otherwise call memset for every few bytes).
-QN_INLINE void band_fill_rows(const float *x, size_t ld_x, size_t ld_xrow, size_t pad, size_t w_in, float *slab,
-                              size_t cols, size_t n_rows, __mmask16 m, const bool full) {
-    const size_t c_in_lo = pad < cols ? pad : cols, c_in_hi = pad + w_in < cols ? pad + w_in : cols;
-    const __m512 z = _mm512_setzero_ps();
-    for (size_t r = 0; r < n_rows; r++, x += ld_xrow, slab += cols * 16) {
-        const float *xr = x - pad * ld_x;
-        size_t c = 0;
-#pragma GCC unroll 1
-        for (; c < c_in_lo; c++) _mm512_store_ps(slab + c * 16, z);
-        for (; c < c_in_hi; c++) {
-            _mm512_store_ps(slab + c * 16, full ? _mm512_loadu_ps(xr + c * ld_x) : _mm512_maskz_loadu_ps(m, xr + c * ld_x));
-        }
-#pragma GCC unroll 1
-        for (; c < cols; c++) _mm512_store_ps(slab + c * 16, z);
-    }
-}
-
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-static void band_fill(const struct qn_f32_dwconv_band_args *a, float *slab, size_t cols, size_t ih0,
-                      size_t ih1, __mmask16 m) {
-    const float *x = a->x + ih0 * a->w_in * a->ld_x;
-    if (a->nc >= 16)
-        band_fill_rows(x, a->ld_x, a->w_in * a->ld_x, a->pad, a->w_in, slab, cols, ih1 - ih0, m, true);
-    else
-        band_fill_rows(x, a->ld_x, a->w_in * a->ld_x, a->pad, a->w_in, slab, cols, ih1 - ih0, m, false);
-}
-
-QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
-                    const bool FULL) {
-    const size_t pad = a->pad, h_in = a->h_in, w_out = a->w_out;
-    const size_t cols = qn_f32_dwconv_band_cols(K, S, w_out), ld_srow = cols * 16;
-    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
-    // input rows the band reads: [ih0, ih1)
-    const ptrdiff_t first = (ptrdiff_t)(a->oh0 * S) - (ptrdiff_t)pad;
-    const ptrdiff_t last = (ptrdiff_t)((a->oh1 - 1) * S) - (ptrdiff_t)pad + (ptrdiff_t)K;
-    const size_t ih0 = first < 0 ? 0 : (size_t)first;
-    const size_t ih1 = last > (ptrdiff_t)h_in ? h_in : (size_t)last;
-    float slab[QN_F32_DWCONV_SLAB_FLOATS] __attribute__((aligned(64)));
-    QN_ASSERT((ih1 - ih0) * ld_srow <= QN_F32_DWCONV_SLAB_FLOATS);  // qn_f32_dwconv_band_rows sizes bands
-    size_t filled = ih0;  // slab rows are filled just before the first output row that reads them,
-                          // so their loads (from L2: the image is larger than L1) overlap the FMAs
-    const struct band_ep e = {
-        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
-        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
-        .y = a->y, .ld_y = a->ld_y, .m = m,
-    };
-    const size_t ld_wh = a->ld_wh, ld_ww = a->ld_ww;
-    const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
-    for (size_t oh = a->oh0; oh < a->oh1; oh++) {
-        // kernel rows inside the image: [i_lo, i_hi)
-        const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
-        const size_t i_lo = top < 0 ? (size_t)-top : 0;
-        const ptrdiff_t hi = (ptrdiff_t)h_in - top;
-        const size_t i_hi = hi < (ptrdiff_t)K ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : K;
-        const size_t rows = i_hi - i_lo;
-        const size_t need = (size_t)QN_MAX(QN_MIN(top + (ptrdiff_t)K, (ptrdiff_t)h_in), (ptrdiff_t)filled);
-        if (need > filled) band_fill(a, slab + (filled - ih0) * ld_srow, cols, filled, need, m), filled = need;
-        const float *s = slab + (rows ? (size_t)(top + (ptrdiff_t)i_lo) - ih0 : 0) * ld_srow;
-        const float *w = a->w + i_lo * ld_wh;
-        const size_t pix = oh * w_out;
-        size_t ow = 0;
-        if (by7)
-            for (; ow < w_out; ow += 7) band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
-        for (; ow + 8 <= w_out; ow += 8)
-            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
-        const size_t rest = w_out - ow;
-        if (rest > 4)
-            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
-        else if (rest > 0)
-            band_block(&e, s + ow * S * 16, ld_srow, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
-    }
-}
-
-#define BAND_EP(K, S)                                          \
-    do {                                                       \
-        if (a->res)                                            \
-            full ? band(a, K, S, true, true) : band(a, K, S, true, false);   \
-        else                                                   \
-            full ? band(a, K, S, false, true) : band(a, K, S, false, false); \
-    } while (0)
-
-void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
-    const bool full = a->nc >= 16;
-    QN_ASSERT(a->act != QN_ACT_GELU);
-    switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: BAND_EP(3, 1); break;
-    case 3 * 4 + 2: BAND_EP(3, 2); break;
-    case 5 * 4 + 1: BAND_EP(5, 1); break;
-    case 5 * 4 + 2: BAND_EP(5, 2); break;
-    case 7 * 4 + 1: BAND_EP(7, 1); break;
-    case 7 * 4 + 2: BAND_EP(7, 2); break;
-    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
-    }
-}
-
-// --- direct band form (f32-dwconv.h) ---
-
 // UR output pixels read straight from the image: x is the first kernel row's input row
 // (pixel 0), x0 the block's first window column. EDGE: the window crosses a border of the row,
 // and its pixels outside [0, w_in) are skipped (a test per window pixel, not per tap);
 // otherwise no tests at all.
-QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
-                            ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
-                            size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
-                            const bool FULL, const bool EDGE) {
+QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
+                          ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
+                          size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                          const bool FULL, const bool EDGE) {
     __m512 acc[8];
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
@@ -297,7 +169,8 @@ QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x
             const ptrdiff_t c = x0 + (ptrdiff_t)p;
             if (EDGE && (c < 0 || c >= w_in)) continue;
             __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
-            __asm__("" : "+v"(xv));  // one load feeds the pixel's k taps (as in band_block)
+            // keep the pixel in a register: one load feeds its k taps (GCC folds it into every FMA)
+            __asm__("" : "+v"(xv));
 #pragma GCC unroll 8
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
@@ -308,19 +181,19 @@ QN_INLINE void direct_block(const struct band_ep *e, const float *x, ptrdiff_t x
         if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
 }
 
-QN_INLINE void direct_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
-                          size_t w_in, size_t pad, const float *w, size_t ld_wh, size_t ld_ww, size_t rows,
-                          size_t pix, size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
-                          const bool FULL) {
+QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
+                        size_t w_in, size_t pad, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
+                        size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                        const bool FULL) {
     const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
     if (x0 < 0 || x0 + (ptrdiff_t)((UR - 1) * S + K) > (ptrdiff_t)w_in)
-        direct_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, true);
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, true);
     else
-        direct_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, false);
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, false);
 }
 
-QN_INLINE void direct(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
-                      const bool FULL) {
+QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
+                    const bool FULL) {
     const size_t pad = a->pad, h_in = a->h_in, w_in = a->w_in, w_out = a->w_out, ld_x = a->ld_x;
     const size_t ld_xrow = w_in * ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
     const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
@@ -342,35 +215,35 @@ QN_INLINE void direct(const struct qn_f32_dwconv_band_args *a, const size_t K, c
         const size_t pix = oh * w_out;
         size_t ow = 0;
         if (by7)
-            for (; ow < w_out; ow += 7) direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
+            for (; ow < w_out; ow += 7) band_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
         for (; ow + 8 <= w_out; ow += 8)
-            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
+            band_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
         const size_t rest = w_out - ow;
         if (rest > 4)
-            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
+            band_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
         else if (rest > 0)
-            direct_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
+            band_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
     }
 }
 
-#define DIRECT_EP(K, S)                                                        \
+#define BAND_EP(K, S)                                                        \
     do {                                                                       \
         if (a->res)                                                            \
-            full ? direct(a, K, S, true, true) : direct(a, K, S, true, false); \
+            full ? band(a, K, S, true, true) : band(a, K, S, true, false); \
         else                                                                   \
-            full ? direct(a, K, S, false, true) : direct(a, K, S, false, false); \
+            full ? band(a, K, S, false, true) : band(a, K, S, false, false); \
     } while (0)
 
-void qn_f32_dwconv_direct__avx512(const struct qn_f32_dwconv_band_args *a) {
+void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
     const bool full = a->nc >= 16;
     QN_ASSERT(a->act != QN_ACT_GELU);
     switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: DIRECT_EP(3, 1); break;
-    case 3 * 4 + 2: DIRECT_EP(3, 2); break;
-    case 5 * 4 + 1: DIRECT_EP(5, 1); break;
-    case 5 * 4 + 2: DIRECT_EP(5, 2); break;
-    case 7 * 4 + 1: DIRECT_EP(7, 1); break;
-    case 7 * 4 + 2: DIRECT_EP(7, 2); break;
+    case 3 * 4 + 1: BAND_EP(3, 1); break;
+    case 3 * 4 + 2: BAND_EP(3, 2); break;
+    case 5 * 4 + 1: BAND_EP(5, 1); break;
+    case 5 * 4 + 2: BAND_EP(5, 2); break;
+    case 7 * 4 + 1: BAND_EP(7, 1); break;
+    case 7 * 4 + 2: BAND_EP(7, 2); break;
     default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
     }
 }

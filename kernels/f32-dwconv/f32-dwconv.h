@@ -74,14 +74,16 @@ static inline void qn_dwconv_taps(size_t ow, size_t w_in, size_t k, size_t strid
 
 // --- band form (AVX-512) ---
 //
-// Output rows [oh0, oh1) of one image and one block of up to 16 channels per call. The kernel
-// copies the input rows the band reads into a zero-padded slab on its stack, [row][column][16]
-// with 64-byte pixels (padding columns, and lanes past the block, zero), then runs every block
-// of output pixels without edge tests: a padded column's taps multiply zeros, which adds +0
-// and leaves the sum as it was (up to the sign of a zero sum), so the outputs equal the row
-// kernel's. Rows outside the image are skipped as the row kernels skip them. Dense 64-byte
-// pixels and no per-pixel tests are what the row kernels lack at batch 1, where a layer is a
-// few microseconds. Square k in {3, 5, 7}, stride 1 or 2, any act but GELU.
+// Output rows [oh0, oh1) of one image and one block of up to 16 channels per call, read in
+// place: blocks of 7 or 8 output pixels (4 at a row's end) keep their accumulators, the k
+// weight vectors of a kernel row and one input pixel at a time in registers; each pixel
+// loaded feeds its k taps. Only the blocks whose window crosses a row border test (once per
+// window pixel, not per tap) and skip the pixels outside; rows outside the image are skipped
+// as the row kernels skip them, so the outputs equal the row kernels'. Full 16-channel blocks
+// load and store unmasked. What the row kernels lack at batch 1, where a layer is a few
+// microseconds. (An earlier form copied the band's rows into a zero-padded slab first, to have
+// no edge tests at all; the copy cost more: 3x3 14x14x96 4.25-4.58 us against 4.06-4.10.)
+// Square k in {3, 5, 7}, stride 1 or 2, any act but GELU.
 struct qn_f32_dwconv_band_args {
     size_t k, stride, pad;          // square kernel; stride and padding the same both dims
     size_t h_in, w_in, w_out;       // image rows and row lengths, pixels
@@ -100,26 +102,23 @@ struct qn_f32_dwconv_band_args {
     size_t ld_y;
 };
 
-#define QN_F32_DWCONV_SLAB_FLOATS 16384  // the slab's capacity (64 KiB of stack)
+#define QN_F32_DWCONV_BAND_FLOATS 16384  // 64 KiB: the most one band task reads of a block
 
-// Slab columns of a row: blocks of 8 output pixels (7 when the row is a multiple of 7) never
-// read past it.
+// Pixel columns a row's blocks span: blocks of 8 output pixels (7 when the row is a multiple
+// of 7), padding included.
 static inline size_t qn_f32_dwconv_band_cols(size_t k, size_t stride, size_t w_out) {
     return ((w_out + 7) / 8 * 8 - 1) * stride + k;
 }
 
-// Output rows per band: as many as keep the slab within 32 KiB (L1-sized), at least one;
-// 0 when one output row's k input rows do not fit the slab at all (use the row kernels).
+// Output rows per band task: as many as read about 32 KiB of a 16-channel block (L1-sized),
+// at least one; 0 when one output row's k input rows exceed QN_F32_DWCONV_BAND_FLOATS (such
+// wide rows take the row kernels).
 static inline size_t qn_f32_dwconv_band_rows(size_t k, size_t stride, size_t w_out, size_t h_out) {
     const size_t row = qn_f32_dwconv_band_cols(k, stride, w_out) * 16;
-    if (k * row > QN_F32_DWCONV_SLAB_FLOATS) return 0;
-    const size_t in_rows = QN_F32_DWCONV_SLAB_FLOATS / 2 / row;
+    if (k * row > QN_F32_DWCONV_BAND_FLOATS) return 0;
+    const size_t in_rows = QN_F32_DWCONV_BAND_FLOATS / 2 / row;
     size_t b = in_rows >= k ? (in_rows - k) / stride + 1 : 1;
     return b < h_out ? b : h_out;
 }
 
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a);
-// The same computation reading the image in place (no slab): window pixels outside the row are
-// skipped by a test per pixel in the blocks at the row's borders. Any number of output rows per
-// call (no slab to size); the same outputs as the band kernel.
-void qn_f32_dwconv_direct__avx512(const struct qn_f32_dwconv_band_args *a);
