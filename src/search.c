@@ -186,9 +186,10 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
     return st;
 }
 
-static void cache_write(struct srch *S, const char *key, bool test, double acc, double lat, const double half[2]) {
+// half: the validation halves; NULL for a test-split line
+static void cache_write(struct srch *S, const char *key, double acc, double lat, const double *half) {
     if (!S->cache_f) return;
-    if (test)
+    if (!half)
         fprintf(S->cache_f, "test %.17g %.17g %s\n", acc, lat, key);
     else
         fprintf(S->cache_f, "val2 %.17g %.17g %.17g %.17g %s\n", acc, lat, half[0], half[1], key);
@@ -476,7 +477,7 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
             }
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
-        cache_write(S, key, false, pt->val_acc, pt->latency_ms, pt->val_half);
+        cache_write(S, key, pt->val_acc, pt->latency_ms, pt->val_half);
     }
     pt->measure_s = qn_now() - t0;
     S->done++;
@@ -496,7 +497,7 @@ static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
         enum qn_status st = subnet(S, &pt->g, &pt->p, e);
         if (st) return st;
         pt->test_acc = qn_qnet_accuracy(&S->q, &S->test, S->c->test_images);
-        cache_write(S, key, true, pt->test_acc, 0, (const double[2]){NAN, NAN});
+        cache_write(S, key, pt->test_acc, 0, NULL);
     }
     S->done++;
     progress(S);
@@ -1178,8 +1179,7 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     cJSON_AddItemToObject(lat, "ridge_cv", qn_pred_quality_to_json(&r->lat_ridge_cv));
     cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
     cJSON_AddNumberToObject(lut, "n", r->n);
-    if (isnan(r->lut_tau)) cJSON_AddNullToObject(lut, "kendall_tau");
-    else cJSON_AddNumberToObject(lut, "kendall_tau", r->lut_tau);
+    jnum_or_null(lut, "kendall_tau", r->lut_tau);
     cJSON_AddNumberToObject(lut, "mae_ms", r->lut_mae_ms);
     cJSON_AddItemToObject(j, "accuracy", acc);
     cJSON_AddItemToObject(j, "latency", lat);
