@@ -16,6 +16,7 @@
 struct qn_qgemm_config {
     size_t mr, nr;                  // micro-tile rows, panel width (columns)
     qn_qgemm_ukernel_fn gemm;       // mr x nr over an s8 panel
+    bool multi_tile;                // gemm takes any row count (tiles of params.mb rows)
     qn_qgemm_ukernel_fn gemv_s8;    // 1 x nr over an s8 panel
     qn_qgemm_ukernel_fn gemv_s4;    // 1 x nr over a packed s4 panel
     qn_qs4_unpack_fn unpack;        // s4 panels -> s8 panels (s4 GEMM with M > 1)
@@ -75,6 +76,7 @@ static void configs_init(void) {
         .mr = 14,
         .nr = 32,
         .gemm = qn_qs8_gemm_ukernel_14x32c4__avx512,
+        .multi_tile = true,
         .gemv_s8 = qn_qs8_gemv_ukernel_32c4__avx512,
         .gemv_s4 = qn_qs4_gemv_ukernel_32c8__avx512,
         .unpack = qn_qs4_unpack__avx512,
@@ -206,6 +208,19 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
         // across the M tiles and A in L1 / L2; else M tile by M tile against the block of
         // panels kept in L2
         const bool panel_outer = (m_hi - m_lo) * g->mb * g->K <= (192u << 10);
+        if (panel_outer && g->cfg->multi_tile) {
+            // one call per panel runs all of this thread's row tiles
+            const size_t m0 = m_lo * g->mb, m1 = QN_MIN(g->M, m_hi * g->mb);
+            if (m0 >= m1) continue;
+            for (size_t j = 0; j < nbk; j++) {
+                const size_t n0 = (p0 + j) * nr;
+                struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
+                tp.mb = g->mb;
+                g->cfg->gemm(m1 - m0, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
+                             (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
+            }
+            continue;
+        }
         const size_t n_outer = panel_outer ? nbk : m_hi - m_lo, n_inner = panel_outer ? m_hi - m_lo : nbk;
         for (size_t o = 0; o < n_outer; o++)
             for (size_t in_ = 0; in_ < n_inner; in_++) {

@@ -55,11 +55,14 @@ struct qn_qgemm_params {
     float inv_out;           // 1 / out_scale, computed once in float (u8 only)
     float out_zp;            // u8 only
     float out_qmax;          // u8 only: upper clamp 1..255, already resolved (never 0)
+    size_t mb;               // multi-tile kernels: rows per tile (<= MR), 0 for MR
 };
 
 // C[mr][nc] (float or u8 per p->out_u8, row stride ldc elements) = epilogue(A[mr][kc] x
 // panel^T). mr <= MR, nc <= NR of the kernel; A rows are read directly (u8, stride lda), never
-// past kc. w is one packed panel (s8 or s4 per the kernel's name).
+// past kc. w is one packed panel (s8 or s4 per the kernel's name). A multi-tile kernel (the
+// config says so) takes any mr and runs it in tiles of p->mb rows down the panel; p->residual
+// then covers all mr rows.
 typedef void (*qn_qgemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                     size_t lda, const void *w, void *c, size_t ldc,
                                     const struct qn_qgemm_params *p);
