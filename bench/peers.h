@@ -154,11 +154,12 @@ static inline void qb_dnnl_free(struct qb_dnnl *d) {
 static inline bool qb_dnnl_finish(struct qb_dnnl *d, const_dnnl_op_desc_t op,
                                   const dnnl_memory_desc_t *src_md, void *src,
                                   const dnnl_memory_desc_t *user_wei_md, void *wei,
-                                  const dnnl_memory_desc_t *dst_md, void *dst) {
+                                  const dnnl_memory_desc_t *dst_md, void *dst,
+                                  const_dnnl_primitive_attr_t attr) {
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t user_w = NULL;
-    QB_DNNL_TRY(dnnl_primitive_desc_create(&pd, op, NULL, qb_dnnl_engine, NULL));
+    QB_DNNL_TRY(dnnl_primitive_desc_create(&pd, op, attr, qb_dnnl_engine, NULL));
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
         snprintf(d->impl, sizeof(d->impl), "%s", impl);
@@ -210,19 +211,23 @@ static inline bool qb_dnnl_matmul(struct qb_dnnl *d, dnnl_data_type_t st, dnnl_d
     QB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wuser_md, 2, w, wt, w_nk ? dnnl_ba : dnnl_ab));
     QB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 2, c, dt, dnnl_ab));
     QB_DNNL_TRY(dnnl_matmul_desc_init(&op, &src_md, &wany_md, NULL, &dst_md));
-    return qb_dnnl_finish(d, &op, &src_md, A, &wuser_md, W, &dst_md, C);
+    return qb_dnnl_finish(d, &op, &src_md, A, &wuser_md, W, &dst_md, C, NULL);
 fail:
     return false;
 }
 
 // NHWC convolution, stride 1, "same" padding, no bias: x [n][h][w][cin] -> y [n][h][w][cout].
 // groups == cin == cout is depthwise, with weights [k][k][c] (tag hwigo of dims {c, 1, 1, k, k});
-// otherwise weights are OHWI [cout][k][k][cin] (tag ohwi), as qnas stores them.
+// otherwise weights are OHWI [cout][k][k][cin] (tag ohwi), as qnas stores them. out_scales
+// (cout of them, or NULL): per-output-channel scales applied to the s32 sums (an f32 dst then
+// holds acc * scale[n], the output qnas's quantized layers compute).
 static inline bool qb_dnnl_conv(struct qb_dnnl *d, dnnl_data_type_t st, dnnl_data_type_t wt,
                                 dnnl_data_type_t dt, int n, int h, int w, int cin, int cout,
-                                int k, bool depthwise, void *x, void *W, void *y) {
+                                int k, bool depthwise, void *x, void *W, void *y,
+                                const float *out_scales) {
     memset(d, 0, sizeof(*d));
     if (!qb_dnnl_init()) return false;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_memory_desc_t src_md, wany_md, wuser_md, dst_md;
     dnnl_convolution_desc_t op;
     dnnl_dims_t xd = {n, cin, h, w}, yd = {n, cout, h, w};
@@ -236,8 +241,15 @@ static inline bool qb_dnnl_conv(struct qb_dnnl *d, dnnl_data_type_t st, dnnl_dat
     QB_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, yd, dt, dnnl_nhwc));
     QB_DNNL_TRY(dnnl_convolution_forward_desc_init(&op, dnnl_forward_inference, dnnl_convolution_direct,
                                                    &src_md, &wany_md, NULL, &dst_md, strides, pad, pad));
-    return qb_dnnl_finish(d, &op, &src_md, x, &wuser_md, W, &dst_md, y);
+    if (out_scales) {
+        QB_DNNL_TRY(dnnl_primitive_attr_create(&attr));
+        QB_DNNL_TRY(dnnl_primitive_attr_set_output_scales(attr, cout, 1 << 1, out_scales));
+    }
+    bool ok = qb_dnnl_finish(d, &op, &src_md, x, &wuser_md, W, &dst_md, y, attr);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ok;
 fail:
+    if (attr) dnnl_primitive_attr_destroy(attr);
     return false;
 }
 #endif  // QN_HAVE_DNNL
