@@ -273,6 +273,11 @@ static struct qn_im2col_geom im2col_geom(const struct qn_conv_params *p, size_t 
 // tiny layers stay on the calling thread.
 static int threads_for(double macs) { return macs < 2.0e5 ? 1 : qn_threads(); }
 
+// The INT8 layers do their multiply-adds several times faster, so the fork/join pays only
+// from about 1e6 of them: with the 2e5 of FP32, the largest batch-1 subnet ran 0.20 ms on 2
+// threads against 0.16 on 1 (bench-subnet); from 1e6 on, 0.156 on both.
+static int threads_for_q8(double macs) { return macs < 1.0e6 ? 1 : qn_threads(); }
+
 // Rows of the depthwise output: kernel rows [i_lo, i_hi) that fall inside the image, and the
 // input row under i_lo.
 static void dw_rows(const struct qn_conv_params *p, size_t oh, size_t *i_lo, size_t *i_hi,
@@ -875,7 +880,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         conv->dwq_zp = out->a_zp;
     }
     const double macs = (double)n * h_out * w_out * p->c_in * p->kh * p->kw;
-    const int nt = threads_for(macs);
+    const int nt = threads_for_q8(macs);
     const bool by_image = n >= (size_t)nt;  // else: one image at a time, rows split
     const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
     const size_t per = QN_ROUND_UP(blocks * qb, 64);
@@ -947,7 +952,7 @@ static void qs8_dwconv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
     const double macs = (double)rows * w_out * p->c_in * p->kh * p->kw;
     const float inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f;
     const struct qn_epilogue *ep = &out->ep;
-#pragma omp parallel for num_threads(threads_for(macs)) schedule(static)
+#pragma omp parallel for num_threads(threads_for_q8(macs)) schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const size_t img = r / h_out, oh = r % h_out;
         size_t i_lo, i_hi, ih_lo;
@@ -1056,7 +1061,7 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
                     memcpy(conv->scratch + (oh * conv->w_out + ow) * p->c_in,
                            xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x, p->c_in);
         } else {
-            const int nt = threads_for(macs);
+            const int nt = threads_for_q8(macs);
 #pragma omp parallel num_threads(nt)
             {
                 int t = 0, tn = 1;

@@ -573,7 +573,8 @@ static void dwconv_quad_grid(void) {
 }
 
 // The three ways the row-quad operator splits work: one thread, images in parallel (batch >=
-// threads), one image's rows split across threads (batch 1); enough MACs for two threads.
+// threads), one image's rows split across threads (batch 1); enough MACs for two threads
+// (32 x 40 x 33 x 25 = 1.06e6 at stride 1, past conv.c's threads_for_q8).
 static void dwconv_quad_threads(void) {
     qt_seed(213);
     const int saved = qn_threads();
@@ -582,7 +583,7 @@ static void dwconv_quad_threads(void) {
             for (size_t n = 1; n <= 3; n += 2) {
                 qn_threads_set(th);
                 struct tcase t = {
-                    .p = {.h = 28, .w = 27, .c_in = 33, .c_out = 33, .kh = 5, .kw = 5, .stride_h = s,
+                    .p = {.h = 32, .w = 40, .c_in = 33, .c_out = 33, .kh = 5, .kw = 5, .stride_h = s,
                           .stride_w = s, .pad_h = 2, .pad_w = 2, .depthwise = true},
                     .n = n, .k_max = 7, .c_in_max = 40, .c_out_max = 40, .ld_x = 35, .ld_y = 33,
                     .ldr = 33, .bits = 8, .a_zp = 9, .out_zp = 4, .act = QN_ACT_RELU6,
@@ -590,7 +591,7 @@ static void dwconv_quad_threads(void) {
                 };
                 run_case(&t);
                 t.p.h = 3, t.p.kh = t.p.kw = 7, t.p.pad_h = t.p.pad_w = 3, t.act = QN_ACT_NONE;
-                t.p.w = 200;  // few rows to split, enough MACs
+                t.p.w = 220;  // few rows to split, enough MACs (>= 1e6 at batch 1, threads_for_q8)
                 run_case(&t);
             }
     qn_threads_set(saved);
