@@ -154,7 +154,7 @@ int qn_pareto_truncate(const double *f, int m, int *idx, int k, int cap) {
         int worst = -1;
         for (int t = 0; t < k; t++)
             if (!keep[t] && (worst < 0 || dist[t] < dist[worst])) worst = t;
-        if (worst < 0) worst = k - 1;  // cap below the protected count: cannot happen (kept <= cap)
+        QN_ASSERT(worst >= 0);  // at most cap points are protected, and k > cap
         memmove(idx + worst, idx + worst + 1, sizeof(int) * (size_t)(k - worst - 1));
         memmove(keep + worst, keep + worst + 1, sizeof(bool) * (size_t)(k - worst - 1));
         k--;

@@ -273,10 +273,7 @@ static struct qn_im2col_geom im2col_geom(const struct qn_conv_params *p, size_t 
 // tiny layers stay on the calling thread.
 static int threads_for(double macs) { return macs < 2.0e5 ? 1 : qn_threads(); }
 
-// The INT8 layers do their multiply-adds several times faster, so the fork/join pays only
-// from about 1e6 of them: with the 2e5 of FP32, the largest batch-1 subnet ran 0.20 ms on 2
-// threads against 0.16 on 1 (bench-subnet); from 1e6 on, 0.156 on both.
-static int threads_for_q8(double macs) { return macs < 1.0e6 ? 1 : qn_threads(); }
+static int threads_for_q8(double macs) { return macs < QN_Q8_PARALLEL_MACS ? 1 : qn_threads(); }
 
 // Rows of the depthwise output: kernel rows [i_lo, i_hi) that fall inside the image, and the
 // input row under i_lo.

@@ -117,6 +117,12 @@ static inline bool qn_qgemm_out_ok(const struct qn_qgemm_out *out) {
            out->out_zp <= qn_qgemm_out_qmax(out);
 }
 
+// Multiply-adds below which an INT8 layer (GEMM, convolution) runs on the calling thread: the
+// integer kernels are several times faster per multiply-add than FP32, so a fork/join pays
+// only from about 1e6 of them (with FP32's 2e5 the largest batch-1 subnet ran 0.20 ms on 2
+// threads against 0.16 on 1, bench-subnet; from 1e6 on, 0.156 on both).
+#define QN_Q8_PARALLEL_MACS 1.0e6
+
 // C = requant(A x W^T). Chooses the GEMV path for M == 1.
 // The weights must have been packed at the current ISA level (w->isa == qn_isa()).
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,

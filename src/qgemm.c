@@ -296,7 +296,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     const size_t mb = tile_rows(cfg, mb_even) * (mt - 1) + tile_rows(cfg, M - mb_even * (mt - 1)) <
                               tile_rows(cfg, mr) * (mt - 1) + tile_rows(cfg, M - mr * (mt - 1))
                           ? mb_even : mr;
-    if ((double)M * (double)N * (double)K < 1.0e6) nt = 1;  // as conv.c's threads_for_q8
+    if ((double)M * (double)N * (double)K < QN_Q8_PARALLEL_MACS) nt = 1;
     const size_t tn = QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
     nt = (int)(tn * tm);
     // s4: each thread unpacks a block of panels to s8 once and reuses it for every M tile.

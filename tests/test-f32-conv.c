@@ -241,34 +241,25 @@ static void dwconv_band_matches_rows(void) {
         }
         const size_t band = qn_f32_dwconv_band_rows(k, s, wo, ho);
         QT_CHECK(band > 0, "k=%zu s=%zu w_out=%zu fits no band", k, s, wo);
-        for (size_t oh = 0; band && oh < ho; oh += band) {
-            const struct qn_f32_dwconv_band_args a = {
-                .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
-                .oh0 = oh, .oh1 = QN_MIN(ho, oh + band), .nc = c, .x = x, .ld_x = ld,
-                .w = wt, .ld_wh = k * c, .ld_ww = c, .bias = use_bias ? bias : NULL,
-                .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
-                .y = y1, .ld_y = ld,
-            };
-            qn_f32_dwconv_band__avx512(&a);
+        // the operator's bands, then all rows in one call into a fresh buffer
+        const size_t steps[2] = {band, ho};
+        for (int v = 0; v < 2; v++) {
+            for (size_t i = 0; v && i < ho * wo * ld; i++) y1[i] = -777.0f;
+            for (size_t oh = 0; steps[v] && oh < ho; oh += steps[v]) {
+                const struct qn_f32_dwconv_band_args a = {
+                    .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
+                    .oh0 = oh, .oh1 = QN_MIN(ho, oh + steps[v]), .nc = c, .x = x, .ld_x = ld,
+                    .w = wt, .ld_wh = k * c, .ld_ww = c, .bias = use_bias ? bias : NULL,
+                    .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
+                    .y = y1, .ld_y = ld,
+                };
+                qn_f32_dwconv_band__avx512(&a);
+            }
+            size_t bad = 0;
+            for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
+            QT_CHECK(bad == 0, "%sk=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", v ? "one call " : "",
+                     k, s, pad, h, w, c, qn_act_name(act), bad);
         }
-        size_t bad = 0;
-        for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
-        QT_CHECK(bad == 0, "k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
-                 qn_act_name(act), bad);
-        // all rows in one call, into a fresh buffer
-        for (size_t i = 0; i < ho * wo * ld; i++) y1[i] = -777.0f;
-        const struct qn_f32_dwconv_band_args d = {
-            .k = k, .stride = s, .pad = pad, .h_in = h, .w_in = w, .w_out = wo,
-            .oh0 = 0, .oh1 = ho, .nc = c, .x = x, .ld_x = ld,
-            .w = wt, .ld_wh = k * c, .ld_ww = c, .bias = use_bias ? bias : NULL,
-            .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
-            .y = y1, .ld_y = ld,
-        };
-        qn_f32_dwconv_band__avx512(&d);
-        bad = 0;
-        for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);
-        QT_CHECK(bad == 0, "one call k=%zu s=%zu pad=%zu %zux%zu c=%zu act=%s: %zu outputs differ", k, s, pad, h, w, c,
-                 qn_act_name(act), bad);
         free(x), free(wt), free(bias), free(res), free(y0), free(y1);
     }
 }

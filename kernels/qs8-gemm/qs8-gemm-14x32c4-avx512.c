@@ -152,6 +152,19 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     qn_qgemm_epilogue__avx512(mr, nc, t, 32, c, ldc, &tp);
 }
 
+// One tile of mr <= 14 rows, as the 4-, 8- or 14-row form.
+static inline __attribute__((always_inline)) void tile_rows(const size_t NV, const bool ZP, const struct panel *s,
+                                                            size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                            size_t lda, const void *w, void *c, size_t ldc,
+                                                            const float *res, const struct qn_qgemm_params *p) {
+    if (mr <= 4)
+        tile(4, NV, ZP, s, mr, nc, kc, a, lda, w, c, ldc, res, p);
+    else if (mr <= 8)
+        tile(8, NV, ZP, s, mr, nc, kc, a, lda, w, c, ldc, res, p);
+    else
+        tile(14, NV, ZP, s, mr, nc, kc, a, lda, w, c, ldc, res, p);
+}
+
 static inline __attribute__((always_inline)) void panel_rows(const size_t NV, const bool ZP, size_t M, size_t nc, size_t kc,
                                                              const uint8_t *a, size_t lda, const void *w,
                                                              void *c, size_t ldc,
@@ -159,27 +172,13 @@ static inline __attribute__((always_inline)) void panel_rows(const size_t NV, co
     struct panel s;
     panel_init(&s, NV, nc, p);
     if (M <= 14) {  // one tile: no loop (its row-pointer bookkeeping costs a single tile ~80 cycles)
-        if (M <= 4)
-            tile(4, NV, ZP, &s, M, nc, kc, a, lda, w, c, ldc, p->residual, p);
-        else if (M <= 8)
-            tile(8, NV, ZP, &s, M, nc, kc, a, lda, w, c, ldc, p->residual, p);
-        else
-            tile(14, NV, ZP, &s, M, nc, kc, a, lda, w, c, ldc, p->residual, p);
+        tile_rows(NV, ZP, &s, M, nc, kc, a, lda, w, c, ldc, p->residual, p);
         return;
     }
     const size_t mb = p->mb ? p->mb : 14, esize = p->out_u8 ? 1 : sizeof(float);
-    for (size_t m0 = 0; m0 < M; m0 += mb) {
-        const size_t mr = M - m0 < mb ? M - m0 : mb;
-        const uint8_t *am = a + m0 * lda;
-        void *cm = (uint8_t *)c + m0 * ldc * esize;
-        const float *res = p->residual ? p->residual + m0 * p->ldr : NULL;
-        if (mr <= 4)
-            tile(4, NV, ZP, &s, mr, nc, kc, am, lda, w, cm, ldc, res, p);
-        else if (mr <= 8)
-            tile(8, NV, ZP, &s, mr, nc, kc, am, lda, w, cm, ldc, res, p);
-        else
-            tile(14, NV, ZP, &s, mr, nc, kc, am, lda, w, cm, ldc, res, p);
-    }
+    for (size_t m0 = 0; m0 < M; m0 += mb)
+        tile_rows(NV, ZP, &s, M - m0 < mb ? M - m0 : mb, nc, kc, a + m0 * lda, lda, w,
+                  (uint8_t *)c + m0 * ldc * esize, ldc, p->residual ? p->residual + m0 * p->ldr : NULL, p);
 }
 
 // One function per (columns, zero point) case, each with its own register allocation.
