@@ -219,16 +219,18 @@ static void qc_zero_points(int bits, int storage) {
 }
 
 // Every activation x residual placement x output type x bias, GEMM and GEMV, and the
-// residual aliasing C.
+// residual aliasing C. M = 30, K = 48: two full 14-row tiles with K a multiple of 4 (the
+// AVX-512 kernel's assembly tile) and a 2-row edge, with and without the zero point.
 static void qc_epilogues(int bits, int storage) {
     for (int act = QN_ACT_NONE; act <= QN_ACT_GELU; act++)
         for (int mode = 0; mode < 4; mode++)  // no residual, after, before, R == C
             for (int u8 = 0; u8 < 2; u8++)
                 for (int b = 0; b < 2; b++) {
                     if (mode == 3 && u8) continue;
-                    const size_t Ms[] = {1, 23};
-                    for (int mi = 0; mi < 2; mi++) {
-                        struct qcase c = qc_default(Ms[mi], 50, 45, bits, storage);
+                    const size_t Ms[] = {1, 23, 30}, Ks[] = {45, 45, 48};
+                    for (int mi = 0; mi < 3; mi++) {
+                        struct qcase c = qc_default(Ms[mi], 50, Ks[mi], bits, storage);
+                        if (mi == 2 && mode % 2) c.a_zp = 0;
                         c.act = (enum qn_act)act;
                         c.residual = mode > 0, c.before = mode == 2, c.residual_is_c = mode == 3;
                         c.out_u8 = u8, c.bias = b;
@@ -263,24 +265,27 @@ static void qc_extremes(int bits, int storage) {
 static void qc_out_qmax(int bits, int storage) {
     const int qmaxes[] = {0, 1, 3, 15, 63, 127, 255};
     for (size_t q = 0; q < sizeof(qmaxes) / sizeof(qmaxes[0]); q++) {
-        const size_t Ms[] = {1, 23};
-        for (int mi = 0; mi < 2; mi++)
+        const size_t Ms[] = {1, 23, 28}, Ks[] = {45, 45, 48};  // 28, 48: the assembly tiles
+        for (int mi = 0; mi < 3; mi++)
             for (int e = 0; e < 2; e++) {
-                struct qcase c = qc_default(Ms[mi], 50, 45, bits, storage);
+                struct qcase c = qc_default(Ms[mi], 50, Ks[mi], bits, storage);
                 c.out_u8 = true, c.out_qmax = qmaxes[q], c.clamp_check = true;
                 c.ldc_pad = 3;
                 if (e) c.act = QN_ACT_HSWISH, c.bias = c.residual = true, c.a_zp = 131;
                 if (!qc_run(&c)) return;
                 QT_CHECK(qc_sat_top > 0, "no output above qmax: %s", qc_str(&c));
             }
-        // y >= ymax / 20 (the smallest weight scale), so 100 * qmax steps saturate them all
-        struct qcase c = qc_default(5, 40, 99, bits, storage);
-        c.out_u8 = true, c.out_qmax = qmaxes[q], c.clamp_check = true;
-        c.afill = QC_MAX, c.wfill = QC_MAX, c.a_zp = 0;
-        c.out_span = 100.0f * (float)(qmaxes[q] ? qmaxes[q] : 255);
-        if (!qc_run(&c)) return;
-        QT_CHECK(qc_sat_top == c.M * c.N, "%zu of %zu saturated: %s", qc_sat_top, c.M * c.N,
-                 qc_str(&c));
+        // y >= ymax / 20 (the smallest weight scale), so 100 * qmax steps saturate them all;
+        // 1e12 steps take y * inv_out past the s32 range (a conversion would wrap to INT32_MIN)
+        for (int big = 0; big < 2; big++) {
+            struct qcase c = qc_default(big ? 28 : 5, 40, big ? 100 : 99, bits, storage);
+            c.out_u8 = true, c.out_qmax = qmaxes[q], c.clamp_check = true;
+            c.afill = QC_MAX, c.wfill = QC_MAX, c.a_zp = 0;
+            c.out_span = big ? 1e12f : 100.0f * (float)(qmaxes[q] ? qmaxes[q] : 255);
+            if (!qc_run(&c)) return;
+            QT_CHECK(qc_sat_top == c.M * c.N, "%zu of %zu saturated: %s", qc_sat_top, c.M * c.N,
+                     qc_str(&c));
+        }
     }
     struct qcase c = qc_default(97, 300, 260, bits, storage);  // both threads get work
     c.out_u8 = true, c.out_qmax = 15, c.bias = true, c.act = QN_ACT_RELU;
