@@ -824,9 +824,9 @@ static void dwq_pack(const struct qn_qs8_conv *conv, const uint8_t *x, size_t ld
                      uint8_t x_zp, uint8_t *quads, size_t lo, size_t hi) {
     const struct qn_conv_params *p = &conv->p;
     const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
-    for (size_t blk = lo; blk < hi; blk++)
-        qn_qs8_dwq_pack__avx512(x + img * p->h * p->w * ld_x + blk * 16, p->h, p->w, ld_x,
-                                QN_MIN(16, p->c_in - blk * 16), x_zp, p->pad_w, w_q, quads + blk * qb);
+    if (lo >= hi) return;
+    qn_qs8_dwq_pack__avx512(x + img * p->h * p->w * ld_x + lo * 16, p->h, p->w, ld_x,
+                            QN_MIN(hi * 16, p->c_in) - lo * 16, x_zp, p->pad_w, w_q, quads + lo * qb, qb);
 }
 
 struct dwq_ctx {

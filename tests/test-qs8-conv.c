@@ -60,13 +60,18 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
     for (size_t img = 0; img < t->n; img++) {
         memset(quads, 0, blocks * qb);
         memset(quads2, 0, blocks * qb);
-        for (size_t b = 0; b < blocks; b++) {
-            const uint8_t *xb = x + img * p->h * p->w * t->ld_x + b * 16;
-            const size_t nc = QN_MIN(16, p->c_in - b * 16);
-            qn_qs8_dwq_pack__scalar(xb, p->h, p->w, t->ld_x, nc, (uint8_t)t->a_zp, p->pad_w, w_q, quads + b * qb);
-            if (qn_isa() == QN_ISA_AVX512)
-                qn_qs8_dwq_pack__avx512(xb, p->h, p->w, t->ld_x, nc, (uint8_t)t->a_zp, p->pad_w, w_q,
-                                        quads2 + b * qb);
+        const uint8_t *xi = x + img * p->h * p->w * t->ld_x;
+        qn_qs8_dwq_pack__scalar(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
+        if (qn_isa() == QN_ISA_AVX512) {
+            // all blocks in one call (groups of four), and block by block as conv.c's
+            // threads may split them
+            qn_qs8_dwq_pack__avx512(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q,
+                                    quads2, qb);
+            pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
+            memset(quads2, 0, blocks * qb);
+            for (size_t b = 0; b < blocks; b++)
+                qn_qs8_dwq_pack__avx512(xi + b * 16, p->h, p->w, t->ld_x, QN_MIN(16, p->c_in - b * 16),
+                                        (uint8_t)t->a_zp, p->pad_w, w_q, quads2 + b * qb, qb);
         }
         if (qn_isa() == QN_ISA_AVX512) pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
         const struct qn_qs8_dwq_args a = {

@@ -30,15 +30,16 @@ void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
 // --- row quads (qs8-dwconv.h) ---
 
 void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
-                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads) {
-    for (size_t q = 0; q < (h + 3) / 4; q++)
-        for (size_t col = 0; col < w; col++)
-            for (size_t ch = 0; ch < 16; ch++)
-                for (size_t t = 0; t < 4; t++) {
-                    const size_t r = 4 * q + t;
-                    quads[(q * w_q + pad + col) * 64 + ch * 4 + t] =
-                        r < h && ch < nc ? x[(r * w + col) * ld_x + ch] : x_zp;
-                }
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+    for (size_t b = 0; b < (nc + 15) / 16; b++)
+        for (size_t q = 0; q < (h + 3) / 4; q++)
+            for (size_t col = 0; col < w; col++)
+                for (size_t l = 0; l < 16; l++)
+                    for (size_t t = 0; t < 4; t++) {
+                        const size_t r = 4 * q + t, ch = 16 * b + l;
+                        quads[b * qb + (q * w_q + pad + col) * 64 + l * 4 + t] =
+                            r < h && ch < nc ? x[(r * w + col) * ld_x + ch] : x_zp;
+                    }
 }
 
 void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride) {
