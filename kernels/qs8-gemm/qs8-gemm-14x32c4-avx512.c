@@ -178,23 +178,20 @@ struct tile_args {
     "vpbroadcastd " addr ", %%zmm" va "\n\t"                      \
     "vpdpbusd %%zmm0, %%zmm" va ", %%zmm" x "\n\t"                \
     "vpdpbusd %%zmm1, %%zmm" va ", %%zmm" y "\n\t"
-#define QA_KSTEP                                                   \
-    "vmovdqa64 (%%r9), %%zmm0\n\t"                                \
-    "vmovdqa64 64(%%r9), %%zmm1\n\t"                              \
-    QA_ROW("(%%rsi)", "2", "4", "18")                             \
-    QA_ROW("(%%rsi,%%rdx)", "3", "5", "19")                       \
-    QA_ROW("(%%rsi,%%rdx,2)", "2", "6", "20")                     \
-    QA_ROW("(%%rsi,%%rcx)", "3", "7", "21")                       \
-    QA_ROW("(%%rsi,%%rdx,4)", "2", "8", "22")                     \
-    QA_ROW("(%%rdi)", "3", "9", "23")                             \
-    QA_ROW("(%%rdi,%%rdx)", "2", "10", "24")                      \
-    QA_ROW("(%%rdi,%%rdx,2)", "3", "11", "25")                    \
-    QA_ROW("(%%rdi,%%rcx)", "2", "12", "26")                      \
-    QA_ROW("(%%rdi,%%rdx,4)", "3", "13", "27")                    \
-    QA_ROW("(%%r8)", "2", "14", "28")                             \
-    QA_ROW("(%%r8,%%rdx)", "3", "15", "29")                       \
-    QA_ROW("(%%r8,%%rdx,2)", "2", "16", "30")                     \
-    QA_ROW("(%%r8,%%rcx)", "3", "17", "31")
+// rows base, base + lda, base + 2 lda, base + 3 lda
+#define QA_ROWS4(base, x0, y0, x1, y1, x2, y2, x3, y3)              \
+    QA_ROW("(" base ")", "2", x0, y0)                               \
+    QA_ROW("(" base ",%%rdx)", "3", x1, y1)                         \
+    QA_ROW("(" base ",%%rdx,2)", "2", x2, y2)                       \
+    QA_ROW("(" base ",%%rcx)", "3", x3, y3)
+#define QA_KSTEP                                                    \
+    "vmovdqa64 (%%r9), %%zmm0\n\t"                                 \
+    "vmovdqa64 64(%%r9), %%zmm1\n\t"                               \
+    QA_ROWS4("%%rsi", "4", "18", "5", "19", "6", "20", "7", "21")  \
+    QA_ROW("(%%rsi,%%rdx,4)", "2", "8", "22")                      \
+    QA_ROWS4("%%rdi", "9", "23", "10", "24", "11", "25", "12", "26") \
+    QA_ROW("(%%rdi,%%rdx,4)", "3", "13", "27")                     \
+    QA_ROWS4("%%r8", "14", "28", "15", "29", "16", "30", "17", "31")
 #define QA_EACH_ROW(F)                                                                            \
     F("4", "18") F("5", "19") F("6", "20") F("7", "21") F("8", "22") F("9", "23") F("10", "24") \
     F("11", "25") F("12", "26") F("13", "27") F("14", "28") F("15", "29") F("16", "30") F("17", "31")
