@@ -158,10 +158,13 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
 // into its own function spilled accumulators inside the k loop and ran at half speed), and
 // as it stands it costs ~5% at K = 96: 196x576x96 (a 1x1 expand layer, FP32 out) ran 649 GOP/s
 // in C and 682 here, 1 thread; the VNNI ports' bound with the 56 cvt / mul of a tile's
-// epilogue is ~699. This one pins the registers: accumulators x in zmm4..17, y in zmm18..31, B in zmm0/1, A
-// broadcasts alternating zmm2/3. Rows 0-4 address A from rsi, 5-9 from rdi, 10-13 from r8,
-// with rdx = lda and rcx = 3 * lda, so no row needs its own pointer. Same float operations
-// as store_f32 (cvt, mul, + bias, + residual), so the results are bit-identical.
+// epilogue is ~699. This one pins the registers: accumulators x in zmm4..17, y in zmm18..31,
+// B in zmm0/1, A broadcasts alternating zmm2/3. Rows 0-4 address A from rsi, 5-9 from rdi,
+// 10-13 from r8, with rdx = lda and rcx = 3 * lda, so no row needs its own pointer. Same float
+// operations as store_f32 (cvt, mul, + bias, + residual), so the results are bit-identical.
+// Used for the multi-tile calls of full panels (every batch-1 layer with M >= 28); a lone
+// tile (the driver's M-tile-outer order for large M, K deep) keeps the C tile, whose
+// epilogue is a small share there.
 struct tile_args {
     const uint8_t *a;
     size_t lda;
