@@ -162,7 +162,7 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
 // B in zmm0/1, A broadcasts alternating zmm2/3. Rows 0-4 address A from rsi, 5-9 from rdi,
 // 10-13 from r8, with rdx = lda and rcx = 3 * lda, so no row needs its own pointer. Same float
 // operations as store_f32 (cvt, mul, + bias, + residual), so the results are bit-identical.
-// Used for the multi-tile calls of full panels (every batch-1 layer with M >= 28); a lone
+// Used for the full tiles of multi-tile calls (panel by panel: the batch-1 layers); a lone
 // tile (the driver's M-tile-outer order for large M, K deep) keeps the C tile, whose
 // epilogue is a small share there.
 struct tile_args {
