@@ -72,8 +72,8 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
             for (size_t b = 0; b < blocks; b++)
                 qn_qs8_dwq_pack__avx512(xi + b * 16, p->h, p->w, t->ld_x, QN_MIN(16, p->c_in - b * 16),
                                         (uint8_t)t->a_zp, p->pad_w, w_q, quads2 + b * qb, qb);
+            pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
         }
-        if (qn_isa() == QN_ISA_AVX512) pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
         const struct qn_qs8_dwq_args a = {
             .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = conv->h_out,
             .w_out = conv->w_out,

@@ -175,10 +175,11 @@ void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const fl
     // the store after the k loop (~3,600 cycles at kc = 256) does not wait on memory. Not for
     // a shallow tile: at kc = 96 (a 1x1 convolution of 96 channels, batch 1) the 28
     // prefetches cost more than they hide (162 -> 167 GF/s without them, 1 thread).
-    for (size_t i = 0; kc > 128 && i < mr; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + 31, 1, 3);
-    }
+    if (kc > 128)
+        for (size_t i = 0; i < mr; i++) {
+            __builtin_prefetch(c + i * ldc, 1, 3);
+            __builtin_prefetch(c + i * ldc + 31, 1, 3);
+        }
     if (nr <= 16)
         tile_rows(1, mr, nr, kc, a, b, ldb, c, ldc, p);
     else

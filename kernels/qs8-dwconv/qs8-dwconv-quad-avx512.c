@@ -78,10 +78,10 @@ static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t
 void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                              uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
     const size_t ld_row = w * ld_x;
+    const __m512i zp = _mm512_set1_epi8((char)x_zp);
     size_t c0 = 0;
     for (; c0 + 64 <= nc; c0 += 64) {
         uint8_t *dst0 = quads + c0 / 16 * qb + pad * 64;
-        const __m512i zp = _mm512_set1_epi8((char)x_zp);
         for (size_t q = 0; q < (h + 3) / 4; q++) {
             const uint8_t *xr = x + c0 + 4 * q * ld_row;
             uint8_t *dst = dst0 + q * w_q * 64;
