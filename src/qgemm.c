@@ -175,6 +175,11 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
     return m;
 }
 
+// A rows a chunk of row tiles may hold (kept in L2 while the panels go past it), and the
+// fewest tiles worth a chunk: below that (deep K) the A tile stays in L1 and B streams.
+#define QG_CHUNK_BYTES (192u << 10)
+#define QG_CHUNK_MIN_TILES 8
+
 struct gemm_grid {
     const struct qn_qgemm_config *cfg;
     size_t M, N, K;
@@ -204,23 +209,32 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
             g->cfg->unpack(nbk, nr, g->K, g->packed + p0 * g->pb, buf);
             bw = buf;
         }
-        // A small (a layer at batch 1): panel by panel, each panel (K x 32 bytes) kept in L1
-        // across the M tiles and A in L1 / L2; else M tile by M tile against the block of
-        // panels kept in L2
-        const bool panel_outer = (m_hi - m_lo) * g->mb * g->K <= (192u << 10);
-        if (panel_outer && g->cfg->multi_tile) {
-            // one call per panel runs all of this thread's row tiles
-            const size_t m0 = m_lo * g->mb, m1 = QN_MIN(g->M, m_hi * g->mb);
-            if (m0 >= m1) continue;
-            for (size_t j = 0; j < nbk; j++) {
-                const size_t n0 = (p0 + j) * nr;
-                struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
-                tp.mb = g->mb;
-                g->cfg->gemm(m1 - m0, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
-                             (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
+        // Kernels that take many row tiles per call run chunk by chunk: a chunk of this
+        // thread's rows (at most QG_CHUNK_BYTES of A, in L2) against each panel of the block
+        // in turn, the panel (K x 32 bytes) in L1 across the chunk's tiles. A layer at batch 1
+        // is one chunk. Deep K keeps the order below (A tile in L1, the block in L2).
+        const size_t tiles = m_hi - m_lo;
+        size_t chunk = QN_MAX(1, QG_CHUNK_BYTES / (g->mb * g->K));
+        if (g->cfg->multi_tile && (tiles <= chunk || chunk >= QG_CHUNK_MIN_TILES)) {
+            const size_t nch = QN_DIV_UP(tiles, chunk);
+            chunk = QN_DIV_UP(tiles, nch);  // even chunks
+            for (size_t c0 = m_lo; c0 < m_hi; c0 += chunk) {
+                const size_t m0 = c0 * g->mb, m1 = QN_MIN(g->M, QN_MIN(m_hi, c0 + chunk) * g->mb);
+                if (m0 >= m1) break;
+                for (size_t j = 0; j < nbk; j++) {
+                    const size_t n0 = (p0 + j) * nr;
+                    struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
+                    tp.mb = g->mb;
+                    g->cfg->gemm(m1 - m0, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda,
+                                 bw + j * g->pb8, (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize,
+                                 g->ldc, &tp);
+                }
             }
             continue;
         }
+        // else M tile by M tile against the block of panels kept in L2 (or, for kernels of
+        // one tile per call and small A, panel by panel)
+        const bool panel_outer = tiles * g->mb * g->K <= QG_CHUNK_BYTES;
         const size_t n_outer = panel_outer ? nbk : m_hi - m_lo, n_inner = panel_outer ? m_hi - m_lo : nbk;
         for (size_t o = 0; o < n_outer; o++)
             for (size_t in_ = 0; in_ < n_inner; in_++) {
