@@ -65,6 +65,25 @@ static unsigned long long xgetbv0(void) {
 }
 #endif
 
+#ifdef QN_X86
+// Sizes of the data and unified caches listed by a deterministic cache leaf (Intel leaf 4 and
+// AMD leaf 0x8000001D share the layout): ways x partitions x line x sets, per level.
+static void detect_caches(struct qn_cpu_features *f, unsigned leaf) {
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned a, b, c, d;
+        __cpuid_count(leaf, i, a, b, c, d);
+        const unsigned type = a & 31, level = (a >> 5) & 7;
+        if (type == 0) break;
+        if (type == 2) continue;  // instruction cache
+        const unsigned long bytes = (unsigned long)((b >> 22) + 1) * (((b >> 12) & 1023) + 1) *
+                                    ((b & 4095) + 1) * ((unsigned long)c + 1);
+        if (level == 1) f->l1d = bytes;
+        if (level == 2) f->l2 = bytes;
+        if (level == 3) f->l3 = bytes;
+    }
+}
+#endif
+
 static void detect(void) {
     struct qn_cpu_features *f = &g_cpu;
     memset(f, 0, sizeof(*f));
@@ -107,7 +126,12 @@ static void detect(void) {
         f->avx512f = f->avx512bw = f->avx512vl = f->avx512dq = f->avx512vnni = f->avx512bf16 =
             f->avx512fp16 = false;
     __get_cpuid(0x80000000, &a, &b, &c, &d);
-    if (a >= 0x80000004) {
+    const unsigned max_ext = a;
+    if (max_ext >= 0x8000001D && ((__get_cpuid(0x80000001, &a, &b, &c, &d), (c >> 22) & 1)))
+        detect_caches(f, 0x8000001D);  // AMD with topology extensions
+    else if (max_leaf >= 4)
+        detect_caches(f, 4);
+    if (max_ext >= 0x80000004) {
         unsigned *w = (unsigned *)f->brand;
         for (unsigned leaf = 0; leaf < 3; leaf++)
             __cpuid(0x80000002 + leaf, w[4 * leaf], w[4 * leaf + 1], w[4 * leaf + 2], w[4 * leaf + 3]);

@@ -21,6 +21,9 @@ struct qn_cpu_features {
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512fp16;
     bool avxvnni, amx_int8, amx_bf16;
     bool os_avx, os_avx512;  // XCR0 says the OS saves ymm / zmm + opmask state
+    // data / unified cache sizes in bytes from cpuid's deterministic cache leaf (4 on Intel,
+    // 0x8000001D on AMD), 0 when not reported; l3 is the whole cache, shared by its cores
+    unsigned long l1d, l2, l3;
     char brand[49];
 };
 

@@ -87,6 +87,8 @@ static int cmd_info(void) {
     for (int i = 0; i < QN_ISA_COUNT; i++)
         if (qn_isa_supported((enum qn_isa)i)) printf(" %s", qn_isa_name((enum qn_isa)i));
     printf(")\n");
+    printf("caches:   L1d %lu KiB, L2 %lu KiB, L3 %lu KiB (per cache, from cpuid; 0: not reported)\n",
+           f->l1d >> 10, f->l2 >> 10, f->l3 >> 10);
     printf("threads:  %d\n", qn_threads());
     printf("kernels:\n");
     struct { const char *op, *name; } k[] = {

@@ -53,7 +53,8 @@ static bool qc_run(const struct qcase *c) {
     float *scale = malloc(N * sizeof(float)), *bias = malloc(N * sizeof(float));
     float *R = malloc(M * ldc * sizeof(float));
     const size_t esize = c->out_u8 ? 1 : sizeof(float);
-    uint8_t *Cref = malloc(M * ldc * esize), *Cgot = malloc(M * ldc * esize);
+    // C 64-byte aligned, as the engine allocates it (full tiles of aligned rows may stream)
+    uint8_t *Cref = malloc(M * ldc * esize), *Cgot = qn_alloc(M * ldc * esize);
     float *Y = malloc(M * ldc * sizeof(float));
 
     // Values outside the slice are out of range on purpose: a kernel reading them would fail.
@@ -147,7 +148,7 @@ static bool qc_run(const struct qcase *c) {
         }
         qn_qgemm_weights_free(&w);
     }
-    free(W), free(A), free(scale), free(bias), free(R), free(Cref), free(Cgot), free(Y);
+    free(W), free(A), free(scale), free(bias), free(R), free(Cref), qn_free(Cgot), free(Y);
     return ok;
 }
 
@@ -324,6 +325,24 @@ static void qc_chunks(int bits, int storage) {
         c.out_u8 = i == 1, c.ldc_pad = i;
         qc_run_threads(c);
     }
+}
+
+// FP32 outputs past the streaming threshold (set to 0 here: every output streams) store full
+// tiles of 64-byte aligned rows non-temporally: aligned and unaligned row strides, partial
+// panels, bias / residual / zero point, the residual being C itself.
+static void qc_stream(int bits, int storage) {
+    qn_qgemm_stream_bytes_set(0);
+    // {M, N, K, ldc pad}; only the FP32 epilogue without activation runs the assembly tiles
+    const size_t shapes[][4] = {{45, 64, 40, 0},  {200, 80, 96, 16}, {31, 56, 12, 8},
+                                {100, 64, 36, 0}, {100, 48, 20, 1},  {29, 96, 1000, 0}};
+    for (size_t i = 0; i < 6; i++) {
+        struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
+        c.ldc_pad = shapes[i][3];
+        c.a_zp = i % 2 ? 0 : 77, c.bias = i != 2, c.residual = i != 0, c.residual_is_c = i == 3;
+        c.act = i == 2 ? QN_ACT_RELU6 : QN_ACT_NONE;
+        qc_run_threads(c);
+    }
+    qn_qgemm_stream_bytes_set(-1);
 }
 
 // Shapes large enough that both threads get work in both grid directions, GEMV included.

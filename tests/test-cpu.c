@@ -36,11 +36,26 @@ static void alloc_is_aligned(void) {
     QT_CHECK(qn_alloc(0) == NULL, "qn_alloc(0) should return NULL");
 }
 
+// Cache sizes from cpuid: where reported, each level is a plausible size and no smaller than
+// the level below it (this x86 machine reports all three; other machines may report none).
+static void cache_sizes_plausible(void) {
+    const struct qn_cpu_features *f = qn_cpu();
+    const unsigned long sz[3] = {f->l1d, f->l2, f->l3};
+    for (int i = 0; i < 3; i++)
+        if (sz[i]) QT_CHECK(sz[i] >= (4ul << 10) && sz[i] <= (1ul << 30), "L%d %lu bytes", i + 1, sz[i]);
+    if (f->l1d && f->l2) QT_CHECK(f->l2 >= f->l1d, "L2 %lu < L1d %lu", f->l2, f->l1d);
+    if (f->l2 && f->l3) QT_CHECK(f->l3 >= f->l2, "L3 %lu < L2 %lu", f->l3, f->l2);
+#if defined(__x86_64__)
+    if (f->avx2) QT_CHECK(f->l1d && f->l2, "an AVX2 x86 CPU reported no L1d / L2 size");
+#endif
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     QT_RUN(isa_levels_are_ordered);
     QT_RUN(isa_names_roundtrip);
     QT_RUN(isa_set_refuses_unsupported);
     QT_RUN(alloc_is_aligned);
+    QT_RUN(cache_sizes_plausible);
     return qt_finish(argv[0]);
 }

@@ -87,6 +87,7 @@ static void out_qmax(void) { qc_out_qmax(4, 4); }
 static void random_shapes_threads(void) { qc_random(4, 4); }
 static void threads_big(void) { qc_threads_big(4, 4); }
 static void chunks(void) { qc_chunks(4, 4); }
+static void stream(void) { qc_stream(4, 4); }
 
 static void bits_2_to_4(void) {
     for (int bits = 2; bits <= 4; bits++) {
@@ -117,5 +118,6 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
     QT_RUN_EACH_ISA(chunks);
+    QT_RUN_EACH_ISA(stream);
     return qt_finish(argv[0]);
 }

@@ -62,6 +62,7 @@ static void out_qmax(void) { qc_out_qmax(8, 8); }
 static void random_shapes_threads(void) { qc_random(8, 8); }
 static void threads_big(void) { qc_threads_big(8, 8); }
 static void chunks(void) { qc_chunks(8, 8); }
+static void stream(void) { qc_stream(8, 8); }
 
 static void bits_2_to_8(void) {
     for (int bits = 2; bits <= 8; bits++) {
@@ -141,5 +142,6 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
     QT_RUN_EACH_ISA(chunks);
+    QT_RUN_EACH_ISA(stream);
     return qt_finish(argv[0]);
 }

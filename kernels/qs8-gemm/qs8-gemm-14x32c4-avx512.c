@@ -208,21 +208,31 @@ struct tile_args {
 #define QA_NOBIAS(r, b)
 #define QA_NORES(r, off, k)
 // row: y = cvt(acc) * mul (+ bias) (+ residual), masked stores; rsi = C row, rdi = residual row
-#define QA_F32_ROW(BIAS, RES, x, y)                                          \
+#define QA_ST(x, y)                                                          \
+    "vmovups %%zmm" x ", (%%rsi)%{%%k1%}\n\t"                               \
+    "vmovups %%zmm" y ", 64(%%rsi)%{%%k2%}\n\t"
+// non-temporal: full 32-column rows of a 64-byte aligned C (the masks are all ones)
+#define QA_ST_NT(x, y)                                                       \
+    "vmovntps %%zmm" x ", (%%rsi)\n\t"                                       \
+    "vmovntps %%zmm" y ", 64(%%rsi)\n\t"
+#define QA_F32_ROW(ST, BIAS, RES, x, y)                                      \
     "vcvtdq2ps %%zmm" x ", %%zmm" x "\n\t"                                  \
     "vcvtdq2ps %%zmm" y ", %%zmm" y "\n\t"                                  \
     "vmulps %%zmm0, %%zmm" x ", %%zmm" x "\n\t"                             \
     "vmulps %%zmm1, %%zmm" y ", %%zmm" y "\n\t"                             \
     BIAS(x, "2") BIAS(y, "3")                                               \
     RES(x, "", "k1") RES(y, "64", "k2")                                     \
-    "vmovups %%zmm" x ", (%%rsi)%{%%k1%}\n\t"                               \
-    "vmovups %%zmm" y ", 64(%%rsi)%{%%k2%}\n\t"                             \
+    ST(x, y)                                                                \
     "add %%rdx, %%rsi\n\t"                                                  \
     "add %%r8, %%rdi\n\t"
-#define QA_ROW_F32(x, y) QA_F32_ROW(QA_NOBIAS, QA_NORES, x, y)
-#define QA_ROW_F32_B(x, y) QA_F32_ROW(QA_BIAS, QA_NORES, x, y)
-#define QA_ROW_F32_R(x, y) QA_F32_ROW(QA_NOBIAS, QA_RES, x, y)
-#define QA_ROW_F32_BR(x, y) QA_F32_ROW(QA_BIAS, QA_RES, x, y)
+#define QA_ROW_F32(x, y) QA_F32_ROW(QA_ST, QA_NOBIAS, QA_NORES, x, y)
+#define QA_ROW_F32_B(x, y) QA_F32_ROW(QA_ST, QA_BIAS, QA_NORES, x, y)
+#define QA_ROW_F32_R(x, y) QA_F32_ROW(QA_ST, QA_NOBIAS, QA_RES, x, y)
+#define QA_ROW_F32_BR(x, y) QA_F32_ROW(QA_ST, QA_BIAS, QA_RES, x, y)
+#define QA_ROW_F32_NT(x, y) QA_F32_ROW(QA_ST_NT, QA_NOBIAS, QA_NORES, x, y)
+#define QA_ROW_F32_B_NT(x, y) QA_F32_ROW(QA_ST_NT, QA_BIAS, QA_NORES, x, y)
+#define QA_ROW_F32_R_NT(x, y) QA_F32_ROW(QA_ST_NT, QA_NOBIAS, QA_RES, x, y)
+#define QA_ROW_F32_BR_NT(x, y) QA_F32_ROW(QA_ST_NT, QA_BIAS, QA_RES, x, y)
 
 // name(s, t): one full tile; INIT is QA_ZERO (a_zp == 0) or QA_ZP, ROW one of QA_ROW_F32*.
 // Epilogue: mul in zmm0/1, bias in zmm2/3, column masks in k1/k2.
@@ -287,6 +297,14 @@ TILE_ASM_FN(tile_f32_zp, QA_ZP, QA_ROW_F32)
 TILE_ASM_FN(tile_f32_b_zp, QA_ZP, QA_ROW_F32_B)
 TILE_ASM_FN(tile_f32_r_zp, QA_ZP, QA_ROW_F32_R)
 TILE_ASM_FN(tile_f32_br_zp, QA_ZP, QA_ROW_F32_BR)
+TILE_ASM_FN(tile_f32_nt, QA_ZERO, QA_ROW_F32_NT)
+TILE_ASM_FN(tile_f32_b_nt, QA_ZERO, QA_ROW_F32_B_NT)
+TILE_ASM_FN(tile_f32_r_nt, QA_ZERO, QA_ROW_F32_R_NT)
+TILE_ASM_FN(tile_f32_br_nt, QA_ZERO, QA_ROW_F32_BR_NT)
+TILE_ASM_FN(tile_f32_zp_nt, QA_ZP, QA_ROW_F32_NT)
+TILE_ASM_FN(tile_f32_b_zp_nt, QA_ZP, QA_ROW_F32_B_NT)
+TILE_ASM_FN(tile_f32_r_zp_nt, QA_ZP, QA_ROW_F32_R_NT)
+TILE_ASM_FN(tile_f32_br_zp_nt, QA_ZP, QA_ROW_F32_BR_NT)
 
 // One tile of mr <= 14 rows, as the 4-, 8- or 14-row form.
 static inline __attribute__((always_inline)) void tile_rows(const size_t NV, const bool ZP, const struct panel *s,
@@ -314,9 +332,16 @@ static inline __attribute__((always_inline)) void panel_rows(const size_t NV, co
     const size_t mb = p->mb ? p->mb : 14, esize = p->out_u8 ? 1 : sizeof(float);
     size_t m0 = 0;
     if (NV == 2 && s.epi == EPI_F32 && mb == 14 && kc % 4 == 0) {
-        void (*const fn)(const struct panel *, const struct tile_args *) =
-            p->bias ? (p->residual ? (ZP ? tile_f32_br_zp : tile_f32_br) : (ZP ? tile_f32_b_zp : tile_f32_b))
-                    : (p->residual ? (ZP ? tile_f32_r_zp : tile_f32_r) : (ZP ? tile_f32_zp : tile_f32));
+        typedef void (*tile_fn)(const struct panel *, const struct tile_args *);
+        // [non-temporal][bias][residual][zero point]
+        static const tile_fn fns[2][2][2][2] = {
+            {{{tile_f32, tile_f32_zp}, {tile_f32_r, tile_f32_r_zp}},
+             {{tile_f32_b, tile_f32_b_zp}, {tile_f32_br, tile_f32_br_zp}}},
+            {{{tile_f32_nt, tile_f32_zp_nt}, {tile_f32_r_nt, tile_f32_r_zp_nt}},
+             {{tile_f32_b_nt, tile_f32_b_zp_nt}, {tile_f32_br_nt, tile_f32_br_zp_nt}}},
+        };
+        const bool nt = p->stream && nc == 32 && ((uintptr_t)c & 63) == 0 && ((ldc * esize) & 63) == 0;
+        const tile_fn fn = fns[nt][p->bias != NULL][p->residual != NULL][ZP];
         struct tile_args t = {.lda = lda, .b = w, .kq = kc / 4, .ldcb = ldc * esize,
                               .ldrb = p->ldr * sizeof(float), .mx = s.cx.mask, .my = s.cy.mask};
         for (; m0 + 14 <= M; m0 += 14) {

@@ -56,6 +56,8 @@ struct qn_qgemm_params {
     float out_zp;            // u8 only
     float out_qmax;          // u8 only: upper clamp 1..255, already resolved (never 0)
     size_t mb;               // multi-tile kernels: rows per tile (<= MR), 0 for MR
+    bool stream;             // FP32 out far larger than the caches: full tiles may go to memory
+                             // with non-temporal stores (the driver fences before returning)
 };
 
 // C[mr][nc] (float or u8 per p->out_u8, row stride ldc elements) = epilogue(A[mr][kc] x
