@@ -88,7 +88,7 @@ static void configs_init(void) {
         .gemv_s8 = qn_qs8_gemv_ukernel_32c4__avx512,
         .gemv_s4 = qn_qs4_gemv_ukernel_32c8__avx512,
         .unpack = qn_qs4_unpack__avx512,
-        .block_bytes = 1 << 20,  // half of SPR's 2 MiB L2
+        .block_bytes = 1 << 20,  // half of SPR's 2 MiB L2 (capped by the L2 found)
         .edge_rows = {4, 8, 14},  // qs8-gemm-14x32c4-avx512.c
         .gemm_name = "qn_qs8_gemm_ukernel_14x32c4__avx512",
         .gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_14x32c4__avx512",
@@ -183,10 +183,11 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
     return m;
 }
 
-// A rows a chunk of row tiles may hold (kept in L2 while the panels go past it), and the
-// fewest tiles worth a chunk: below that (deep K) the A tile stays in L1 and B streams.
+// A bytes a chunk of row tiles may hold (kept in L2 while the panels go past it). Chunks beat
+// tile-by-tile calls at every depth measured on Zen 5 (1 thread, median GOP/s): 2048^3
+// 701-742 -> 816-825 (6-tile chunks), 64x4096x4096 345-358 -> 380-389 (3 tiles, a slow phase
+// of the host for both); 64x1024x8192 and 300x512x16384 (chunks of 1-2 tiles) the same.
 #define QG_CHUNK_BYTES (192u << 10)
-#define QG_CHUNK_MIN_TILES 8
 
 struct gemm_grid {
     const struct qn_qgemm_config *cfg;
@@ -220,10 +221,11 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
         // Kernels that take many row tiles per call run chunk by chunk: a chunk of this
         // thread's rows (at most QG_CHUNK_BYTES of A, in L2) against each panel of the block
         // in turn, the panel (K x 32 bytes) in L1 across the chunk's tiles. A layer at batch 1
-        // is one chunk. Deep K keeps the order below (A tile in L1, the block in L2).
+        // is one chunk; K past ~14,000 makes chunks of one tile.
         const size_t tiles = m_hi - m_lo;
         size_t chunk = QN_MAX(1, QG_CHUNK_BYTES / (g->mb * g->K));
-        if (g->cfg->multi_tile && (tiles <= chunk || chunk >= QG_CHUNK_MIN_TILES)) {
+        if (g->cfg->multi_tile) {
+            if (tiles == 0) continue;
             const size_t nch = QN_DIV_UP(tiles, chunk);
             chunk = QN_DIV_UP(tiles, nch);  // even chunks
             for (size_t c0 = m_lo; c0 < m_hi; c0 += chunk) {
@@ -240,8 +242,8 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
             }
             continue;
         }
-        // else M tile by M tile against the block of panels kept in L2 (or, for kernels of
-        // one tile per call and small A, panel by panel)
+        // Kernels of one tile per call: M tile by M tile against the block of panels kept in
+        // L2, or, for a small A, panel by panel
         const bool panel_outer = tiles * g->mb * g->K <= QG_CHUNK_BYTES;
         const size_t n_outer = panel_outer ? nbk : m_hi - m_lo, n_inner = panel_outer ? m_hi - m_lo : nbk;
         for (size_t o = 0; o < n_outer; o++)
@@ -264,6 +266,13 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
 // read-for-ownership of every line. 12544x576x96 (a 1x1 layer at batch 64, 29 MB out) on one
 // thread of an AMD EPYC (Zen 5, 32 MiB L3): 593 -> 808 GOP/s; from 10 MB of output on up,
 // streaming won in that probe.
+// B bytes a thread keeps in L2 across its M tiles: the level's figure, at most half the L2
+// cpuid reports (1 MiB on SPR's 2 MiB L2; 512 KiB on Zen 5's 1 MiB).
+static size_t block_bytes(const struct qn_qgemm_config *cfg) {
+    const unsigned long l2 = qn_cpu()->l2;
+    return l2 ? QN_MIN(cfg->block_bytes, (size_t)l2 / 2) : cfg->block_bytes;
+}
+
 static double g_stream_bytes = -1.0;
 
 void qn_qgemm_stream_bytes_set(double bytes) { g_stream_bytes = bytes; }
@@ -341,7 +350,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     nt = (int)(tn * tm);
     // s4: each thread unpacks a block of panels to s8 once and reuses it for every M tile.
     const size_t pb8 = s4 ? 8 * QN_DIV_UP(K, 8) * nr : pb;  // s8 panel stride of a block
-    const size_t nb = QN_MAX(1, QN_MIN(np, cfg->block_bytes / pb8));
+    const size_t nb = QN_MAX(1, QN_MIN(np, block_bytes(cfg) / pb8));
     int8_t *scratch = NULL;
     if (s4) {
         scratch = qn_alloc((size_t)nt * nb * pb8);

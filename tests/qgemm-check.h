@@ -315,11 +315,11 @@ static void qc_random(int bits, int storage) {
 }
 
 // Row shares larger than one chunk of A (qgemm.c runs a thread's row tiles in chunks of at most
-// 192 KiB of A against each panel): several chunks, an uneven last one, and deep K, where the
-// rows go tile by tile against the panels instead.
+// 192 KiB of A against each panel): several chunks, an uneven last one, and K deep enough for
+// chunks of a single tile.
 static void qc_chunks(int bits, int storage) {
-    const size_t shapes[][3] = {{1000, 40, 400}, {503, 70, 1000}, {300, 33, 2000}};
-    for (size_t i = 0; i < 3; i++) {
+    const size_t shapes[][3] = {{1000, 40, 400}, {503, 70, 1000}, {300, 33, 2000}, {60, 40, 16000}};
+    for (size_t i = 0; i < 4; i++) {
         struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
         c.a_zp = (int)(37 * i + 5), c.bias = true, c.residual = i != 1, c.act = QN_ACT_RELU6;
         c.out_u8 = i == 1, c.ldc_pad = i;
