@@ -40,6 +40,16 @@ void *qn_alloc(size_t bytes) {
 
 void qn_free(void *p) { free(p); }
 
+static double g_stream_bytes = -1.0;
+
+void qn_stream_bytes_set(double bytes) { g_stream_bytes = bytes; }
+
+double qn_stream_bytes(void) {
+    if (g_stream_bytes >= 0.0) return g_stream_bytes;
+    const unsigned long l3 = qn_cpu()->l3;
+    return l3 ? l3 / 4.0 : 8.0 * (1 << 20);
+}
+
 double qn_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -40,6 +40,15 @@ const char *qn_isa_name(enum qn_isa isa);
 // Parses "avx512", "avxvnni", "avx2", "scalar"; returns QN_ISA_COUNT when unknown.
 enum qn_isa qn_isa_parse(const char *name);
 
+// Outputs of at least this many bytes bypass the caches (non-temporal stores, where a kernel
+// has them: the INT8 GEMM's FP32 tiles, the FP32 depthwise band kernel): a quarter of the L3
+// (8 MiB when cpuid reports none), whose other three quarters hold the inputs and the other
+// cores' data. The next layer would find little of such an output in cache anyway, and the
+// stores skip reading every line for ownership first. qn_stream_bytes_set(b) overrides it
+// (b < 0: back to the default); for tests and tuning.
+double qn_stream_bytes(void);
+void qn_stream_bytes_set(double bytes);
+
 // Flush denormal floats to zero (FTZ) and read them as zero (DAZ) on this thread and every
 // OpenMP worker. Gradients of a trained network drift into the denormal range, where each FMA
 // costs a microcode assist (training ran 2x slower without it). Called once by the CLI.

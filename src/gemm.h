@@ -128,10 +128,6 @@ static inline bool qn_qgemm_out_ok(const struct qn_qgemm_out *out) {
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
               const struct qn_qgemm_out *out, void *C, size_t ldc);
 
-// FP32 outputs of at least this many bytes (M x ldc x 4) store full, 64-byte aligned tiles with
-// non-temporal stores. Negative: the default (a quarter of the L3). For tests and tuning.
-void qn_qgemm_stream_bytes_set(double bytes);
-
 // Scalar reference straight from the unpacked weights: the oracle for tests.
 void qn_qgemm_ref(size_t M, const uint8_t *A, size_t lda, const int8_t *W, size_t ldw,
                   size_t N, size_t K, const float *scale, const struct qn_qgemm_out *out,

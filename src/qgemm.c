@@ -260,27 +260,11 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     if (g->base->stream) QG_SFENCE();  // non-temporal stores are weakly ordered
 }
 
-// FP32 outputs from this size on bypass the caches (non-temporal stores of full tiles): a
-// quarter of the L3, whose other three quarters hold A, B and the other cores' data; the
-// next layer would find little of such an output in cache anyway, and the stores skip the
-// read-for-ownership of every line. 12544x576x96 (a 1x1 layer at batch 64, 29 MB out) on one
-// thread of an AMD EPYC (Zen 5, 32 MiB L3): 593 -> 808 GOP/s; from 10 MB of output on up,
-// streaming won in that probe.
 // B bytes a thread keeps in L2 across its M tiles: the level's figure, at most half the L2
 // cpuid reports (1 MiB on SPR's 2 MiB L2; 512 KiB on Zen 5's 1 MiB).
 static size_t block_bytes(const struct qn_qgemm_config *cfg) {
     const unsigned long l2 = qn_cpu()->l2;
     return l2 ? QN_MIN(cfg->block_bytes, (size_t)l2 / 2) : cfg->block_bytes;
-}
-
-static double g_stream_bytes = -1.0;
-
-void qn_qgemm_stream_bytes_set(double bytes) { g_stream_bytes = bytes; }
-
-static double stream_bytes(void) {
-    if (g_stream_bytes >= 0.0) return g_stream_bytes;
-    const unsigned long l3 = qn_cpu()->l3;
-    return l3 ? l3 / 4.0 : 8.0 * (1 << 20);
 }
 
 void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weights *w,
@@ -306,7 +290,8 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,
         .out_zp = (float)out->out_zp,
         .out_qmax = (float)qn_qgemm_out_qmax(out),
-        .stream = !out->out_u8 && (double)M * (double)ldc * sizeof(float) >= stream_bytes(),
+        // 12544x576x96 (a 1x1 layer at batch 64, 29 MB out), 1 thread, Zen 5: 593 -> 808 GOP/s
+        .stream = !out->out_u8 && (double)M * (double)ldc * sizeof(float) >= qn_stream_bytes(),
     };
     const size_t esize = out->out_u8 ? 1 : sizeof(float);
     const size_t np = QN_DIV_UP(N, nr), pb = panel_bytes(nr, K, w->storage_bits);

@@ -331,7 +331,7 @@ static void qc_chunks(int bits, int storage) {
 // tiles of 64-byte aligned rows non-temporally: aligned and unaligned row strides, partial
 // panels, bias / residual / zero point, the residual being C itself.
 static void qc_stream(int bits, int storage) {
-    qn_qgemm_stream_bytes_set(0);
+    qn_stream_bytes_set(0);
     // {M, N, K, ldc pad}; only the FP32 epilogue without activation runs the assembly tiles
     const size_t shapes[][4] = {{45, 64, 40, 0},  {200, 80, 96, 16}, {31, 56, 12, 8},
                                 {100, 64, 36, 0}, {100, 48, 20, 1},  {29, 96, 1000, 0}};
@@ -342,7 +342,7 @@ static void qc_stream(int bits, int storage) {
         c.act = i == 2 ? QN_ACT_RELU6 : QN_ACT_NONE;
         qc_run_threads(c);
     }
-    qn_qgemm_stream_bytes_set(-1);
+    qn_stream_bytes_set(-1);
 }
 
 // Shapes large enough that both threads get work in both grid directions, GEMV included.

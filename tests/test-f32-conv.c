@@ -70,7 +70,8 @@ static void run_case(const struct tcase *t) {
     const size_t n_full = p->depthwise ? t->k_max * t->k_max * t->c_out_max
                                        : t->c_out_max * t->k_max * t->k_max * t->c_in_max;
     float *x = malloc(n_x * sizeof(float)), *full = malloc(n_full * sizeof(float));
-    float *y = malloc(pix * t->ld_y * sizeof(float)), *bias = malloc(p->c_out * sizeof(float));
+    // y 64-byte aligned, as the engine allocates activations (streaming stores need it)
+    float *y = qn_alloc(pix * t->ld_y * sizeof(float)), *bias = malloc(p->c_out * sizeof(float));
     float *res = malloc(pix * t->ldr * sizeof(float));
     double *acc = malloc(pix * p->c_out * sizeof(double)), *mag = malloc(pix * p->c_out * sizeof(double));
     qt_fill_f32(x, n_x, -1.0f, 1.0f);
@@ -124,7 +125,7 @@ static void run_case(const struct tcase *t) {
             }
         qn_f32_conv_free(&conv);
     }
-    free(x), free(full), free(y), free(bias), free(res), free(acc), free(mag);
+    free(x), free(full), qn_free(y), free(bias), free(res), free(acc), free(mag);
 }
 
 static const size_t CH[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65};
@@ -202,6 +203,30 @@ static void dwconv_bands(void) {
         if (t.act == QN_ACT_GELU) t.act = QN_ACT_HSWISH;
         run_case(&t);
     }
+}
+
+// Batches whose input exceeds conv.c's 512 KiB band limit: images that fit half the L2 take
+// the band kernels after a sequential read of each image, storing full blocks non-temporally
+// when the output rows are 64-byte aligned (48 channels; the streaming threshold is set to 0
+// here), larger ones the row kernels; both
+// thread counts (a thread's share may start inside an image).
+static void dwconv_batch_streams(void) {
+    qt_seed(109);
+    qn_stream_bytes_set(0);  // every output streams (the default threshold is a quarter of the L3)
+    const size_t shapes[][4] = {{6, 28, 28, 48}, {8, 14, 14, 96}, {3, 57, 60, 40}, {2, 90, 90, 24}};
+    const int saved = qn_threads();
+    for (int r = 0; r < 8; r++) {
+        struct tcase t = random_case(true, KS[1 + r % 3]);
+        t.n = shapes[r % 4][0], t.p.h = shapes[r % 4][1], t.p.w = shapes[r % 4][2];
+        t.p.c_in = t.p.c_out = shapes[r % 4][3];
+        t.c_in_max = t.c_out_max = t.p.c_in + 2;
+        t.ld_x = t.ld_y = t.p.c_in + (size_t)(r % 2), t.ldr = t.p.c_in;
+        if (t.act == QN_ACT_GELU) t.act = QN_ACT_RELU;
+        qn_threads_set(1 + r % 2);
+        run_case(&t);
+    }
+    qn_threads_set(saved);
+    qn_stream_bytes_set(-1);
 }
 
 // The band kernel must equal the row kernel bit for bit (the same taps in the same order; the
@@ -579,6 +604,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_random);
     QT_RUN_EACH_ISA(dwconv_any_k);
     QT_RUN_EACH_ISA(dwconv_bands);
+    QT_RUN_EACH_ISA(dwconv_batch_streams);
     QT_RUN_EACH_ISA(dwconv_band_matches_rows);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);

@@ -130,6 +130,7 @@ struct band_ep {
     float *y;
     size_t ld_y;
     __mmask16 m;
+    bool nt;  // full blocks go to memory with non-temporal stores (one line per pixel)
 };
 
 QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const bool RES, const bool FULL) {
@@ -138,7 +139,9 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const
     if (RES && e->res_before_act) v = _mm512_add_ps(v, r);
     v = qn_act_avx512(v, &e->act);
     if (RES && !e->res_before_act) v = _mm512_add_ps(v, r);
-    if (FULL)
+    if (FULL && e->nt)
+        _mm512_stream_ps(e->y + pix * e->ld_y, v);
+    else if (FULL)
         _mm512_storeu_ps(e->y + pix * e->ld_y, v);
     else
         _mm512_mask_storeu_ps(e->y + pix * e->ld_y, e->m, v);
@@ -201,6 +204,7 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
         .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
         .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
         .y = a->y, .ld_y = a->ld_y, .m = m,
+        .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
     };
     const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
     for (size_t oh = a->oh0; oh < a->oh1; oh++) {

@@ -100,6 +100,8 @@ struct qn_f32_dwconv_band_args {
     enum qn_act act;                // not GELU
     float *y;                       // pixel (oh, ow) at y[(oh * w_out + ow) * ld_y]
     size_t ld_y;
+    bool stream;                    // full blocks of a 64-byte aligned y (ld_y a multiple of 16)
+                                    // may be stored non-temporally; the caller fences
 };
 
 #define QN_F32_DWCONV_BAND_FLOATS 16384  // 64 KiB: the most one band task reads of a block
