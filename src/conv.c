@@ -106,13 +106,13 @@ static const struct qn_conv_hwc_config *hwc_config(void) {
 static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
 
 // At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
-// inputs up to BAND_MAX_BYTES, the row kernels otherwise (and with GELU, or rows too long for
-// a band, qn_f32_dwconv_band_rows).
+// images up to half the L2, the row kernels otherwise (and with GELU, or rows too long for a
+// band, qn_f32_dwconv_band_rows).
 static const char *f32_band_name(size_t k) {
     if (qn_isa() != QN_ISA_AVX512) return NULL;
-    return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (<= 512 KiB in; else ukernel_3x3)"
-           : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (<= 512 KiB in; else ukernel_5x5)"
-           : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (<= 512 KiB in; else ukernel_7x7)" : NULL;
+    return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (images <= L2/2; else ukernel_3x3)"
+           : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (images <= L2/2; else ukernel_5x5)"
+           : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (images <= L2/2; else ukernel_7x7)" : NULL;
 }
 
 const char *qn_f32_dwconv_variant(size_t k) {
@@ -402,10 +402,12 @@ static void band_task(const struct band_ctx *c, size_t t) {
 // Band path (qn_f32_dwconv_band__avx512): tasks of (image, 16-channel block, band of output
 // rows), so a batch-1 layer still splits across threads by channel block. It reads each
 // image once per 16-channel block, 64 bytes out of every pixel: fast while the input sits in
-// L2 (a batch-1 layer reads what the layer before it just wrote), slow when it streams from
-// memory (batch 64 at 28x28x144: 0.52x oneDNN against the row kernels' 1.24x), so it takes
-// inputs up to BAND_MAX_BYTES. False when it does not apply: another ISA, kernel or stride,
-// GELU, rows too long for a band, a larger input.
+// L2 (a batch-1 layer reads what the layer before it just wrote), slow when those lines come
+// from memory. Inputs beyond BAND_MAX_BYTES (a batch) are therefore read image by image, front
+// to back, before the image's first block (touch_image), which needs the image to fit half
+// the L2; larger images take the row kernels. Outputs of qn_stream_bytes() or more are stored
+// non-temporally. False when it does not apply: another ISA, kernel or stride, GELU, rows too
+// long for a band, an image too large.
 #define BAND_MAX_BYTES (512u << 10)
 static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t ld_x,
                                 float *y, size_t ld_y, const struct qn_epilogue *ep) {
