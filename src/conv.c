@@ -362,13 +362,6 @@ struct band_ctx {
     bool stream;  // the output bypasses the caches (qn_stream_bytes)
 };
 
-// Orders the non-temporal stores of a streaming band run before what follows.
-static void band_fence(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_sfence();
-#endif
-}
-
 // Reads one float of every cache line of an input image, front to back. The band tasks read
 // an image 64 bytes out of every pixel per 16-channel block, a stride with which lines come
 // from memory at a fraction of the sequential rate (64 x 28 x 28 x 144, 5x5: 41 GF/s with
@@ -436,14 +429,14 @@ static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float 
     const int nt = threads_for(macs);
     if (nt <= 1) {  // no parallel region at all: opening one, even of one thread, costs ~0.5 us
         for (size_t t = 0; t < tasks; t++) band_task(&c, t);
-        if (c.stream) band_fence();
+        if (c.stream) qn_store_fence();
         return true;
     }
 #pragma omp parallel num_threads(nt)
     {
 #pragma omp for schedule(static)
         for (size_t t = 0; t < tasks; t++) band_task(&c, t);
-        if (c.stream) band_fence();
+        if (c.stream) qn_store_fence();
     }
     return true;
 }

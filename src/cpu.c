@@ -137,8 +137,13 @@ static void detect(void) {
             f->avx512fp16 = false;
     __get_cpuid(0x80000000, &a, &b, &c, &d);
     const unsigned max_ext = a;
-    if (max_ext >= 0x8000001D && ((__get_cpuid(0x80000001, &a, &b, &c, &d), (c >> 22) & 1)))
-        detect_caches(f, 0x8000001D);  // AMD with topology extensions
+    bool topoext = false;  // AMD's topology extensions: leaf 0x8000001D lists the caches
+    if (max_ext >= 0x8000001D) {
+        __cpuid(0x80000001, a, b, c, d);
+        topoext = (c >> 22) & 1;
+    }
+    if (topoext)
+        detect_caches(f, 0x8000001D);
     else if (max_leaf >= 4)
         detect_caches(f, 4);
     if (max_ext >= 0x80000004) {

@@ -49,6 +49,14 @@ enum qn_isa qn_isa_parse(const char *name);
 double qn_stream_bytes(void);
 void qn_stream_bytes_set(double bytes);
 
+// Orders earlier non-temporal stores before later stores (sfence; a no-op off x86). Each
+// thread that streamed calls it before its results are read by another.
+static inline void qn_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#endif
+}
+
 // Flush denormal floats to zero (FTZ) and read them as zero (DAZ) on this thread and every
 // OpenMP worker. Gradients of a trained network drift into the denormal range, where each FMA
 // costs a microcode assist (training ran 2x slower without it). Called once by the CLI.

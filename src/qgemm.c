@@ -12,13 +12,6 @@
 #include "gemm.h"
 #include "qs8-gemm/qs8-gemm.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define QG_SFENCE() _mm_sfence()
-#else
-#define QG_SFENCE() ((void)0)
-#endif
-
 // --- per-ISA configuration ---
 
 struct qn_qgemm_config {
@@ -257,7 +250,7 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                              (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
             }
     }
-    if (g->base->stream) QG_SFENCE();  // non-temporal stores are weakly ordered
+    if (g->base->stream) qn_store_fence();  // non-temporal stores are weakly ordered
 }
 
 // B bytes a thread keeps in L2 across its M tiles: the level's figure, at most half the L2
