@@ -415,7 +415,7 @@ static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float 
     // Inputs beyond BAND_MAX_BYTES take the band kernels when one image fits in half the L2
     // (read into it first, touch_image), else the row kernels.
     const size_t image_bytes = p->h * p->w * ld_x * sizeof(float);
-    const unsigned long l2 = qn_cpu()->l2 ? qn_cpu()->l2 : (1u << 20);
+    const unsigned long l2_found = qn_cpu()->l2, l2 = l2_found ? l2_found : (1u << 20);
     const bool touch = n * image_bytes > BAND_MAX_BYTES;
     if (touch && image_bytes > l2 / 2) return false;
     const size_t n_cb = QN_DIV_UP(p->c_in, 16), n_band = QN_DIV_UP(h_out, band);

@@ -216,11 +216,10 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
         // in turn, the panel (K x 32 bytes) in L1 across the chunk's tiles. A layer at batch 1
         // is one chunk; K past ~14,000 makes chunks of one tile.
         const size_t tiles = m_hi - m_lo;
-        size_t chunk = QN_MAX(1, QG_CHUNK_BYTES / (g->mb * g->K));
         if (g->cfg->multi_tile) {
             if (tiles == 0) continue;
-            const size_t nch = QN_DIV_UP(tiles, chunk);
-            chunk = QN_DIV_UP(tiles, nch);  // even chunks
+            const size_t nch = QN_DIV_UP(tiles, QN_MAX(1, QG_CHUNK_BYTES / (g->mb * g->K)));
+            const size_t chunk = QN_DIV_UP(tiles, nch);  // even chunks
             for (size_t c0 = m_lo; c0 < m_hi; c0 += chunk) {
                 const size_t m0 = c0 * g->mb, m1 = QN_MIN(g->M, QN_MIN(m_hi, c0 + chunk) * g->mb);
                 if (m0 >= m1) break;

@@ -208,8 +208,8 @@ static void dwconv_bands(void) {
 // Batches whose input exceeds conv.c's 512 KiB band limit: images that fit half the L2 take
 // the band kernels after a sequential read of each image, storing full blocks non-temporally
 // when the output rows are 64-byte aligned (48 channels; the streaming threshold is set to 0
-// here), larger ones the row kernels; both
-// thread counts (a thread's share may start inside an image).
+// here), larger ones the row kernels; both thread counts (a thread's share may start inside
+// an image).
 static void dwconv_batch_streams(void) {
     qt_seed(109);
     qn_stream_bytes_set(0);  // every output streams (the default threshold is a quarter of the L3)
