@@ -182,11 +182,47 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 // of the host for both); 64x1024x8192 and 300x512x16384 (chunks of 1-2 tiles) the same.
 #define QG_CHUNK_BYTES (192u << 10)
 
+// Rows of A that share an L1 set when rows are lda bytes apart: an L1 way is 4 KiB on every
+// x86 core we run on (32 KiB 8-way, 48 KiB 12-way: 64 sets of 64 bytes), so a row stride that
+// is a multiple of 4 KiB puts the k-th bytes of all the tile's rows in one set. Past 8 rows of
+// 12 ways the broadcasts of a 14-row tile evict each other (and the B panel's lines): 64x4096x4096
+// ran 576-581 GOP/s with lda = 4096 against 689-692 with lda = 4160, 196x1024x4096 409-471 against
+// 638-732, 64x2048x8192 368-375 against 534-541 (Zen 5, 1 thread, alternating medians); lda =
+// 2048 (7 rows a set) and 1024 ran the same either way.
+#define QG_L1_WAY 4096u
+#define QG_ACOPY_WHOLE (4u << 20)
+#define QG_ROWS_PER_SET_MAX 8
+static size_t rows_per_set(size_t lda, size_t rows) {
+    unsigned char n[QG_L1_WAY / 64] = {0};
+    size_t most = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const size_t line = i * lda / 64;
+        if (i && line == (i - 1) * lda / 64) continue;  // rows sharing a line share its way
+        const size_t c = ++n[line % (QG_L1_WAY / 64)];
+        if (c > most) most = c;
+    }
+    return most;
+}
+
+// The row stride a copy of A gets when its own stride crowds an L1 set (0: no copy): the first
+// whole number of lines from K up that does not (K = 4000 gets 4160, not 4096).
+static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
+                            size_t np) {
+    const size_t rows = QN_MIN(mb, M);
+    if (!cfg->multi_tile || M <= 1 || np < 2 || rows_per_set(lda, rows) <= QG_ROWS_PER_SET_MAX) return 0;
+    size_t ldp = QN_DIV_UP(K, 64) * 64;
+    while (rows_per_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
+    return ldp;
+}
+
 struct gemm_grid {
     const struct qn_qgemm_config *cfg;
     size_t M, N, K;
     const uint8_t *A;
     size_t lda;
+    uint8_t *acopy;     // per thread: rows of A at stride ldp (NULL: A read in place)
+    size_t ldp, arows;  // arows: rows a thread's copy holds
+    bool acopy_whole;   // the thread's rows copied once, else each chunk as it comes
     const uint8_t *packed;
     size_t pb, pb8, np, mt, mb, nb, tn, tm;  // mb: rows per M tile
     bool s4;
@@ -196,6 +232,10 @@ struct gemm_grid {
     size_t ldc, esize;
 };
 
+static void copy_rows(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K) {
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldd, src + r * lds, K);
+}
+
 // Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
 // tile of its share against each block.
 static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
@@ -204,6 +244,15 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     const size_t p_lo = g->np * in / g->tn, p_hi = g->np * (in + 1) / g->tn;
     const size_t m_lo = g->mt * im / g->tm, m_hi = g->mt * (im + 1) / g->tm;
     int8_t *buf = g->s4 ? g->scratch + t * g->nb * g->pb8 : NULL;
+    // A, or this thread's copy of its rows (the copy's first row is r0: row m at a + (m - r0) * lda)
+    uint8_t *cp = g->acopy ? g->acopy + t * g->arows * g->ldp : NULL;
+    const uint8_t *a = cp && g->acopy_whole ? cp : g->A;
+    const size_t lda = cp && g->acopy_whole ? g->ldp : g->lda;
+    size_t r0 = 0;
+    if (cp && g->acopy_whole) {
+        r0 = QN_MIN(g->M, m_lo * g->mb);
+        copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, QN_MIN(g->M, m_hi * g->mb) - r0, g->K);
+    }
     for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
         const size_t nbk = QN_MIN(g->nb, p_hi - p0);
         const int8_t *bw = (const int8_t *)g->packed + p0 * g->pb;
@@ -223,11 +272,17 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
             for (size_t c0 = m_lo; c0 < m_hi; c0 += chunk) {
                 const size_t m0 = c0 * g->mb, m1 = QN_MIN(g->M, QN_MIN(m_hi, c0 + chunk) * g->mb);
                 if (m0 >= m1) break;
+                const uint8_t *ac = a + (m0 - r0) * lda;
+                size_t ldac = lda;
+                if (cp && !g->acopy_whole) {
+                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
+                    ac = cp, ldac = g->ldp;
+                }
                 for (size_t j = 0; j < nbk; j++) {
                     const size_t n0 = (p0 + j) * nr;
                     struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
                     tp.mb = g->mb;
-                    g->cfg->gemm(m1 - m0, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda,
+                    g->cfg->gemm(m1 - m0, QN_MIN(nr, g->N - n0), g->K, ac, ldac,
                                  bw + j * g->pb8, (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize,
                                  g->ldc, &tp);
                 }
@@ -333,7 +388,21 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         scratch = qn_alloc((size_t)nt * nb * pb8);
         QN_ASSERT(scratch);
     }
+    // A whose row stride crowds an L1 set is read from a copy at a stride that does not, each
+    // thread copying its own rows: all of them once when they take at most QG_ACOPY_WHOLE (every
+    // panel reads the copy), else chunk by chunk as the chunks come (once per block of panels:
+    // a chunk's copy is a few % of what its tiles compute against the block).
+    const size_t ldp = a_copy_stride(cfg, M, lda, K, mb, np);
+    size_t arows = QN_DIV_UP(mt, tm) * mb;
+    const bool acopy_whole = arows * ldp <= QG_ACOPY_WHOLE;
+    if (!acopy_whole) arows = QN_MIN(arows, QN_MAX(1, QG_CHUNK_BYTES / (mb * K)) * mb);
+    uint8_t *acopy = NULL;
+    if (ldp) {
+        acopy = qn_alloc((size_t)nt * arows * ldp);
+        QN_ASSERT(acopy);
+    }
     const struct gemm_grid g = {.cfg = cfg, .M = M, .N = N, .K = K, .A = A, .lda = lda,
+                                .acopy = acopy, .ldp = ldp, .arows = arows, .acopy_whole = acopy_whole,
                                 .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt, .mb = mb,
                                 .nb = nb, .tn = tn, .tm = tm, .s4 = s4, .scratch = scratch,
                                 .base = &base, .C = C, .ldc = ldc, .esize = esize};
@@ -350,4 +419,5 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
         }
     }
     qn_free(scratch);
+    qn_free(acopy);
 }

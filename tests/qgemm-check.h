@@ -327,6 +327,28 @@ static void qc_chunks(int bits, int storage) {
     }
 }
 
+// Row strides of A that are multiples of 4 KiB put a tile's rows in one L1 set; qn_qgemm then
+// reads a copy of A at another stride (each thread its own rows). {M, N, K, lda pad, threads}:
+// full and edge tiles, a K tail (no assembly tile), 4 threads on 2 panels (tn = tm = 2: the
+// M split, each thread copying only its share), a share past 4 MiB (copied chunk by chunk),
+// bias / residual / zero point / u8 out.
+static void qc_a_stride(int bits, int storage) {
+    const size_t shapes[][5] = {{30, 70, 4000, 96, 2},    {60, 64, 4096, 0, 4}, {17, 96, 4093, 3, 2},
+                                {45, 40, 5000, 3192, 2}, {29, 33, 2048, 2048, 2}, {1030, 40, 4096, 0, 2}};
+    const int saved = qn_threads();
+    for (size_t i = 0; i < 6; i++) {
+        struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
+        c.lda_pad = shapes[i][3];
+        c.a_zp = i % 2 ? 0 : 91, c.bias = i != 1, c.residual = i != 2, c.out_u8 = i == 3;
+        c.act = i == 3 ? QN_ACT_RELU6 : QN_ACT_NONE;
+        for (int t = 1; t <= (int)shapes[i][4]; t *= 2) {
+            qn_threads_set(t);
+            qc_run(&c);
+        }
+    }
+    qn_threads_set(saved);
+}
+
 // FP32 outputs past the streaming threshold (set to 0 here: every output streams) store full
 // tiles of 64-byte aligned rows non-temporally: aligned and unaligned row strides, partial
 // panels, bias / residual / zero point, the residual being C itself.

@@ -88,6 +88,7 @@ static void random_shapes_threads(void) { qc_random(4, 4); }
 static void threads_big(void) { qc_threads_big(4, 4); }
 static void chunks(void) { qc_chunks(4, 4); }
 static void stream(void) { qc_stream(4, 4); }
+static void a_stride(void) { qc_a_stride(4, 4); }
 
 static void bits_2_to_4(void) {
     for (int bits = 2; bits <= 4; bits++) {
@@ -119,5 +120,6 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(threads_big);
     QT_RUN_EACH_ISA(chunks);
     QT_RUN_EACH_ISA(stream);
+    QT_RUN_EACH_ISA(a_stride);
     return qt_finish(argv[0]);
 }

@@ -63,6 +63,7 @@ static void random_shapes_threads(void) { qc_random(8, 8); }
 static void threads_big(void) { qc_threads_big(8, 8); }
 static void chunks(void) { qc_chunks(8, 8); }
 static void stream(void) { qc_stream(8, 8); }
+static void a_stride(void) { qc_a_stride(8, 8); }
 
 static void bits_2_to_8(void) {
     for (int bits = 2; bits <= 8; bits++) {
@@ -143,5 +144,6 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(threads_big);
     QT_RUN_EACH_ISA(chunks);
     QT_RUN_EACH_ISA(stream);
+    QT_RUN_EACH_ISA(a_stride);
     return qt_finish(argv[0]);
 }
