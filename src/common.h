@@ -30,6 +30,7 @@ const char *qn_status_str(enum qn_status s);
         }                                                                            \
     } while (0)
 
+// Each argument may be evaluated twice: never pass one with side effects (a timing, an increment).
 #define QN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define QN_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define QN_DIV_UP(a, b) (((a) + (b) - 1) / (b))

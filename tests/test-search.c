@@ -204,6 +204,25 @@ static void end_to_end(void) {
         }
         QT_CHECK(finals >= 2 + (r.n_front > 1 ? 1 : 0), "%d verified latencies in the table", finals);
         QT_CHECK(matched == finals, "verified latencies not in the results (%d of %d)", matched, finals);
+        // every configuration timed again after the search ("#sweep", the lower of both kept,
+        // so at most its first timing "<key>"); a point not verified at the end carries it
+        int swept = 0;
+        for (int i = 0; i < r.n; i++) {
+            char k[1100];
+            snprintf(k, sizeof(k), "%s|%s", r.pts[i].genome, r.pts[i].policy);
+            const cJSON *first = cJSON_GetObjectItemCaseSensitive(pts, k);
+            strcat(k, "#sweep");
+            const cJSON *sw = cJSON_GetObjectItemCaseSensitive(pts, k);
+            strcpy(k + strlen(k) - strlen("#sweep"), "#final");
+            const cJSON *fin = cJSON_GetObjectItemCaseSensitive(pts, k);
+            if (!cJSON_IsNumber(sw) || !cJSON_IsNumber(first)) continue;
+            swept++;
+            QT_CHECK(sw->valuedouble <= first->valuedouble, "point %d: swept %.6f above its first %.6f", i,
+                     sw->valuedouble, first->valuedouble);
+            QT_CHECK(fin || r.pts[i].latency_ms == sw->valuedouble, "point %d: latency %.6f, swept %.6f", i,
+                     r.pts[i].latency_ms, sw->valuedouble);
+        }
+        QT_CHECK(swept == r.n, "%d of %d points swept", swept, r.n);
         cJSON_Delete(j), free(tab);
     }
     if (d) closedir(d);
