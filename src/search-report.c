@@ -870,7 +870,8 @@ static void md_settings(FILE *f, const struct rep *c) {
     fputs(" (activations 8 bits) |\n", f);
     fprintf(f, "| images | %d validation, %d test, %d for batch norm, %d for calibration |\n", g->val_images, g->test_images,
             g->bn_images, g->calib_images);
-    fprintf(f, "| latency | batch 1, fastest of %d runs (fastest of %d rounds %g s apart for the front and baselines), %d thread%s |\n",
+    fprintf(f, "| latency | batch 1, fastest of %d runs, the lower of the search's timing and a sweep after it (fastest "
+               "of %d rounds %g s apart for the front and baselines), %d thread%s |\n",
             g->latency_reps, QN_SEARCH_VERIFY_ROUNDS, QN_SEARCH_VERIFY_GAP_S, r->latency_threads,
             r->latency_threads == 1 ? "" : "s");
     fprintf(f, "| threads | %d |\n", r->threads);
