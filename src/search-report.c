@@ -1037,7 +1037,9 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
           "Search: every configuration the searches proposed, scored by the predictors fitted before it was "
           "measured (they cluster near the predicted front, so their accuracies are close together). "
           "Random: 5-fold cross-validation over the baselines and the random samples. The latency LUT is "
-          "compared with every measurement.\n\n"
+          "compared with every measurement. Latencies: the search's held-out points and the LUT against the "
+          "final ones (the lower of the search's timing and the sweep after it; front and baselines timed "
+          "again together), the cross-validation against the first timings (it fits on them too).\n\n"
           "| predictor | held out | Kendall tau | MAE | n |\n|---|---|---:|---:|---:|\n",
           f);
     const struct { const char *name, *set; const struct qn_pred_quality *q; bool acc; } rows[] = {

@@ -1360,6 +1360,15 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
         const struct qn_search_point *q = &r->pts[r->front[t]];
         if (q->test_acc >= ref && (r->best < 0 || q->latency_ms < r->pts[r->best].latency_ms)) r->best = q->id;
     }
+    // the search's held-out latency predictions (made before each point was measured) against
+    // the final latencies, the sweep's and the verification's, as the LUT below: the search held
+    // out the last ho.n points
+    if (S->ho.n > 0 && S->ho.n <= r->n) {
+        for (int i = 0; i < S->ho.n; i++) S->ho.v[5][i] = (float)r->pts[r->n - S->ho.n + i].latency_ms;
+        struct qn_pred_quality q[4];
+        heldout_quality(&S->ho, q);
+        r->lat_mlp = q[2], r->lat_ridge = q[3];
+    }
     // the LUT against every measurement
     float *a = malloc(sizeof(float) * (size_t)r->n * 2);
     if (!a) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
