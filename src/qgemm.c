@@ -205,7 +205,7 @@ static size_t rows_per_set(size_t lda, size_t rows) {
 }
 
 // The row stride a copy of A gets when its own stride crowds an L1 set (0: no copy): the first
-// whole number of lines from K up that does not (K = 4000 gets 4160, not 4096).
+// whole number of lines from K up that does not (K = 4000 gets 4032, K = 4096 gets 4160).
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
