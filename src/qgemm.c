@@ -246,10 +246,11 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     int8_t *buf = g->s4 ? g->scratch + t * g->nb * g->pb8 : NULL;
     // A, or this thread's copy of its rows (the copy's first row is r0: row m at a + (m - r0) * lda)
     uint8_t *cp = g->acopy ? g->acopy + t * g->arows * g->ldp : NULL;
-    const uint8_t *a = cp && g->acopy_whole ? cp : g->A;
-    const size_t lda = cp && g->acopy_whole ? g->ldp : g->lda;
+    const bool whole = cp && g->acopy_whole;
+    const uint8_t *a = whole ? cp : g->A;
+    const size_t lda = whole ? g->ldp : g->lda;
     size_t r0 = 0;
-    if (cp && g->acopy_whole) {
+    if (whole) {
         r0 = QN_MIN(g->M, m_lo * g->mb);
         copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, QN_MIN(g->M, m_hi * g->mb) - r0, g->K);
     }
@@ -274,7 +275,7 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                 if (m0 >= m1) break;
                 const uint8_t *ac = a + (m0 - r0) * lda;
                 size_t ldac = lda;
-                if (cp && !g->acopy_whole) {
+                if (cp && !whole) {
                     copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
                     ac = cp, ldac = g->ldp;
                 }

@@ -391,6 +391,22 @@ static double latency_of(const struct srch *S, struct qn_qnet *q) {
     return ms;
 }
 
+// The lower of t and a new timing of q (timed in its own statement: QN_MIN would time twice).
+static double lower_timing(const struct srch *S, struct qn_qnet *q, double t) {
+    const double ms = latency_of(S, q);
+    return QN_MIN(t, ms);
+}
+
+// rounds rounds, gap_s apart, of one timing of each built net of q[0..n) (n_layers > 0), each
+// t[i] keeping the lowest.
+static void time_rounds(const struct srch *S, struct qn_qnet *q, int n, double *t, int rounds, double gap_s) {
+    for (int round = 0; round < rounds; round++) {
+        if (round) qn_sleep(gap_s);
+        for (int i = 0; i < n; i++)
+            if (q[i].n_layers) t[i] = lower_timing(S, &q[i], t[i]);
+    }
+}
+
 // Builds the subnet for (g, p), or keeps the last one when it is the same configuration. Never
 // re-quantizes in place: batch norm is re-estimated per policy, so every measurement is the one
 // `qnas eval` makes, whatever was measured before it.
@@ -468,15 +484,13 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
         if (timed) pt->latency_ms = latency_of(S, &S->q);
         pt->val_acc = qn_qnet_accuracy_halves(&S->q, &S->val, S->c->val_images, pt->val_half);
         if (timed) {
-            const double again = latency_of(S, &S->q);  // not inside QN_MIN: it would time twice
-            pt->latency_ms = QN_MIN(pt->latency_ms, again);
+            pt->latency_ms = lower_timing(S, &S->q, pt->latency_ms);
             // a time well above the table's estimate is most often load (the calibrated table
             // is within a few % of a quiet run): up to RETIME more timings, the k-th
             // (k + 1) * RETIME_GAP_S after the one before, to outlast a slow phase
             for (int k = 0; k < RETIME && pt->latency_ms > RETIME_ABOVE * pt->lut_ms; k++) {
                 qn_sleep(RETIME_GAP_S * (k + 1));
-                const double ms = latency_of(S, &S->q);
-                pt->latency_ms = QN_MIN(pt->latency_ms, ms);
+                pt->latency_ms = lower_timing(S, &S->q, pt->latency_ms);
             }
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
@@ -1074,13 +1088,7 @@ static enum qn_status sweep_latencies(struct srch *S, struct qn_error *e) {
             if (!st) idx[nb++] = i;
         }
         for (int k = 0; k < nb; k++) t[k] = r->pts[idx[k]].latency_ms;
-        for (int round = 0; round < SWEEP_ROUNDS && !st && nb; round++) {
-            if (round) qn_sleep(SWEEP_GAP_S);
-            for (int k = 0; k < nb; k++) {
-                const double ms = latency_of(S, &q[k]);
-                t[k] = QN_MIN(t[k], ms);
-            }
-        }
+        if (!st && nb) time_rounds(S, q, nb, t, SWEEP_ROUNDS, SWEEP_GAP_S);
         for (int k = 0; k < nb; k++) {
             if (!st && lat_add(S, keys[k], t[k])) st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
             qn_qnet_free(&q[k]);
@@ -1131,14 +1139,7 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
     }
     if (!st && built) {
         for (int i = 0; i < n; i++) t[i] = INFINITY;
-        for (int round = 0; round < QN_SEARCH_VERIFY_ROUNDS; round++) {
-            if (round) qn_sleep(QN_SEARCH_VERIFY_GAP_S);
-            for (int i = 0; i < n; i++)
-                if (q[i].n_layers) {
-                    const double ms = latency_of(S, &q[i]);
-                    t[i] = QN_MIN(t[i], ms);
-                }
-        }
+        time_rounds(S, q, n, t, QN_SEARCH_VERIFY_ROUNDS, QN_SEARCH_VERIFY_GAP_S);
         for (int i = 0; i < n && !st; i++)
             if (q[i].n_layers && lat_add(S, keys[i], t[i]))
                 st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
