@@ -131,9 +131,10 @@ int qn_cmd_search(int argc, char **argv) {
         printf("no front point reaches the INT8 baseline's test accuracy\n");
     }
     printf("predictors, Kendall tau on held-out configurations (search-proposed n=%d / 5-fold CV on random samples "
-           "n=%d): accuracy MLP %.3f / %.3f, latency MLP %.3f / %.3f; latency LUT %.3f (n=%d)\n",
+           "n=%d): accuracy MLP %.3f / %.3f, latency MLP %.3f / %.3f (%.3f fitted and scored on first timings); "
+           "latency LUT %.3f (n=%d)\n",
            r.acc_mlp.n, r.acc_mlp_cv.n, r.acc_mlp.kendall_tau, r.acc_mlp_cv.kendall_tau, r.lat_mlp.kendall_tau,
-           r.lat_mlp_cv.kendall_tau, r.lut_tau, r.n);
+           r.lat_mlp_cv.kendall_tau, r.lat_mlp_cv_first.kendall_tau, r.lut_tau, r.n);
     printf("the validation measurement's own Kendall tau against accuracy on new images (split halves, "
            "Spearman-Brown): %.3f / %.3f\n",
            r.acc_noise.tau_true, r.acc_noise_cv.tau_true);

@@ -74,7 +74,8 @@ struct srch {
     struct qn_mb_net net;
     struct qn_dataset train, val, test;
     struct qn_qgenome qg;
-    struct qn_lut lut;
+    struct qn_lut lut;        // the estimates in use: lut_pass[0], then per layer the lower of both passes
+    struct qn_lut lut_pass[2];  // the two passes' own tables, as measured (or loaded)
     struct qn_qnet_cfg qcfg;
     struct qn_qnet q;          // the last subnet built, kept while the genome repeats
     bool have_q;
@@ -242,7 +243,8 @@ static cJSON *read_json(const char *path, struct qn_error *e, enum qn_status *st
 }
 
 // --latency-table: {"format": "qnas-latency-1", "space", "threads", "lut": {"<hex key>": ms},
-// "configs": {"<genome>|<policy>": ms}}. Latencies found there are not measured again.
+// ["lut2": {"<hex key>": ms},] "configs": {"<genome>|<policy>": ms}}: "lut" the LUT's first
+// pass, "lut2" its second. Latencies found there are not measured again.
 static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn_error *e) {
     enum qn_status st;
     cJSON *j = read_json(path, e, &st);
@@ -259,16 +261,20 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
     else if (th->valueint != lat_threads(S->c))
         st = qn_fail(e, QN_ERR_ARG, "%s: measured on %d threads, this search measures on %d (use --latency-threads %d)",
                      path, th->valueint, lat_threads(S->c), th->valueint);
-    const cJSON *it;
-    if (!st) cJSON_ArrayForEach(it, lut) {
+    const cJSON *lut2 = cJSON_GetObjectItemCaseSensitive(j, "lut2"), *it;
+    if (!st && lut2 && !cJSON_IsObject(lut2)) st = qn_fail(e, QN_ERR_FORMAT, "%s: 'lut2' is not an object", path);
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        const cJSON *tab = pass ? lut2 : lut;
+        cJSON_ArrayForEach(it, tab) {
             char *end;
             unsigned long long k = strtoull(it->string, &end, 16);
             if (*end || !cJSON_IsNumber(it) || !(it->valuedouble >= 0 && isfinite(it->valuedouble))) {
                 st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s'", path, it->string);
                 break;
             }
-            if ((st = qn_lut_set(&S->lut, k, it->valuedouble))) break;
+            if ((st = qn_lut_set(&S->lut_pass[pass], k, it->valuedouble))) break;
         }
+    }
     if (!st) cJSON_ArrayForEach(it, cf) {
             if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && isfinite(it->valuedouble))) {
                 st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s'", path, it->string);
@@ -287,16 +293,20 @@ static enum qn_status lat_table_write(const struct srch *S, const char *path, st
     cJSON_AddStringToObject(j, "format", "qnas-latency-1");
     cJSON_AddStringToObject(j, "space", S->net.space->name);
     cJSON_AddNumberToObject(j, "threads", lat_threads(S->c));
-    cJSON_AddStringToObject(j, "note", "batch-1 latency in ms: per layer (lut, keyed by qn_lut_key) and per "
-                                       "configuration (genome|policy; '#sweep': every configuration timed again after the search, "
+    cJSON_AddStringToObject(j, "note", "batch-1 latency in ms: per layer (lut, keyed by qn_lut_key: the "
+                                       "LUT's first pass; lut2: its second, after the random samples; the "
+                                       "search estimates with the lower of the two) and per configuration (genome|policy; '#sweep': every configuration timed again after the search, "
                                        "the lower kept; '#final': timed again at the end, with the baselines)");
-    for (int i = 0; i < S->lut.n; i++) {
-        char k[32];
-        snprintf(k, sizeof(k), "%016llx", (unsigned long long)S->lut.key[i]);
-        cJSON_AddItemToObject(lut, k, qn_json_exact(S->lut.ms[i]));
-    }
+    cJSON *lut2 = cJSON_CreateObject();
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < S->lut_pass[pass].n; i++) {
+            char k[32];
+            snprintf(k, sizeof(k), "%016llx", (unsigned long long)S->lut_pass[pass].key[i]);
+            cJSON_AddItemToObject(pass ? lut2 : lut, k, qn_json_exact(S->lut_pass[pass].ms[i]));
+        }
     for (int i = 0; i < S->n_lat; i++) cJSON_AddItemToObject(cf, S->lat_key[i], qn_json_exact(S->lat_ms[i]));
     cJSON_AddItemToObject(j, "lut", lut);
+    cJSON_AddItemToObject(j, "lut2", lut2);
     cJSON_AddItemToObject(j, "configs", cf);
     enum qn_status st = write_json(path, j, e);
     cJSON_Delete(j);
@@ -537,8 +547,13 @@ static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
 // of any round (as latency_of times a subnet): per-layer timing also adds ~2% of clock reads.
 #define LUT_ROUNDS 7
 #define LUT_GAP_S 0.2
-static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
+// Twice: pass 0 before anything is measured, pass 1 after the random samples (a minute or
+// more later, so a slow phase of the host rarely covers both); each pass its own table, and
+// the search estimates with the lower of the two per layer (lut_merge). Layers already in a
+// pass's table (a --latency-table, a resumed folder) are not timed again in that pass.
+static enum qn_status lut_build(struct srch *S, int pass_no, struct qn_error *e) {
     const struct qn_mb_space *s = S->net.space;
+    struct qn_lut *dst = &S->lut_pass[pass_no];
     struct qn_qnet_cfg qc = S->qcfg;
     qc.bn_images = 64, qc.calib_images = 64, qc.max_batch = 1;  // timing only: statistics need not be good
     const int n_nets = s->n_kernels * s->n_expands, reps = QN_MAX(S->c->latency_reps, 10);
@@ -560,8 +575,8 @@ static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
             const int n = qn_mb_layers(s, &g, L[id]);
             bool need = false;
             for (int i = 0; i < n; i++)
-                need |= isnan(qn_lut_get(&S->lut, qn_lut_key(&L[id][i], true))) ||
-                        isnan(qn_lut_get(&S->lut, qn_lut_key(&L[id][i], false)));
+                need |= isnan(qn_lut_get(dst, qn_lut_key(&L[id][i], true))) ||
+                        isnan(qn_lut_get(dst, qn_lut_key(&L[id][i], false)));
             if (!need) continue;
             struct qn_mb_policy p;
             qn_mb_policy_uniform(s, &g, 8, 8, &p);
@@ -598,20 +613,35 @@ static enum qn_status lut_build(struct srch *S, struct qn_error *e) {
             const double scale = layers > 0 ? whole[id] / layers : 1;
             for (int i = 0; i < n_l[id] && !st; i++) {
                 const uint64_t k = qn_lut_key(&L[id][i], as_int);
-                if (!isnan(qn_lut_get(&S->lut, k))) continue;
+                if (!isnan(qn_lut_get(dst, k))) continue;
                 double a = qn_lut_get(&sum, k), c = qn_lut_get(&cnt, k);
                 st = qn_lut_set(&sum, k, (isnan(a) ? 0 : a) + best[id][i] * scale);
                 if (!st) st = qn_lut_set(&cnt, k, (isnan(c) ? 0 : c) + 1);
             }
         }
     }
-    for (int i = 0; i < sum.n && !st; i++) st = qn_lut_set(&S->lut, sum.key[i], sum.ms[i] / cnt.ms[i]);
+    for (int i = 0; i < sum.n && !st; i++) st = qn_lut_set(dst, sum.key[i], sum.ms[i] / cnt.ms[i]);
     qn_lut_free(&sum), qn_lut_free(&cnt);
     for (int id = 0; q && id < n_nets; id++)
         if (n_l && n_l[id]) qn_qnet_free(&q[id]);
     free(q), free(best), free(whole), free(L), free(n_l);
     if (st == QN_ERR_NOMEM) return qn_fail(e, st, "out of memory building the latency table");
     return st;
+}
+
+// S->lut: each layer's lower estimate of the passes there are; every measured point's estimate
+// from it.
+static enum qn_status lut_merge(struct srch *S, struct qn_error *e) {
+    enum qn_status st = QN_OK;
+    for (int pass = 0; pass < 2 && !st; pass++)
+        for (int i = 0; i < S->lut_pass[pass].n && !st; i++) {
+            const double a = qn_lut_get(&S->lut, S->lut_pass[pass].key[i]), b = S->lut_pass[pass].ms[i];
+            if (isnan(a) || b < a) st = qn_lut_set(&S->lut, S->lut_pass[pass].key[i], b);
+        }
+    if (st) return qn_fail(e, st, "out of memory merging the latency table");
+    for (int i = 0; i < S->r->n; i++)
+        S->r->pts[i].lut_ms = qn_lut_estimate(&S->lut, S->net.space, &S->r->pts[i].g, &S->r->pts[i].p, NULL);
+    return QN_OK;
 }
 
 // --- predictors ---
@@ -658,9 +688,10 @@ static void lat_predict(const struct models *m, bool mlp, const float *xl, int n
     for (int i = 0; i < n; i++) out[i] = (float)(row_lut(xl + (size_t)i * (d + 1), d) * exp((double)out[i]));
 }
 
-// yl: measured latencies in ms.
+// yl: measured latencies in ms. lat_only: the latency models alone (the accuracy ones stay
+// zeroed).
 static enum qn_status models_fit(const struct srch *S, struct models *m, const float *xa, const float *xl, int n,
-                                 const float *ya, const float *yl_ms, struct qn_error *e) {
+                                 const float *ya, const float *yl_ms, bool lat_only, struct qn_error *e) {
     memset(m, 0, sizeof(*m));
     const int d = S->qg.d;
     float *yl = malloc(sizeof(float) * (size_t)QN_MAX(n, 1));
@@ -671,17 +702,18 @@ static enum qn_status models_fit(const struct srch *S, struct models *m, const f
     mc.seed = S->c->seed;
     mc.ensemble = 3;
     const double lambda = n >= 2 * QN_RIDGE_CV_FOLDS ? -1 : 1;
-    enum qn_status st = qn_mlp_fit(&m->acc_mlp, &mc, xa, n, d, ya, e);
+    enum qn_status st = lat_only ? QN_OK : qn_mlp_fit(&m->acc_mlp, &mc, xa, n, d, ya, e);
     if (!st) st = qn_mlp_fit(&m->lat_mlp, &mc, xl, n, d + 1, yl, e);
-    if (!st) st = qn_ridge_fit(&m->acc_ridge, xa, n, d, ya, lambda, e);
+    if (!st && !lat_only) st = qn_ridge_fit(&m->acc_ridge, xa, n, d, ya, lambda, e);
     if (!st) st = qn_ridge_fit(&m->lat_ridge, xl, n, d + 1, yl, lambda, e);
     free(yl);
     if (st) models_free(m);
     return st;
 }
 
+// lat_only: m has latency models alone; the accuracy predictions are left 0.
 static enum qn_status heldout_add(struct heldout *h, const struct models *m, const float *xa, const float *xl, int n,
-                                  int d, const float *ya, const float *yl) {
+                                  int d, const float *ya, const float *yl, bool lat_only) {
     if (h->n + n > h->cap) {
         int cap = QN_MAX(2 * h->cap, h->n + n + 64);
         for (int k = 0; k < 6; k++) {
@@ -691,8 +723,13 @@ static enum qn_status heldout_add(struct heldout *h, const struct models *m, con
         }
         h->cap = cap;
     }
-    qn_mlp_predict(&m->acc_mlp, xa, n, h->v[0] + h->n);
-    qn_ridge_predict(&m->acc_ridge, xa, n, h->v[1] + h->n);
+    if (lat_only) {
+        memset(h->v[0] + h->n, 0, sizeof(float) * (size_t)n);
+        memset(h->v[1] + h->n, 0, sizeof(float) * (size_t)n);
+    } else {
+        qn_mlp_predict(&m->acc_mlp, xa, n, h->v[0] + h->n);
+        qn_ridge_predict(&m->acc_ridge, xa, n, h->v[1] + h->n);
+    }
     lat_predict(m, true, xl, n, d, h->v[2] + h->n);
     lat_predict(m, false, xl, n, d, h->v[3] + h->n);
     memcpy(h->v[4] + h->n, ya, sizeof(float) * (size_t)n);
@@ -746,7 +783,7 @@ static enum qn_status pred_holdout(struct srch *S) {
     enum qn_status st = !y || feats_of(S, from, to, &F) ? QN_ERR_NOMEM : QN_OK;
     if (!st) {
         targets_of(S, from, to, y, y + n);
-        st = heldout_add(&S->ho, &S->m, F.xa, F.xl, n, F.d, y, y + n);
+        st = heldout_add(&S->ho, &S->m, F.xa, F.xl, n, F.d, y, y + n, false);
     }
     if (!st) {
         struct qn_pred_quality q[4];
@@ -758,11 +795,12 @@ static enum qn_status pred_holdout(struct srch *S) {
     return st;
 }
 
-// 5-fold cross-validation over the points measured so far (the baselines and the random
-// samples): the predictors' quality on configurations drawn like the samples, not chosen by
-// the search.
-static enum qn_status pred_cv(struct srch *S, struct qn_error *e) {
-    const int n = S->r->n, d = S->qg.d, k = 5;
+// 5-fold cross-validation over the first n points (the baselines and the random samples): the
+// predictors' quality on configurations drawn like the samples, not chosen by the search.
+// final: the latency models alone, fitted and scored on the final latencies (after the sweep);
+// else all four on the latencies as they stand (the first timings, right after sampling).
+static enum qn_status pred_cv(struct srch *S, int n, bool final, struct qn_error *e) {
+    const int d = S->qg.d, k = 5;
     if (n < 2 * k) return QN_OK;
     struct feats F = {0};
     float *y = malloc(sizeof(float) * (size_t)n * 2), *ta = malloc(sizeof(float) * (size_t)n * (2 * d + 1 + 2));
@@ -782,17 +820,22 @@ static enum qn_status pred_cv(struct srch *S, struct qn_error *e) {
             }
         const int n_test = n / k + (fold < n % k), n_train = n - n_test;
         struct models m;
-        if ((st = models_fit(S, &m, xa, xl, n_train, ya, yl, e))) break;
+        if ((st = models_fit(S, &m, xa, xl, n_train, ya, yl, final, e))) break;
         st = heldout_add(&h, &m, xa + (size_t)n_train * d, xl + (size_t)n_train * (d + 1), n_test, d, ya + n_train,
-                         yl + n_train);
+                         yl + n_train, final);
         models_free(&m);
         if (st) st = qn_fail(e, st, "out of memory");
     }
     if (!st) {
         struct qn_pred_quality q[4];
         heldout_quality(&h, q);
-        S->r->acc_mlp_cv = q[0], S->r->acc_ridge_cv = q[1], S->r->lat_mlp_cv = q[2], S->r->lat_ridge_cv = q[3];
-        acc_noise_of(S, 0, n, &S->r->acc_noise_cv);
+        if (final) {
+            S->r->lat_mlp_cv = q[2], S->r->lat_ridge_cv = q[3];
+        } else {
+            S->r->acc_mlp_cv = q[0], S->r->acc_ridge_cv = q[1];
+            S->r->lat_mlp_cv = S->r->lat_mlp_cv_first = q[2], S->r->lat_ridge_cv = S->r->lat_ridge_cv_first = q[3];
+            acc_noise_of(S, 0, n, &S->r->acc_noise_cv);
+        }
     }
     heldout_free(&h), free(y), free(ta), feats_free(&F);
     return st;
@@ -815,7 +858,7 @@ static enum qn_status pred_fit(struct srch *S, struct qn_error *e) {
         return qn_fail(e, QN_ERR_NOMEM, "out of memory");
     }
     targets_of(S, 0, n, y, y + n);
-    st = models_fit(S, &S->m, F.xa, F.xl, n, y, y + n, e);
+    st = models_fit(S, &S->m, F.xa, F.xl, n, y, y + n, false, e);
     free(y), feats_free(&F);
     S->have_pred = st == QN_OK;
     S->pred_from = n;
@@ -1222,7 +1265,9 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
           *lut = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "note", "quality: 'quality' on every point the searches proposed, scored by the "
                                        "predictors fitted before it was measured; '*_cv' by 5-fold "
-                                       "cross-validation over the baselines and random samples; the models "
+                                       "cross-validation over the baselines and random samples (latency: "
+                                       "fitted and scored on the final latencies, '*_cv_first_timings' on "
+                                       "the first timings alone); the models "
                                        "are the last fit, on every measured point; the latency models "
                                        "predict log(measured ms / LUT estimate ms), the LUT estimate being "
                                        "their last feature, and their quality is of LUT * exp(prediction); "
@@ -1243,6 +1288,8 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     cJSON_AddItemToObject(acc, "measurement_cv", acc_noise_json(&r->acc_noise_cv));
     cJSON_AddItemToObject(lat, "mlp_cv", qn_pred_quality_to_json(&r->lat_mlp_cv));
     cJSON_AddItemToObject(lat, "ridge_cv", qn_pred_quality_to_json(&r->lat_ridge_cv));
+    cJSON_AddItemToObject(lat, "mlp_cv_first_timings", qn_pred_quality_to_json(&r->lat_mlp_cv_first));
+    cJSON_AddItemToObject(lat, "ridge_cv_first_timings", qn_pred_quality_to_json(&r->lat_ridge_cv_first));
     cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
     cJSON_AddNumberToObject(lut, "n", r->n);
     jnum_or_null(lut, "kendall_tau", r->lut_tau);
@@ -1295,7 +1342,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->planned = 3 + c->samples + (c->iterations + 2) * c->per_iter + 3 * c->max_front + 2;
     S->phase = "lut";
     progress(S);
-    if ((st = lut_build(S, e))) return st;
+    if ((st = lut_build(S, 0, e)) || (st = lut_merge(S, e))) return st;
     r->lut_entries = S->lut.n;
     if ((st = lat_tables_write(S, e))) return st;
     // baselines, and the fastest possible configuration (for the latency budget)
@@ -1313,8 +1360,12 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
                        r->pts[at].latency_ms, lat_threads(c));
     S->phase = "sample";
     if ((st = sample_phase(S, e))) return st;
+    S->phase = "lut2";
+    progress(S);
+    if ((st = lut_build(S, 1, e)) || (st = lut_merge(S, e)) || (st = lat_tables_write(S, e))) return st;
     S->phase = "cv";
-    if ((st = pred_cv(S, e))) return st;
+    const int n_cv = r->n;  // the baselines and the random samples
+    if ((st = pred_cv(S, n_cv, false, e))) return st;
     char name[16];
     for (int it = 1; it <= c->iterations; it++) {
         snprintf(name, sizeof(name), "iter%d", it);
@@ -1333,6 +1384,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->phase = "sweep";
     progress(S);
     if ((st = sweep_latencies(S, e))) return st;
+    if ((st = pred_cv(S, n_cv, true, e))) return st;  // the latency models' again, on the swept latencies
     // fronts, their points timed again together; a point the new latencies bring onto a front
     // is timed too, until no latency changes (at most 4 rounds of it). The fronts are always the
     // last thing computed, so they are non-dominated and ordered by latency at the final latencies.
@@ -1471,7 +1523,7 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     if (S->have_q) qn_qnet_free(&S->q);
     pred_free(S);
     heldout_free(&S->ho);
-    qn_lut_free(&S->lut);
+    qn_lut_free(&S->lut), qn_lut_free(&S->lut_pass[0]), qn_lut_free(&S->lut_pass[1]);
     for (int i = 0; i < S->n_cache; i++) free(S->cache[i].key);
     for (int i = 0; i < S->n_lat; i++) free(S->lat_key[i]);
     free(S->cache), free(S->lat_key), free(S->lat_ms);

@@ -108,7 +108,11 @@ struct qn_search_result {
     // random samples (configurations not chosen by the search). The LUT against every
     // measurement.
     struct qn_pred_quality acc_mlp, acc_ridge, lat_mlp, lat_ridge;
+    // The latency models' cross-validation is fitted and scored on the final latencies (the
+    // lower of the first timing and the sweep after the search); *_first: the same on the
+    // first timings alone.
     struct qn_pred_quality acc_mlp_cv, acc_ridge_cv, lat_mlp_cv, lat_ridge_cv;
+    struct qn_pred_quality lat_mlp_cv_first, lat_ridge_cv_first;
     struct qn_acc_noise acc_noise, acc_noise_cv;  // over the same two held-out sets
     double lut_tau, lut_mae_ms;
     int lut_entries;

@@ -126,7 +126,7 @@ static void lut_basics(void) {
 static void small_cfg(struct qn_search_cfg *c, const char *out) {
     qn_search_cfg_default(c);
     c->weights = g_weights, c->out = out;
-    c->samples = 6, c->population = 8, c->generations = 2, c->iterations = 1, c->per_iter = 2;
+    c->samples = 7, c->population = 8, c->generations = 2, c->iterations = 1, c->per_iter = 2;  // 3 + 7: the 5-fold CV runs (n >= 10)
     c->val_images = 200, c->test_images = 200, c->bn_images = 100, c->calib_images = 50;
     c->latency_reps = 3, c->max_front = 3, c->seed = 7;
     c->progress = false;
@@ -223,6 +223,25 @@ static void end_to_end(void) {
                      r.pts[i].latency_ms, sw->valuedouble);
         }
         QT_CHECK(swept == r.n, "%d of %d points swept", swept, r.n);
+        // the LUT in two passes, the same layers in each; every point's estimate is from the
+        // lower of the two per layer
+        const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(j, "lut"), *l2 = cJSON_GetObjectItemCaseSensitive(j, "lut2");
+        struct qn_lut lut = {0};
+        int n1 = 0, n2 = 0, lower2 = 0;
+        cJSON_ArrayForEach(it, l1) {
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(l2, it->string);
+            n1++;
+            if (!cJSON_IsNumber(b)) continue;
+            n2++, lower2 += b->valuedouble < it->valuedouble;
+            qn_lut_set(&lut, strtoull(it->string, NULL, 16), QN_MIN(it->valuedouble, b->valuedouble));
+        }
+        QT_CHECK(n1 > 0 && n2 == n1 && cJSON_GetArraySize(l2) == n1, "LUT passes: %d and %d entries, %d shared", n1,
+                 cJSON_GetArraySize(l2), n2);
+        int same = 0;
+        for (int i = 0; i < r.n; i++) same += qn_lut_estimate(&lut, S, &r.pts[i].g, &r.pts[i].p, NULL) == r.pts[i].lut_ms;
+        QT_CHECK(same == r.n, "%d of %d points estimated from the lower of the two passes (%d layers lower in the "
+                 "second)", same, r.n, lower2);
+        qn_lut_free(&lut);
         cJSON_Delete(j), free(tab);
     }
     if (d) closedir(d);
@@ -295,6 +314,14 @@ static void end_to_end(void) {
     QT_CHECK(!isnan(r.lut_tau) && r.lut_tau > 0, "LUT ranks latency: tau %g", r.lut_tau);
     // the accuracy's reliability: over the same points as the predictors' quality (the held-out
     // search points are the last ones measured), recomputed here from the halves
+    // the latency models' cross-validation twice, over the same points as the accuracy's: on the
+    // final latencies and on the first timings
+    QT_CHECK(qt_quick() || r.acc_mlp_cv.n >= 10, "cross-validated over %d points", r.acc_mlp_cv.n);
+    QT_CHECK(r.lat_mlp_cv.n == r.acc_mlp_cv.n && r.lat_mlp_cv_first.n == r.acc_mlp_cv.n &&
+                 r.lat_ridge_cv.n == r.acc_mlp_cv.n && r.lat_ridge_cv_first.n == r.acc_mlp_cv.n &&
+                 (r.acc_mlp_cv.n == 0 || (!isnan(r.lat_mlp_cv.kendall_tau) && !isnan(r.lat_mlp_cv_first.kendall_tau))),
+             "latency CV over %d / %d points (accuracy %d), tau %g / %g", r.lat_mlp_cv.n, r.lat_mlp_cv_first.n,
+             r.acc_mlp_cv.n, r.lat_mlp_cv.kendall_tau, r.lat_mlp_cv_first.kendall_tau);
     QT_CHECK(r.acc_noise.n == r.acc_mlp.n && r.acc_noise_cv.n == r.acc_mlp_cv.n && r.acc_noise.n >= 3,
              "reliability over %d / %d points, quality over %d / %d", r.acc_noise.n, r.acc_noise_cv.n, r.acc_mlp.n,
              r.acc_mlp_cv.n);
