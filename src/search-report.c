@@ -1058,7 +1058,9 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
         md_quality(f, name, q->kendall_tau, rows[i].acc ? num(100 * q->mae, 2, " pp").s : num(q->mae, 3, " ms").s, q->n);
     }
     md_quality(f, "latency LUT | all", r->lut_tau, num(r->lut_mae_ms, 3, " ms").s, r->n);
-    fprintf(f, "\nLUT: %d entries.\n\n", r->lut_entries);
+    fprintf(f, "\nLUT: %d entries, each layer the lower of two passes (one before anything is measured, one "
+               "after the random samples); each pass alone ranks the final latencies at Kendall tau %s / %s.\n\n",
+            r->lut_entries, num(r->lut_tau_pass[0], 3, "").s, num(r->lut_tau_pass[1], 3, "").s);
     if (r->acc_noise.n >= 3 || r->acc_noise_cv.n >= 3)
         fprintf(f, "How well the validation accuracy itself ranks configurations: its two halves (images of even "
                    "and odd index) agree at Kendall tau %s (search, n=%d) / %s (random, n=%d), so one "

@@ -1293,6 +1293,8 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
     cJSON_AddNumberToObject(lut, "entries", r->lut_entries);
     cJSON_AddNumberToObject(lut, "n", r->n);
     jnum_or_null(lut, "kendall_tau", r->lut_tau);
+    jnum_or_null(lut, "kendall_tau_first_pass", r->lut_tau_pass[0]);
+    jnum_or_null(lut, "kendall_tau_second_pass", r->lut_tau_pass[1]);
     cJSON_AddNumberToObject(lut, "mae_ms", r->lut_mae_ms);
     cJSON_AddItemToObject(j, "accuracy", acc);
     cJSON_AddItemToObject(j, "latency", lat);
@@ -1428,6 +1430,17 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     for (int i = 0; i < r->n; i++) a[i] = (float)r->pts[i].lut_ms, a[r->n + i] = (float)r->pts[i].latency_ms;
     r->lut_tau = qn_kendall_tau(a, a + r->n, r->n);
     r->lut_mae_ms = qn_mae(a, a + r->n, r->n);
+    // each pass alone, for what the second one changed (NAN where a pass misses layers: a
+    // table from before the second pass)
+    for (int pass = 0; pass < 2; pass++) {
+        int missing = 0;
+        for (int i = 0; i < r->n; i++) {
+            int m = 0;
+            a[i] = (float)qn_lut_estimate(&S->lut_pass[pass], S->net.space, &r->pts[i].g, &r->pts[i].p, &m);
+            missing += m;
+        }
+        r->lut_tau_pass[pass] = missing ? NAN : qn_kendall_tau(a, a + r->n, r->n);
+    }
     free(a);
     r->seconds = qn_now() - S->t0;
     if (S->c->progress) fputc('\n', stderr);

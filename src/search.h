@@ -115,6 +115,7 @@ struct qn_search_result {
     struct qn_pred_quality lat_mlp_cv_first, lat_ridge_cv_first;
     struct qn_acc_noise acc_noise, acc_noise_cv;  // over the same two held-out sets
     double lut_tau, lut_mae_ms;
+    double lut_tau_pass[2];  // each of the LUT's two passes alone (NAN: a pass lacks layers)
     int lut_entries;
     // NSGA-II on the predictors: candidates evaluated and seconds, over all its runs.
     long long cand_evaluated;

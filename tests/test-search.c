@@ -312,6 +312,8 @@ static void end_to_end(void) {
     if (r.best >= 0) QT_CHECK(r.pts[r.best].test_acc >= i8->test_acc && r.pts[r.best].front, "best at no loss");
     QT_CHECK(r.cand_evaluated >= (long long)c.population * (c.generations + 1), "NSGA-II ran: %lld", r.cand_evaluated);
     QT_CHECK(!isnan(r.lut_tau) && r.lut_tau > 0, "LUT ranks latency: tau %g", r.lut_tau);
+    QT_CHECK(!isnan(r.lut_tau_pass[0]) && !isnan(r.lut_tau_pass[1]), "each LUT pass scored: tau %g / %g",
+             r.lut_tau_pass[0], r.lut_tau_pass[1]);
     // the accuracy's reliability: over the same points as the predictors' quality (the held-out
     // search points are the last ones measured), recomputed here from the halves
     // the latency models' cross-validation twice, over the same points as the accuracy's: on the
