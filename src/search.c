@@ -295,8 +295,10 @@ static enum qn_status lat_table_write(const struct srch *S, const char *path, st
     cJSON_AddNumberToObject(j, "threads", lat_threads(S->c));
     cJSON_AddStringToObject(j, "note", "batch-1 latency in ms: per layer (lut, keyed by qn_lut_key: the "
                                        "LUT's first pass; lut2: its second, after the random samples; the "
-                                       "search estimates with the lower of the two) and per configuration (genome|policy; '#sweep': every configuration timed again after the search, "
-                                       "the lower kept; '#final': timed again at the end, with the baselines)");
+                                       "search estimates with the lower of the two) and per configuration "
+                                       "(genome|policy; '#sweep': every configuration timed again after the "
+                                       "search, the lower kept; '#final': timed again at the end, with the "
+                                       "baselines)");
     cJSON *lut2 = cJSON_CreateObject();
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < S->lut_pass[pass].n; i++) {
@@ -629,11 +631,12 @@ static enum qn_status lut_build(struct srch *S, int pass_no, struct qn_error *e)
     return st;
 }
 
-// S->lut: each layer's lower estimate of the passes there are; every measured point's estimate
-// from it.
-static enum qn_status lut_merge(struct srch *S, struct qn_error *e) {
+// S->lut: each layer's lowest estimate over the first `passes` passes (a replayed table holds
+// both from the start, and the first must not see the second); every measured point's
+// estimate from it.
+static enum qn_status lut_merge(struct srch *S, int passes, struct qn_error *e) {
     enum qn_status st = QN_OK;
-    for (int pass = 0; pass < 2 && !st; pass++)
+    for (int pass = 0; pass < passes && !st; pass++)
         for (int i = 0; i < S->lut_pass[pass].n && !st; i++) {
             const double a = qn_lut_get(&S->lut, S->lut_pass[pass].key[i]), b = S->lut_pass[pass].ms[i];
             if (isnan(a) || b < a) st = qn_lut_set(&S->lut, S->lut_pass[pass].key[i], b);
@@ -1344,7 +1347,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->planned = 3 + c->samples + (c->iterations + 2) * c->per_iter + 3 * c->max_front + 2;
     S->phase = "lut";
     progress(S);
-    if ((st = lut_build(S, 0, e)) || (st = lut_merge(S, e))) return st;
+    if ((st = lut_build(S, 0, e)) || (st = lut_merge(S, 1, e))) return st;
     r->lut_entries = S->lut.n;
     if ((st = lat_tables_write(S, e))) return st;
     // baselines, and the fastest possible configuration (for the latency budget)
@@ -1364,7 +1367,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     if ((st = sample_phase(S, e))) return st;
     S->phase = "lut2";
     progress(S);
-    if ((st = lut_build(S, 1, e)) || (st = lut_merge(S, e)) || (st = lat_tables_write(S, e))) return st;
+    if ((st = lut_build(S, 1, e)) || (st = lut_merge(S, 2, e)) || (st = lat_tables_write(S, e))) return st;
     S->phase = "cv";
     const int n_cv = r->n;  // the baselines and the random samples
     if ((st = pred_cv(S, n_cv, false, e))) return st;
