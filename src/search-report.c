@@ -341,7 +341,8 @@ static enum qn_status emit_summary_json(FILE *f, const struct rep *c) {
          jnum(pred, "accuracy_ridge_kendall_tau_cv", r->acc_ridge_cv.kendall_tau) &&
          jnum(pred, "latency_mlp_kendall_tau_cv", r->lat_mlp_cv.kendall_tau) &&
          jnum(pred, "latency_ridge_kendall_tau_cv", r->lat_ridge_cv.kendall_tau) &&
-         jnum(pred, "latency_mlp_kendall_tau_cv_first_timings", r->lat_mlp_cv_first.kendall_tau) && jnum(pred, "cv_n", r->acc_mlp_cv.n) &&
+         jnum(pred, "latency_mlp_kendall_tau_cv_first_timings", r->lat_mlp_cv_first.kendall_tau) &&
+         jnum(pred, "cv_n", r->acc_mlp_cv.n) &&
          jnum(pred, "lut_entries", r->lut_entries) &&
          jnum(pred, "accuracy_split_half_kendall_tau", r->acc_noise.tau_halves) &&
          jnum(pred, "accuracy_measurement_kendall_tau_vs_true", r->acc_noise.tau_true) &&
