@@ -1527,8 +1527,9 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     }
     if (!st) st = run(S, e);
     if (S->cache_f) fclose(S->cache_f);
-    if (st == QN_ERR_ARG && fresh) {
-        // a fresh search refused by its settings (a budget nothing meets) leaves nothing behind
+    if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && S->done == 0)) && fresh) {
+        // a fresh search refused by its settings (a budget nothing meets) or by its input (a
+        // bad --latency-table, before anything is measured) leaves nothing behind
         const char *made[] = {"search.json", "cache.txt", "latency.json"};
         for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
             snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);
