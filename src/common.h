@@ -36,6 +36,23 @@ const char *qn_status_str(enum qn_status s);
 #define QN_DIV_UP(a, b) (((a) + (b) - 1) / (b))
 #define QN_ROUND_UP(a, b) (QN_DIV_UP(a, b) * (b))
 
+// Rows of a matrix, `stride` bytes apart, that share an L1 set: an L1 way is 4 KiB on every
+// x86 core we run on (32 KiB 8-way, 48 KiB 12-way: 64 sets of 64 bytes), so a row stride that
+// is a multiple of 4 KiB puts the k-th bytes of all the rows in one set. Rows that share a
+// line count once. Kernels that read a tile's rows in place keep this well under the ways.
+#define QN_L1_WAY_BYTES 4096u
+static inline size_t qn_rows_per_l1_set(size_t stride, size_t rows) {
+    unsigned char n[QN_L1_WAY_BYTES / 64] = {0};
+    size_t most = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const size_t line = i * stride / 64;
+        if (i && line == (i - 1) * stride / 64) continue;
+        const size_t c = ++n[line % (QN_L1_WAY_BYTES / 64)];
+        if (c > most) most = c;
+    }
+    return most;
+}
+
 // 64-byte aligned allocation (one cache line, one zmm). Returns NULL on failure or size 0.
 void *qn_alloc(size_t bytes);
 void qn_free(void *p);

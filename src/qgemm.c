@@ -182,36 +182,22 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 // of the host for both); 64x1024x8192 and 300x512x16384 (chunks of 1-2 tiles) the same.
 #define QG_CHUNK_BYTES (192u << 10)
 
-// Rows of A that share an L1 set when rows are lda bytes apart: an L1 way is 4 KiB on every
-// x86 core we run on (32 KiB 8-way, 48 KiB 12-way: 64 sets of 64 bytes), so a row stride that
-// is a multiple of 4 KiB puts the k-th bytes of all the tile's rows in one set. Past 8 rows of
-// 12 ways the broadcasts of a 14-row tile evict each other (and the B panel's lines): 64x4096x4096
-// ran 576-581 GOP/s with lda = 4096 against 689-692 with lda = 4160, 196x1024x4096 409-471 against
+// A row stride that crowds an L1 set (qn_rows_per_l1_set): past 8 rows of 12 ways the
+// broadcasts of a 14-row tile evict each other (and the B panel's lines): 64x4096x4096 ran
+// 576-581 GOP/s with lda = 4096 against 689-692 with lda = 4160, 196x1024x4096 409-471 against
 // 638-732, 64x2048x8192 368-375 against 534-541 (Zen 5, 1 thread, alternating medians); lda =
 // 2048 (7 rows a set) and 1024 ran the same either way.
-#define QG_L1_WAY 4096u
 #define QG_ACOPY_WHOLE (4u << 20)
 #define QG_ROWS_PER_SET_MAX 8
-static size_t rows_per_set(size_t lda, size_t rows) {
-    unsigned char n[QG_L1_WAY / 64] = {0};
-    size_t most = 0;
-    for (size_t i = 0; i < rows; i++) {
-        const size_t line = i * lda / 64;
-        if (i && line == (i - 1) * lda / 64) continue;  // rows sharing a line share its way
-        const size_t c = ++n[line % (QG_L1_WAY / 64)];
-        if (c > most) most = c;
-    }
-    return most;
-}
 
 // The row stride a copy of A gets when its own stride crowds an L1 set (0: no copy): the first
 // whole number of lines from K up that does not (K = 4000 gets 4032, K = 4096 gets 4160).
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
-    if (!cfg->multi_tile || M <= 1 || np < 2 || rows_per_set(lda, rows) <= QG_ROWS_PER_SET_MAX) return 0;
+    if (!cfg->multi_tile || M <= 1 || np < 2 || qn_rows_per_l1_set(lda, rows) <= QG_ROWS_PER_SET_MAX) return 0;
     size_t ldp = QN_DIV_UP(K, 64) * 64;
-    while (rows_per_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
+    while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
     return ldp;
 }
 

@@ -106,23 +106,24 @@ static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
 // full 14 x 32 on zero padding. A 4x4 map at batch 1 is M = 16 = 14 + 2 rows (17 row-passes
 // instead of 28); a 12-channel projection is one half (half the FMAs).
 static inline __attribute__((always_inline)) void tile(const size_t R, const size_t NV, size_t mr, size_t nr, size_t kc,
-                                                       const float *a, const float *b, size_t ldb, float *c,
-                                                       size_t ldc, const struct qn_f32_gemm_params *p) {
+                                                       const float *a, size_t ars, size_t aks, const float *b,
+                                                       size_t ldb, float *c, size_t ldc,
+                                                       const struct qn_f32_gemm_params *p) {
     __m512 acc0[14], acc1[14];
 #pragma GCC unroll 14
     for (size_t i = 0; i < R; i++) acc0[i] = _mm512_setzero_ps(), acc1[i] = _mm512_setzero_ps();
     for (size_t k = 0; k < kc; k++) {
         // The A panel streams from L2: fetch ~8 k-steps (448 bytes) ahead.
-        _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
+        if (aks == 14) _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
         const __m512 b0 = _mm512_load_ps(b);
         const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i]);
+            const __m512 ai = _mm512_set1_ps(a[i * ars]);
             acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
             if (NV == 2) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
         }
-        a += 14;
+        a += aks;
         b += ldb;
     }
     // Full-width tiles with nothing to apply but C = acc or C += acc (a product in one KC
@@ -158,14 +159,15 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
 }
 
 static inline __attribute__((always_inline)) void tile_rows(const size_t NV, size_t mr, size_t nr, size_t kc,
-                                                            const float *a, const float *b, size_t ldb, float *c,
-                                                            size_t ldc, const struct qn_f32_gemm_params *p) {
+                                                            const float *a, size_t ars, size_t aks, const float *b,
+                                                            size_t ldb, float *c, size_t ldc,
+                                                            const struct qn_f32_gemm_params *p) {
     if (mr <= 4)
-        tile(4, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+        tile(4, NV, mr, nr, kc, a, ars, aks, b, ldb, c, ldc, p);
     else if (mr <= 8)
-        tile(8, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+        tile(8, NV, mr, nr, kc, a, ars, aks, b, ldb, c, ldc, p);
     else
-        tile(14, NV, mr, nr, kc, a, b, ldb, c, ldc, p);
+        tile(14, NV, mr, nr, kc, a, ars, aks, b, ldb, c, ldc, p);
 }
 
 void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
@@ -181,9 +183,21 @@ void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const fl
             __builtin_prefetch(c + i * ldc + 31, 1, 3);
         }
     if (nr <= 16)
-        tile_rows(1, mr, nr, kc, a, b, ldb, c, ldc, p);
+        tile_rows(1, mr, nr, kc, a, 1, 14, b, ldb, c, ldc, p);
     else
-        tile_rows(2, mr, nr, kc, a, b, ldb, c, ldc, p);
+        tile_rows(2, mr, nr, kc, a, 1, 14, b, ldb, c, ldc, p);
+}
+
+// The same with A read in place, A(i, k) = a[i * lda + k]; mr == 14 (the 4- and 8-row forms
+// would read rows past mr, which a packed panel pads with zeros and A does not have).
+void qn_f32_gemm_ukernel_14x32_lda__avx512(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                           const float *b, size_t ldb, float *c, size_t ldc,
+                                           const struct qn_f32_gemm_params *p) {
+    QN_ASSERT(mr == 14);
+    if (nr <= 16)
+        tile_rows(1, mr, nr, kc, a, lda, 1, b, ldb, c, ldc, p);
+    else
+        tile_rows(2, mr, nr, kc, a, lda, 1, b, ldb, c, ldc, p);
 }
 
 // --- 4 x 32 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---

@@ -44,6 +44,14 @@ typedef void (*qn_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const fl
                                        const float *b, size_t ldb, float *c, size_t ldc,
                                        const struct qn_f32_gemm_params *p);
 
+// The packed micro-kernel with A read in place, A(i, k) = a[i * lda + k] (no A panel), full
+// tiles only (mr == MR: an edge tile's kernel reads 4, 8 or MR rows): for a product whose rows
+// fit one MC block and whose K one KC block, packing A costs more than the strided reads (a
+// batch-1 1x1 convolution).
+typedef void (*qn_f32_gemm_ukernel_lda_fn)(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                           const float *b, size_t ldb, float *c, size_t ldc,
+                                           const struct qn_f32_gemm_params *p);
+
 // Small-M kernel: mr <= 4 rows of A read in place, A(i, k) = a[i * a_rs + k * a_ks];
 // B as in the packed kernel (ldb floats between consecutive k), nr <= the ISA's NR.
 typedef void (*qn_f32_gemm_small_fn)(size_t mr, size_t nr, size_t kc, const float *a,
@@ -105,6 +113,9 @@ void qn_f32_gemm_dot_ukernel_4x4__avx2(size_t mr, size_t nr, size_t kc, const fl
 void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                        const float *b, size_t ldb, float *c, size_t ldc,
                                        const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_ukernel_14x32_lda__avx512(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                           const float *b, size_t ldb, float *c, size_t ldc,
+                                           const struct qn_f32_gemm_params *p);
 void qn_f32_gemm_small_ukernel_4x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                             size_t a_rs, size_t a_ks, const float *b,
                                             size_t ldb, float *c, size_t ldc,
