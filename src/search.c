@@ -1125,10 +1125,14 @@ static enum qn_status sweep_latencies(struct srch *S, struct qn_error *e) {
     for (int i = 0; i < r->n && !st;) {
         int nb = 0;
         for (; i < r->n && nb < SWEEP_BATCH && !st; i++) {
-            const struct qn_search_point *pt = &r->pts[i];
+            struct qn_search_point *pt = &r->pts[i];
             key_of(S, &pt->g, &pt->p, keys[nb], sizeof(keys[nb]) - 8);
             strcat(keys[nb], "#sweep");
-            if (!isnan(lat_find(S, keys[nb]))) continue;  // in the table already (a replay)
+            const double known = lat_find(S, keys[nb]);  // in the table already (a replay)
+            if (!isnan(known)) {
+                pt->latency_ms = known;
+                continue;
+            }
             memset(&q[nb], 0, sizeof(q[nb]));
             st = qn_qnet_build(&q[nb], &S->net, &pt->g, &pt->p, &S->train, &qc, e);
             if (!st) idx[nb++] = i;
@@ -1137,15 +1141,9 @@ static enum qn_status sweep_latencies(struct srch *S, struct qn_error *e) {
         if (!st && nb) time_rounds(S, q, nb, t, SWEEP_ROUNDS, SWEEP_GAP_S);
         for (int k = 0; k < nb; k++) {
             if (!st && lat_add(S, keys[k], t[k])) st = qn_fail(e, QN_ERR_NOMEM, "out of memory");
+            if (!st) r->pts[idx[k]].latency_ms = t[k];
             qn_qnet_free(&q[k]);
         }
-    }
-    for (int i = 0; i < r->n && !st; i++) {
-        char key[1024];
-        key_of(S, &r->pts[i].g, &r->pts[i].p, key, sizeof(key) - 8);
-        strcat(key, "#sweep");
-        const double v = lat_find(S, key);
-        if (!isnan(v)) r->pts[i].latency_ms = v;
     }
     free(keys), free(q);
     return st;
