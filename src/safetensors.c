@@ -82,6 +82,7 @@ enum qn_status qn_st_parse(const void *buf, size_t len, const char *what, bool c
     memcpy(st->blob, data, data_len);
     st->blob_bytes = data_len;
 
+    int seen_meta = 0;
     for (cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string ? it->string : "";
         if (strcmp(name, "__metadata__") == 0) {
@@ -89,8 +90,22 @@ enum qn_status qn_st_parse(const void *buf, size_t len, const char *what, bool c
                 status = qn_fail(e, QN_ERR_FORMAT, "%s: __metadata__ is not an object", what);
                 goto out;
             }
+            // one object (cJSON keeps duplicate keys: a second one would be appended to
+            // arrays sized for the first), and each key once
+            if (seen_meta++) {
+                status = qn_fail(e, QN_ERR_FORMAT, "%s: __metadata__ appears twice", what);
+                goto out;
+            }
             size_t nm = 0;
-            for (cJSON *m = it->child; m; m = m->next) nm++;
+            for (cJSON *m = it->child; m; m = m->next) {
+                nm++;
+                for (cJSON *m2 = it->child; m2 != m; m2 = m2->next)
+                    if (m->string && m2->string && strcmp(m->string, m2->string) == 0) {
+                        status = qn_fail(e, QN_ERR_FORMAT, "%s: __metadata__ key '%s' appears twice", what,
+                                         m->string);
+                        goto out;
+                    }
+            }
             char **k = realloc(st->meta_keys, (nm + 1) * sizeof(char *));
             if (k) st->meta_keys = k;
             char **v = realloc(st->meta_values, (nm + 1) * sizeof(char *));
@@ -333,8 +348,9 @@ enum qn_status qn_write_atomic(const char *path, const void *const *parts, const
             p += w, left -= (size_t)w;
         }
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int err = errno;
+    const int synced = fsync(fd), sync_err = errno;
+    if (close(fd) != 0 || synced != 0) {
+        int err = synced != 0 ? sync_err : errno;
         unlink(tmp);
         return qn_fail(e, QN_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
     }

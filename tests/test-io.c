@@ -196,6 +196,10 @@ static void st_rejects_hostile(void) {
         {"{\"a\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[2,6]},"
          "\"b\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 6, "multiple"},
         {"{\"__metadata__\":{\"k\":3}}", 0, "not a string"},
+        // a second object used to be appended past arrays sized for the first (heap overflow)
+        {"{\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"},\"__metadata__\":{\"x\":\"y\"}}", 0,
+         "__metadata__ appears twice"},
+        {"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, "key 'a' appears twice"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
          "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, "twice"},
     };
