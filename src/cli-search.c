@@ -44,6 +44,16 @@ static bool parse_bits(const char *v, struct qn_search_cfg *c) {
     return c->n_bits >= 1;
 }
 
+// A figure with 3 decimals, or "-" where the run had too few points for it (NAN).
+struct tau_str {
+    char s[16];
+};
+static struct tau_str tau3(double v) {
+    struct tau_str t = {"-"};
+    if (isfinite(v)) snprintf(t.s, sizeof(t.s), "%.3f", v);
+    return t;
+}
+
 int qn_cmd_search(int argc, char **argv) {
     struct qn_search_cfg c;
     qn_search_cfg_default(&c);
@@ -131,13 +141,14 @@ int qn_cmd_search(int argc, char **argv) {
         printf("no front point reaches the INT8 baseline's test accuracy\n");
     }
     printf("predictors, Kendall tau on held-out configurations (search-proposed n=%d / 5-fold CV on random samples "
-           "n=%d): accuracy MLP %.3f / %.3f, latency MLP %.3f / %.3f (%.3f fitted and scored on first timings); "
-           "latency LUT %.3f (n=%d)\n",
-           r.acc_mlp.n, r.acc_mlp_cv.n, r.acc_mlp.kendall_tau, r.acc_mlp_cv.kendall_tau, r.lat_mlp.kendall_tau,
-           r.lat_mlp_cv.kendall_tau, r.lat_mlp_cv_first.kendall_tau, r.lut_tau, r.n);
+           "n=%d): accuracy MLP %s / %s, latency MLP %s / %s (%s fitted and scored on first timings); "
+           "latency LUT %s (n=%d)\n",
+           r.acc_mlp.n, r.acc_mlp_cv.n, tau3(r.acc_mlp.kendall_tau).s, tau3(r.acc_mlp_cv.kendall_tau).s,
+           tau3(r.lat_mlp.kendall_tau).s, tau3(r.lat_mlp_cv.kendall_tau).s, tau3(r.lat_mlp_cv_first.kendall_tau).s,
+           tau3(r.lut_tau).s, r.n);
     printf("the validation measurement's own Kendall tau against accuracy on new images (split halves, "
-           "Spearman-Brown): %.3f / %.3f\n",
-           r.acc_noise.tau_true, r.acc_noise_cv.tau_true);
+           "Spearman-Brown): %s / %s\n",
+           tau3(r.acc_noise.tau_true).s, tau3(r.acc_noise_cv.tau_true).s);
     if (r.n_front) printf("model:  %s/best.qnas (the best point, standalone: qnas run %s/best.qnas)\n", c.out, c.out);
     printf("report: %s/report.md (front: %s/pareto.csv, plot: %s/pareto.svg)\n", c.out, c.out, c.out);
     qn_search_result_free(&r);

@@ -995,9 +995,14 @@ static void md_reproduce(FILE *f, const struct rep *c) {
             else fprintf(f, "%sf", i ? "," : "");
         }
     }
-    fprintf(f, " --latency-threads %d", r->latency_threads);
-    if (g->latency_budget_ms > 0) fprintf(f, " --latency-budget %g", g->latency_budget_ms);
-    if (g->size_budget_kb > 0) fprintf(f, " --size-budget %g", g->size_budget_kb);
+    fprintf(f, " --latency-threads %d --latency-reps %d --val-images %d --test-images %d --bn-images %d "
+               "--calib-images %d --max-front %d",
+            r->latency_threads, g->latency_reps, g->val_images, g->test_images, g->bn_images, g->calib_images,
+            g->max_front);
+    // budgets in full: the search compares them exactly (a %g budget would be another search)
+    if (g->latency_budget_ms > 0) fprintf(f, " --latency-budget %.17g", g->latency_budget_ms);
+    if (g->size_budget_kb > 0) fprintf(f, " --size-budget %.17g", g->size_budget_kb);
+    if (g->latency_table) fputs(" --latency-table ", f), sh_word(f, g->latency_table);
     fputs(" --out ", f);
     sh_word(f, g->out ? g->out : "DIR");
     fputs("\n```\n", f);

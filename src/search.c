@@ -89,6 +89,7 @@ struct srch {
     double *lat_ms;
     uint32_t weights_crc;
     char lat_path[4096];       // where the latency table is read from and written to
+    char cache_path[4096];     // DIR/cache.txt
     // predictors, refitted per round, and their held-out record
     struct models m;
     struct heldout ho;
@@ -187,14 +188,19 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
     return st;
 }
 
-// half: the validation halves; NULL for a test-split line
-static void cache_write(struct srch *S, const char *key, double acc, double lat, const double *half) {
-    if (!S->cache_f) return;
+// half: the validation halves; NULL for a test-split line. A line that cannot be written (a
+// full disk) stops the search: --resume relies on the cache holding every measurement.
+static enum qn_status cache_write(struct srch *S, const char *key, double acc, double lat, const double *half,
+                                  struct qn_error *e) {
+    if (!S->cache_f) return QN_OK;
+    int n;
     if (!half)
-        fprintf(S->cache_f, "test %.17g %.17g %s\n", acc, lat, key);
+        n = fprintf(S->cache_f, "test %.17g %.17g %s\n", acc, lat, key);
     else
-        fprintf(S->cache_f, "val2 %.17g %.17g %.17g %.17g %s\n", acc, lat, half[0], half[1], key);
-    fflush(S->cache_f);
+        n = fprintf(S->cache_f, "val2 %.17g %.17g %.17g %.17g %s\n", acc, lat, half[0], half[1], key);
+    if (n < 0 || fflush(S->cache_f) != 0)
+        return qn_fail(e, QN_ERR_IO, "cannot write %s: %s", S->cache_path, strerror(errno));
+    return QN_OK;
 }
 
 static double lat_find(const struct srch *S, const char *key) {
@@ -363,10 +369,12 @@ static enum qn_status settings_check(const cJSON *now, const cJSON *old, const c
     cJSON_ArrayForEach(it, now) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(old, it->string);
         char a[128] = "?", b[128] = "?";
+        // numbers compared in full (cJSON writes doubles that read back exactly): "%g" kept 6
+        // digits, so --seed 1000004 resumed a --seed 1000000 folder
         if (cJSON_IsString(it)) snprintf(a, sizeof(a), "%s", it->valuestring);
-        else snprintf(a, sizeof(a), "%g", it->valuedouble);
+        else snprintf(a, sizeof(a), "%.17g", it->valuedouble);
         if (cJSON_IsString(o)) snprintf(b, sizeof(b), "%s", o->valuestring);
-        else if (cJSON_IsNumber(o)) snprintf(b, sizeof(b), "%g", o->valuedouble);
+        else if (cJSON_IsNumber(o)) snprintf(b, sizeof(b), "%.17g", o->valuedouble);
         if (strcmp(a, b))
             return qn_fail(e, QN_ERR_ARG, "%s is from another search: %s %s there, %s now (use another --out, or "
                                           "the same settings)", path, it->string, b, a);
@@ -506,7 +514,8 @@ static enum qn_status measure(struct srch *S, const struct qn_mb_genome *g, cons
             }
             if (lat_add(S, key, pt->latency_ms)) return qn_fail(e, QN_ERR_NOMEM, "out of memory");
         }
-        cache_write(S, key, pt->val_acc, pt->latency_ms, pt->val_half);
+        st = cache_write(S, key, pt->val_acc, pt->latency_ms, pt->val_half, e);
+        if (st) return st;
     }
     pt->measure_s = qn_now() - t0;
     S->done++;
@@ -526,7 +535,8 @@ static enum qn_status measure_test(struct srch *S, int i, struct qn_error *e) {
         enum qn_status st = subnet(S, &pt->g, &pt->p, e);
         if (st) return st;
         pt->test_acc = qn_qnet_accuracy(&S->q, &S->test, S->c->test_images);
-        cache_write(S, key, pt->test_acc, 0, NULL);
+        st = cache_write(S, key, pt->test_acc, 0, NULL, e);
+        if (st) return st;
     }
     S->done++;
     progress(S);
@@ -1085,9 +1095,8 @@ static enum qn_status front_of(struct srch *S, bool (*keep)(const struct srch *,
     int k = 0;
     for (int i = 0; i < n; i++)
         if (within_budget(c, &P[i]) && keep(S, &P[i])) objectives_of(c, &P[i], f + (size_t)k * m), sel[k++] = i;
-    int q = qn_pareto_nondominated(f, k, m, nd);
-    if (q < 0) q = 0;
-    q = qn_pareto_truncate(f, m, nd, q, cap);
+    int q = qn_pareto_nondominated(f, k, m, nd);  // < 0: out of memory
+    if (q >= 0) q = qn_pareto_truncate(f, m, nd, q, cap);
     for (int t = 0; t < q; t++) nd[t] = sel[nd[t]];
     if (q > 0) qn_sort_idx(nd, q, tmp, cmp_latency_ctx, P);
     free(sel), free(tmp), free(f);
@@ -1471,6 +1480,12 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     S->c = c, S->r = r, S->t0 = qn_now();
     r->cfg = *c, r->threads = qn_threads(), r->latency_threads = lat_threads(c), r->fp32_base = r->int8_base = r->best = -1;
     r->acc_noise = r->acc_noise_cv = (struct qn_acc_noise){0, NAN, NAN, NAN};
+    // figures a run may not reach (cross-validation needs 10 points, the search's held-out set
+    // an iteration) stay undefined, "-" and null in the reports, not a perfect-looking 0
+    const struct qn_pred_quality none = {0, NAN, NAN, NAN, NAN};
+    r->acc_mlp = r->acc_ridge = r->lat_mlp = r->lat_ridge = none;
+    r->acc_mlp_cv = r->acc_ridge_cv = r->lat_mlp_cv = r->lat_ridge_cv = none;
+    r->lat_mlp_cv_first = r->lat_ridge_cv_first = none;
     qn_qnet_cfg_default(&S->qcfg);
     S->qcfg.bn_images = c->bn_images, S->qcfg.calib_images = c->calib_images;
     struct qn_safetensors sf;
@@ -1518,13 +1533,14 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
         if (!st && c->resume) st = lat_table_load(S, S->lat_path, e);
     }
     if (!st) {
-        snprintf(path, sizeof(path), "%s/cache.txt", c->out);
-        if (c->resume) st = cache_load(S, path, e);
-        if (!st && !(S->cache_f = fopen(path, c->resume ? "a" : "w")))
-            st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        snprintf(S->cache_path, sizeof(S->cache_path), "%s/cache.txt", c->out);
+        if (c->resume) st = cache_load(S, S->cache_path, e);
+        if (!st && !(S->cache_f = fopen(S->cache_path, c->resume ? "a" : "w")))
+            st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", S->cache_path, strerror(errno));
     }
     if (!st) st = run(S, e);
-    if (S->cache_f) fclose(S->cache_f);
+    if (S->cache_f && fclose(S->cache_f) != 0 && !st)
+        st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", S->cache_path, strerror(errno));
     if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && S->done == 0)) && fresh) {
         // a fresh search refused by its settings (a budget nothing meets) or by its input (a
         // bad --latency-table, before anything is measured) leaves nothing behind

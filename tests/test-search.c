@@ -319,6 +319,10 @@ static void end_to_end(void) {
     // the latency models' cross-validation twice, over the same points as the accuracy's: on the
     // final latencies and on the first timings
     QT_CHECK(qt_quick() || r.acc_mlp_cv.n >= 10, "cross-validated over %d points", r.acc_mlp_cv.n);
+    // too few points for cross-validation (the sanitizer runs' 4 samples): undefined, not 0
+    QT_CHECK(r.acc_mlp_cv.n >= 10 || (isnan(r.acc_mlp_cv.kendall_tau) && isnan(r.lat_mlp_cv.kendall_tau) &&
+                                      isnan(r.lat_mlp_cv_first.mae)),
+             "no CV over %d points, yet tau %g", r.acc_mlp_cv.n, r.acc_mlp_cv.kendall_tau);
     QT_CHECK(r.lat_mlp_cv.n == r.acc_mlp_cv.n && r.lat_mlp_cv_first.n == r.acc_mlp_cv.n &&
                  r.lat_ridge_cv.n == r.acc_mlp_cv.n && r.lat_ridge_cv_first.n == r.acc_mlp_cv.n &&
                  (r.acc_mlp_cv.n == 0 || (!isnan(r.lat_mlp_cv.kendall_tau) && !isnan(r.lat_mlp_cv_first.kendall_tau))),
@@ -490,6 +494,27 @@ static void bad_arguments(void) {
     c.out = a;
     QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "another search") && strstr(e.msg, "seed"),
              "resume from another search: %s", e.msg);
+    {
+        // settings that differ past 6 digits are another search too ("%g" compared 1e+06 = 1e+06)
+        char sj[400], b[320];
+        snprintf(sj, sizeof(sj), "%s/a/search.json", g_dir);
+        char *txt = qt_slurp(sj, NULL);
+        cJSON *j = txt ? cJSON_Parse(txt) : NULL;
+        free(txt);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "seed", cJSON_CreateNumber(1000000));
+        char *out2 = j ? cJSON_Print(j) : NULL;
+        snprintf(b, sizeof(b), "%s/b", g_dir);
+        mkdir(b, 0755);
+        snprintf(sj, sizeof(sj), "%s/b/search.json", g_dir);
+        FILE *f = out2 ? fopen(sj, "w") : NULL;
+        QT_CHECK(f && fputs(out2, f) >= 0 && fclose(f) == 0, "cannot write %s", sj);
+        cJSON_Delete(j), free(out2);
+        small_cfg(&c, out);
+        c.out = b, c.resume = true, c.seed = 1000004;
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "another search") &&
+                     strstr(e.msg, "1000004"),
+                 "seed 1000004 resumed a seed 1000000 folder: %s", e.msg);
+    }
     // a latency table measured on another thread count
     char table[340];
     snprintf(table, sizeof(table), "%s/a/latency.json", g_dir);
