@@ -448,8 +448,7 @@ static void ours_record(struct row *r, const struct qb_runner *x) {
 
 // A 2-thread figure is only meaningful when the process held both cores: with another job on
 // one of them, every barrier waits for a time slice. Flags the row when any contender held
-// less than 1.6 cores (libgomp and OpenBLAS spin while waiting, so a thread that is scheduled
-// counts as a full core even when idle).
+// less than QB_MIN_SHARE_2T cores, or one that ran on one thread by design less than its core.
 static void share_check(struct row *r, const struct qb_runner *x, int nr) {
     if (r->threads <= 1) {
         // the thread clock misses work done on other threads (none expected at 1 thread)
@@ -469,7 +468,7 @@ static void share_check(struct row *r, const struct qb_runner *x, int nr) {
             lo = x[i].share_median;
         }
     }
-    if (lo < 1.6) note_add(r, "UNRELIABLE: held %.1f of 2 cores (machine busy)", lo);
+    if (lo < QB_MIN_SHARE_2T) note_add(r, "UNRELIABLE: held %.1f of 2 cores (machine busy)", lo);
     else if (lo1 < 0.9) note_add(r, "UNRELIABLE: held %.1f of its 1 core (machine busy)", lo1);
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -82,6 +83,10 @@ static inline void qb_settle(const struct qb_runner *r, int nr, int i, int threa
     }
 }
 
+// A 2-thread sample is trusted when the process held at least this many cores (libgomp and
+// OpenBLAS spin while waiting, so a scheduled thread counts as a full core even when idle).
+#define QB_MIN_SHARE_2T 1.6
+
 struct qb_plan {
     double budget_s;      // timed rounds of one row, all contenders together
     double sample_s;      // target length of one sample
@@ -94,6 +99,43 @@ static inline double qb_cpu_now(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Busy and total jiffies of the whole machine (/proc/stat's first line); false if unreadable.
+static inline bool qb_machine_jiffies(double *busy, double *total) {
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    const int got = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                               &v[5], &v[6], &v[7])
+                      : 0;
+    if (f) fclose(f);
+    if (got < 5) return false;
+    double t = 0;
+    for (int k = 0; k < 8; k++) t += (double)v[k];
+    *total = t, *busy = t - (double)v[3] - (double)v[4];  // idle and iowait
+    return true;
+}
+
+// Whether runner x keeps its calls on the calling thread (ours does below its threading
+// threshold): then a 2-thread row finds it holding one core by design, not because the machine
+// is busy. After every pool has gone quiet, calls for >= 0.1 s: the process's other threads
+// must take under a tenth of the calling thread's CPU time while the machine as a whole left
+// the other core idle (/proc/stat), so that a descheduled worker of a busy machine is not
+// mistaken for no worker. Unknown (no /proc/stat) counts as not solo.
+static inline bool qb_runs_solo(struct qb_runner *x) {
+    qb_sleep(0.02);  // libgomp's and OpenBLAS's spinning threads go quiet (qb_settle_s)
+    double b0, t0j, b1, t1j;
+    if (!qb_machine_jiffies(&b0, &t0j)) return false;
+    const double c0 = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID), p0 = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID), w0 = qn_now();
+    do
+        for (int k = 0; k < x->batch; k++) x->run(x->ctx);
+    while (qn_now() - w0 < 0.1);
+    const double dc = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0, dp = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID) - p0;
+    const double dw = qn_now() - w0;
+    if (!qb_machine_jiffies(&b1, &t1j) || t1j <= t0j || dc <= 0) return false;
+    const double cores_busy = (b1 - b0) / (t1j - t0j) * (double)sysconf(_SC_NPROCESSORS_ONLN);  // every process
+    const double ours = dp / dw;
+    return dp - dc < 0.1 * dc && cores_busy - ours < 0.5;
 }
 
 // Warms up every runner (one call, then one timed call), picks its batch, then runs rounds
@@ -123,17 +165,6 @@ static inline void qb_measure(struct qb_runner *r, int nr, const struct qb_plan 
         double b = p->sample_s / r[i].call_s;
         r[i].batch = b < 1 ? 1 : b > 100000 ? 100000 : (int)b;
         r[i].solo = false;
-        if (!one) {
-            // A contender may keep a small call on the calling thread (ours does below its
-            // threading threshold): then it holds one core by design, not because the machine
-            // is busy. After every pool has gone quiet, CPU time spent on other threads of the
-            // process during a sample of its calls tells which.
-            qb_sleep(2 * qb_settle_s(QB_POOL_GOMP));
-            const double c0 = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID), p0 = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID);
-            for (int k = 0; k < r[i].batch; k++) r[i].run(r[i].ctx);
-            const double dc = qb_cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0, dp = qb_cpu_now(CLOCK_PROCESS_CPUTIME_ID) - p0;
-            r[i].solo = dc > 0 && dp - dc < 0.1 * dc;
-        }
         qb_settle(r, nr, i, p->threads);
     }
     double round_s = 0;
@@ -169,8 +200,10 @@ static inline void qb_measure(struct qb_runner *r, int nr, const struct qb_plan 
             x->median_s = qb_median(x->samples, x->n);
             continue;
         }
-        // a solo contender's samples count when its thread held its core (the share can be
-        // above 1 with the previous contender's pool still spinning)
+        // A contender that held under QB_MIN_SHARE_2T cores: busy machine, or one thread by design; if
+        // the latter, its samples count when its thread held its core (the share can be above
+        // 1 with the previous contender's pool still spinning).
+        x->solo = x->n && x->share_median < QB_MIN_SHARE_2T && qb_runs_solo(x);
         double best = 0, keep[QB_MAX_REPS];
         for (int k = 0; k < x->n; k++)
             if (x->share[k] > best) best = x->share[k];
