@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nsga2.h"
 #include "search.h"
 
 static bool parse_objectives(const char *v, struct qn_search_cfg *c) {
@@ -65,7 +66,7 @@ int qn_cmd_search(int argc, char **argv) {
         long n;
         float x;
         struct { const char *name; int *dst; long lo, hi; } ints[] = {
-            {"--samples", &c.samples, 4, 100000}, {"--population", &c.population, 4, 100000},
+            {"--samples", &c.samples, 4, 100000}, {"--population", &c.population, 4, QN_NSGA2_CLI_MAX_POP},
             {"--generations", &c.generations, 1, 100000}, {"--iterations", &c.iterations, 0, 1000},
             {"--per-iteration", &c.per_iter, 1, 10000}, {"--val-images", &c.val_images, 10, 5000},
             {"--test-images", &c.test_images, 10, 10000}, {"--bn-images", &c.bn_images, 1, 55000},
