@@ -1,9 +1,11 @@
 // `qnas search` (src/search.c, search/qgenome.c): the joint genome, the latency LUT, and a
 // small end-to-end search on the committed supernet weights: outputs, the measured front,
 // agreement with a direct evaluation, exact replay from the latency table, --resume after an
-// interruption, and the argument errors.
+// interruption, and the argument errors (also through build/qnas).
 #include <dirent.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -19,7 +21,7 @@
 
 static const struct qn_mb_space *S;
 static const char *g_weights;
-static char g_dir[256];
+static char g_dir[256], g_qnas[4096];
 
 static bool policies_equal(const struct qn_mb_policy *a, const struct qn_mb_policy *b) {
     return a->n == b->n && !memcmp(a->l, b->l, sizeof(a->l[0]) * (size_t)a->n);
@@ -517,11 +519,55 @@ static void bad_arguments(void) {
     }
 }
 
+// --- the command line ---
+
+// Runs `[pre] qnas --threads 1 <args>` through sh, stderr into *err (free it); the exit status.
+static int qnas(const char *pre, const char *args, char **err) {
+    char *cmd, out[300], errf[300];
+    snprintf(out, sizeof(out), "%s/cli.out", g_dir);
+    snprintf(errf, sizeof(errf), "%s/cli.err", g_dir);
+    QN_ASSERT(asprintf(&cmd, "%s '%s' --threads 1 %s > '%s' 2> '%s'", pre ? pre : "", g_qnas, args, out, errf) > 0);
+    const int rc = system(cmd);
+    free(cmd);
+    *err = qt_slurp(errf, NULL);
+    if (!*err) *err = strdup("");
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A list option with an empty entry is refused, naming the option and the list.
+static void cli_list_with_empty_entry(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    const struct { const char *opt, *v; } bad[] = {{"--objectives", "acc,,latency"}, {"--objectives", "acc,latency,"},
+                                                    {"--objectives", ",acc,size"},  {"--objectives", ""},
+                                                    {"--bits", "8,,4"},             {"--bits", "4,8,"},
+                                                    {"--bits", ",8"},               {"--bits", ","}};
+    char out[300], args[1024], quoted[64];
+    snprintf(out, sizeof(out), "%s/cli-list", g_dir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(args, sizeof(args), "search --weights /nonexistent.safetensors --out '%s' %s '%s'", out, bad[i].opt,
+                 bad[i].v);
+        snprintf(quoted, sizeof(quoted), "'%s'", bad[i].v);
+        char *err;
+        const int rc = qnas(NULL, args, &err);
+        QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, bad[i].opt) && strstr(err, quoted) &&
+                     strstr(err, "empty entry"),
+                 "%s '%s': exit %d, %s", bad[i].opt, bad[i].v, rc, err);
+        free(err);
+    }
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
     qt_seed(99);
     g_weights = getenv("QNAS_TEST_WEIGHTS") ? getenv("QNAS_TEST_WEIGHTS") : "weights/mbconv-fmnist.safetensors";
+    // the qnas binary of this build tree: <build>/tests/test-search -> <build>/qnas
+    char self[4096];
+    snprintf(self, sizeof(self), "%s", argv[0]);
+    snprintf(g_qnas, sizeof(g_qnas), "%s/../qnas", dirname(self));
     snprintf(g_dir, sizeof(g_dir), "/tmp/qnas-test-search-XXXXXX");
     if (!mkdtemp(g_dir)) {
         printf("  fail  mkdtemp\nRESULT test-search pass=0 fail=1\n");
@@ -531,6 +577,7 @@ int main(int argc, char **argv) {
     QT_RUN(lut_basics);
     QT_RUN(end_to_end);
     QT_RUN(bad_arguments);
+    QT_RUN(cli_list_with_empty_entry);
     qt_rm_tree(g_dir);
     return qt_finish(argv[0]);
 }
