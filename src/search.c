@@ -128,6 +128,13 @@ static int lat_threads(const struct qn_search_cfg *c) { return c->latency_thread
 
 // --- cache and latency table ---
 
+// Latencies read back (--latency-table, DIR/latency.json, DIR/cache.txt) are finite and at most
+// this many ms. The slowest net of the space, the largest subnet in FP32 on the scalar reference
+// kernels, runs batch 1 in ~5 ms on one core (0.2 ms on AVX-512), so 10 s is no measurement of
+// these nets; and an absurd value (1e308) overflows the predictors' features later, far from the
+// file that held it.
+#define MAX_LATENCY_MS 1e4
+
 static enum qn_status cache_add(struct srch *S, const char *key, bool test, double acc, double lat,
                                 const double half[2]) {
     if (S->n_cache == S->cap_cache) {
@@ -176,7 +183,7 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
             off += off2;
         }
         if (!ok || !line[off] || (!v2 && strcmp(kind, "val") && strcmp(kind, "test")) || !(acc >= 0 && acc <= 1) ||
-            !(lat >= 0 && isfinite(lat)))
+            !(lat >= 0 && lat <= MAX_LATENCY_MS))
             st = qn_fail(e, QN_ERR_FORMAT, "%s: line %d is not a measurement", path, ln);
         else if (cache_add(S, line + off, kind[0] == 't', acc, lat, half))
             st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
@@ -244,7 +251,9 @@ static cJSON *read_json(const char *path, struct qn_error *e, enum qn_status *st
 
 // --latency-table: {"format": "qnas-latency-1", "space", "threads", "lut": {"<hex key>": ms},
 // ["lut2": {"<hex key>": ms},] "configs": {"<genome>|<policy>": ms}}: "lut" the LUT's first
-// pass, "lut2" its second. Latencies found there are not measured again.
+// pass, "lut2" its second. Latencies found there are not measured again. Every entry is checked
+// (finite, at most MAX_LATENCY_MS; a configuration's > 0, a layer's >= 0: a layer's median can
+// read 0 on a coarse clock, and the search writes what it measured).
 static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn_error *e) {
     enum qn_status st;
     cJSON *j = read_json(path, e, &st);
@@ -268,16 +277,19 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
         cJSON_ArrayForEach(it, tab) {
             char *end;
             unsigned long long k = strtoull(it->string, &end, 16);
-            if (*end || !cJSON_IsNumber(it) || !(it->valuedouble >= 0 && isfinite(it->valuedouble))) {
-                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s'", path, it->string);
+            if (*end || !*it->string || !cJSON_IsNumber(it) ||
+                !(it->valuedouble >= 0 && it->valuedouble <= MAX_LATENCY_MS)) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s' in '%s' (a hex layer key and a latency of "
+                                               "0..%g ms)", path, it->string, pass ? "lut2" : "lut", MAX_LATENCY_MS);
                 break;
             }
             if ((st = qn_lut_set(&S->lut_pass[pass], k, it->valuedouble))) break;
         }
     }
     if (!st) cJSON_ArrayForEach(it, cf) {
-            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && isfinite(it->valuedouble))) {
-                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s'", path, it->string);
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= MAX_LATENCY_MS)) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s' in 'configs' (expects > 0 and at most %g ms)",
+                             path, it->string, MAX_LATENCY_MS);
                 break;
             }
             if (isnan(lat_find(S, it->string)) && (st = lat_add(S, it->string, it->valuedouble))) break;

@@ -500,8 +500,10 @@ static void bad_arguments(void) {
     c.latency_threads = 2;
     QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "--latency-threads 1"),
              "latency table of another thread count: %s", e.msg);
-    // a table whose second LUT pass is not an object, or holds a bad entry
-    const char *bad[] = {"[1, 2]", "{\"00ff\": -1}", "{\"xyz\": 0.1}"};
+    // a table whose second LUT pass is not an object, or holds a bad entry (not finite, or no
+    // latency of these nets: above 1e4 ms)
+    const char *bad[] = {"[1, 2]", "{\"00ff\": -1}", "{\"xyz\": 0.1}", "{\"00ff\": 1e308}", "{\"00ff\": 1e999}",
+                         "{\"00ff\": 20000}", "{\"\": 0.1}"};
     snprintf(table, sizeof(table), "%s/bad-latency.json", g_dir);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         FILE *f = fopen(table, "w");
@@ -514,6 +516,23 @@ static void bad_arguments(void) {
         QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_FORMAT && strstr(e.msg, "bad-latency.json") &&
                      (strstr(e.msg, "lut2") || strstr(e.msg, "bad LUT entry")),
                  "latency table with lut2 %s: %s", bad[i], e.msg);
+        struct stat sb;
+        QT_CHECK(stat(out, &sb) != 0, "a search refused for its latency table left %s behind", out);
+    }
+    // and a configuration's latency: > 0, finite, at most 1e4 ms; the message names the file
+    // and the key
+    const char *bad_cfg[] = {"1e308", "0", "20000", "\"1\""};
+    for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
+        FILE *f = fopen(table, "w");
+        if (!f) continue;
+        fprintf(f, "{\"format\": \"qnas-latency-1\", \"space\": \"%s\", \"threads\": 1, \"lut\": {}, "
+                   "\"configs\": {\"max|int8\": 0.1, \"min|int4\": %s}}", S->name, bad_cfg[i]);
+        fclose(f);
+        small_cfg(&c, out);
+        c.latency_table = table;
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_FORMAT && strstr(e.msg, "bad-latency.json") &&
+                     strstr(e.msg, "'min|int4'"),
+                 "latency table with a configuration at %s: %s", bad_cfg[i], e.msg);
         struct stat sb;
         QT_CHECK(stat(out, &sb) != 0, "a search refused for its latency table left %s behind", out);
     }
