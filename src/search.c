@@ -1,6 +1,7 @@
 // `qnas search`: the pipeline of search.h. Reports are written by search-report.c.
 #include "search.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -384,6 +385,16 @@ static enum qn_status settings_check(const cJSON *now, const cJSON *old, const c
                                           "the same settings)", path, it->string, b, a);
     }
     return QN_OK;
+}
+
+// A directory with no entries (false when it cannot be read).
+static bool dir_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool empty = true;
+    for (struct dirent *de; empty && (de = readdir(d));) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
 }
 
 static uint32_t file_crc(const char *path) {
@@ -1319,6 +1330,46 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
 
 // --- the pipeline ---
 
+// path without trailing slashes equals dir without trailing slashes
+static bool same_dir(const char *path, size_t n, const char *dir) {
+    size_t m = strlen(dir);
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (m > 1 && dir[m - 1] == '/') m--;
+    return n == m && !strncmp(path, dir, n);
+}
+
+// --latency-table names a file the search reads when it exists and writes (atomically: a
+// temporary file beside it, renamed) once the LUT is timed and at the end: a directory, an
+// unreadable file or a folder it cannot be created in is refused here, before any work, rather
+// than after the LUT. Its folder may be the --out folder, made before the table is written.
+static enum qn_status check_table_path(const char *path, const char *out, struct qn_error *e) {
+    const size_t n = strlen(path);
+    struct stat sb;
+    if (!n) return qn_fail(e, QN_ERR_ARG, "--latency-table expects a file name, got ''");
+    const bool exists = stat(path, &sb) == 0;
+    const int err = exists ? 0 : errno;
+    if (path[n - 1] == '/' || (exists && S_ISDIR(sb.st_mode)) || same_dir(path, n, out))
+        return qn_fail(e, QN_ERR_ARG, "--latency-table '%s' is a directory, not a file", path);
+    if (!exists && err != ENOENT) return qn_fail(e, QN_ERR_IO, "--latency-table %s: %s", path, strerror(err));
+    if (exists && !S_ISREG(sb.st_mode)) return qn_fail(e, QN_ERR_ARG, "--latency-table %s is not a regular file", path);
+    if (exists && access(path, R_OK) != 0)
+        return qn_fail(e, QN_ERR_IO, "--latency-table %s: cannot read it: %s", path, strerror(errno));
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const size_t dn = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (dn >= sizeof(dir)) return qn_fail(e, QN_ERR_ARG, "--latency-table %s: path too long", path);
+    if (dn) memcpy(dir, path, dn), dir[dn] = 0;
+    else strcpy(dir, ".");
+    if (same_dir(dir, strlen(dir), out)) return QN_OK;
+    if (stat(dir, &sb) != 0)
+        return qn_fail(e, QN_ERR_ARG, "--latency-table %s cannot be created: %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return qn_fail(e, QN_ERR_ARG, "--latency-table %s cannot be created: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return qn_fail(e, QN_ERR_IO, "--latency-table %s cannot be written: %s: %s", path, dir, strerror(errno));
+    return QN_OK;
+}
+
 static enum qn_status check_cfg(const struct qn_search_cfg *c, struct qn_error *e) {
     if (!c->weights || !c->out) return qn_fail(e, QN_ERR_ARG, "--weights and --out are required");
     if (c->samples < 4 || c->population < 4 || c->generations < 1 || c->iterations < 0 || c->per_iter < 1)
@@ -1333,7 +1384,7 @@ static enum qn_status check_cfg(const struct qn_search_cfg *c, struct qn_error *
     if (c->val_images < 10 || c->test_images < 10 || c->bn_images < 1 || c->calib_images < 1 || c->latency_reps < 3 ||
         c->max_front < 1)
         return qn_fail(e, QN_ERR_ARG, "bad measurement settings (images >= 10, latency reps >= 3)");
-    return QN_OK;
+    return c->latency_table ? check_table_path(c->latency_table, c->out, e) : QN_OK;
 }
 
 static enum qn_status run(struct srch *S, struct qn_error *e) {
@@ -1499,15 +1550,23 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
         S->weights_crc = file_crc(c->weights);
         st = qn_qgenome_init(&S->qg, sp, c->bits, c->n_bits, e);
     }
+    // --latency-table, read before the data and the folder, so a bad one is refused at once
+    if (!st && c->latency_table) st = lat_table_load(S, c->latency_table, e);
     struct qn_dataset *sets[] = {&S->train, &S->val, &S->test};
     const enum qn_split splits[] = {QN_SPLIT_TRAIN, QN_SPLIT_VAL, QN_SPLIT_TEST};
     for (int k = 0; k < 3 && !st; k++)
         st = qn_dataset_load_fit(c->data, splits[k], S->net.space->in_h, S->net.space->in_w, S->net.space->n_classes,
                                  sets[k], e);
     char path[4096];
-    bool fresh = false;  // no earlier search in the folder
-    if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)
-        st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
+    // fresh: the folder is new or was empty, or holds no search and this is not --resume (a
+    // fresh search overwrites its files there anyway): a failure removes the search's files, and
+    // the folder when that leaves it empty. A folder with a search in it is never touched.
+    bool fresh = false;
+    if (!st) {
+        if (mkdir(c->out, 0777) == 0) fresh = true;
+        else if (errno == EEXIST) fresh = dir_empty(c->out);
+        else st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
+    }
     // resume: same settings, cached measurements; a fresh search refuses a folder holding one
     cJSON *now = st ? NULL : settings_json(S);
     if (!st) {
@@ -1517,17 +1576,16 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
             st = qn_fail(e, QN_ERR_ARG, "%s already holds a search (%s): add --resume to continue it, or choose "
                                         "another --out", c->out, path);
         if (!st && old) st = settings_check(now, old, path, e);
-        fresh = !st && !old;
+        fresh |= !st && !old && !c->resume;
         cJSON_Delete(old);
         if (!st) st = write_json(path, now, e);
     }
     cJSON_Delete(now);
-    // latencies: --latency-table, else DIR/latency.json (read back on --resume, so a resumed
-    // search sees the LUT and the latencies the interrupted one measured)
+    // latencies: --latency-table (read above), then DIR/latency.json (read back on --resume, so
+    // a resumed search sees the LUT and the latencies the interrupted one measured)
     if (!st) {
         snprintf(S->lat_path, sizeof(S->lat_path), "%s/latency.json", c->out);
-        if (c->latency_table) st = lat_table_load(S, c->latency_table, e);
-        if (!st && c->resume) st = lat_table_load(S, S->lat_path, e);
+        if (c->resume) st = lat_table_load(S, S->lat_path, e);
     }
     if (!st) {
         snprintf(path, sizeof(path), "%s/cache.txt", c->out);
@@ -1537,10 +1595,12 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     }
     if (!st) st = run(S, e);
     if (S->cache_f) fclose(S->cache_f);
-    if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && S->done == 0)) && fresh) {
-        // a fresh search refused by its settings (a budget nothing meets) or by its input (a
-        // bad --latency-table, before anything is measured) leaves nothing behind
-        const char *made[] = {"search.json", "cache.txt", "latency.json"};
+    if (st && fresh) {
+        // a fresh search that fails (settings refused, a budget nothing meets, a bad input, an
+        // unwritable file) leaves nothing behind, so running it again needs no --resume; a
+        // --latency-table outside the folder keeps what was timed
+        const char *made[] = {"search.json", "cache.txt", "latency.json", "best.qnas", "evaluated.csv", "predictors.json",
+                              "pareto.csv", "pareto.json", "pareto.svg", "report.md", "summary.json"};
         for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
             snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);
             remove(path);

@@ -125,7 +125,9 @@ struct qn_search_result {
 };
 
 // Runs the search and writes DIR. QN_ERR_ARG (e filled) for bad settings, QN_ERR_FORMAT /
-// QN_ERR_IO for bad files; r is filled on success (free with qn_search_result_free).
+// QN_ERR_IO for bad files; r is filled on success (free with qn_search_result_free). On any
+// failure of a fresh search (DIR new, empty, or without a search and no resume) the files it
+// wrote in DIR are removed, and DIR when that leaves it empty.
 enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_result *r, struct qn_error *e);
 void qn_search_result_free(struct qn_search_result *r);
 

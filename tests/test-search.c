@@ -1,7 +1,8 @@
 // `qnas search` (src/search.c, search/qgenome.c): the joint genome, the latency LUT, and a
 // small end-to-end search on the committed supernet weights: outputs, the measured front,
 // agreement with a direct evaluation, exact replay from the latency table, --resume after an
-// interruption, and the argument errors (also through build/qnas).
+// interruption, and the argument errors (also through build/qnas: one message, exit 2, and a
+// fresh folder removed on any failure).
 #include <dirent.h>
 #include <libgen.h>
 #include <sys/stat.h>
@@ -536,6 +537,51 @@ static void bad_arguments(void) {
         struct stat sb;
         QT_CHECK(stat(out, &sb) != 0, "a search refused for its latency table left %s behind", out);
     }
+    // --latency-table is checked before any work (here before the weights are read): a
+    // directory, a file in a folder that does not exist, the --out folder itself
+    char nodir[340];
+    snprintf(nodir, sizeof(nodir), "%s/no-such-folder/latency.json", g_dir);
+    const char *tables[] = {g_dir, nodir, out};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        small_cfg(&c, out);
+        c.weights = "/nonexistent.safetensors";
+        c.latency_table = tables[i];
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "--latency-table") &&
+                     strstr(e.msg, tables[i]) && !strstr(e.msg, "nonexistent.safetensors"),
+                 "latency table %s: %s", tables[i], e.msg);
+        struct stat sb;
+        QT_CHECK(stat(out, &sb) != 0, "latency table %s: %s made", tables[i], out);
+    }
+    // a failing search never touches a folder holding a search (the --resume above) and, in a
+    // folder with other files, removes only its own
+    {
+        char p[400];
+        snprintf(p, sizeof(p), "%s/a/search.json", g_dir);
+        struct stat sb;
+        QT_CHECK(stat(p, &sb) == 0, "the refused --resume removed %s", p);
+        char other[300];
+        snprintf(other, sizeof(other), "%s/other", g_dir);
+        mkdir(other, 0777);
+        snprintf(p, sizeof(p), "%s/notes.txt", other);
+        FILE *f = fopen(p, "w");
+        if (f) fputs("mine\n", f), fclose(f);
+        small_cfg(&c, other);
+        c.size_budget_kb = 1;
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG, "size budget: %s", e.msg);
+        QT_CHECK(stat(p, &sb) == 0, "the failed search removed %s", p);
+        snprintf(p, sizeof(p), "%s/search.json", other);
+        QT_CHECK(stat(p, &sb) != 0, "the failed search left %s", p);
+    }
+}
+
+static bool copy_file(const char *from, const char *to) {
+    size_t n = 0;
+    char *b = qt_slurp(from, &n);
+    FILE *f = b ? fopen(to, "wb") : NULL;
+    bool ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok &= fclose(f) == 0;
+    free(b);
+    return ok;
 }
 
 // --- the command line ---
@@ -578,6 +624,47 @@ static void cli_list_with_empty_entry(void) {
     }
 }
 
+// A fresh search folder is removed on any failure: a --latency-table refused at once, and an
+// IO error at the very end (a file size limit: writes past 100 KB fail with EFBIG, so
+// predictors.json or best.qnas cannot be written after everything was measured).
+static void cli_fresh_folder_removed_on_failure(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[300], table[300], path[400], args[2048];
+    snprintf(out, sizeof(out), "%s/cli-fresh", g_dir);
+    snprintf(table, sizeof(table), "%s/cli-latency.json", g_dir);
+    snprintf(path, sizeof(path), "%s/latency.json", g_dir);
+    copy_file(path, table);  // end_to_end's LUT: nothing timed but the few new configurations
+    const char *small = "--samples 4 --population 4 --generations 1 --iterations 0 --per-iteration 1 "
+                        "--val-images 20 --test-images 20 --bn-images 20 --calib-images 20 --latency-reps 3 "
+                        "--max-front 2 --quiet";
+    snprintf(path, sizeof(path), "%s/no-such-folder/latency.json", g_dir);
+    const char *tables[] = {g_dir, path};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        snprintf(args, sizeof(args), "search --weights '%s' --out '%s' %s --latency-table '%s'", g_weights, out, small,
+                 tables[i]);
+        char *err;
+        const double t0 = qn_now();
+        const int rc = qnas(NULL, args, &err);
+        struct stat sb;
+        QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, "--latency-table") && stat(out, &sb) != 0,
+                 "--latency-table %s: exit %d, %s left: %d, %s", tables[i], rc, out, stat(out, &sb) == 0, err);
+        QT_CHECK(qn_now() - t0 < 2, "--latency-table %s refused after %.1f s", tables[i], qn_now() - t0);
+        free(err);
+    }
+    snprintf(args, sizeof(args), "search --weights '%s' --out '%s' %s --latency-table '%s'", g_weights, out, small,
+             table);
+    char *err;
+    const int rc = qnas("trap '' XFSZ; ulimit -f 200;", args, &err);
+    struct stat sb;
+    QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, "File too large") && stat(out, &sb) != 0,
+             "a write failing at the end: exit %d, %s left: %d, %s", rc, out, stat(out, &sb) == 0, err);
+    QT_CHECK(stat(table, &sb) == 0 && sb.st_size > 0, "the latency table outside the folder is kept");
+    free(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -597,6 +684,7 @@ int main(int argc, char **argv) {
     QT_RUN(end_to_end);
     QT_RUN(bad_arguments);
     QT_RUN(cli_list_with_empty_entry);
+    QT_RUN(cli_fresh_folder_removed_on_failure);
     qt_rm_tree(g_dir);
     return qt_finish(argv[0]);
 }
