@@ -125,6 +125,7 @@ int qn_cmd_search(int argc, char **argv) {
         fprintf(stderr, "qnas search: %s\n", e.msg);
         return 2;
     }
+    if (r.quant_skipped) fprintf(stderr, "qnas search: note: quantization-only search skipped: %s\n", r.quant_skipped);
     const struct qn_search_point *i8 = &r.pts[r.int8_base];
     printf("qnas search: %d configurations measured, %lld candidates predicted (%.0f / s), %.0f s\n", r.n,
            r.cand_evaluated, r.cand_seconds > 0 ? r.cand_evaluated / r.cand_seconds : 0.0, r.seconds);

@@ -1405,7 +1405,12 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     if (c->size_budget_kb > 0 && min_kb > c->size_budget_kb)
         return qn_fail(e, QN_ERR_ARG, "no configuration can meet --size-budget %g KB: the smallest is %.1f KB "
                                       "(smallest subnet, W%dA8)", c->size_budget_kb, min_kb, lowest);
-    S->planned = 3 + c->samples + (c->iterations + 2) * c->per_iter + 3 * c->max_front + 2;
+    // one weight width: the largest architecture has one policy, the INT8 baseline (--bits must
+    // hold 8), so the quantization-only search has nothing to search and its front is that point
+    if (S->qg.n_bits == 1)
+        r->quant_skipped = "--bits has a single width: the largest architecture has one policy, the INT8 baseline, "
+                           "which is the quantization-only front";
+    S->planned = 3 + c->samples + (c->iterations + 1 + !r->quant_skipped) * c->per_iter + 3 * c->max_front + 2;
     S->phase = "lut";
     progress(S);
     if ((st = lut_build(S, 0, e)) || (st = lut_merge(S, 1, e))) return st;
@@ -1445,7 +1450,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->phase = "arch-int8";
     if ((st = pred_fit(S, e)) || (st = search_round(S, &qa, "arch-int8", e))) return st;
     S->phase = "quant-max";
-    if ((st = search_round(S, &qq, "quant-max", e))) return st;
+    if (!r->quant_skipped && (st = search_round(S, &qq, "quant-max", e))) return st;
     if ((st = pred_fit(S, e))) return st;  // held-out quality over the baseline searches' points
     S->phase = "sweep";
     progress(S);

@@ -103,6 +103,7 @@ struct qn_search_result {
     int n_front, *front;          // final measured front of the joint search, by latency
     int n_arch, *arch_front;      // measured front of the architecture-only search at INT8
     int n_quant, *quant_front;    // measured front of the quantization-only search (largest arch)
+    const char *quant_skipped;    // why that search did not run (a single weight width), or NULL
     // Predictor quality on held-out configurations: every point the searches proposed, scored
     // by the predictors fitted before it was measured; and 5-fold cross-validation over the
     // random samples (configurations not chosen by the search). The LUT against every
