@@ -49,6 +49,12 @@ enum qn_nsga2_cx {
     QN_NSGA2_CX_TWO_POINT,  // integer genes between two random cuts swapped
 };
 
+// The largest population the command line takes (qnas moo --pop, qnas search --population): the
+// non-dominated sort of the 2 pop parents and offspring is quadratic in time and memory (one
+// generation of ZDT1 on one core: pop 10000 1.6 s and 60 MB, 20000 5.9 s and 214 MB, 40000
+// 25.9 s and 810 MB), so the 250 generations of a default `qnas moo` already take minutes here.
+#define QN_NSGA2_CLI_MAX_POP 10000
+
 struct qn_nsga2;
 
 struct qn_nsga2_cfg {

@@ -65,7 +65,11 @@ int qn_cmd_moo(int argc, char **argv) {
         if (strcmp(a, "--problem") == 0) problem = v;
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--pop") == 0) {
-            if (!qn_cli_long(v, 4, 100000, &pop)) return qn_cli_bad("moo", "--pop expects a population of 4..100000, got '%s'%s", v, "");
+            if (!qn_cli_long(v, 4, QN_NSGA2_CLI_MAX_POP, &pop)) {
+                fprintf(stderr, "qnas moo: --pop expects a population of 4..%d (time and memory grow with its square), "
+                                "got '%s'\n", QN_NSGA2_CLI_MAX_POP, v);
+                return 2;
+            }
         } else if (strcmp(a, "--gen") == 0) {
             if (!qn_cli_long(v, 1, 10000000L, &gen)) return qn_cli_bad("moo", "--gen expects 1..10000000 generations, got '%s'%s", v, "");
         } else if (strcmp(a, "--seed") == 0) {

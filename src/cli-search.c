@@ -6,15 +6,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nsga2.h"
 #include "search.h"
 
+// Comma-separated lists: strsep, not strtok, so an empty entry ("acc,,latency", a leading or
+// trailing comma, "") reaches the checks below and is refused like any bad entry.
 static bool parse_objectives(const char *v, struct qn_search_cfg *c) {
-    char buf[128];
+    char buf[128], *rest = buf;
     if (strlen(v) >= sizeof(buf)) return false;
     strcpy(buf, v);
     c->n_obj = 0;
     bool seen[3] = {false, false, false};
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    for (char *t; (t = strsep(&rest, ","));) {
         enum qn_search_obj o;
         if (!strcmp(t, "acc") || !strcmp(t, "accuracy")) o = QN_OBJ_ACC;
         else if (!strcmp(t, "latency")) o = QN_OBJ_LATENCY;
@@ -28,11 +31,11 @@ static bool parse_objectives(const char *v, struct qn_search_cfg *c) {
 }
 
 static bool parse_bits(const char *v, struct qn_search_cfg *c) {
-    char buf[64];
+    char buf[64], *rest = buf;
     if (strlen(v) >= sizeof(buf)) return false;
     strcpy(buf, v);
     c->n_bits = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    for (char *t; (t = strsep(&rest, ","));) {
         long b;
         if (!strcmp(t, "fp32") || !strcmp(t, "f")) b = 0;
         else if (!qn_cli_long(t, 2, 8, &b)) return false;
@@ -52,6 +55,12 @@ static struct tau_str tau3(double v) {
     struct tau_str t = {"-"};
     if (isfinite(v)) snprintf(t.s, sizeof(t.s), "%.3f", v);
     return t;
+}
+
+// " (an empty entry)" when the list v has one, for the message that refuses it.
+static const char *empty_entry(const char *v) {
+    const size_t n = strlen(v);
+    return !n || v[0] == ',' || v[n - 1] == ',' || strstr(v, ",,") ? " (an empty entry)" : "";
 }
 
 int qn_cmd_search(int argc, char **argv) {
@@ -75,7 +84,7 @@ int qn_cmd_search(int argc, char **argv) {
         long n;
         float x;
         struct { const char *name; int *dst; long lo, hi; } ints[] = {
-            {"--samples", &c.samples, 4, 100000}, {"--population", &c.population, 4, 100000},
+            {"--samples", &c.samples, 4, 100000}, {"--population", &c.population, 4, QN_NSGA2_CLI_MAX_POP},
             {"--generations", &c.generations, 1, 100000}, {"--iterations", &c.iterations, 0, 1000},
             {"--per-iteration", &c.per_iter, 1, 10000}, {"--val-images", &c.val_images, 10, 5000},
             {"--test-images", &c.test_images, 10, 10000}, {"--bn-images", &c.bn_images, 1, 55000},
@@ -104,11 +113,11 @@ int qn_cmd_search(int argc, char **argv) {
         } else if (!strcmp(a, "--objectives")) {
             if (!parse_objectives(v, &c))
                 return qn_cli_bad(cmd, "--objectives expects acc followed by latency and/or size, e.g. acc,latency,size; "
-                                       "got '%s'%s", v, "");
+                                       "got '%s'%s", v, empty_entry(v));
         } else if (!strcmp(a, "--bits")) {
             if (!parse_bits(v, &c))
                 return qn_cli_bad(cmd, "--bits expects up to 4 distinct weight widths from 2..8 or fp32, e.g. 4,6,8; "
-                                       "got '%s'%s", v, "");
+                                       "got '%s'%s", v, empty_entry(v));
         } else if (!strcmp(a, "--latency-budget")) {
             if (!qn_cli_float(v, 1e-6, 1e6, &x)) return qn_cli_bad(cmd, "--latency-budget expects milliseconds > 0, got '%s'%s", v, "");
             c.latency_budget_ms = x;
@@ -126,6 +135,7 @@ int qn_cmd_search(int argc, char **argv) {
         fprintf(stderr, "qnas search: %s\n", e.msg);
         return 2;
     }
+    if (r.quant_skipped) fprintf(stderr, "qnas search: note: quantization-only search skipped: %s\n", r.quant_skipped);
     const struct qn_search_point *i8 = &r.pts[r.int8_base];
     printf("qnas search: %d configurations measured, %lld candidates predicted (%.0f / s), %.0f s\n", r.n,
            r.cand_evaluated, r.cand_seconds > 0 ? r.cand_evaluated / r.cand_seconds : 0.0, r.seconds);

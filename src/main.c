@@ -61,6 +61,7 @@ static void usage(FILE *f) {
             "  moo       NSGA-II on a test problem with a known front (checks the optimizer):\n"
             "              qnas moo --problem zdt1|zdt2|zdt3|dtlz2 [--pop 100] [--gen 250] [--seed S]\n"
             "                       [--out FRONT.csv] [--progress N]\n"
+            "                       (--pop at most 10000: each generation's sort is quadratic in it)\n"
             "  help      this text\n"
             "\n"
             "environment:\n"

@@ -352,7 +352,9 @@ static enum qn_status emit_summary_json(FILE *f, const struct rep *c) {
          jnum(root, "candidates_per_second", r->cand_seconds > 0 ? (double)r->cand_evaluated / r->cand_seconds : NAN) &&
          jnum(root, "configurations_measured", r->n) && jnum(root, "seconds", r->seconds) &&
          jnum(root, "seed", (double)r->cfg.seed) && jnum(root, "threads", r->threads) &&
-         jnum(root, "latency_threads", r->latency_threads);
+         jnum(root, "latency_threads", r->latency_threads) &&
+         (r->quant_skipped ? jstr(root, "quant_only_search_skipped", r->quant_skipped)
+                           : cJSON_AddNullToObject(root, "quant_only_search_skipped") != NULL);
     if (!ok) {
         cJSON_Delete(root);
         return QN_ERR_NOMEM;
@@ -1038,6 +1040,7 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
     fprintf(f, "## Architecture-only front at INT8 (%d point%s)\n\n", r->n_arch, r->n_arch == 1 ? "" : "s");
     md_points(f, c, r->arch_front, r->n_arch, MD_ARCH);
     fprintf(f, "## Quantization-only front on the largest architecture (%d point%s)\n\n", r->n_quant, r->n_quant == 1 ? "" : "s");
+    if (r->quant_skipped) fprintf(f, "Not searched: %s.\n\n", r->quant_skipped);
     md_points(f, c, r->quant_front, r->n_quant, MD_QUANT);
 
     fputs("## Predictor quality\n\n"

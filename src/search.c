@@ -1,6 +1,7 @@
 // `qnas search`: the pipeline of search.h. Reports are written by search-report.c.
 #include "search.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -129,6 +130,13 @@ static int lat_threads(const struct qn_search_cfg *c) { return c->latency_thread
 
 // --- cache and latency table ---
 
+// Latencies read back (--latency-table, DIR/latency.json, DIR/cache.txt) are finite and at most
+// this many ms. The slowest net of the space, the largest subnet in FP32 on the scalar reference
+// kernels, runs batch 1 in ~5 ms on one core (0.2 ms on AVX-512), so 10 s is no measurement of
+// these nets; and an absurd value (1e308) overflows the predictors' features later, far from the
+// file that held it.
+#define MAX_LATENCY_MS 1e4
+
 static enum qn_status cache_add(struct srch *S, const char *key, bool test, double acc, double lat,
                                 const double half[2]) {
     if (S->n_cache == S->cap_cache) {
@@ -177,7 +185,7 @@ static enum qn_status cache_load(struct srch *S, const char *path, struct qn_err
             off += off2;
         }
         if (!ok || !line[off] || (!v2 && strcmp(kind, "val") && strcmp(kind, "test")) || !(acc >= 0 && acc <= 1) ||
-            !(lat >= 0 && isfinite(lat)))
+            !(lat >= 0 && lat <= MAX_LATENCY_MS))
             st = qn_fail(e, QN_ERR_FORMAT, "%s: line %d is not a measurement", path, ln);
         else if (cache_add(S, line + off, kind[0] == 't', acc, lat, half))
             st = qn_fail(e, QN_ERR_NOMEM, "out of memory reading %s", path);
@@ -250,7 +258,9 @@ static cJSON *read_json(const char *path, struct qn_error *e, enum qn_status *st
 
 // --latency-table: {"format": "qnas-latency-1", "space", "threads", "lut": {"<hex key>": ms},
 // ["lut2": {"<hex key>": ms},] "configs": {"<genome>|<policy>": ms}}: "lut" the LUT's first
-// pass, "lut2" its second. Latencies found there are not measured again.
+// pass, "lut2" its second. Latencies found there are not measured again. Every entry is checked
+// (finite, at most MAX_LATENCY_MS; a configuration's > 0, a layer's >= 0: a layer's median can
+// read 0 on a coarse clock, and the search writes what it measured).
 static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn_error *e) {
     enum qn_status st;
     cJSON *j = read_json(path, e, &st);
@@ -274,16 +284,19 @@ static enum qn_status lat_table_load(struct srch *S, const char *path, struct qn
         cJSON_ArrayForEach(it, tab) {
             char *end;
             unsigned long long k = strtoull(it->string, &end, 16);
-            if (*end || !cJSON_IsNumber(it) || !(it->valuedouble >= 0 && isfinite(it->valuedouble))) {
-                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s'", path, it->string);
+            if (*end || !*it->string || !cJSON_IsNumber(it) ||
+                !(it->valuedouble >= 0 && it->valuedouble <= MAX_LATENCY_MS)) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad LUT entry '%s' in '%s' (a hex layer key and a latency of "
+                                               "0..%g ms)", path, it->string, pass ? "lut2" : "lut", MAX_LATENCY_MS);
                 break;
             }
             if ((st = qn_lut_set(&S->lut_pass[pass], k, it->valuedouble))) break;
         }
     }
     if (!st) cJSON_ArrayForEach(it, cf) {
-            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && isfinite(it->valuedouble))) {
-                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s'", path, it->string);
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= MAX_LATENCY_MS)) {
+                st = qn_fail(e, QN_ERR_FORMAT, "%s: bad latency for '%s' in 'configs' (expects > 0 and at most %g ms)",
+                             path, it->string, MAX_LATENCY_MS);
                 break;
             }
             if (isnan(lat_find(S, it->string)) && (st = lat_add(S, it->string, it->valuedouble))) break;
@@ -380,6 +393,16 @@ static enum qn_status settings_check(const cJSON *now, const cJSON *old, const c
                                           "the same settings)", path, it->string, b, a);
     }
     return QN_OK;
+}
+
+// A directory with no entries (false when it cannot be read).
+static bool dir_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool empty = true;
+    for (struct dirent *de; empty && (de = readdir(d));) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
 }
 
 static uint32_t file_crc(const char *path) {
@@ -1316,6 +1339,46 @@ static enum qn_status write_predictors(const struct srch *S, const char *path, s
 
 // --- the pipeline ---
 
+// path without trailing slashes equals dir without trailing slashes
+static bool same_dir(const char *path, size_t n, const char *dir) {
+    size_t m = strlen(dir);
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (m > 1 && dir[m - 1] == '/') m--;
+    return n == m && !strncmp(path, dir, n);
+}
+
+// --latency-table names a file the search reads when it exists and writes (atomically: a
+// temporary file beside it, renamed) once the LUT is timed and at the end: a directory, an
+// unreadable file or a folder it cannot be created in is refused here, before any work, rather
+// than after the LUT. Its folder may be the --out folder, made before the table is written.
+static enum qn_status check_table_path(const char *path, const char *out, struct qn_error *e) {
+    const size_t n = strlen(path);
+    struct stat sb;
+    if (!n) return qn_fail(e, QN_ERR_ARG, "--latency-table expects a file name, got ''");
+    const bool exists = stat(path, &sb) == 0;
+    const int err = exists ? 0 : errno;
+    if (path[n - 1] == '/' || (exists && S_ISDIR(sb.st_mode)) || same_dir(path, n, out))
+        return qn_fail(e, QN_ERR_ARG, "--latency-table '%s' is a directory, not a file", path);
+    if (!exists && err != ENOENT) return qn_fail(e, QN_ERR_IO, "--latency-table %s: %s", path, strerror(err));
+    if (exists && !S_ISREG(sb.st_mode)) return qn_fail(e, QN_ERR_ARG, "--latency-table %s is not a regular file", path);
+    if (exists && access(path, R_OK) != 0)
+        return qn_fail(e, QN_ERR_IO, "--latency-table %s: cannot read it: %s", path, strerror(errno));
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const size_t dn = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (dn >= sizeof(dir)) return qn_fail(e, QN_ERR_ARG, "--latency-table %s: path too long", path);
+    if (dn) memcpy(dir, path, dn), dir[dn] = 0;
+    else strcpy(dir, ".");
+    if (same_dir(dir, strlen(dir), out)) return QN_OK;
+    if (stat(dir, &sb) != 0)
+        return qn_fail(e, QN_ERR_ARG, "--latency-table %s cannot be created: %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return qn_fail(e, QN_ERR_ARG, "--latency-table %s cannot be created: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return qn_fail(e, QN_ERR_IO, "--latency-table %s cannot be written: %s: %s", path, dir, strerror(errno));
+    return QN_OK;
+}
+
 static enum qn_status check_cfg(const struct qn_search_cfg *c, struct qn_error *e) {
     if (!c->weights || !c->out) return qn_fail(e, QN_ERR_ARG, "--weights and --out are required");
     if (c->samples < 4 || c->population < 4 || c->generations < 1 || c->iterations < 0 || c->per_iter < 1)
@@ -1330,7 +1393,7 @@ static enum qn_status check_cfg(const struct qn_search_cfg *c, struct qn_error *
     if (c->val_images < 10 || c->test_images < 10 || c->bn_images < 1 || c->calib_images < 1 || c->latency_reps < 3 ||
         c->max_front < 1)
         return qn_fail(e, QN_ERR_ARG, "bad measurement settings (images >= 10, latency reps >= 3)");
-    return QN_OK;
+    return c->latency_table ? check_table_path(c->latency_table, c->out, e) : QN_OK;
 }
 
 static enum qn_status run(struct srch *S, struct qn_error *e) {
@@ -1351,7 +1414,12 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     if (c->size_budget_kb > 0 && min_kb > c->size_budget_kb)
         return qn_fail(e, QN_ERR_ARG, "no configuration can meet --size-budget %g KB: the smallest is %.1f KB "
                                       "(smallest subnet, W%dA8)", c->size_budget_kb, min_kb, lowest);
-    S->planned = 3 + c->samples + (c->iterations + 2) * c->per_iter + 3 * c->max_front + 2;
+    // one weight width: the largest architecture has one policy, the INT8 baseline (--bits must
+    // hold 8), so the quantization-only search has nothing to search and its front is that point
+    if (S->qg.n_bits == 1)
+        r->quant_skipped = "--bits has a single width: the largest architecture has one policy, the INT8 baseline, "
+                           "which is the quantization-only front";
+    S->planned = 3 + c->samples + (c->iterations + 1 + !r->quant_skipped) * c->per_iter + 3 * c->max_front + 2;
     S->phase = "lut";
     progress(S);
     if ((st = lut_build(S, 0, e)) || (st = lut_merge(S, 1, e))) return st;
@@ -1391,7 +1459,7 @@ static enum qn_status run(struct srch *S, struct qn_error *e) {
     S->phase = "arch-int8";
     if ((st = pred_fit(S, e)) || (st = search_round(S, &qa, "arch-int8", e))) return st;
     S->phase = "quant-max";
-    if ((st = search_round(S, &qq, "quant-max", e))) return st;
+    if (!r->quant_skipped && (st = search_round(S, &qq, "quant-max", e))) return st;
     if ((st = pred_fit(S, e))) return st;  // held-out quality over the baseline searches' points
     S->phase = "sweep";
     progress(S);
@@ -1502,15 +1570,23 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
         S->weights_crc = file_crc(c->weights);
         st = qn_qgenome_init(&S->qg, sp, c->bits, c->n_bits, e);
     }
+    // --latency-table, read before the data and the folder, so a bad one is refused at once
+    if (!st && c->latency_table) st = lat_table_load(S, c->latency_table, e);
     struct qn_dataset *sets[] = {&S->train, &S->val, &S->test};
     const enum qn_split splits[] = {QN_SPLIT_TRAIN, QN_SPLIT_VAL, QN_SPLIT_TEST};
     for (int k = 0; k < 3 && !st; k++)
         st = qn_dataset_load_fit(c->data, splits[k], S->net.space->in_h, S->net.space->in_w, S->net.space->n_classes,
                                  sets[k], e);
     char path[4096];
-    bool fresh = false;  // no earlier search in the folder
-    if (!st && mkdir(c->out, 0777) != 0 && errno != EEXIST)
-        st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
+    // fresh: the folder is new or was empty, or holds no search and this is not --resume (a
+    // fresh search overwrites its files there anyway): a failure removes the search's files, and
+    // the folder when that leaves it empty. A folder with a search in it is never touched.
+    bool fresh = false;
+    if (!st) {
+        if (mkdir(c->out, 0777) == 0) fresh = true;
+        else if (errno == EEXIST) fresh = dir_empty(c->out);
+        else st = qn_fail(e, QN_ERR_IO, "cannot create %s: %s", c->out, strerror(errno));
+    }
     // resume: same settings, cached measurements; a fresh search refuses a folder holding one
     cJSON *now = st ? NULL : settings_json(S);
     if (!st) {
@@ -1520,17 +1596,16 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
             st = qn_fail(e, QN_ERR_ARG, "%s already holds a search (%s): add --resume to continue it, or choose "
                                         "another --out", c->out, path);
         if (!st && old) st = settings_check(now, old, path, e);
-        fresh = !st && !old;
+        fresh |= !st && !old && !c->resume;
         cJSON_Delete(old);
         if (!st) st = write_json(path, now, e);
     }
     cJSON_Delete(now);
-    // latencies: --latency-table, else DIR/latency.json (read back on --resume, so a resumed
-    // search sees the LUT and the latencies the interrupted one measured)
+    // latencies: --latency-table (read above), then DIR/latency.json (read back on --resume, so
+    // a resumed search sees the LUT and the latencies the interrupted one measured)
     if (!st) {
         snprintf(S->lat_path, sizeof(S->lat_path), "%s/latency.json", c->out);
-        if (c->latency_table) st = lat_table_load(S, c->latency_table, e);
-        if (!st && c->resume) st = lat_table_load(S, S->lat_path, e);
+        if (c->resume) st = lat_table_load(S, S->lat_path, e);
     }
     if (!st) {
         snprintf(S->cache_path, sizeof(S->cache_path), "%s/cache.txt", c->out);
@@ -1541,13 +1616,24 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     if (!st) st = run(S, e);
     if (S->cache_f && fclose(S->cache_f) != 0 && !st)
         st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", S->cache_path, strerror(errno));
-    if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && S->done == 0)) && fresh) {
-        // a fresh search refused by its settings (a budget nothing meets) or by its input (a
-        // bad --latency-table, before anything is measured) leaves nothing behind
-        const char *made[] = {"search.json", "cache.txt", "latency.json"};
-        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+    if (st && fresh) {
+        // A fresh search that fails leaves no report behind. Refused (settings, a budget nothing
+        // meets) or failing before any measurement (a bad input) it leaves nothing at all, so
+        // running it again needs no --resume; a later failure (an unwritable file, a full disk) keeps the
+        // settings, the cache and the latencies, as an interruption does, so --resume goes on
+        // from the measurements instead of repeating minutes of them. A --latency-table
+        // outside the folder keeps what was timed either way.
+        const char *made[] = {"best.qnas", "evaluated.csv", "predictors.json", "pareto.csv", "pareto.json",
+                              "pareto.svg", "report.md", "summary.json", "search.json", "cache.txt", "latency.json"};
+        const size_t n_made = sizeof(made) / sizeof(made[0]), n_keep = S->done && st != QN_ERR_ARG ? 3 : 0;
+        for (size_t i = 0; i + n_keep < n_made; i++) {
             snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);
             remove(path);
+        }
+        if (n_keep) {
+            const size_t len = strlen(e->msg);
+            snprintf(e->msg + len, sizeof(e->msg) - len, " (the %d measurements so far stay in %s: --resume continues)",
+                     S->done, c->out);
         }
         rmdir(c->out);  // only if now empty
     }

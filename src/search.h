@@ -103,6 +103,7 @@ struct qn_search_result {
     int n_front, *front;          // final measured front of the joint search, by latency
     int n_arch, *arch_front;      // measured front of the architecture-only search at INT8
     int n_quant, *quant_front;    // measured front of the quantization-only search (largest arch)
+    const char *quant_skipped;    // why that search did not run (a single weight width), or NULL
     // Predictor quality on held-out configurations: every point the searches proposed, scored
     // by the predictors fitted before it was measured; and 5-fold cross-validation over the
     // random samples (configurations not chosen by the search). The LUT against every
@@ -125,7 +126,11 @@ struct qn_search_result {
 };
 
 // Runs the search and writes DIR. QN_ERR_ARG (e filled) for bad settings, QN_ERR_FORMAT /
-// QN_ERR_IO for bad files; r is filled on success (free with qn_search_result_free).
+// QN_ERR_IO for bad files; r is filled on success (free with qn_search_result_free). On a
+// failure of a fresh search (DIR new, empty, or without a search and no resume) the reports it
+// wrote in DIR are removed, and so are search.json, the cache and the latencies unless
+// measurements were made and the settings were not refused (then --resume continues; e says
+// so); DIR goes when that leaves it empty.
 enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_result *r, struct qn_error *e);
 void qn_search_result_free(struct qn_search_result *r);
 

@@ -16,7 +16,9 @@
 // ~0.84% (0.5 * 0.45 * 2/99 of 0.5433), so 100 points cannot reliably get within 1%
 // (measured 98.6-98.7% after 250 generations, 98.8-98.9% after 500); at N = 200 the loss
 // halves. The ZDT checks therefore run pop 200, gen 250 (50,200 evaluations each).
+#include <libgen.h>
 #include <math.h>
+#include <sys/wait.h>
 
 #include "nsga2.h"
 #include "pareto.h"
@@ -576,9 +578,47 @@ static void rejects_bad_setup_and_propagates_errors(void) {
     qn_nsga2_free(&s);
 }
 
+// --- the command line ---
+
+static char g_qnas[4096];
+
+// `qnas moo --pop` stops at QN_NSGA2_CLI_MAX_POP (the sort is quadratic in it): one message,
+// exit 2, before any generation runs (one generation of 10001 would take ~1.6 s and 60 MB).
+static void cli_pop_cap(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char dir[] = "/tmp/qnas-test-moo-XXXXXX", out[64], err[64], *cmd;
+    QN_ASSERT(mkdtemp(dir));
+    snprintf(out, sizeof(out), "%s/out.txt", dir);
+    snprintf(err, sizeof(err), "%s/err.txt", dir);
+    const char *pops[] = {"10001", "100000"};
+    for (size_t i = 0; i < sizeof(pops) / sizeof(pops[0]); i++) {
+        QN_ASSERT(asprintf(&cmd, "'%s' --threads 1 moo --problem zdt1 --gen 1 --pop %s > '%s' 2> '%s'", g_qnas,
+                           pops[i], out, err) > 0);
+        const double t0 = qn_now();
+        const int rc = system(cmd);
+        free(cmd);
+        char *msg = qt_slurp(err, NULL);
+        int lines = 0;
+        for (const char *c = msg; c && *c; c++) lines += *c == '\n';
+        QT_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2 && lines == 1 && strstr(msg, "--pop") && strstr(msg, "10000") &&
+                     strstr(msg, pops[i]) && strstr(msg, "square"),
+                 "--pop %s: exit %d, %s", pops[i], WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, msg ? msg : "");
+        QT_CHECK(qn_now() - t0 < 1, "--pop %s refused after %.2f s", pops[i], qn_now() - t0);
+        free(msg);
+    }
+    remove(out), remove(err), rmdir(dir);
+}
+
 // --- throughput of the optimizer itself ---
 
 int main(int argc, char **argv) {
+    // the qnas binary of this build tree: <build>/tests/test-moo -> <build>/qnas
+    char self[4096];
+    snprintf(self, sizeof(self), "%s", argc ? argv[0] : "");
+    snprintf(g_qnas, sizeof(g_qnas), "%s/../qnas", dirname(self));
     QT_RUN(nds_hand_made_ranks);
     QT_RUN(nds_matches_peeling);
     QT_RUN(constraint_domination);
@@ -595,5 +635,6 @@ int main(int argc, char **argv) {
     QT_RUN(determinism);
     QT_RUN(mixed_constrained_optimum);
     QT_RUN(rejects_bad_setup_and_propagates_errors);
+    QT_RUN(cli_pop_cap);
     return qt_finish(argv[0]);
 }

@@ -1,9 +1,12 @@
 // `qnas search` (src/search.c, search/qgenome.c): the joint genome, the latency LUT, and a
 // small end-to-end search on the committed supernet weights: outputs, the measured front,
 // agreement with a direct evaluation, exact replay from the latency table, --resume after an
-// interruption, and the argument errors.
+// interruption, a single weight width, and the argument errors (also through build/qnas: one
+// message, exit 2, and a fresh folder removed on any failure).
 #include <dirent.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -19,7 +22,7 @@
 
 static const struct qn_mb_space *S;
 static const char *g_weights;
-static char g_dir[256];
+static char g_dir[256], g_qnas[4096];
 
 static bool policies_equal(const struct qn_mb_policy *a, const struct qn_mb_policy *b) {
     return a->n == b->n && !memcmp(a->l, b->l, sizeof(a->l[0]) * (size_t)a->n);
@@ -523,8 +526,10 @@ static void bad_arguments(void) {
     c.latency_threads = 2;
     QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "--latency-threads 1"),
              "latency table of another thread count: %s", e.msg);
-    // a table whose second LUT pass is not an object, or holds a bad entry
-    const char *bad[] = {"[1, 2]", "{\"00ff\": -1}", "{\"xyz\": 0.1}"};
+    // a table whose second LUT pass is not an object, or holds a bad entry (not finite, or no
+    // latency of these nets: above 1e4 ms)
+    const char *bad[] = {"[1, 2]", "{\"00ff\": -1}", "{\"xyz\": 0.1}", "{\"00ff\": 1e308}", "{\"00ff\": 1e999}",
+                         "{\"00ff\": 20000}", "{\"\": 0.1}"};
     snprintf(table, sizeof(table), "%s/bad-latency.json", g_dir);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         FILE *f = fopen(table, "w");
@@ -540,6 +545,205 @@ static void bad_arguments(void) {
         struct stat sb;
         QT_CHECK(stat(out, &sb) != 0, "a search refused for its latency table left %s behind", out);
     }
+    // and a configuration's latency: > 0, finite, at most 1e4 ms; the message names the file
+    // and the key
+    const char *bad_cfg[] = {"1e308", "0", "20000", "\"1\""};
+    for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
+        FILE *f = fopen(table, "w");
+        if (!f) continue;
+        fprintf(f, "{\"format\": \"qnas-latency-1\", \"space\": \"%s\", \"threads\": 1, \"lut\": {}, "
+                   "\"configs\": {\"max|int8\": 0.1, \"min|int4\": %s}}", S->name, bad_cfg[i]);
+        fclose(f);
+        small_cfg(&c, out);
+        c.latency_table = table;
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_FORMAT && strstr(e.msg, "bad-latency.json") &&
+                     strstr(e.msg, "'min|int4'"),
+                 "latency table with a configuration at %s: %s", bad_cfg[i], e.msg);
+        struct stat sb;
+        QT_CHECK(stat(out, &sb) != 0, "a search refused for its latency table left %s behind", out);
+    }
+    // --latency-table is checked before any work (here before the weights are read): a
+    // directory, a file in a folder that does not exist, the --out folder itself
+    char nodir[340];
+    snprintf(nodir, sizeof(nodir), "%s/no-such-folder/latency.json", g_dir);
+    const char *tables[] = {g_dir, nodir, out};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        small_cfg(&c, out);
+        c.weights = "/nonexistent.safetensors";
+        c.latency_table = tables[i];
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG && strstr(e.msg, "--latency-table") &&
+                     strstr(e.msg, tables[i]) && !strstr(e.msg, "nonexistent.safetensors"),
+                 "latency table %s: %s", tables[i], e.msg);
+        struct stat sb;
+        QT_CHECK(stat(out, &sb) != 0, "latency table %s: %s made", tables[i], out);
+    }
+    // a failing search never touches a folder holding a search (the --resume above) and, in a
+    // folder with other files, removes only its own
+    {
+        char p[400];
+        snprintf(p, sizeof(p), "%s/a/search.json", g_dir);
+        struct stat sb;
+        QT_CHECK(stat(p, &sb) == 0, "the refused --resume removed %s", p);
+        char other[300];
+        snprintf(other, sizeof(other), "%s/other", g_dir);
+        mkdir(other, 0777);
+        snprintf(p, sizeof(p), "%s/notes.txt", other);
+        FILE *f = fopen(p, "w");
+        if (f) fputs("mine\n", f), fclose(f);
+        small_cfg(&c, other);
+        c.size_budget_kb = 1;
+        QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_ARG, "size budget: %s", e.msg);
+        QT_CHECK(stat(p, &sb) == 0, "the failed search removed %s", p);
+        snprintf(p, sizeof(p), "%s/search.json", other);
+        QT_CHECK(stat(p, &sb) != 0, "the failed search left %s", p);
+    }
+}
+
+static bool copy_file(const char *from, const char *to) {
+    size_t n = 0;
+    char *b = qt_slurp(from, &n);
+    FILE *f = b ? fopen(to, "wb") : NULL;
+    bool ok = f && fwrite(b, 1, n, f) == n;
+    if (f) ok &= fclose(f) == 0;
+    free(b);
+    return ok;
+}
+
+// --bits 8: the quantization-only search has one configuration, the INT8 baseline, so it is
+// skipped, said so in the result, report.md and summary.json; the rest runs as usual.
+static void single_bit_width(void) {
+    char out[300], table[300], path[400];
+    snprintf(out, sizeof(out), "%s/bits8", g_dir);
+    snprintf(table, sizeof(table), "%s/bits8-latency.json", g_dir);
+    snprintf(path, sizeof(path), "%s/latency.json", g_dir);
+    copy_file(path, table);  // end_to_end's LUT, so the layers are not timed again
+    struct qn_search_cfg c;
+    small_cfg(&c, out);
+    c.latency_table = table;
+    c.n_bits = 1, c.bits[0] = 8;
+    c.samples = 4, c.population = 4, c.generations = 1, c.iterations = 0, c.per_iter = 1, c.max_front = 2;
+    c.val_images = c.test_images = 50, c.bn_images = c.calib_images = 20;
+    struct qn_search_result r;
+    struct qn_error e = {{0}};
+    // one thread: this small a search runs 2.7 s on one, and 23 s on two of a busy 2-core host
+    const int th = qn_threads();
+    qn_threads_set(1);
+    QT_CHECK(qn_search_run(&c, &r, &e) == QN_OK, "search --bits 8: %s", e.msg);
+    qn_threads_set(th);
+    if (r.n == 0) return;
+    QT_CHECK(r.quant_skipped && strstr(r.quant_skipped, "single width"), "skip reason: %s",
+             r.quant_skipped ? r.quant_skipped : "(none)");
+    QT_CHECK(r.n_quant == 1 && r.quant_front[0] == r.int8_base, "quantization-only front: %d points", r.n_quant);
+    for (int i = 0; i < r.n; i++)
+        QT_CHECK(strcmp(r.pts[i].source, "quant-max") && (i == r.fp32_base || !strcmp(r.pts[i].policy, "int8")),
+                 "point %d: %s %s", i, r.pts[i].source, r.pts[i].policy);
+    QT_CHECK(r.n_front >= 1, "front of %d", r.n_front);
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    char *md = qt_slurp(path, NULL);
+    QT_CHECK(md && strstr(md, "Not searched: --bits has a single width"), "report.md says why");
+    free(md);
+    snprintf(path, sizeof(path), "%s/summary.json", out);
+    char *txt = qt_slurp(path, NULL);
+    cJSON *j = cJSON_Parse(txt ? txt : "");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(j, "quant_only_search_skipped");
+    QT_CHECK(cJSON_IsString(why) && !strcmp(why->valuestring, r.quant_skipped), "summary.json says why");
+    cJSON_Delete(j), free(txt);
+    qn_search_result_free(&r);
+}
+
+// --- the command line ---
+
+// Runs `[pre] qnas --threads 1 <args>` through sh, stderr into *err (free it); the exit status.
+static int qnas(const char *pre, const char *args, char **err) {
+    char *cmd, out[300], errf[300];
+    snprintf(out, sizeof(out), "%s/cli.out", g_dir);
+    snprintf(errf, sizeof(errf), "%s/cli.err", g_dir);
+    QN_ASSERT(asprintf(&cmd, "%s '%s' --threads 1 %s > '%s' 2> '%s'", pre ? pre : "", g_qnas, args, out, errf) > 0);
+    const int rc = system(cmd);
+    free(cmd);
+    *err = qt_slurp(errf, NULL);
+    if (!*err) *err = strdup("");
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A list option with an empty entry is refused, naming the option and the list.
+static void cli_list_with_empty_entry(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    const struct { const char *opt, *v; } bad[] = {{"--objectives", "acc,,latency"}, {"--objectives", "acc,latency,"},
+                                                    {"--objectives", ",acc,size"},  {"--objectives", ""},
+                                                    {"--bits", "8,,4"},             {"--bits", "4,8,"},
+                                                    {"--bits", ",8"},               {"--bits", ","}};
+    char out[300], args[1024], quoted[64];
+    snprintf(out, sizeof(out), "%s/cli-list", g_dir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(args, sizeof(args), "search --weights /nonexistent.safetensors --out '%s' %s '%s'", out, bad[i].opt,
+                 bad[i].v);
+        snprintf(quoted, sizeof(quoted), "'%s'", bad[i].v);
+        char *err;
+        const int rc = qnas(NULL, args, &err);
+        QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, bad[i].opt) && strstr(err, quoted) &&
+                     strstr(err, "empty entry"),
+                 "%s '%s': exit %d, %s", bad[i].opt, bad[i].v, rc, err);
+        free(err);
+    }
+}
+
+// A fresh search folder is removed on any failure: a --latency-table refused at once, and an
+// IO error at the very end (a file size limit: writes past 100 KB fail with EFBIG, so
+// predictors.json or best.qnas cannot be written after everything was measured).
+static void cli_fresh_folder_on_failure(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[300], table[300], path[400], args[2048];
+    snprintf(out, sizeof(out), "%s/cli-fresh", g_dir);
+    snprintf(table, sizeof(table), "%s/cli-latency.json", g_dir);
+    snprintf(path, sizeof(path), "%s/latency.json", g_dir);
+    copy_file(path, table);  // end_to_end's LUT: nothing timed but the few new configurations
+    const char *small = "--samples 4 --population 4 --generations 1 --iterations 0 --per-iteration 1 "
+                        "--val-images 20 --test-images 20 --bn-images 20 --calib-images 20 --latency-reps 3 "
+                        "--max-front 2 --quiet";
+    snprintf(path, sizeof(path), "%s/no-such-folder/latency.json", g_dir);
+    const char *tables[] = {g_dir, path};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        snprintf(args, sizeof(args), "search --weights '%s' --out '%s' %s --latency-table '%s'", g_weights, out, small,
+                 tables[i]);
+        char *err;
+        const double t0 = qn_now();
+        const int rc = qnas(NULL, args, &err);
+        struct stat sb;
+        QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, "--latency-table") && stat(out, &sb) != 0,
+                 "--latency-table %s: exit %d, %s left: %d, %s", tables[i], rc, out, stat(out, &sb) == 0, err);
+        QT_CHECK(qn_now() - t0 < 2, "--latency-table %s refused after %.1f s", tables[i], qn_now() - t0);
+        free(err);
+    }
+    snprintf(args, sizeof(args), "search --weights '%s' --out '%s' %s --latency-table '%s'", g_weights, out, small,
+             table);
+    char *err;
+    const int rc = qnas("trap '' XFSZ; ulimit -f 200;", args, &err);
+    // a failure after measurements keeps them for --resume, and no report
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/cache.txt", out);
+    const bool cache_kept = stat(path, &sb) == 0 && sb.st_size > 0;
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    const bool report_gone = stat(path, &sb) != 0;
+    snprintf(path, sizeof(path), "%s/predictors.json", out);
+    QT_CHECK(rc == 2 && count_lines(err) == 1 && strstr(err, "File too large") && strstr(err, "--resume") &&
+                 cache_kept && report_gone && stat(path, &sb) != 0,
+             "a write failing at the end: exit %d, cache kept %d, reports gone %d, %s", rc, cache_kept, report_gone,
+             err);
+    QT_CHECK(stat(table, &sb) == 0 && sb.st_size > 0, "the latency table outside the folder is kept");
+    free(err);
+    snprintf(args, sizeof(args), "search --weights '%s' --out '%s' %s --latency-table '%s' --resume", g_weights, out,
+             small, table);
+    const int rc2 = qnas(NULL, args, &err);
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    QT_CHECK(rc2 == 0 && stat(path, &sb) == 0, "--resume after the failure: exit %d, %s", rc2, err);
+    free(err);
 }
 
 int main(int argc, char **argv) {
@@ -547,6 +751,10 @@ int main(int argc, char **argv) {
     S = qn_mb_space_fmnist();
     qt_seed(99);
     g_weights = getenv("QNAS_TEST_WEIGHTS") ? getenv("QNAS_TEST_WEIGHTS") : "weights/mbconv-fmnist.safetensors";
+    // the qnas binary of this build tree: <build>/tests/test-search -> <build>/qnas
+    char self[4096];
+    snprintf(self, sizeof(self), "%s", argv[0]);
+    snprintf(g_qnas, sizeof(g_qnas), "%s/../qnas", dirname(self));
     snprintf(g_dir, sizeof(g_dir), "/tmp/qnas-test-search-XXXXXX");
     if (!mkdtemp(g_dir)) {
         printf("  fail  mkdtemp\nRESULT test-search pass=0 fail=1\n");
@@ -556,6 +764,9 @@ int main(int argc, char **argv) {
     QT_RUN(lut_basics);
     QT_RUN(end_to_end);
     QT_RUN(bad_arguments);
+    QT_RUN(single_bit_width);
+    QT_RUN(cli_list_with_empty_entry);
+    QT_RUN(cli_fresh_folder_on_failure);
     qt_rm_tree(g_dir);
     return qt_finish(argv[0]);
 }
