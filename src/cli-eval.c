@@ -198,12 +198,18 @@ int qn_cmd_eval(int argc, char **argv) {
         int r = qn_cli_eval_opt("eval", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
-        if (strcmp(argv[i], "--no-latency") == 0) latency = false;
-        else if (strcmp(argv[i], "--save-subnet") == 0 && i + 1 < argc) save_subnet = argv[++i];
-        else if (strcmp(argv[i], "--logits") == 0 && i + 1 < argc) logits_path = argv[++i];
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
-            if (!qn_cli_long(argv[++i], 3, 100000, &reps)) return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
-        } else return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
+        static const char *const with_value[] = {"--save-subnet", "--logits", "--reps"};
+        if (strcmp(argv[i], "--no-latency") == 0) {
+            latency = false;
+            continue;
+        }
+        if (!qn_cli_one_of(argv[i], with_value, sizeof(with_value) / sizeof(with_value[0])))
+            return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
+        if (i + 1 >= argc) return qn_cli_bad("eval", "option %s needs a value%s", argv[i], "");
+        if (strcmp(argv[i], "--save-subnet") == 0) save_subnet = argv[++i];
+        else if (strcmp(argv[i], "--logits") == 0) logits_path = argv[++i];
+        else if (!qn_cli_long(argv[++i], 3, 100000, &reps))
+            return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
     }
     struct qn_mb_net net;
     struct qn_mb_genome g;
@@ -280,9 +286,11 @@ int qn_cmd_sensitivity(int argc, char **argv) {
         int r = qn_cli_eval_opt("sensitivity", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
-        if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+        if ((strcmp(argv[i], "--bits") == 0 || strcmp(argv[i], "--suggest") == 0) && i + 1 >= argc)
+            return qn_cli_bad("sensitivity", "option %s needs a value%s", argv[i], "");
+        if (strcmp(argv[i], "--bits") == 0) {
             if (!qn_cli_long(argv[++i], 2, 8, &bits)) return qn_cli_bad("sensitivity", "--bits expects 2..8, got '%s'%s", argv[i], "");
-        } else if (strcmp(argv[i], "--suggest") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--suggest") == 0) {
             float f;
             if (!qn_cli_float(argv[++i], 1e-3, 1, &f))
                 return qn_cli_bad("sensitivity", "--suggest expects a fraction of the base policy's size in (0, 1], got '%s'%s", argv[i], "");

@@ -32,6 +32,12 @@ bool qn_cli_float(const char *s, double lo, double hi, float *out) {
     return true;
 }
 
+bool qn_cli_one_of(const char *a, const char *const *names, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(a, names[k]) == 0) return true;
+    return false;
+}
+
 int qn_cli_load_supernet(const char *cmd, const char *path, struct qn_mb_net *net) {
     struct qn_error e = {{0}};
     struct qn_safetensors st;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "idx.h"
 #include "qnet.h"
@@ -12,6 +13,8 @@
 int qn_cli_bad(const char *cmd, const char *fmt, const char *a, const char *b);
 bool qn_cli_long(const char *s, long lo, long hi, long *out);
 bool qn_cli_float(const char *s, double lo, double hi, float *out);
+// Whether a is one of the n names (an option list).
+bool qn_cli_one_of(const char *a, const char *const *names, size_t n);
 
 // Reads a supernet checkpoint (safetensors with the space in its metadata) into net.
 // Returns 0, or prints the reason and returns 2.

@@ -419,14 +419,18 @@ static void write_is_atomic(void) {
 
 // --- (d) the commands ---
 
-// Runs `qnas --threads T <args>` with stdout and stderr to files; returns the exit status.
-static int qnas(const char *args, const char *out, const char *err) {
+// Runs `env <env> qnas <args>` (env NULL: `qnas --threads T <args>`) with stdout and stderr to
+// files; returns the exit status (-1 when killed by a signal).
+static int qnas_env(const char *env, const char *args, const char *out, const char *err) {
     char *cmd;
-    QN_ASSERT(asprintf(&cmd, "'%s' --threads %d %s > '%s' 2> '%s'", g_qnas, qn_threads(), args, out, err) > 0);
+    if (env) QN_ASSERT(asprintf(&cmd, "env %s '%s' %s > '%s' 2> '%s'", env, g_qnas, args, out, err) > 0);
+    else QN_ASSERT(asprintf(&cmd, "'%s' --threads %d %s > '%s' 2> '%s'", g_qnas, qn_threads(), args, out, err) > 0);
     int rc = system(cmd);
     free(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+static int qnas(const char *args, const char *out, const char *err) { return qnas_env(NULL, args, out, err); }
 
 static cJSON *json_file(const char *path) {
     size_t len;
@@ -571,6 +575,49 @@ static void cli_sensitivity_suggest(void) {
     remove(out), remove(err);
 }
 
+// Exit status 2 and exactly one line on stderr holding `want`.
+static void expect_refused(const char *env, const char *args, const char *want, const char *out, const char *err) {
+    const int rc = qnas_env(env, args, out, err);
+    char *msg = qt_slurp(err, NULL);
+    QT_CHECK(rc == 2 && msg && count_lines(err) == 1 && strstr(msg, want), "%s%sqnas %s: exit %d, stderr '%s' (want '%s')",
+             env ? env : "", env ? " " : "", args, rc, msg ? msg : "", want);
+    free(msg);
+}
+
+// Arguments and environment found wrong by the robustness sweep: one message and exit status 2.
+static void cli_bad_arguments_refused(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[128], err[128], args[4096];
+    tmp_path(out, sizeof(out), "args.out");
+    tmp_path(err, sizeof(err), "args.err");
+    // QNAS_THREADS: 99999 crashed in libgomp, 50000 failed thread creation, abc / 2x were
+    // ignored or misread; an empty value counts as unset, --threads overrides it
+    static const char *const threads[] = {"99999", "50000", "abc", "2x", "0", "+2"};
+    for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+        snprintf(args, sizeof(args), "QNAS_THREADS=%s", threads[k]);
+        expect_refused(args, "info", "QNAS_THREADS expects a number from 1 to 1024", out, err);
+    }
+    QT_CHECK(qnas_env("QNAS_THREADS=", "info", out, err) == 0, "QNAS_THREADS= (empty) refused");
+    QT_CHECK(qnas_env("QNAS_THREADS=abc", "--threads 1 info", out, err) == 0, "--threads does not override QNAS_THREADS");
+    // unknown options are named as such, also by commands that take a value after them
+    expect_refused(NULL, "info --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "info extra", "unknown option 'extra'", out, err);
+    expect_refused(NULL, "train --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "search --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "eval --reps", "option --reps needs a value", out, err);
+    expect_refused(NULL, "sensitivity --bits", "option --bits needs a value", out, err);
+    // random:SEED: digits only, at most 2^64 - 1
+    static const char *const seeds[] = {"18446744073709551616", "99999999999999999999999", "' 5'", "+5"};
+    for (size_t k = 0; k < sizeof(seeds) / sizeof(seeds[0]); k++) {
+        snprintf(args, sizeof(args), "eval --weights '%s' --genome random:%s --no-latency", g_weights, seeds[k]);
+        expect_refused(NULL, args, "random:SEED needs a non-negative integer seed", out, err);
+    }
+    remove(out), remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -602,6 +649,7 @@ int main(int argc, char **argv) {
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
     QT_RUN(cli_sensitivity_suggest);
+    QT_RUN(cli_bad_arguments_refused);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     rmdir(g_dir);
