@@ -97,34 +97,26 @@ static enum qn_status write_subnet(const char *path, const struct qn_mb_net *net
 }
 
 // Logits [n][n_classes] of the first n images of ds through q's path, raw little-endian float32,
-// written atomically (temp file, rename).
+// written atomically (qn_write_atomic).
 static enum qn_status write_logits(const char *path, struct qn_qnet *q, const struct qn_dataset *ds, int n,
                                    struct qn_error *e) {
     n = QN_MIN(n, ds->n);
     const int B = q->max_batch, K = q->space->n_classes;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return qn_fail(e, QN_ERR_IO, "cannot write %s", tmp);
-    float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * (size_t)B * K);
+    float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * ((size_t)n * K + 1));
     int *idx = malloc(sizeof(int) * (size_t)B);
     uint8_t *lab = malloc((size_t)B);
     QN_ASSERT(x && z && idx && lab);
-    bool ok = true;
-    for (int at = 0; at < n && ok; at += B) {
+    for (int at = 0; at < n; at += B) {
         int nb = QN_MIN(B, n - at);
         for (int b = 0; b < nb; b++) idx[b] = at + b;
         qn_batch_make(ds, idx, nb, false, 0, NULL, x, lab);
-        qn_qnet_forward(q, x, nb, z);
-        ok = fwrite(z, sizeof(float) * (size_t)K, (size_t)nb, f) == (size_t)nb;
+        qn_qnet_forward(q, x, nb, z + (size_t)at * K);
     }
-    ok = fclose(f) == 0 && ok;
+    const void *parts[1] = {z};
+    const size_t sizes[1] = {sizeof(float) * (size_t)n * K};
+    enum qn_status st = qn_write_atomic(path, parts, sizes, 1, e);
     qn_free(x), qn_free(z), free(idx), free(lab);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return qn_fail(e, QN_ERR_IO, "cannot write %s", path);
-    }
-    return QN_OK;
+    return st;
 }
 
 void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, long reps, bool json) {
@@ -211,6 +203,10 @@ int qn_cmd_eval(int argc, char **argv) {
         else if (!qn_cli_long(argv[++i], 3, 100000, &reps))
             return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
     }
+    // The outputs, before any work: never an input (the weights, the data files), nor each other.
+    const struct qn_cli_input in[] = {{"--weights", o.weights}, {"--save-subnet", save_subnet}};
+    if (save_subnet && qn_cli_check_out("eval", "--save-subnet", save_subnet, in, 1, true, o.data)) return 2;
+    if (logits_path && qn_cli_check_out("eval", "--logits", logits_path, in, 2, true, o.data)) return 2;
     struct qn_mb_net net;
     struct qn_mb_genome g;
     struct qn_mb_policy p;

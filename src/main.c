@@ -193,7 +193,10 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
     if (!qn_mb_space_find(space)) return qn_cli_bad("train", "unknown space '%s' (known: %s)", space, "mbconv-fmnist");
     if (!c.out) return qn_cli_bad("train", "--out FILE is required%s%s", "", "");
     if (c.qat && !c.init) return qn_cli_bad("train", "--qat needs --init FILE (the FP32 supernet to fine-tune)%s%s", "", "");
-    if (c.init && strcmp(c.init, c.out) == 0) return qn_cli_bad("train", "--init and --out are the same file (%s)%s", c.init, "");
+    // Before any work: --out is never --init or a data file, and can be written (with --resume
+    // it is the checkpoint read back, so it may exist).
+    const struct qn_cli_input in[] = {{"--init", c.init}};
+    if (qn_cli_check_out("train", "--out", c.out, in, 1, true, c.data_dir)) return 2;
     if (c.warmup_epochs >= c.epochs) c.warmup_epochs = 0;
     struct qn_error e = {{0}};
     enum qn_status st = qn_train(&c, &e);

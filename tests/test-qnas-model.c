@@ -618,6 +618,62 @@ static void cli_bad_arguments_refused(void) {
     remove(out), remove(err);
 }
 
+// Outputs are checked before any work: never an input however the path is spelled (the guards
+// compared strings), never an existing FIFO (the atomic rename replaced it by a regular file),
+// and train's --out and batch before training.
+static void cli_outputs_checked(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[128], err[128], w[128], fifo[128], args[4096];
+    tmp_path(out, sizeof(out), "outs.out");
+    tmp_path(err, sizeof(err), "outs.err");
+    tmp_path(w, sizeof(w), "w.safetensors");
+    tmp_path(fifo, sizeof(fifo), "fifo");
+    size_t wl;
+    uint8_t *wb = slurp(g_weights, &wl);
+    put_file(w, wb, wl);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --out '%s/./w.safetensors'", w, g_dir);
+    expect_refused(NULL, args, "--out and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --save-subnet '%s'", w, w);
+    expect_refused(NULL, args, "--save-subnet and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s/../%s/w.safetensors'", w,
+             g_dir, strrchr(g_dir, '/') + 1);
+    expect_refused(NULL, args, "--logits and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s/l.bin' --save-subnet "
+             "'%s/./l.bin'", w, g_dir, g_dir);
+    expect_refused(NULL, args, "--logits and --save-subnet are the same file", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --init '%s' "
+             "--out '%s/./w.safetensors'", w, g_dir);
+    expect_refused(NULL, args, "--out and --init are the same file", out, err);
+    size_t l2;
+    uint8_t *after = slurp(w, &l2);
+    QT_CHECK(l2 == wl && memcmp(wb, after, wl) == 0, "the weights were overwritten");
+    free(wb), free(after);
+    QN_ASSERT(mkfifo(fifo, 0644) == 0);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --out '%s'", w, fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "moo --problem zdt1 --pop 4 --gen 1 --out '%s'", fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s'", w, fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --out '%s'", fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    struct stat sb;
+    QT_CHECK(stat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO was replaced");
+    // train used to train a whole epoch before finding it could not write --out, and to run
+    // zero steps (then write a checkpoint) with fewer training images than a batch
+    expect_refused(NULL, "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --out /nonexistent/x.st",
+                   "cannot create", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 1 --limit-val 1 --batch 2 "
+             "--out '%s/tiny.st'", g_dir);
+    expect_refused(NULL, args, "--batch 2 exceeds the 1 training images", out, err);
+    tmp_path(args, sizeof(args), "tiny.st");
+    QT_CHECK(access(args, F_OK) != 0, "train with no full batch wrote %s", args);
+    remove(w), remove(fifo), remove(out), remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -649,6 +705,7 @@ int main(int argc, char **argv) {
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
     QT_RUN(cli_sensitivity_suggest);
+    QT_RUN(cli_outputs_checked);
     QT_RUN(cli_bad_arguments_refused);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
