@@ -1,6 +1,7 @@
 #include "mbconv.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,10 +138,15 @@ enum qn_status qn_mb_genome_parse(const struct qn_mb_space *s, const char *text,
     if (strcmp(text, "max") == 0) return qn_mb_genome_max(s, g), QN_OK;
     if (strcmp(text, "min") == 0) return qn_mb_genome_min(s, g), QN_OK;
     if (strncmp(text, "random:", 7) == 0) {
-        char *end;
-        unsigned long long seed = strtoull(text + 7, &end, 10);
-        if (text[7] == 0 || *end || text[7] == '-')
-            return qn_fail(e, QN_ERR_ARG, "genome '%s': random:SEED needs a non-negative integer seed", text);
+        // digits only (strtoull alone would take "+5", " 5" and "-3", and saturate past 2^64 - 1)
+        const char *d = text + 7;
+        bool digits = *d != 0;
+        for (const char *q = d; *q && digits; q++) digits = isdigit((unsigned char)*q);
+        errno = 0;
+        unsigned long long seed = digits ? strtoull(d, NULL, 10) : 0;
+        if (!digits || errno == ERANGE)
+            return qn_fail(e, QN_ERR_ARG, "genome '%.80s': random:SEED needs a non-negative integer seed of at most %llu",
+                           text, (unsigned long long)UINT64_MAX);
         qn_mb_genome_random(s, seed, g);
         return QN_OK;
     }
@@ -199,7 +205,8 @@ enum qn_status qn_mb_genome_parse(const struct qn_mb_space *s, const char *text,
             p++;
             continue;
         }
-        return qn_fail(e, QN_ERR_ARG, "genome '%s': stage %d block %d: unexpected '%c'", shown, stage, block, *p);
+        // after the block just read (block counts it already)
+        return qn_fail(e, QN_ERR_ARG, "genome '%s': stage %d block %d: unexpected '%c'", shown, stage + 1, block, *p);
     }
     if (stage != s->n_stages)
         return qn_fail(e, QN_ERR_ARG, "genome '%s': %d stages given, %s has %d", shown, stage, s->name, s->n_stages);

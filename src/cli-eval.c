@@ -97,34 +97,26 @@ static enum qn_status write_subnet(const char *path, const struct qn_mb_net *net
 }
 
 // Logits [n][n_classes] of the first n images of ds through q's path, raw little-endian float32,
-// written atomically (temp file, rename).
+// written atomically (qn_write_atomic).
 static enum qn_status write_logits(const char *path, struct qn_qnet *q, const struct qn_dataset *ds, int n,
                                    struct qn_error *e) {
     n = QN_MIN(n, ds->n);
     const int B = q->max_batch, K = q->space->n_classes;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return qn_fail(e, QN_ERR_IO, "cannot write %s", tmp);
-    float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * (size_t)B * K);
+    float *x = qn_alloc(sizeof(float) * (size_t)B * ds->h * ds->w), *z = qn_alloc(sizeof(float) * ((size_t)n * K + 1));
     int *idx = malloc(sizeof(int) * (size_t)B);
     uint8_t *lab = malloc((size_t)B);
     QN_ASSERT(x && z && idx && lab);
-    bool ok = true;
-    for (int at = 0; at < n && ok; at += B) {
+    for (int at = 0; at < n; at += B) {
         int nb = QN_MIN(B, n - at);
         for (int b = 0; b < nb; b++) idx[b] = at + b;
         qn_batch_make(ds, idx, nb, false, 0, NULL, x, lab);
-        qn_qnet_forward(q, x, nb, z);
-        ok = fwrite(z, sizeof(float) * (size_t)K, (size_t)nb, f) == (size_t)nb;
+        qn_qnet_forward(q, x, nb, z + (size_t)at * K);
     }
-    ok = fclose(f) == 0 && ok;
+    const void *parts[1] = {z};
+    const size_t sizes[1] = {sizeof(float) * (size_t)n * K};
+    enum qn_status st = qn_write_atomic(path, parts, sizes, 1, e);
     qn_free(x), qn_free(z), free(idx), free(lab);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return qn_fail(e, QN_ERR_IO, "cannot write %s", path);
-    }
-    return QN_OK;
+    return st;
 }
 
 void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, long reps, bool json) {
@@ -198,13 +190,23 @@ int qn_cmd_eval(int argc, char **argv) {
         int r = qn_cli_eval_opt("eval", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
-        if (strcmp(argv[i], "--no-latency") == 0) latency = false;
-        else if (strcmp(argv[i], "--save-subnet") == 0 && i + 1 < argc) save_subnet = argv[++i];
-        else if (strcmp(argv[i], "--logits") == 0 && i + 1 < argc) logits_path = argv[++i];
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
-            if (!qn_cli_long(argv[++i], 3, 100000, &reps)) return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
-        } else return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
+        static const char *const with_value[] = {"--save-subnet", "--logits", "--reps"};
+        if (strcmp(argv[i], "--no-latency") == 0) {
+            latency = false;
+            continue;
+        }
+        if (!qn_cli_one_of(argv[i], with_value, sizeof(with_value) / sizeof(with_value[0])))
+            return qn_cli_bad("eval", "unknown option '%s'%s (see qnas help)", argv[i], "");
+        if (i + 1 >= argc) return qn_cli_bad("eval", "option %s needs a value%s", argv[i], "");
+        if (strcmp(argv[i], "--save-subnet") == 0) save_subnet = argv[++i];
+        else if (strcmp(argv[i], "--logits") == 0) logits_path = argv[++i];
+        else if (!qn_cli_long(argv[++i], 3, 100000, &reps))
+            return qn_cli_bad("eval", "--reps expects 3..100000, got '%s'%s", argv[i], "");
     }
+    // The outputs, before any work: never an input (the weights, the data files), nor each other.
+    const struct qn_cli_input in[] = {{"--weights", o.weights}, {"--save-subnet", save_subnet}};
+    if (save_subnet && qn_cli_check_out("eval", "--save-subnet", save_subnet, in, 1, true, o.data)) return 2;
+    if (logits_path && qn_cli_check_out("eval", "--logits", logits_path, in, 2, true, o.data)) return 2;
     struct qn_mb_net net;
     struct qn_mb_genome g;
     struct qn_mb_policy p;
@@ -280,9 +282,11 @@ int qn_cmd_sensitivity(int argc, char **argv) {
         int r = qn_cli_eval_opt("sensitivity", &o, argc, argv, &i);
         if (r == 2) return 2;
         if (r == 1) continue;
-        if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+        if ((strcmp(argv[i], "--bits") == 0 || strcmp(argv[i], "--suggest") == 0) && i + 1 >= argc)
+            return qn_cli_bad("sensitivity", "option %s needs a value%s", argv[i], "");
+        if (strcmp(argv[i], "--bits") == 0) {
             if (!qn_cli_long(argv[++i], 2, 8, &bits)) return qn_cli_bad("sensitivity", "--bits expects 2..8, got '%s'%s", argv[i], "");
-        } else if (strcmp(argv[i], "--suggest") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--suggest") == 0) {
             float f;
             if (!qn_cli_float(argv[++i], 1e-3, 1, &f))
                 return qn_cli_bad("sensitivity", "--suggest expects a fraction of the base policy's size in (0, 1], got '%s'%s", argv[i], "");

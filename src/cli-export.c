@@ -26,8 +26,9 @@ int qn_cmd_export(int argc, char **argv) {
         out = argv[++i];
     }
     if (!out) return qn_cli_bad("export", "--out MODEL.qnas is required%s%s", "", "");
-    if (o.weights && strcmp(out, o.weights) == 0)
-        return qn_cli_bad("export", "--out and --weights are the same file (%s)%s", out, "");
+    // export reads the weights and the training images (BN statistics, calibration)
+    const struct qn_cli_input in[] = {{"--weights", o.weights}};
+    if (qn_cli_check_out("export", "--out", out, in, 1, true, o.data)) return 2;
     struct qn_mb_net net;
     struct qn_mb_genome g;
     struct qn_mb_policy p;

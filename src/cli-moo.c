@@ -1,17 +1,16 @@
 // `qnas moo`: NSGA-II on a standard test problem (ZDT1, ZDT2, ZDT3, DTLZ2) whose Pareto front
 // is known, to check the optimizer: writes the final non-dominated front as CSV (atomically),
 // prints its hypervolume and IGD against the analytic front, and the evaluations per second.
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "nsga2.h"
 #include "pareto.h"
 #include "problems.h"
+#include "safetensors.h"  // qn_write_atomic
 
 struct progress {
     int every, m;
@@ -82,16 +81,8 @@ int qn_cmd_moo(int argc, char **argv) {
     const struct qn_moo_testprob *t = qn_moo_testprob_find(problem);
     if (!t) return qn_cli_bad("moo", "unknown problem '%s' (known: %s)", problem, qn_moo_testprob_names());
 
-    // Open the temporary file before the run, so an unwritable --out fails at once.
-    char tmp[4096];
-    FILE *csv = NULL;
-    if (out) {
-        struct stat sb;
-        if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode)) return qn_cli_bad("moo", "cannot write %s: it is a directory%s", out, "");
-        if (snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp)) return qn_cli_bad("moo", "--out path too long%s%s", "", "");
-        csv = fopen(tmp, "w");
-        if (!csv) return qn_cli_bad("moo", "cannot write %s: %s", out, strerror(errno));
-    }
+    // Checked before the run, so an unwritable --out fails at once.
+    if (out && qn_cli_check_out("moo", "--out", out, NULL, 0, false, NULL)) return 2;
 
     const int m = t->problem.n_obj;
     struct qn_nsga2_cfg c;
@@ -109,7 +100,6 @@ int qn_cmd_moo(int argc, char **argv) {
     }
     double dt = qn_now() - t0;
     if (st) {
-        if (csv) fclose(csv), remove(tmp);
         fprintf(stderr, "qnas moo: %s\n", e.msg);
         return 2;
     }
@@ -120,7 +110,6 @@ int qn_cmd_moo(int argc, char **argv) {
     int nr = 0;
     if (!idx || !F || qn_moo_testprob_front(t, m == 2 ? 10000 : 5000, &R, &nr)) {
         free(idx), free(F), free(R), qn_nsga2_free(&s);
-        if (csv) fclose(csv), remove(tmp);
         fprintf(stderr, "qnas moo: out of memory\n");
         return 2;
     }
@@ -133,16 +122,21 @@ int qn_cmd_moo(int argc, char **argv) {
     qn_pareto_hv(F, k, m, ref, &hv);
 
     int rc = 0;
-    if (csv) {
-        bool ok = fprintf(csv, m == 2 ? "f1,f2\n" : "f1,f2,f3\n") > 0;
-        for (int i = 0; i < k && ok; i++) {
-            for (int j = 0; j < m && ok; j++) ok = fprintf(csv, j ? ",%.17g" : "%.17g", F[(size_t)i * m + j]) > 0;
-            ok = ok && fputc('\n', csv) != EOF;
-        }
-        ok = fclose(csv) == 0 && ok;
-        if (!ok || rename(tmp, out) != 0) {
-            remove(tmp);
-            fprintf(stderr, "qnas moo: cannot write %s: %s\n", out, strerror(errno));
+    if (out) {
+        // one row per point, each value %.17g (at most 24 characters) and a separator
+        const size_t cap = (size_t)(k + 1) * m * 26 + 1;
+        char *csv = malloc(cap);
+        size_t len = csv ? (size_t)snprintf(csv, cap, m == 2 ? "f1,f2\n" : "f1,f2,f3\n") : 0;
+        for (int i = 0; csv && i < k; i++)
+            for (int j = 0; j < m; j++)
+                len += (size_t)snprintf(csv + len, cap - len, j ? ",%.17g%s" : "%.17g%s", F[(size_t)i * m + j],
+                                        j == m - 1 ? "\n" : "");
+        const void *parts[1] = {csv};
+        if (!csv) st = qn_fail(&e, QN_ERR_NOMEM, "out of memory writing %s", out);
+        else st = qn_write_atomic(out, parts, &len, 1, &e);
+        free(csv);
+        if (st) {
+            fprintf(stderr, "qnas moo: %s\n", e.msg);
             rc = 2;
         }
     }

@@ -79,10 +79,6 @@ int qn_cmd_search(int argc, char **argv) {
             continue;
         }
         if (a[0] != '-' || a[1] != '-') return qn_cli_bad(cmd, "unexpected argument '%s'%s (see qnas help)", a, "");
-        if (i + 1 >= argc) return qn_cli_bad(cmd, "option %s needs a value%s", a, "");
-        const char *v = argv[++i];
-        long n;
-        float x;
         struct { const char *name; int *dst; long lo, hi; } ints[] = {
             {"--samples", &c.samples, 4, 100000}, {"--population", &c.population, 4, QN_NSGA2_CLI_MAX_POP},
             {"--generations", &c.generations, 1, 100000}, {"--iterations", &c.iterations, 0, 1000},
@@ -91,6 +87,15 @@ int qn_cmd_search(int argc, char **argv) {
             {"--calib-images", &c.calib_images, 1, 55000}, {"--latency-reps", &c.latency_reps, 3, 100000},
             {"--latency-threads", &c.latency_threads, 1, 1024},
             {"--max-front", &c.max_front, 1, 1000}};
+        static const char *const others[] = {"--weights", "--out", "--data", "--latency-table", "--seed",
+                                             "--objectives", "--bits", "--latency-budget", "--size-budget"};
+        bool known = qn_cli_one_of(a, others, sizeof(others) / sizeof(others[0]));
+        for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) known |= strcmp(a, ints[k].name) == 0;
+        if (!known) return qn_cli_bad(cmd, "unknown option '%s'%s (see qnas help)", a, "");
+        if (i + 1 >= argc) return qn_cli_bad(cmd, "option %s needs a value%s", a, "");
+        const char *v = argv[++i];
+        long n;
+        float x;
         bool done = false;
         for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]) && !done; k++) {
             if (strcmp(a, ints[k].name)) continue;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 
@@ -30,6 +31,42 @@ bool qn_cli_float(const char *s, double lo, double hi, float *out) {
     if (*end || !(v >= lo && v <= hi)) return false;
     *out = (float)v;
     return true;
+}
+
+bool qn_cli_one_of(const char *a, const char *const *names, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(a, names[k]) == 0) return true;
+    return false;
+}
+
+int qn_cli_check_out(const char *cmd, const char *opt, const char *path, const struct qn_cli_input *in, int n_in,
+                     bool data, const char *data_dir) {
+    struct qn_error e = {{0}};
+    if (qn_output_check(path, &e)) {
+        fprintf(stderr, "qnas %s: %s %s\n", cmd, opt, e.msg);
+        return 2;
+    }
+    for (int k = 0; k < n_in; k++)
+        if (in[k].path && qn_same_file(path, in[k].path)) {
+            fprintf(stderr, "qnas %s: %s and %s are the same file (%s)\n", cmd, opt, in[k].opt, path);
+            return 2;
+        }
+    // The four IDX files of the data folder, gzip-compressed or plain (idx.h).
+    static const char *const idx_files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (size_t k = 0; data && k < 2 * sizeof(idx_files) / sizeof(idx_files[0]); k++) {
+        char f[4096];
+        snprintf(f, sizeof(f), "%s/%s%s", data_dir ? data_dir : QN_FMNIST_DIR, idx_files[k / 2], k % 2 ? ".gz" : "");
+        if (access(f, F_OK) == 0 && qn_same_file(path, f)) {
+            fprintf(stderr, "qnas %s: %s is the data file %s\n", cmd, opt, f);
+            return 2;
+        }
+    }
+    if (qn_output_creatable(path, &e)) {
+        fprintf(stderr, "qnas %s: %s %s\n", cmd, opt, e.msg);
+        return 2;
+    }
+    return 0;
 }
 
 int qn_cli_load_supernet(const char *cmd, const char *path, struct qn_mb_net *net) {

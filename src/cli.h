@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "idx.h"
 #include "qnet.h"
@@ -12,6 +13,19 @@
 int qn_cli_bad(const char *cmd, const char *fmt, const char *a, const char *b);
 bool qn_cli_long(const char *s, long lo, long hi, long *out);
 bool qn_cli_float(const char *s, double lo, double hi, float *out);
+// Whether a is one of the n names (an option list).
+bool qn_cli_one_of(const char *a, const char *const *names, size_t n);
+
+// An input file of a command, named by its option ("--weights").
+struct qn_cli_input {
+    const char *opt, *path;  // path NULL: not given
+};
+// Checks an output file before the command does any work (one message, returns 2): not a
+// folder or other non-regular file, not the same file as any input (device and inode, however
+// the path is spelled) nor, with `data`, one of the IDX files of data_dir (NULL: the default
+// folder), and creatable in its folder. Returns 0 when the output may be written.
+int qn_cli_check_out(const char *cmd, const char *opt, const char *path, const struct qn_cli_input *in, int n_in,
+                     bool data, const char *data_dir);
 
 // Reads a supernet checkpoint (safetensors with the space in its metadata) into net.
 // Returns 0, or prints the reason and returns 2.

@@ -252,7 +252,8 @@ int qn_threads(void) {
     if (g_threads <= 0) {
         int n = 0;
         const char *env = getenv("QNAS_THREADS");
-        if (env && *env) n = atoi(env);
+        // an invalid value counts as unset here; the CLI refuses it with a message (main.c)
+        if (env && *env && !qn_threads_parse(env, &n)) n = 0;
         if (n <= 0) {
             long c = sysconf(_SC_NPROCESSORS_ONLN);
             n = c > 0 ? (int)c : 1;
@@ -260,6 +261,19 @@ int qn_threads(void) {
         g_threads = n;
     }
     return g_threads;
+}
+
+bool qn_threads_parse(const char *s, int *n) {
+    long v = 0;
+    if (!s || !*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + (*s - '0');
+        if (v > QN_MAX_THREADS) return false;
+    }
+    if (v < 1) return false;
+    *n = (int)v;
+    return true;
 }
 
 void qn_threads_set(int n) {

@@ -66,3 +66,6 @@ void qn_flush_denormals(void);
 // online cores. qn_threads_set(n) overrides (--threads N).
 int qn_threads(void);
 void qn_threads_set(int n);
+// A thread count as --threads and QNAS_THREADS take it: decimal digits only, 1..QN_MAX_THREADS.
+#define QN_MAX_THREADS 1024
+bool qn_threads_parse(const char *s, int *n);

@@ -65,11 +65,13 @@ static void usage(FILE *f) {
             "  help      this text\n"
             "\n"
             "environment:\n"
-            "  QNAS_THREADS=N                         OpenMP threads (default: online cores)\n"
+            "  QNAS_THREADS=N                         OpenMP threads, 1..1024 (default: online cores;\n"
+            "                                         --threads overrides)\n"
             "  QNAS_ISA=avx512|avxvnni|avx2|scalar    force a lower kernel variant\n");
 }
 
-static int cmd_info(void) {
+static int cmd_info(int argc, char **argv) {
+    if (argc > 0) return qn_cli_bad("info", "unknown option '%s'%s (info takes no arguments)", argv[0], "");
     const struct qn_cpu_features *f = qn_cpu();
     printf("cpu:      %s\n", f->brand);
     printf("features:");
@@ -145,6 +147,12 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
         long n;
         if (strcmp(a, "--resume") == 0) { c.resume = true; continue; }
         if (strcmp(a, "--qat") == 0) { c.qat = true; continue; }
+        static const char *const with_value[] = {
+            "--space", "--out", "--data", "--epochs", "--batch", "--seed", "--limit-train", "--stop-after",
+            "--limit-val", "--random-subnets", "--lr", "--wd", "--smoothing", "--warmup", "--optim", "--init",
+            "--qat-bits"};
+        if (!qn_cli_one_of(a, with_value, sizeof(with_value) / sizeof(with_value[0])))
+            return qn_cli_bad("train", "unknown option '%s'%s (see qnas help)", a, "");
         if (!v) return qn_cli_bad("train", "option %s needs a value%s", a, "");
         i++;
         if (strcmp(a, "--space") == 0) space = v;
@@ -186,7 +194,10 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
     if (!qn_mb_space_find(space)) return qn_cli_bad("train", "unknown space '%s' (known: %s)", space, "mbconv-fmnist");
     if (!c.out) return qn_cli_bad("train", "--out FILE is required%s%s", "", "");
     if (c.qat && !c.init) return qn_cli_bad("train", "--qat needs --init FILE (the FP32 supernet to fine-tune)%s%s", "", "");
-    if (c.init && strcmp(c.init, c.out) == 0) return qn_cli_bad("train", "--init and --out are the same file (%s)%s", c.init, "");
+    // Before any work: --out is never --init or a data file, and can be written (with --resume
+    // it is the checkpoint read back, so it may exist).
+    const struct qn_cli_input in[] = {{"--init", c.init}};
+    if (qn_cli_check_out("train", "--out", c.out, in, 1, true, c.data_dir)) return 2;
     if (c.warmup_epochs >= c.epochs) c.warmup_epochs = 0;
     struct qn_error e = {{0}};
     enum qn_status st = qn_train(&c, &e);
@@ -200,21 +211,29 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
 
 int main(int argc, char **argv) {
     // --threads N is global: taken (and removed) wherever it appears, before or after the command.
+    bool threads_given = false;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--threads") != 0) continue;
         if (a + 1 >= argc) {
-            fprintf(stderr, "qnas: --threads expects a number from 1 to 1024\n");
+            fprintf(stderr, "qnas: --threads expects a number from 1 to %d\n", QN_MAX_THREADS);
             return 2;
         }
-        char *end;
-        long n = strtol(argv[a + 1], &end, 10);
-        if (*end || end == argv[a + 1] || n < 1 || n > 1024) {
-            fprintf(stderr, "qnas: --threads expects a number from 1 to 1024, got '%s'\n", argv[a + 1]);
+        int n;
+        if (!qn_threads_parse(argv[a + 1], &n)) {
+            fprintf(stderr, "qnas: --threads expects a number from 1 to %d, got '%s'\n", QN_MAX_THREADS, argv[a + 1]);
             return 2;
         }
-        qn_threads_set((int)n);
+        qn_threads_set(n);
+        threads_given = true;
         for (int b = a; b + 2 <= argc; b++) argv[b] = argv[b + 2];
         argc -= 2, a--;
+    }
+    // QNAS_THREADS, when --threads does not override it, is held to the same rule (empty: unset).
+    const char *env_threads = getenv("QNAS_THREADS");
+    int n_env;
+    if (!threads_given && env_threads && *env_threads && !qn_threads_parse(env_threads, &n_env)) {
+        fprintf(stderr, "qnas: QNAS_THREADS expects a number from 1 to %d, got '%s'\n", QN_MAX_THREADS, env_threads);
+        return 2;
     }
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -233,7 +252,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[i];
-    if (strcmp(cmd, "info") == 0) return cmd_info();
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "train") == 0) {
         char *line = join_args(argc, argv);
         int rc = cmd_train(argc - i - 1, argv + i + 1, line);

@@ -326,11 +326,54 @@ enum qn_status qn_st_expect(const struct qn_safetensors *st, const char *what, c
 
 // --- writing ---
 
+enum qn_status qn_output_check(const char *path, struct qn_error *e) {
+    struct stat sb;
+    if (!path || !*path) return qn_fail(e, QN_ERR_ARG, "empty output path");
+    if (stat(path, &sb) != 0) return QN_OK;  // a new file (whether it can be made: qn_output_creatable)
+    if (S_ISDIR(sb.st_mode)) return qn_fail(e, QN_ERR_ARG, "%s: is a directory, not a file", path);
+    // The rename of an atomic write would put a regular file in place of a FIFO, device or socket.
+    if (!S_ISREG(sb.st_mode))
+        return qn_fail(e, QN_ERR_ARG, "%s: exists and is not a regular file; refusing to replace it", path);
+    return QN_OK;
+}
+
+// The temporary file qn_write_atomic writes before the rename.
+static bool temp_name(char *tmp, size_t cap, const char *path) {
+    return (size_t)snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) < cap;
+}
+
+enum qn_status qn_output_creatable(const char *path, struct qn_error *e) {
+    enum qn_status st = qn_output_check(path, e);
+    if (st) return st;
+    char tmp[4096];
+    if (!temp_name(tmp, sizeof(tmp), path)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
+    // What qn_write_atomic will do first, so a missing or read-only folder fails before the work.
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return qn_fail(e, QN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return QN_OK;
+}
+
+bool qn_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    const bool ha = stat(a, &sa) == 0, hb = stat(b, &sb) == 0;
+    if (ha || hb) return ha && hb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    // Neither exists yet: the same name in the same folder (both outputs of one command).
+    char da[4096], db[4096], na[4096], nb[4096];
+    snprintf(da, sizeof(da), "%s", a), snprintf(db, sizeof(db), "%s", b);
+    snprintf(na, sizeof(na), "%s", a), snprintf(nb, sizeof(nb), "%s", b);
+    if (strcmp(basename(na), basename(nb)) != 0) return false;
+    return stat(dirname(da), &sa) == 0 && stat(dirname(db), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 enum qn_status qn_write_atomic(const char *path, const void *const *parts, const size_t *sizes,
                                size_t n_parts, struct qn_error *e) {
+    enum qn_status st = qn_output_check(path, e);
+    if (st) return st;
     char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-        return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
+    if (!temp_name(tmp, sizeof(tmp), path)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return qn_fail(e, QN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     for (size_t i = 0; i < n_parts; i++) {

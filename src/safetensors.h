@@ -86,7 +86,18 @@ enum qn_status qn_st_write(const char *path, const struct qn_st_entry *entries, 
 // read), QN_ERR_FORMAT (larger than max_len), QN_ERR_NOMEM; messages start with the path.
 enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e);
 
-// Atomic whole-file write used by every output of qnas (checkpoints, reports, models):
-// <path>.tmp.<pid> in the same folder, fsync, rename over path, fsync the folder.
+// Atomic whole-file write used by every output of qnas (checkpoints, reports, models, logits,
+// CSV): <path>.tmp.<pid> in the same folder, fsync, rename over path, fsync the folder.
+// Refuses (qn_output_check) a path that is a folder or another non-regular file.
 enum qn_status qn_write_atomic(const char *path, const void *const *parts, const size_t *sizes,
                                size_t n_parts, struct qn_error *e);
+// QN_OK when path does not exist or is a regular file; QN_ERR_ARG when it is a folder, FIFO,
+// device or socket, which the rename would replace by a regular file (or fail on).
+enum qn_status qn_output_check(const char *path, struct qn_error *e);
+// qn_output_check, then that the file can be created: makes and removes qn_write_atomic's temp
+// file, so a missing or read-only folder is reported before a command does its work (QN_ERR_IO).
+enum qn_status qn_output_creatable(const char *path, struct qn_error *e);
+// Whether a and b name the same file: same device and inode when they exist (so "x", "./x", a
+// hard link or a symlink to x all match); two paths that do not exist yet match when they are
+// the same name in the same folder. A path that exists never matches one that does not.
+bool qn_same_file(const char *a, const char *b);

@@ -8,8 +8,11 @@
 #include "train.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -211,6 +214,19 @@ static char *space_json(const struct qn_mb_space *s) {
     return out;
 }
 
+// A checkpoint's integer metadata: decimal digits only (the writer's "%d" / "%ld" of a count),
+// the whole string, at most hi.
+static bool meta_count(const char *s, long long hi, long long *out) {
+    if (!s || !*s) return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v > hi) return false;
+    *out = v;
+    return true;
+}
+
 static enum qn_status save_checkpoint(const struct qn_train_cfg *c, const struct qn_mb_net *net,
                                       const struct opt_state *o, int epochs_done, const char *history,
                                       double elapsed, struct qn_error *e) {
@@ -291,6 +307,13 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
         (st = qn_dataset_load_fit(c->data_dir, QN_SPLIT_VAL, S->in_h, S->in_w, S->n_classes, &val, e)))
         goto out;
     if (c->limit_train > 0 && c->limit_train < train.n) train.n = c->limit_train;
+    // The last partial batch is dropped (BN needs full batches): fewer images than a batch
+    // would train nothing and still write a checkpoint.
+    if (train.n < c->batch) {
+        st = qn_fail(e, QN_ERR_ARG, "--batch %d exceeds the %d training images", c->batch, train.n);
+        goto out;
+    }
+    const int steps = train.n / c->batch;
     if ((st = qn_mb_net_init(&net, S, e)) || (st = qn_mb_net_alloc_grad(&net, e))) goto out;
     o.m = qn_alloc(net.n_floats * sizeof(float));
     o.v = qn_alloc(net.n_floats * sizeof(float));
@@ -355,9 +378,26 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
             qn_st_free(&ck);
             goto out;
         }
-        start_epoch = atoi(done);
-        o.step = atol(stp);
-        elapsed_before = secs ? atof(secs) : 0;
+        // The progress, checked against the recipe: epochs_done in 0..epochs, and each finished
+        // epoch took exactly `steps` optimizer steps (checkpoints are written between epochs).
+        long long nd = 0, ns = 0;
+        char *end = NULL;
+        elapsed_before = secs ? strtod(secs, &end) : 0;
+        if (!meta_count(done, c->epochs, &nd))
+            st = qn_fail(e, QN_ERR_FORMAT, "%s: checkpoint metadata epochs_done is '%.40s', expected a whole number in "
+                         "0..%d (--epochs)", c->out, done, c->epochs);
+        else if (!meta_count(stp, LLONG_MAX, &ns) || ns != nd * steps)
+            st = qn_fail(e, QN_ERR_FORMAT, "%s: checkpoint metadata optimizer_step is '%.40s', expected %lld "
+                         "(epochs_done %lld x %d steps per epoch)", c->out, stp, nd * steps, nd, steps);
+        else if (secs && (end == secs || *end || !(elapsed_before >= 0 && elapsed_before < 1e12)))
+            st = qn_fail(e, QN_ERR_FORMAT, "%s: checkpoint metadata train_seconds is '%.40s', expected seconds >= 0",
+                         c->out, secs);
+        if (st) {
+            qn_st_free(&ck);
+            goto out;
+        }
+        start_epoch = (int)nd;
+        o.step = (long)ns;
         if (start_epoch >= c->epochs) {
             qn_st_free(&ck);
             st = qn_fail(e, QN_ERR_ARG, "%s: already trained for %d epochs (--epochs %d); nothing to resume", c->out,
@@ -387,7 +427,6 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
         fprintf(stderr, "qnas: resuming %s after epoch %d (step %ld)\n", c->out, start_epoch, o.step);
     }
     const bool tty = isatty(2);
-    const int steps = train.n / B;  // the last partial batch is dropped (BN needs full batches)
     struct qn_mb_genome gmax, gmin, gr;
     struct qn_mb_policy qpol, q4max;
     qn_mb_genome_max(S, &gmax);

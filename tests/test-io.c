@@ -172,6 +172,48 @@ static void st_roundtrip(void) {
     QT_CHECK(qn_st_write(p, dup, 2, NULL, NULL, 0, &e) == QN_ERR_ARG, "duplicate names written");
 }
 
+// Outputs: an existing folder, FIFO or other non-regular file is refused (the rename of the
+// atomic write would replace a FIFO by a regular file) and left as it was; a missing folder is
+// reported before any work; "same file" is decided by device and inode, not by the spelling.
+static void output_checks(void) {
+    char fifo[512], dir[512], reg[512], dotted[512], hard[512], soft[512], tmp[600];
+    path_in_tmp(fifo, sizeof(fifo), "out.fifo");
+    path_in_tmp(dir, sizeof(dir), "out.dir");
+    path_in_tmp(reg, sizeof(reg), "out.bin");
+    snprintf(dotted, sizeof(dotted), "%s/./out.bin", tmpdir);
+    path_in_tmp(hard, sizeof(hard), "out.hard");
+    path_in_tmp(soft, sizeof(soft), "out.soft");
+    QN_ASSERT(mkfifo(fifo, 0644) == 0 && mkdir(dir, 0755) == 0);
+    struct qn_error e = {{0}};
+    const char bytes[4] = "abc";
+    const void *parts[1] = {bytes};
+    const size_t sizes[1] = {sizeof(bytes)};
+    QT_CHECK(qn_write_atomic(fifo, parts, sizes, 1, &e) == QN_ERR_ARG && strstr(e.msg, "not a regular file"),
+             "a FIFO was written over: %s", e.msg);
+    struct stat sb;
+    QT_CHECK(stat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO was replaced");
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", fifo, (long)getpid());
+    QT_CHECK(access(tmp, F_OK) != 0, "temp file left next to the FIFO");
+    QT_CHECK(qn_write_atomic(dir, parts, sizes, 1, &e) == QN_ERR_ARG && strstr(e.msg, "directory"),
+             "a folder as output: %s", e.msg);
+    QT_CHECK(qn_output_creatable(fifo, &e) == QN_ERR_ARG, "FIFO creatable");
+    QT_CHECK(qn_output_creatable("/nonexistent-qnas/x.bin", &e) == QN_ERR_IO && strstr(e.msg, "cannot create"),
+             "missing folder: %s", e.msg);
+    QT_CHECK(qn_output_creatable(reg, &e) == QN_OK && access(reg, F_OK) != 0, "a new file: %s", e.msg);
+    QT_CHECK(qn_write_atomic(reg, parts, sizes, 1, &e) == QN_OK, "regular file: %s", e.msg);
+    QT_CHECK(qn_output_check(reg, &e) == QN_OK && qn_output_creatable(reg, &e) == QN_OK, "existing regular file");
+    QN_ASSERT(link(reg, hard) == 0 && symlink(reg, soft) == 0);
+    QT_CHECK(qn_same_file(reg, dotted) && qn_same_file(reg, hard) && qn_same_file(soft, reg), "same file missed");
+    QT_CHECK(!qn_same_file(reg, fifo) && !qn_same_file(reg, "/nonexistent-qnas/out.bin"), "different files matched");
+    char a[512], b[512];
+    path_in_tmp(a, sizeof(a), "new.bin");
+    snprintf(b, sizeof(b), "%s/../%s/new.bin", tmpdir, strrchr(tmpdir, '/') + 1);
+    QT_CHECK(qn_same_file(a, b), "two spellings of one new file not matched");
+    path_in_tmp(b, sizeof(b), "new2.bin");
+    QT_CHECK(!qn_same_file(a, b), "two new files matched");
+    unlink(fifo), rmdir(dir), unlink(reg), unlink(hard), unlink(soft);
+}
+
 static size_t make_file(unsigned char *out, const char *json, size_t data_len) {
     size_t hl = strlen(json);
     for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)hl >> (8 * i));
@@ -282,6 +324,7 @@ int main(int argc, char **argv) {
     QT_RUN(idx_reads_valid_and_rejects_broken);
     QT_RUN(dataset_splits);
     QT_RUN(st_roundtrip);
+    QT_RUN(output_checks);
     QT_RUN(st_rejects_hostile);
     QT_RUN(st_mutation_fuzz);
     char cmd[300];

@@ -82,6 +82,15 @@ static void bad_genomes_named(void) {
         {"random:", "non-negative integer"},
         {"random:-3", "non-negative integer"},
         {"random:12x", "non-negative integer"},
+        // past 2^64 - 1 (strtoull saturates: these used to give the genome of 18446744073709551615)
+        {"random:18446744073709551616", "non-negative integer"},
+        {"random:99999999999999999999999", "non-negative integer"},
+        {"random: 5", "non-negative integer"},
+        {"random:+5", "non-negative integer"},
+        // positions are 1-based, also for a bad character after a block
+        {"k3e3 ,k3e3/k3e3,k3e3/k3e3,k3e3/k3e3,k3e3/k3e3,k3e3", "stage 1 block 1: unexpected ' '"},
+        {"k3e3,k3e3/k3e3,k3e3/k3e3,k3e3/k3e3,k3e3/k3e3,k3e3x", "stage 5 block 2: unexpected 'x'"},
+        {"k3e3,k3e3/k3e3,k3e3,k3e3;k3e3/k3e3,k3e3/k3e3,k3e3/k3e3,k3e3", "stage 2 block 3: unexpected ';'"},
         {"maximum", "expected k<kernel>"},
     };
     struct qn_mb_genome g;
@@ -92,6 +101,7 @@ static void bad_genomes_named(void) {
         QT_CHECK(st == QN_ERR_ARG && strstr(e.msg, cases[i].want), "'%s': status %d, message '%s'", cases[i].text, st,
                  e.msg);
     }
+    QT_CHECK(qn_mb_genome_parse(S, "random:18446744073709551615", &g, &e) == QN_OK, "largest seed refused: %s", e.msg);
     qn_mb_genome_max(S, &g);
     g.kernel[2][1] = 6;
     QT_CHECK(qn_mb_genome_check(S, &g, &e) == QN_ERR_ARG && strstr(e.msg, "stage 3 block 2: kernel 6"), "%s", e.msg);

@@ -419,14 +419,18 @@ static void write_is_atomic(void) {
 
 // --- (d) the commands ---
 
-// Runs `qnas --threads T <args>` with stdout and stderr to files; returns the exit status.
-static int qnas(const char *args, const char *out, const char *err) {
+// Runs `env <env> qnas <args>` (env NULL: `qnas --threads T <args>`) with stdout and stderr to
+// files; returns the exit status (-1 when killed by a signal).
+static int qnas_env(const char *env, const char *args, const char *out, const char *err) {
     char *cmd;
-    QN_ASSERT(asprintf(&cmd, "'%s' --threads %d %s > '%s' 2> '%s'", g_qnas, qn_threads(), args, out, err) > 0);
+    if (env) QN_ASSERT(asprintf(&cmd, "env %s '%s' %s > '%s' 2> '%s'", env, g_qnas, args, out, err) > 0);
+    else QN_ASSERT(asprintf(&cmd, "'%s' --threads %d %s > '%s' 2> '%s'", g_qnas, qn_threads(), args, out, err) > 0);
     int rc = system(cmd);
     free(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+static int qnas(const char *args, const char *out, const char *err) { return qnas_env(NULL, args, out, err); }
 
 static cJSON *json_file(const char *path) {
     size_t len;
@@ -571,6 +575,105 @@ static void cli_sensitivity_suggest(void) {
     remove(out), remove(err);
 }
 
+// Exit status 2 and exactly one line on stderr holding `want`.
+static void expect_refused(const char *env, const char *args, const char *want, const char *out, const char *err) {
+    const int rc = qnas_env(env, args, out, err);
+    char *msg = qt_slurp(err, NULL);
+    QT_CHECK(rc == 2 && msg && count_lines(err) == 1 && strstr(msg, want), "%s%sqnas %s: exit %d, stderr '%s' (want '%s')",
+             env ? env : "", env ? " " : "", args, rc, msg ? msg : "", want);
+    free(msg);
+}
+
+// Arguments and environment found wrong by the robustness sweep: one message and exit status 2.
+static void cli_bad_arguments_refused(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[128], err[128], args[4096];
+    tmp_path(out, sizeof(out), "args.out");
+    tmp_path(err, sizeof(err), "args.err");
+    // QNAS_THREADS: 99999 crashed in libgomp, 50000 failed thread creation, abc / 2x were
+    // ignored or misread; an empty value counts as unset, --threads overrides it
+    static const char *const threads[] = {"99999", "50000", "abc", "2x", "0", "+2"};
+    for (size_t k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+        snprintf(args, sizeof(args), "QNAS_THREADS=%s", threads[k]);
+        expect_refused(args, "info", "QNAS_THREADS expects a number from 1 to 1024", out, err);
+    }
+    QT_CHECK(qnas_env("QNAS_THREADS=", "info", out, err) == 0, "QNAS_THREADS= (empty) refused");
+    QT_CHECK(qnas_env("QNAS_THREADS=abc", "--threads 1 info", out, err) == 0, "--threads does not override QNAS_THREADS");
+    // unknown options are named as such, also by commands that take a value after them
+    expect_refused(NULL, "info --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "info extra", "unknown option 'extra'", out, err);
+    expect_refused(NULL, "train --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "search --bogus", "unknown option '--bogus'", out, err);
+    expect_refused(NULL, "eval --reps", "option --reps needs a value", out, err);
+    expect_refused(NULL, "sensitivity --bits", "option --bits needs a value", out, err);
+    // random:SEED: digits only, at most 2^64 - 1
+    static const char *const seeds[] = {"18446744073709551616", "99999999999999999999999", "' 5'", "+5"};
+    for (size_t k = 0; k < sizeof(seeds) / sizeof(seeds[0]); k++) {
+        snprintf(args, sizeof(args), "eval --weights '%s' --genome random:%s --no-latency", g_weights, seeds[k]);
+        expect_refused(NULL, args, "random:SEED needs a non-negative integer seed", out, err);
+    }
+    remove(out), remove(err);
+}
+
+// Outputs are checked before any work: never an input however the path is spelled (the guards
+// compared strings), never an existing FIFO (the atomic rename replaced it by a regular file),
+// and train's --out and batch before training.
+static void cli_outputs_checked(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char out[128], err[128], w[128], fifo[128], args[4096];
+    tmp_path(out, sizeof(out), "outs.out");
+    tmp_path(err, sizeof(err), "outs.err");
+    tmp_path(w, sizeof(w), "w.safetensors");
+    tmp_path(fifo, sizeof(fifo), "fifo");
+    size_t wl;
+    uint8_t *wb = slurp(g_weights, &wl);
+    put_file(w, wb, wl);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --out '%s/./w.safetensors'", w, g_dir);
+    expect_refused(NULL, args, "--out and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --save-subnet '%s'", w, w);
+    expect_refused(NULL, args, "--save-subnet and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s/../%s/w.safetensors'", w,
+             g_dir, strrchr(g_dir, '/') + 1);
+    expect_refused(NULL, args, "--logits and --weights are the same file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s/l.bin' --save-subnet "
+             "'%s/./l.bin'", w, g_dir, g_dir);
+    expect_refused(NULL, args, "--logits and --save-subnet are the same file", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --init '%s' "
+             "--out '%s/./w.safetensors'", w, g_dir);
+    expect_refused(NULL, args, "--out and --init are the same file", out, err);
+    size_t l2;
+    uint8_t *after = slurp(w, &l2);
+    QT_CHECK(l2 == wl && memcmp(wb, after, wl) == 0, "the weights were overwritten");
+    free(wb), free(after);
+    QN_ASSERT(mkfifo(fifo, 0644) == 0);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --out '%s'", w, fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "moo --problem zdt1 --pop 4 --gen 1 --out '%s'", fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --no-latency --logits '%s'", w, fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --out '%s'", fifo);
+    expect_refused(NULL, args, "not a regular file", out, err);
+    struct stat sb;
+    QT_CHECK(stat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO was replaced");
+    // train used to train a whole epoch before finding it could not write --out, and to run
+    // zero steps (then write a checkpoint) with fewer training images than a batch
+    expect_refused(NULL, "train --space mbconv-fmnist --epochs 1 --limit-train 64 --batch 32 --out /nonexistent/x.st",
+                   "cannot create", out, err);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --epochs 1 --limit-train 1 --limit-val 1 --batch 2 "
+             "--out '%s/tiny.st'", g_dir);
+    expect_refused(NULL, args, "--batch 2 exceeds the 1 training images", out, err);
+    tmp_path(args, sizeof(args), "tiny.st");
+    QT_CHECK(access(args, F_OK) != 0, "train with no full batch wrote %s", args);
+    remove(w), remove(fifo), remove(out), remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -602,6 +705,8 @@ int main(int argc, char **argv) {
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
     QT_RUN(cli_sensitivity_suggest);
+    QT_RUN(cli_outputs_checked);
+    QT_RUN(cli_bad_arguments_refused);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     rmdir(g_dir);

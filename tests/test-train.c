@@ -79,6 +79,66 @@ static void resume_is_exact(void) {
     QT_CHECK(qn_train(&c, &e) == QN_ERR_ARG && strstr(e.msg, "already trained"), "finished run: %s", e.msg);
 }
 
+// A copy of the checkpoint `src` at `dst` with metadata `key` set to `value` (tensors unchanged).
+static void with_meta(const char *src, const char *dst, const char *key, const char *value) {
+    struct qn_safetensors st;
+    struct qn_error e;
+    QN_ASSERT(qn_st_read(src, true, &st, &e) == QN_OK);
+    struct qn_st_entry *ent = calloc(st.n, sizeof(*ent));
+    const char **vals = calloc(st.n_meta, sizeof(*vals));
+    QN_ASSERT(ent && vals);
+    for (size_t i = 0; i < st.n; i++) {
+        const struct qn_st_tensor *t = &st.tensors[i];
+        ent[i] = (struct qn_st_entry){t->name, t->dtype, t->ndim, {0}, t->data};
+        memcpy(ent[i].shape, t->shape, sizeof(t->shape));
+    }
+    for (size_t i = 0; i < st.n_meta; i++) vals[i] = strcmp(st.meta_keys[i], key) ? st.meta_values[i] : value;
+    QN_ASSERT(qn_st_write(dst, ent, st.n, (const char *const *)st.meta_keys, vals, st.n_meta, &e) == QN_OK);
+    free(ent), free(vals);
+    qn_st_free(&st);
+}
+
+// --resume reads the progress strictly: a value that is not a whole number in range, or an
+// optimizer step that does not match the epochs done, is refused with the file and the key
+// (it used to be read with atoi / atol: "-1" resumed "after epoch -1", 2^64 overflowed the step).
+static void resume_refuses_bad_metadata(void) {
+    char ck[256], bad[256];
+    snprintf(ck, sizeof(ck), "%s/meta.safetensors", dir);
+    snprintf(bad, sizeof(bad), "%s/meta-bad.safetensors", dir);
+    struct qn_train_cfg c = small_cfg(ck, 2);
+    c.limit_train = 64, c.limit_val = 20, c.stop_after = 1;
+    struct qn_error e;
+    QT_CHECK(qn_train(&c, &e) == QN_OK, "first epoch: %s", e.msg);
+    // (each qn_train loads the data set first: a few cases keep this under a few seconds)
+    struct { const char *key, *value; } cases[] = {
+        {"optimizer_step", "99999999999999999999"}, {"optimizer_step", "3"}, {"epochs_done", "-1"},
+        {"epochs_done", "abc"}, {"epochs_done", "3"}, {"train_seconds", "-1"},
+    };
+    c.out = bad, c.stop_after = 0, c.resume = true;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        with_meta(ck, bad, cases[k].key, cases[k].value);
+        e.msg[0] = 0;
+        enum qn_status st = qn_train(&c, &e);
+        QT_CHECK(st == QN_ERR_FORMAT && strstr(e.msg, bad) && strstr(e.msg, cases[k].key),
+                 "%s = '%s': status %d, '%s'", cases[k].key, cases[k].value, st, e.msg);
+    }
+    // the checkpoint as written resumes (64 images / batch 32: 2 steps per epoch)
+    with_meta(ck, bad, "optimizer_step", "2");
+    QT_CHECK(qn_train(&c, &e) == QN_OK, "valid checkpoint refused: %s", e.msg);
+}
+
+// Fewer training images than a batch: refused before any work, nothing written (it used to
+// run zero steps, print loss 0 and write a checkpoint).
+static void batch_over_training_images(void) {
+    char out[256];
+    snprintf(out, sizeof(out), "%s/tiny.safetensors", dir);
+    struct qn_train_cfg c = small_cfg(out, 1);
+    c.limit_train = 1, c.limit_val = 1, c.batch = 2;
+    struct qn_error e = {{0}};
+    QT_CHECK(qn_train(&c, &e) == QN_ERR_ARG && strstr(e.msg, "--batch 2 exceeds the 1 training images"), "%s", e.msg);
+    QT_CHECK(access(out, F_OK) != 0, "a checkpoint was written");
+}
+
 // Top-1 of the largest subnet at uniform W<bits>A8 (fake quantization, BN re-estimated the
 // same way) on the first 200 validation images, from a weights file.
 static double low_bit_acc(const char *path, int bits) {
@@ -127,6 +187,8 @@ int main(int argc, char **argv) {
     mkdir(dir, 0755);
     QT_RUN(supernet_learns);
     QT_RUN(resume_is_exact);
+    QT_RUN(resume_refuses_bad_metadata);
+    QT_RUN(batch_over_training_images);
     QT_RUN(qat_recovers_low_bits);
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
