@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include "safetensors.h"
 
 const char *qn_split_name(enum qn_split split) {
     switch (split) {
@@ -30,8 +33,13 @@ static long long gz_read_full(gzFile f, void *buf, size_t n) {
 enum qn_status qn_idx_read(const char *path, int expect_ndim, int dims_out[3], uint8_t **data,
                            struct qn_error *e) {
     *data = NULL;
-    gzFile f = gzopen(path, "rb");
-    if (!f) return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    const int fd = qn_open_regular(path, e);  // a FIFO is refused, not waited on
+    if (fd < 0) return QN_ERR_IO;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    }
     enum qn_status st = QN_OK;
     unsigned char hdr[4 + 4 * 3];
     long long got = gz_read_full(f, hdr, 4);

@@ -1,4 +1,5 @@
 // The `qnas` command: parses global options, then dispatches to a subcommand.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,7 +210,7 @@ static int cmd_train(int argc, char **argv, const char *cmdline) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     // --threads N is global: taken (and removed) wherever it appears, before or after the command.
     bool threads_given = false;
     for (int a = 1; a < argc; a++) {
@@ -271,4 +272,16 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "qnas: unknown command '%s' (see qnas help)\n", cmd);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    int rc = run_command(argc, argv);
+    // reports and --json go to stdout: one that could not be written (a full disk, a closed
+    // pipe's reader) is a failure, not a success with a truncated result
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "qnas: cannot write standard output: %s\n", strerror(errno ? errno : EIO));
+        if (!rc) rc = 2;
+    }
+    return rc;
 }

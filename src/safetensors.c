@@ -245,14 +245,35 @@ out:
     return status;
 }
 
+int qn_open_regular(const char *path, struct qn_error *e) {
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    const int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        close(fd);
+        qn_fail(e, QN_ERR_IO, "%s: not a regular file", path);
+        return -1;
+    }
+    return fd;
+}
+
 enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e) {
     *buf = NULL, *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    const int fd = qn_open_regular(path, e);
+    if (fd < 0) return QN_ERR_IO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fileno(f), &sb) != 0) {
         fclose(f);
-        return qn_fail(e, QN_ERR_IO, "%s: not a regular file", path);
+        return qn_fail(e, QN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if ((uint64_t)sb.st_size > max_len) {
         fclose(f);

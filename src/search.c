@@ -162,8 +162,14 @@ static const struct cached *cache_find(const struct srch *S, const char *key, bo
 // ("val <accuracy> <latency ms> <key>", without the halves, from caches of before them, is read
 // too). A last line without its newline (an interrupted write) is ignored.
 static enum qn_status cache_load(struct srch *S, const char *path, struct qn_error *e) {
-    FILE *f = fopen(path, "r");
-    if (!f) return QN_OK;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return QN_OK;  // nothing measured yet
+    const int fd = qn_open_regular(path, e);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return fd < 0 ? QN_ERR_IO : qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     char line[2048];
     int ln = 0;
     long good = 0;  // end of the last complete line

@@ -175,6 +175,27 @@ static void st_roundtrip(void) {
 // Outputs: an existing folder, FIFO or other non-regular file is refused (the rename of the
 // atomic write would replace a FIFO by a regular file) and left as it was; a missing folder is
 // reported before any work; "same file" is decided by device and inode, not by the spelling.
+// An input that is a FIFO is refused at once: opened to read, it would wait for a writer
+// forever (the alarm ends the run, which then counts as failed, should that come back).
+static void fifo_inputs_refused(void) {
+    char fifo[512];
+    path_in_tmp(fifo, sizeof(fifo), "in.fifo");
+    QN_ASSERT(mkfifo(fifo, 0644) == 0);
+    alarm(20);
+    struct qn_error e = {{0}};
+    uint8_t *buf = NULL, *data = NULL;
+    size_t len = 0;
+    int dims[3];
+    QT_CHECK(qn_read_file(fifo, 1 << 20, &buf, &len, &e) == QN_ERR_IO && strstr(e.msg, "not a regular file"),
+             "qn_read_file on a FIFO: %s", e.msg);
+    e.msg[0] = 0;
+    QT_CHECK(qn_idx_read(fifo, 3, dims, &data, &e) == QN_ERR_IO && strstr(e.msg, "not a regular file"),
+             "qn_idx_read on a FIFO: %s", e.msg);
+    alarm(0);
+    free(buf), free(data);
+    unlink(fifo);
+}
+
 static void output_checks(void) {
     char fifo[512], dir[512], reg[512], dotted[512], hard[512], soft[512], tmp[600];
     path_in_tmp(fifo, sizeof(fifo), "out.fifo");
@@ -325,6 +346,7 @@ int main(int argc, char **argv) {
     QT_RUN(dataset_splits);
     QT_RUN(st_roundtrip);
     QT_RUN(output_checks);
+    QT_RUN(fifo_inputs_refused);
     QT_RUN(st_rejects_hostile);
     QT_RUN(st_mutation_fuzz);
     char cmd[300];

@@ -615,6 +615,19 @@ static void cli_bad_arguments_refused(void) {
         snprintf(args, sizeof(args), "eval --weights '%s' --genome random:%s --no-latency", g_weights, seeds[k]);
         expect_refused(NULL, args, "random:SEED needs a non-negative integer seed", out, err);
     }
+    // a report that cannot be written to stdout (a full disk: /dev/full, where there is one)
+    // fails the command instead of exiting 0 with nothing written
+    struct stat sb;
+    if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
+        char *cmd;
+        QN_ASSERT(asprintf(&cmd, "'%s' info > /dev/full 2> '%s'", g_qnas, err) > 0);
+        const int rc = system(cmd);
+        free(cmd);
+        char *msg = qt_slurp(err, NULL);
+        QT_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2 && msg && strstr(msg, "cannot write standard output"),
+                 "qnas info > /dev/full: status %d, stderr '%s'", rc, msg ? msg : "");
+        free(msg);
+    }
     remove(out), remove(err);
 }
 
