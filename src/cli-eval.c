@@ -44,7 +44,12 @@ int qn_cli_eval_opt(const char *cmd, struct qn_cli_eval_opts *o, int argc, char 
         if (strcmp(a, "--calib") == 0) o->cfg.calib = c;
         else o->cfg.wcalib = c;
     } else if (strcmp(a, "--percentile") == 0) {
-        if (!qn_cli_float(v, 50, 100, &o->cfg.percentile)) return qn_cli_bad(cmd, "--percentile expects 50..100, got '%s'%s", v, "");
+        // (50, 100]: 50 would clip both ends to the median; checked on the float the
+        // calibration uses (50.000001 rounds to 50)
+        float f;
+        if (!qn_cli_float(v, 50, 100, &f) || !(f > 50.0f))
+            return qn_cli_bad(cmd, "--percentile expects a number in (50, 100], got '%s'%s", v, "");
+        o->cfg.percentile = f;
     } else if (strcmp(a, "--calib-images") == 0 || strcmp(a, "--bn-images") == 0) {
         if (!qn_cli_long(v, 1, 55000, &n)) return qn_cli_bad(cmd, "%s expects 1..55000 images, got '%s'", a, v);
         if (strcmp(a, "--calib-images") == 0) o->cfg.calib_images = (int)n;

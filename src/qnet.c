@@ -332,6 +332,8 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
                              const struct qn_qnet_cfg *cfg, struct qn_error *e) {
     memset(q, 0, sizeof(*q));
     const struct qn_mb_space *s = net->space;
+    if (cfg->calib == QN_CALIB_PERCENTILE && !(cfg->percentile > 50.0f && cfg->percentile <= 100.0f))
+        return qn_fail(e, QN_ERR_ARG, "percentile %g is outside (50, 100]", (double)cfg->percentile);
     q->space = s, q->genome = *g, q->policy = *p, q->cfg = *cfg, q->max_batch = cfg->max_batch;
     struct qn_mb_layer info[QN_MB_MAX_LAYERS];
     q->n_layers = qn_mb_layers(s, g, info);

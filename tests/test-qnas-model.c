@@ -571,6 +571,44 @@ static void cli_sensitivity_suggest(void) {
     remove(out), remove(err);
 }
 
+// Exit 2 with one line on stderr that holds every one of want[] (NULL-terminated).
+static void expect_refused(const char *args, const char *err, const char *const *want) {
+    char out[128];
+    tmp_path(out, sizeof(out), "refused.out");
+    const int rc = qnas(args, out, err);
+    size_t el;
+    uint8_t *msg = slurp(err, &el);
+    msg[el] = 0;
+    bool has = true;
+    for (int i = 0; want[i]; i++) has &= strstr((char *)msg, want[i]) != NULL;
+    QT_CHECK(rc == 2 && count_lines(err) == 1 && has, "qnas %s: exit %d, '%s'", args, rc, (char *)msg);
+    free(msg), remove(out);
+}
+
+// --percentile is (50, 100], checked on the float the calibration gets: 50 (clipping both
+// ends to the median) and 50.000001 (which rounds to 50.0f) are refused at the command line
+// (before: an assertion in the percentile calibration, exit 134).
+static void cli_percentile_range(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char err[128], model[128], args[4096];
+    tmp_path(err, sizeof(err), "pct.err");
+    tmp_path(model, sizeof(model), "pct.qnas");
+    const char *want[] = {"--percentile", "(50, 100]", NULL};
+    const char *cmds[] = {"eval", "export", "sensitivity"}, *vals[] = {"50", "50.000001", "49", "100.01"};
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 4; v++) {
+            snprintf(args, sizeof(args), "%s --weights '%s' --genome min --policy int8 --calib percentile "
+                                         "--percentile %s%s%s%s", cmds[c], g_weights, vals[v],
+                     c == 1 ? " --out '" : " --limit 10", c == 1 ? model : "", c == 1 ? "'" : "");
+            expect_refused(args, err, want);
+        }
+    QT_CHECK(access(model, F_OK) != 0, "a refused export left %s", model);
+    remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -602,6 +640,7 @@ int main(int argc, char **argv) {
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
     QT_RUN(cli_sensitivity_suggest);
+    QT_RUN(cli_percentile_range);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     rmdir(g_dir);

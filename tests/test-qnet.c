@@ -261,6 +261,25 @@ static void qat_pass(void) {
     qn_free(x), free(g0);
 }
 
+// Percentile calibration needs a percentile in (50, 100] (50 would clip both ends to the
+// median, and tripped an assertion): anything else is QN_ERR_ARG before any work.
+static void percentile_outside_refused(void) {
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    struct qn_error e;
+    struct qn_qnet_cfg c;
+    cfg_small(&c);
+    c.calib = QN_CALIB_PERCENTILE;
+    QN_ASSERT(qn_mb_genome_parse(S, "min", &g, &e) == QN_OK && qn_mb_policy_parse(S, &g, "int8", &p, &e) == QN_OK);
+    const float bad[] = {50.0f, 49.0f, 100.5f, NAN};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct qn_qnet q;
+        c.percentile = bad[k];
+        QT_CHECK(qn_qnet_build(&q, &g_net, &g, &p, &g_train, &c, &e) == QN_ERR_ARG && strstr(e.msg, "(50, 100]"),
+                 "percentile %g: %s", (double)bad[k], e.msg);
+    }
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -286,6 +305,7 @@ int main(int argc, char **argv) {
     QT_RUN(set_layer_and_size);
     QT_RUN(nsr_grows_with_fewer_bits);
     QT_RUN(qat_pass);
+    QT_RUN(percentile_outside_refused);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     return qt_finish(argv[0]);
