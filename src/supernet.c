@@ -1,6 +1,7 @@
 // MBConv supernet: parameter layout, initialization, loading, and subnet forward/backward.
 #include "supernet.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -467,7 +468,7 @@ static void fq_rows(size_t N, size_t K, const float *W, size_t ldw, int bits, fl
     for (size_t n = 0; n < N; n++) {
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[n * ldw + k]));
-        scale[n] = amax > 0.0f ? amax / lim : 1.0f;
+        scale[n] = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;  // as qn_quant_weights
     }
     qn_fake_quant_weights(N, K, W, ldw, bits, scale, Y, K);
 }
