@@ -302,7 +302,9 @@ int qn_cmd_sensitivity(int argc, char **argv) {
     struct qn_error e = {{0}};
     struct qn_qnet q, ql;
     qn_mb_policy_uniform(net.space, &g, (int)bits, 8, &low);
-    if (qn_qnet_build(&q, &net, &g, &base, &train, &o.cfg, &e) || qn_qnet_build(&ql, &net, &g, &low, &train, &o.cfg, &e)) {
+    enum qn_status st = qn_qnet_build(&q, &net, &g, &base, &train, &o.cfg, &e);
+    if (!st && (st = qn_qnet_build(&ql, &net, &g, &low, &train, &o.cfg, &e))) qn_qnet_free(&q);
+    if (st) {
         fprintf(stderr, "qnas sensitivity: %s\n", e.msg);
         qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
         return 2;

@@ -31,7 +31,7 @@ bool qn_calib_parse(const char *s, enum qn_calib *c) {
 static inline int32_t act_qmax(int bits) { return (1 << bits) - 1; }
 
 struct qn_act_qparams qn_act_qparams_from_range(float lo, float hi, int bits, bool symmetric) {
-    QN_ASSERT(bits >= 2 && bits <= 8 && lo <= hi);
+    QN_ASSERT(bits >= 2 && bits <= 8 && lo <= hi && isfinite(lo) && isfinite(hi));
     const int32_t qmax = act_qmax(bits), half = 1 << (bits - 1);
     lo = lo < 0.0f ? lo : 0.0f;
     hi = hi > 0.0f ? hi : 0.0f;

@@ -88,6 +88,7 @@ struct srch {
     char **lat_key;
     double *lat_ms;
     uint32_t weights_crc;
+    bool bad_weights;          // a subnet's activations overflowed (QN_ERR_FORMAT from qn_qnet_build)
     char lat_path[4096];       // where the latency table is read from and written to
     // predictors, refitted per round, and their held-out record
     struct models m;
@@ -419,6 +420,16 @@ static void time_rounds(const struct srch *S, struct qn_qnet *q, int n, double *
     }
 }
 
+// qn_qnet_build on the search's supernet. Its QN_ERR_FORMAT means the weights overflow for this
+// subnet: a resume would meet the same subnet again, so a fresh folder is removed as on a bad
+// argument (qn_search_run).
+static enum qn_status build(struct srch *S, struct qn_qnet *q, const struct qn_mb_genome *g,
+                            const struct qn_mb_policy *p, const struct qn_qnet_cfg *cfg, struct qn_error *e) {
+    const enum qn_status st = qn_qnet_build(q, &S->net, g, p, &S->train, cfg, e);
+    S->bad_weights |= st == QN_ERR_FORMAT;
+    return st;
+}
+
 // Builds the subnet for (g, p), or keeps the last one when it is the same configuration. Never
 // re-quantizes in place: batch norm is re-estimated per policy, so every measurement is the one
 // `qnas eval` makes, whatever was measured before it.
@@ -429,7 +440,7 @@ static enum qn_status subnet(struct srch *S, const struct qn_mb_genome *g, const
         return QN_OK;
     if (S->have_q) qn_qnet_free(&S->q);
     S->have_q = false;
-    enum qn_status st = qn_qnet_build(&S->q, &S->net, g, p, &S->train, &S->qcfg, e);
+    enum qn_status st = build(S, &S->q, g, p, &S->qcfg, e);
     S->have_q = st == QN_OK;
     return st;
 }
@@ -582,7 +593,7 @@ static enum qn_status lut_build(struct srch *S, int pass_no, struct qn_error *e)
             if (!need) continue;
             struct qn_mb_policy p;
             qn_mb_policy_uniform(s, &g, 8, 8, &p);
-            if ((st = qn_qnet_build(&q[id], &S->net, &g, &p, &S->train, &qc, e))) break;
+            if ((st = build(S, &q[id], &g, &p, &qc, e))) break;
             n_l[id] = n;
         }
     bool any = false;
@@ -1134,7 +1145,7 @@ static enum qn_status sweep_latencies(struct srch *S, struct qn_error *e) {
                 continue;
             }
             memset(&q[nb], 0, sizeof(q[nb]));
-            st = qn_qnet_build(&q[nb], &S->net, &pt->g, &pt->p, &S->train, &qc, e);
+            st = build(S, &q[nb], &pt->g, &pt->p, &qc, e);
             if (!st) idx[nb++] = i;
         }
         for (int k = 0; k < nb; k++) t[k] = r->pts[idx[k]].latency_ms;
@@ -1178,7 +1189,7 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
         bool again = false;
         for (int j = 0; j < i && !again; j++) again = strcmp(keys[i], keys[j]) == 0;
         if (again || !isnan(lat_find(S, keys[i]))) continue;
-        st = qn_qnet_build(&q[i], &S->net, &pt->g, &pt->p, &S->train, &S->qcfg, e);
+        st = build(S, &q[i], &pt->g, &pt->p, &S->qcfg, e);
         built += st == QN_OK;
     }
     if (!st && built) {
@@ -1525,9 +1536,10 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
     }
     if (!st) st = run(S, e);
     if (S->cache_f) fclose(S->cache_f);
-    if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && S->done == 0)) && fresh) {
+    if ((st == QN_ERR_ARG || (st == QN_ERR_FORMAT && (S->done == 0 || S->bad_weights))) && fresh) {
         // a fresh search refused by its settings (a budget nothing meets) or by its input (a
-        // bad --latency-table, before anything is measured) leaves nothing behind
+        // bad --latency-table, before anything is measured; weights that overflow, which no
+        // resume gets past) leaves nothing behind
         const char *made[] = {"search.json", "cache.txt", "latency.json"};
         for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
             snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);

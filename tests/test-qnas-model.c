@@ -571,6 +571,28 @@ static void cli_sensitivity_suggest(void) {
     remove(out), remove(err);
 }
 
+// g_weights with every value of one tensor set to v, written to path: the file checks pass
+// (header, shapes, every value finite).
+static void weights_with(const char *path, const char *tensor, float v) {
+    size_t len;
+    uint8_t *b = slurp(g_weights, &len);
+    uint64_t n;
+    memcpy(&n, b, 8);
+    QN_ASSERT(n < len);
+    const char c = (char)b[8 + n];
+    b[8 + n] = 0;
+    cJSON *h = cJSON_Parse((const char *)b + 8);
+    b[8 + n] = (uint8_t)c;
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, tensor), "data_offsets");
+    QN_ASSERT(cJSON_GetArraySize(off) == 2);
+    const size_t lo = 8 + n + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+    const size_t hi = 8 + n + (size_t)cJSON_GetArrayItem(off, 1)->valuedouble;
+    QN_ASSERT(lo <= hi && hi <= len);
+    for (size_t i = lo; i + 4 <= hi; i += 4) memcpy(b + i, &v, 4);
+    put_file(path, b, len);
+    cJSON_Delete(h), free(b);
+}
+
 // Exit 2 with one line on stderr that holds every one of want[] (NULL-terminated).
 static void expect_refused(const char *args, const char *err, const char *const *want) {
     char out[128];
@@ -583,6 +605,39 @@ static void expect_refused(const char *args, const char *err, const char *const 
     for (int i = 0; want[i]; i++) has &= strstr((char *)msg, want[i]) != NULL;
     QT_CHECK(rc == 2 && count_lines(err) == 1 && has, "qnas %s: exit %d, '%s'", args, rc, (char *)msg);
     free(msg), remove(out);
+}
+
+// Weights that pass the file checks but overflow for the subnet (the stem's conv weights at
+// 3e38): every command that builds from them exits 2 with one message naming the file, and
+// leaves no output behind (before: an assertion in the fake quantization, exit 134).
+static void cli_hostile_weights(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char w[128], err[128], model[128], trained[128], dir[128], args[4096];
+    tmp_path(w, sizeof(w), "huge.safetensors");
+    tmp_path(err, sizeof(err), "huge.err");
+    tmp_path(model, sizeof(model), "huge.qnas");
+    tmp_path(trained, sizeof(trained), "huge-qat.safetensors");
+    tmp_path(dir, sizeof(dir), "huge-search");
+    weights_with(w, "stem.conv.weight", 3e38f);
+    const char *want[] = {w, "not finite", NULL};
+    const char *small = "--bn-images 100 --calib-images 50";
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --policy int8 --limit 10 --no-latency %s", w, small);
+    expect_refused(args, err, want);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --policy int4 --out '%s' %s", w, model, small);
+    expect_refused(args, err, want);
+    snprintf(args, sizeof(args), "sensitivity --weights '%s' --genome min --policy int8 --limit 10 %s", w, small);
+    expect_refused(args, err, want);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --qat --init '%s' --out '%s' --epochs 1 --batch 32 "
+                                 "--limit-train 64 --limit-val 50", w, trained);
+    expect_refused(args, err, want);
+    snprintf(args, sizeof(args), "search --weights '%s' --out '%s' --quiet %s", w, dir, small);
+    expect_refused(args, err, want);
+    QT_CHECK(access(model, F_OK) != 0 && access(trained, F_OK) != 0 && access(dir, F_OK) != 0,
+             "a refused command left %s, %s or %s", model, trained, dir);
+    remove(w), remove(err);
 }
 
 // --percentile is (50, 100], checked on the float the calibration gets: 50 (clipping both
@@ -640,6 +695,7 @@ int main(int argc, char **argv) {
     QT_RUN(write_is_atomic);
     QT_RUN(cli_export_run_matches_eval);
     QT_RUN(cli_sensitivity_suggest);
+    QT_RUN(cli_hostile_weights);
     QT_RUN(cli_percentile_range);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
