@@ -44,7 +44,12 @@ int qn_cli_eval_opt(const char *cmd, struct qn_cli_eval_opts *o, int argc, char 
         if (strcmp(a, "--calib") == 0) o->cfg.calib = c;
         else o->cfg.wcalib = c;
     } else if (strcmp(a, "--percentile") == 0) {
-        if (!qn_cli_float(v, 50, 100, &o->cfg.percentile)) return qn_cli_bad(cmd, "--percentile expects 50..100, got '%s'%s", v, "");
+        // (50, 100]: 50 would clip both ends to the median; checked on the float the
+        // calibration uses (50.000001 rounds to 50)
+        float f;
+        if (!qn_cli_float(v, 50, 100, &f) || !(f > 50.0f))
+            return qn_cli_bad(cmd, "--percentile expects a number in (50, 100], got '%s'%s", v, "");
+        o->cfg.percentile = f;
     } else if (strcmp(a, "--calib-images") == 0 || strcmp(a, "--bn-images") == 0) {
         if (!qn_cli_long(v, 1, 55000, &n)) return qn_cli_bad(cmd, "%s expects 1..55000 images, got '%s'", a, v);
         if (strcmp(a, "--calib-images") == 0) o->cfg.calib_images = (int)n;
@@ -301,7 +306,9 @@ int qn_cmd_sensitivity(int argc, char **argv) {
     struct qn_error e = {{0}};
     struct qn_qnet q, ql;
     qn_mb_policy_uniform(net.space, &g, (int)bits, 8, &low);
-    if (qn_qnet_build(&q, &net, &g, &base, &train, &o.cfg, &e) || qn_qnet_build(&ql, &net, &g, &low, &train, &o.cfg, &e)) {
+    enum qn_status st = qn_qnet_build(&q, &net, &g, &base, &train, &o.cfg, &e);
+    if (!st && (st = qn_qnet_build(&ql, &net, &g, &low, &train, &o.cfg, &e))) qn_qnet_free(&q);
+    if (st) {
         fprintf(stderr, "qnas sensitivity: %s\n", e.msg);
         qn_mb_net_free(&net), qn_dataset_free(&train), qn_dataset_free(&ds);
         return 2;

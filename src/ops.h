@@ -92,7 +92,7 @@ void qn_qu8_dequantize(size_t rows, size_t n, const uint8_t *q, size_t ldq,
 
 // Symmetric per-output-channel weight quantization of the view W[N][ldw] (K used columns) to
 // `bits` (2..8), for qn_qgemm_pack: with lim = 2^(bits-1) - 1,
-//   scale[n] = max_k |W[n][k]| / lim,  Q[n][k] = clamp(rint(W[n][k] / scale[n]), -lim, lim)
+//   scale[n] = max(max_k |W[n][k]| / lim, FLT_MIN),  Q[n][k] = clamp(rint(W[n][k] / scale[n]), -lim, lim)
 // An all-zero row gets scale 1 and zeros. Init-time helper (scalar).
 void qn_qs8_weights_quantize(size_t N, size_t K, const float *W, size_t ldw, int bits,
                              int8_t *Q, size_t ldq, float *scale);

@@ -44,6 +44,14 @@ static void fold_rows(const float *src, size_t ld, int cout, size_t K, const flo
         for (size_t j = 0; j < K; j++) w[(size_t)o * K + j] = src[(size_t)o * ld + j] * (a ? a[o] : 1.0f);
 }
 
+static bool all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+// QN_ERR_FORMAT when the folded weights or bias are not finite: batch norm's scale (up to
+// gamma / sqrt(eps)) can carry a large finite weight past FLT_MAX.
 static enum qn_status layer_weights(struct qn_qnet_layer *L, const struct qn_mb_net *net) {
     const struct qn_mb_space *s = net->space;
     const struct qn_mb_layer *I = &L->info;
@@ -95,7 +103,7 @@ static enum qn_status layer_weights(struct qn_qnet_layer *L, const struct qn_mb_
         break;
     }
     free(a);
-    return QN_OK;
+    return all_finite(L->w, wn) && all_finite(L->bias, (size_t)I->cout) ? QN_OK : QN_ERR_FORMAT;
 }
 
 static struct qn_conv_params conv_params(const struct qn_mb_layer *I) {
@@ -332,6 +340,8 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
                              const struct qn_qnet_cfg *cfg, struct qn_error *e) {
     memset(q, 0, sizeof(*q));
     const struct qn_mb_space *s = net->space;
+    if (cfg->calib == QN_CALIB_PERCENTILE && !(cfg->percentile > 50.0f && cfg->percentile <= 100.0f))
+        return qn_fail(e, QN_ERR_ARG, "percentile %g is outside (50, 100]", (double)cfg->percentile);
     q->space = s, q->genome = *g, q->policy = *p, q->cfg = *cfg, q->max_batch = cfg->max_batch;
     struct qn_mb_layer info[QN_MB_MAX_LAYERS];
     q->n_layers = qn_mb_layers(s, g, info);
@@ -348,9 +358,15 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
     const int B = QN_MAX(cfg->max_batch, 100);
     struct qn_mb_run *r = qn_mb_run_new(net, B);
     if (!r) return qn_fail(e, QN_ERR_NOMEM, "out of memory for the subnet");
-    qn_bn_recalibrate(net, g, p, r, B, train, cfg->bn_images, cfg->seed);
+    // Weights that pass the file checks can still overflow for this subnet (every value finite,
+    // their products not): found where the statistics are computed, reported as the file's.
+    const char *src = net->source[0] ? net->source : "the supernet";
+    enum qn_status st = qn_bn_recalibrate(net, g, p, r, B, train, cfg->bn_images, cfg->seed);
     qn_mb_run_free(r);
-    enum qn_status st = QN_OK;
+    if (st) {
+        qn_qnet_free(q);
+        return qn_fail(e, st, "%s: activations are not finite for this subnet (weights out of range?)", src);
+    }
     for (int i = 0; i < q->n_layers && !st; i++) st = layer_weights(&q->layers[i], net);
     if (!st) st = alloc_buffers(q);
     for (int i = 0; i < q->n_layers && !st; i++) {
@@ -360,6 +376,9 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
     }
     if (st) {
         qn_qnet_free(q);
+        if (st == QN_ERR_FORMAT)
+            return qn_fail(e, st, "%s: the weights with batch norm folded in are not finite for this subnet "
+                                  "(weights out of range?)", src);
         return qn_fail(e, st, "out of memory building the subnet");
     }
     // activation ranges: the FP32 network's input to every layer, on calibration images
@@ -370,17 +389,25 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
     uint8_t *lab = malloc((size_t)q->max_batch);
     QN_ASSERT(idx && x && logits && lab);
     shuffle_first(idx, nc, train->n, cfg->seed + 17);
-    for (int at = 0; at < nc; at += q->max_batch) {
+    bool finite = true;  // every layer's input (the observers count what they skip) and the logits
+    for (int at = 0; at < nc && finite; at += q->max_batch) {
         int nb = QN_MIN(q->max_batch, nc - at);
         qn_batch_make(train, idx + at, nb, false, 0, NULL, x, lab);
         run(q, RUN_OBSERVE, x, nb, logits);
+        finite = all_finite(logits, (size_t)nb * s->n_classes);
+        for (int i = 0; i < q->n_layers; i++) finite &= q->layers[i].obs.nonfinite == 0;
+    }
+    free(idx), qn_free(x), qn_free(logits), free(lab);
+    if (!finite) {
+        qn_qnet_free(q);
+        return qn_fail(e, QN_ERR_FORMAT, "%s: activations are not finite for this subnet (weights out of range?)",
+                       src);
     }
     for (int i = 0; i < q->n_layers; i++) {
         struct qn_qnet_layer *L = &q->layers[i];
         if (is_quant(L)) L->in = qn_act_observer_params(&L->obs, L->q.abits, cfg->calib, cfg->symmetric_act,
                                                         cfg->percentile);
     }
-    free(idx), qn_free(x), qn_free(logits), free(lab);
     return QN_OK;
 }
 

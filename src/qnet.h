@@ -78,7 +78,9 @@ struct qn_qnet {
 
 // Builds the subnet. net's batch-norm running statistics are overwritten (re-estimated for g).
 // train: training images for BN re-estimation and calibration. QN_ERR_ARG for a policy that
-// does not fit g, QN_ERR_NOMEM.
+// does not fit g or a percentile outside (50, 100], QN_ERR_NOMEM; QN_ERR_FORMAT, with a message
+// naming net->source, when the weights are out of range for g (activations, batch-norm
+// statistics or folded weights not finite: the file's values are finite, their products not).
 enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const struct qn_mb_genome *g,
                              const struct qn_mb_policy *p, const struct qn_dataset *train,
                              const struct qn_qnet_cfg *cfg, struct qn_error *e);

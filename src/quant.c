@@ -31,7 +31,7 @@ bool qn_calib_parse(const char *s, enum qn_calib *c) {
 static inline int32_t act_qmax(int bits) { return (1 << bits) - 1; }
 
 struct qn_act_qparams qn_act_qparams_from_range(float lo, float hi, int bits, bool symmetric) {
-    QN_ASSERT(bits >= 2 && bits <= 8 && lo <= hi);
+    QN_ASSERT(bits >= 2 && bits <= 8 && lo <= hi && isfinite(lo) && isfinite(hi));
     const int32_t qmax = act_qmax(bits), half = 1 << (bits - 1);
     lo = lo < 0.0f ? lo : 0.0f;
     hi = hi > 0.0f ? hi : 0.0f;
@@ -395,12 +395,12 @@ void qn_quant_weights(size_t N, size_t K, const float *W, size_t ldw, int bits,
         const float *w = W + n * ldw;
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
-        float s = amax > 0.0f ? amax / lim : 1.0f;  // as qn_qs8_weights_quantize
+        float s = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;  // as qn_qs8_weights_quantize
         if (cal != QN_CALIB_MINMAX && amax > 0.0f) {
             double best = row_err(K, w, s, lim);
             for (int i = 1; i <= WMSE_STEPS; i++) {
                 const float c = amax * (float)(1.0 - 0.01 * i), si = c / lim;
-                if (!(si > 0.0f)) break;
+                if (!(si >= FLT_MIN)) break;  // the floor above
                 const double e = row_err(K, w, si, lim);
                 if (e < best) best = e, s = si;
             }

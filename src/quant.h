@@ -132,7 +132,9 @@ double qn_act_observer_mse(const struct qn_act_observer *o, struct qn_act_qparam
 //               alpha, so the error is never above MINMAX's. 71 passes over each row.
 //   PERCENTILE  same as MSE: a tail percentile of one output channel is meaningless for the
 //               small rows of a CNN (a 3x3 depthwise channel has 9 weights).
-// An all-zero row gets scale 1 and zeros. Scalar, init-time.
+// An all-zero row gets scale 1 and zeros. Scales are never below FLT_MIN: a row of tiny
+// weights gets FLT_MIN (as in qn_qs8_weights_quantize), MSE tries no smaller clip. Scalar,
+// init-time.
 void qn_quant_weights(size_t N, size_t K, const float *W, size_t ldw, int bits,
                       enum qn_calib cal, int8_t *Q, size_t ldq, float *scale);
 

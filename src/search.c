@@ -89,6 +89,7 @@ struct srch {
     char **lat_key;
     double *lat_ms;
     uint32_t weights_crc;
+    bool bad_weights;          // a subnet's activations overflowed (QN_ERR_FORMAT from qn_qnet_build)
     char lat_path[4096];       // where the latency table is read from and written to
     char cache_path[4096];     // DIR/cache.txt
     // predictors, refitted per round, and their held-out record
@@ -456,6 +457,16 @@ static void time_rounds(const struct srch *S, struct qn_qnet *q, int n, double *
     }
 }
 
+// qn_qnet_build on the search's supernet. Its QN_ERR_FORMAT means the weights overflow for this
+// subnet: a resume would meet the same subnet again, so a fresh folder is removed as on a bad
+// argument (qn_search_run).
+static enum qn_status build(struct srch *S, struct qn_qnet *q, const struct qn_mb_genome *g,
+                            const struct qn_mb_policy *p, const struct qn_qnet_cfg *cfg, struct qn_error *e) {
+    const enum qn_status st = qn_qnet_build(q, &S->net, g, p, &S->train, cfg, e);
+    S->bad_weights |= st == QN_ERR_FORMAT;
+    return st;
+}
+
 // Builds the subnet for (g, p), or keeps the last one when it is the same configuration. Never
 // re-quantizes in place: batch norm is re-estimated per policy, so every measurement is the one
 // `qnas eval` makes, whatever was measured before it.
@@ -466,7 +477,7 @@ static enum qn_status subnet(struct srch *S, const struct qn_mb_genome *g, const
         return QN_OK;
     if (S->have_q) qn_qnet_free(&S->q);
     S->have_q = false;
-    enum qn_status st = qn_qnet_build(&S->q, &S->net, g, p, &S->train, &S->qcfg, e);
+    enum qn_status st = build(S, &S->q, g, p, &S->qcfg, e);
     S->have_q = st == QN_OK;
     return st;
 }
@@ -621,7 +632,7 @@ static enum qn_status lut_build(struct srch *S, int pass_no, struct qn_error *e)
             if (!need) continue;
             struct qn_mb_policy p;
             qn_mb_policy_uniform(s, &g, 8, 8, &p);
-            if ((st = qn_qnet_build(&q[id], &S->net, &g, &p, &S->train, &qc, e))) break;
+            if ((st = build(S, &q[id], &g, &p, &qc, e))) break;
             n_l[id] = n;
         }
     bool any = false;
@@ -1172,7 +1183,7 @@ static enum qn_status sweep_latencies(struct srch *S, struct qn_error *e) {
                 continue;
             }
             memset(&q[nb], 0, sizeof(q[nb]));
-            st = qn_qnet_build(&q[nb], &S->net, &pt->g, &pt->p, &S->train, &qc, e);
+            st = build(S, &q[nb], &pt->g, &pt->p, &qc, e);
             if (!st) idx[nb++] = i;
         }
         for (int k = 0; k < nb; k++) t[k] = r->pts[idx[k]].latency_ms;
@@ -1216,7 +1227,7 @@ static enum qn_status verify_latencies(struct srch *S, int *changed, struct qn_e
         bool again = false;
         for (int j = 0; j < i && !again; j++) again = strcmp(keys[i], keys[j]) == 0;
         if (again || !isnan(lat_find(S, keys[i]))) continue;
-        st = qn_qnet_build(&q[i], &S->net, &pt->g, &pt->p, &S->train, &S->qcfg, e);
+        st = build(S, &q[i], &pt->g, &pt->p, &S->qcfg, e);
         built += st == QN_OK;
     }
     if (!st && built) {
@@ -1624,14 +1635,15 @@ enum qn_status qn_search_run(const struct qn_search_cfg *c, struct qn_search_res
         st = qn_fail(e, QN_ERR_IO, "cannot write %s: %s", S->cache_path, strerror(errno));
     if (st && fresh) {
         // A fresh search that fails leaves no report behind. Refused (settings, a budget nothing
-        // meets) or failing before any measurement (a bad input) it leaves nothing at all, so
-        // running it again needs no --resume; a later failure (an unwritable file, a full disk) keeps the
-        // settings, the cache and the latencies, as an interruption does, so --resume goes on
-        // from the measurements instead of repeating minutes of them. A --latency-table
-        // outside the folder keeps what was timed either way.
+        // meets), failing before any measurement (a bad input) or on weights that overflow (which
+        // no resume gets past) it leaves nothing at all, so running it again needs no --resume;
+        // a later failure (an unwritable file, a full disk) keeps the settings, the cache and
+        // the latencies, as an interruption does, so --resume goes on from the measurements
+        // instead of repeating minutes of them. A --latency-table outside the folder keeps what
+        // was timed either way.
         const char *made[] = {"best.qnas", "evaluated.csv", "predictors.json", "pareto.csv", "pareto.json",
                               "pareto.svg", "report.md", "summary.json", "search.json", "cache.txt", "latency.json"};
-        const size_t n_made = sizeof(made) / sizeof(made[0]), n_keep = S->done && st != QN_ERR_ARG ? 3 : 0;
+        const size_t n_made = sizeof(made) / sizeof(made[0]), n_keep = S->done && st != QN_ERR_ARG && !S->bad_weights ? 3 : 0;
         for (size_t i = 0; i + n_keep < n_made; i++) {
             snprintf(path, sizeof(path), "%s/%s", c->out, made[i]);
             remove(path);

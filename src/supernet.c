@@ -1,6 +1,7 @@
 // MBConv supernet: parameter layout, initialization, loading, and subnet forward/backward.
 #include "supernet.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,6 +171,11 @@ size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out) {
 
 enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors *st, const char *what,
                               struct qn_error *e) {
+    // Non-finite values are refused here, but no magnitude bound: whether a finite weight
+    // overflows depends on the subnet, the other weights and the data (batch norm rescales a
+    // large conv output), so the builders check activations where they are computed
+    // (qn_mb_run_nonfinite, qn_bn_recalibrate, qn_qnet_build) instead.
+    snprintf(net->source, sizeof(net->source), "%s", what);
     for (size_t t = 0; t < net->n_tensors; t++) {
         const struct qn_mb_tensor *tt = &net->tensors[t];
         const struct qn_st_tensor *src;
@@ -304,6 +310,7 @@ struct qn_mb_run {
     float *gscratch;                  // gradient of one fake-quantized weight, the largest layer
     struct qn_mb_policy pol;          // precision of the last forward (all FP32 unless qat)
     bool qat;
+    bool nonfinite;                   // the last forward met non-finite activations
     int B, H0, W0, Hh, Wh;     // last forward's batch, stem and head resolutions
     enum qn_mb_mode mode;
     struct qn_mb_prof *prof;   // NULL: no timing
@@ -316,6 +323,8 @@ const char *qn_mb_prof_name(enum qn_mb_prof_kind k) {
 }
 
 void qn_mb_run_profile(struct qn_mb_run *r, struct qn_mb_prof *p) { r->prof = p; }
+
+bool qn_mb_run_nonfinite(const struct qn_mb_run *r) { return r->nonfinite; }
 
 // Charges the time since the last mark to kind k (forward or backward) and sets a new mark.
 static void prof_mark(struct qn_mb_run *r, int bwd, enum qn_mb_prof_kind k) {
@@ -426,17 +435,20 @@ void qn_mb_run_free(struct qn_mb_run *r) {
 }
 
 // BN + activation forward in the given mode; stats holds [mean][rstd] of C channels for
-// backward (which recomputes BN(x) from x and them).
-static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
+// backward (which recomputes BN(x) from x and them). Returns false when the batch statistics
+// or the running statistics they update are not finite (an rstd of 0 is an infinite variance).
+static bool bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convbn *cb, enum qn_mb_mode mode,
                            int recal_count, size_t P, int C, const float *x, enum qn_act act, float *stats,
                            float *y) {
     const float *gamma = net->w + cb->gamma, *beta = net->w + cb->beta;
     float *rm = net->w + cb->mean, *rv = net->w + cb->var;
     if (mode == QN_MB_EVAL) {
         qn_nn_bn_act_fwd_eval(P, C, x, gamma, beta, rm, rv, BN_EPS, act, y);
-        return;
+        return true;
     }
     qn_nn_bn_act_fwd_train(P, C, x, gamma, beta, act, stats, stats + C, y);
+    bool finite = true;
+    for (int c = 0; c < C; c++) finite &= isfinite(stats[c]) && stats[C + c] > 0.0f;
     if (mode == QN_MB_BN_RECAL) {
         // cumulative average over the calibration batches (equal weights, as Once-for-All)
         float a = 1.0f / (float)(recal_count + 1);
@@ -444,8 +456,10 @@ static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convb
             float var = 1.0f / (stats[C + c] * stats[C + c]) - BN_EPS;
             rm[c] = recal_count ? rm[c] + a * (stats[c] - rm[c]) : stats[c];
             rv[c] = recal_count ? rv[c] + a * (var - rv[c]) : var;
+            finite &= isfinite(rm[c]) && isfinite(rv[c]);
         }
     }
+    return finite;
 }
 
 // --- quantization-aware forward: fake quantization with per-batch ranges ---
@@ -455,9 +469,16 @@ static void bn_act_forward(const struct qn_mb_net *net, const struct qn_mb_convb
 // deploys with (src/quant.h). Both gradients pass straight through (STE): with min-max ranges
 // nothing is clipped, so d(fake-quant)/dx = 1 everywhere.
 
-static void fq_act(size_t n, const float *x, int bits, float *y) {
+static void fq_act(struct qn_mb_run *r, size_t n, const float *x, int bits, float *y) {
     float lo, hi;
     qn_f32_minmax(1, n, x, n, &lo, &hi);
+    if (!(isfinite(lo) && isfinite(hi))) {
+        // no range to quantize over (weights out of range, or a diverged run): passed through,
+        // flagged for the caller
+        r->nonfinite = true;
+        memcpy(y, x, sizeof(float) * n);
+        return;
+    }
     qn_fake_quant_act(n, x, qn_act_qparams_from_range(lo, hi, bits, false), y);
 }
 
@@ -467,7 +488,7 @@ static void fq_rows(size_t N, size_t K, const float *W, size_t ldw, int bits, fl
     for (size_t n = 0; n < N; n++) {
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[n * ldw + k]));
-        scale[n] = amax > 0.0f ? amax / lim : 1.0f;
+        scale[n] = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;  // as qn_quant_weights
     }
     qn_fake_quant_weights(N, K, W, ldw, bits, scale, Y, K);
 }
@@ -498,6 +519,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     const int E = qn_mb_emax(s);
     r->x = x, r->B = B, r->mode = mode;
     r->qat = pol != NULL;
+    r->nonfinite = false;
     if (pol) r->pol = *pol;
     float *scr = r->g2;  // gradient temporaries are free during a forward: scratch for fq_*
     int li = 0;          // layer index in qn_mb_layers order
@@ -507,7 +529,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     const size_t sk = (size_t)s->stem_k * s->stem_k * s->in_c;
     const float *ws = net->w + net->stem.w;
     if (lq(r, li)) {
-        fq_act((size_t)B * s->in_h * s->in_w * s->in_c, x, r->pol.l[li].abits, r->qx);
+        fq_act(r, (size_t)B * s->in_h * s->in_w * s->in_c, x, r->pol.l[li].abits, r->qx);
         fq_rows((size_t)s->stem_c, sk, ws, sk, r->pol.l[li].wbits, r->wqs, scr);
         x = r->qx, ws = r->wqs;
     }
@@ -519,8 +541,8 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     size_t P = (size_t)B * cv.Ho * cv.Wo;
     qn_nn_conv_fwd(&cv, x, r->s1, r->conv_scratch);
     prof_mark(r, 0, QN_MB_PROF_STEM);
-    bn_act_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1, (enum qn_act)s->act_outer, r->s_stats,
-                   r->s3);
+    r->nonfinite |= !bn_act_forward(net, &net->stem, mode, recal_count, P, s->stem_c, r->s1,
+                                    (enum qn_act)s->act_outer, r->s_stats, r->s3);
     prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     const float *cur = r->s3;
     // blocks
@@ -535,15 +557,15 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             const float *xe = cur, *we = net->w + bp->expand.w;
             size_t lde = (size_t)cin;
             if (lq(r, li)) {
-                fq_act(pin * cin, cur, r->pol.l[li].abits, bb->qin);
+                fq_act(r, pin * cin, cur, r->pol.l[li].abits, bb->qin);
                 fq_rows((size_t)ce, (size_t)cin, we, lde, r->pol.l[li].wbits, bb->wqe, scr);
                 xe = bb->qin, we = bb->wqe;
             }
             li++;
             qn_nn_pw_fwd(pin, cin, ce, xe, we, lde, NULL, bb->e1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
-            bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1, (enum qn_act)s->act_block, bb->stats,
-                           bb->e3);
+            r->nonfinite |= !bn_act_forward(net, &bp->expand, mode, recal_count, pin, ce, bb->e1,
+                                            (enum qn_act)s->act_block, bb->stats, bb->e3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             struct qn_nn_dw dw;
             const int lvl = kernel_level(s, k);
@@ -552,7 +574,7 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             dw_chain(net, bp, cemax, ce, lvl, bb->keff);
             level_view(net, bp, cemax, ce, lvl, bb->keff, &wk, &wsh, &wsw);
             if (lq(r, li)) {
-                fq_act(pin * ce, bb->e3, r->pol.l[li].abits, bb->qe3);
+                fq_act(r, pin * ce, bb->e3, r->pol.l[li].abits, bb->qe3);
                 fq_dw(k, ce, wk, wsh, wsw, r->pol.l[li].wbits, bb->wqd, r->g0, r->g1, scr);
                 xd = bb->qe3, wk = bb->wqd, wsh = (size_t)k * ce, wsw = (size_t)ce;
             }
@@ -560,21 +582,21 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
             qn_nn_dw_init(&dw, B, bb->H, bb->W, ce, k, stride, wk, wsh, wsw);
             qn_nn_dw_fwd(&dw, xd, bb->d1);
             prof_mark(r, 0, QN_MB_PROF_DEPTHWISE);
-            bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1, (enum qn_act)s->act_block,
-                           bb->stats + 2 * cemax, bb->d3);
+            r->nonfinite |= !bn_act_forward(net, &bp->dw, mode, recal_count, pout, ce, bb->d1,
+                                            (enum qn_act)s->act_block, bb->stats + 2 * cemax, bb->d3);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             const float *xp = bb->d3, *wp = net->w + bp->project.w;
             size_t ldp = (size_t)cemax;
             if (lq(r, li)) {
-                fq_act(pout * ce, bb->d3, r->pol.l[li].abits, bb->qd3);
+                fq_act(r, pout * ce, bb->d3, r->pol.l[li].abits, bb->qd3);
                 fq_rows((size_t)cout, (size_t)ce, wp, ldp, r->pol.l[li].wbits, bb->wqp, scr);
                 xp = bb->qd3, wp = bb->wqp, ldp = (size_t)ce;
             }
             li++;
             qn_nn_pw_fwd(pout, ce, cout, xp, wp, ldp, NULL, bb->p1);
             prof_mark(r, 0, QN_MB_PROF_POINTWISE);
-            bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE, bb->stats + 4 * cemax,
-                           bb->out);
+            r->nonfinite |= !bn_act_forward(net, &bp->project, mode, recal_count, pout, cout, bb->p1, QN_ACT_NONE,
+                                            bb->stats + 4 * cemax, bb->out);
             prof_mark(r, 0, QN_MB_PROF_BN_ACT);
             if (stride == 1 && cin == cout)
                 for (size_t j = 0; j < pout * cout; j++) bb->out[j] += cur[j];
@@ -586,21 +608,21 @@ const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_gen
     P = (size_t)B * r->Hh * r->Wh;
     const float *xh = cur, *wh = net->w + net->head.w;
     if (lq(r, li)) {
-        fq_act(P * cl, cur, r->pol.l[li].abits, r->qh);
+        fq_act(r, P * cl, cur, r->pol.l[li].abits, r->qh);
         fq_rows((size_t)s->head_c, (size_t)cl, wh, (size_t)cl, r->pol.l[li].wbits, r->wqh, scr);
         xh = r->qh, wh = r->wqh;
     }
     li++;
     qn_nn_pw_fwd(P, cl, s->head_c, xh, wh, (size_t)cl, NULL, r->h1);
     prof_mark(r, 0, QN_MB_PROF_POINTWISE);
-    bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1, (enum qn_act)s->act_outer, r->h_stats,
-                   r->h3);
+    r->nonfinite |= !bn_act_forward(net, &net->head, mode, recal_count, P, s->head_c, r->h1,
+                                    (enum qn_act)s->act_outer, r->h_stats, r->h3);
     prof_mark(r, 0, QN_MB_PROF_BN_ACT);
     qn_nn_gap_fwd(B, r->Hh * r->Wh, s->head_c, r->h3, r->pool);
     prof_mark(r, 0, QN_MB_PROF_OTHER);
     const float *xc = r->pool, *wc = net->w + net->cls_w;
     if (lq(r, li)) {
-        fq_act((size_t)B * s->head_c, r->pool, r->pol.l[li].abits, r->qpool);
+        fq_act(r, (size_t)B * s->head_c, r->pool, r->pol.l[li].abits, r->qpool);
         fq_rows((size_t)s->n_classes, (size_t)s->head_c, wc, (size_t)s->head_c, r->pol.l[li].wbits, r->wqc, scr);
         xc = r->qpool, wc = r->wqc;
     }

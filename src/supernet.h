@@ -50,6 +50,7 @@ struct qn_mb_net {
     struct qn_mb_block_params blocks[QN_MB_MAX_STAGES][QN_MB_MAX_DEPTH];
     struct qn_mb_convbn head;      // [head_c][1][1][c_last]
     size_t cls_w, cls_b;           // [n_classes][head_c], [n_classes]
+    char source[256];              // the file qn_mb_net_load read (for messages), "" if none
 };
 
 enum qn_status qn_mb_net_init(struct qn_mb_net *net, const struct qn_mb_space *space, struct qn_error *e);
@@ -62,7 +63,7 @@ void qn_mb_net_init_weights(struct qn_mb_net *net, uint64_t seed);
 // Tensors for qn_st_write (names, shapes, data pointers into net->w).
 size_t qn_mb_net_entries(const struct qn_mb_net *net, struct qn_st_entry *out);
 // Loads every tensor from a safetensors file, checking names, dtypes and shapes against the
-// space and rejecting non-finite values.
+// space and rejecting non-finite values; `what` (the file) is kept in net->source.
 enum qn_status qn_mb_net_load(struct qn_mb_net *net, const struct qn_safetensors *st, const char *what,
                               struct qn_error *e);
 
@@ -112,6 +113,11 @@ const float *qn_mb_forward(const struct qn_mb_net *net, const struct qn_mb_genom
 const float *qn_mb_forward_q(const struct qn_mb_net *net, const struct qn_mb_genome *g,
                              const struct qn_mb_policy *pol, struct qn_mb_run *r, const float *x, int B,
                              enum qn_mb_mode mode, int recal_count);
+// True when the last forward met activations that are not finite: a fake-quantized input whose
+// range is not (its fake quantization is then skipped), or in QN_MB_TRAIN / QN_MB_BN_RECAL batch
+// statistics or updated running statistics that are not. Its outputs then mean nothing: weights
+// too large for this subnet (a finite weight can still overflow), or a diverged training.
+bool qn_mb_run_nonfinite(const struct qn_mb_run *r);
 // Backward of the last QN_MB_TRAIN forward, from dlogits [B][n_classes]; gradients are
 // accumulated (+=) into net->grad.
 void qn_mb_backward(struct qn_mb_net *net, const struct qn_mb_genome *g, struct qn_mb_run *r,

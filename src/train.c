@@ -67,9 +67,9 @@ void qn_batch_make(const struct qn_dataset *ds, const int *idx, int B, bool aug,
     }
 }
 
-void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
-                       struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
-                       uint64_t seed) {
+enum qn_status qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                                 struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
+                                 uint64_t seed) {
     int n = QN_MIN(images, train->n);
     int *perm = malloc(sizeof(int) * (size_t)train->n);
     float *x = qn_alloc(sizeof(float) * (size_t)max_batch * train->h * train->w);
@@ -77,12 +77,15 @@ void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, cons
     QN_ASSERT(perm && x && lab);
     shuffle(perm, train->n, mix(seed, 0xbadc0ffee));
     int count = 0;
-    for (int at = 0; at < n; at += max_batch) {
+    enum qn_status st = QN_OK;
+    for (int at = 0; at < n && !st; at += max_batch) {
         int B = QN_MIN(max_batch, n - at);
         qn_batch_make(train, perm + at, B, false, 0, NULL, x, lab);
         qn_mb_forward_q(net, g, pol, r, x, B, QN_MB_BN_RECAL, count++);
+        if (qn_mb_run_nonfinite(r)) st = QN_ERR_FORMAT;
     }
     free(perm), qn_free(x), free(lab);
+    return st;
 }
 
 double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
@@ -331,7 +334,12 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
     memset(o.m, 0, net.n_floats * sizeof(float));
     memset(o.v, 0, net.n_floats * sizeof(float));
     qn_mb_net_init_weights(&net, c->seed);
+    // Activations that are not finite before this run's first update come from the weights it
+    // loaded (the --init file or the resumed checkpoint), not from a diverged training.
+    const char *loaded = NULL;
+    long steps_run = 0;
     if (c->init && !(c->resume && access(c->out, F_OK) == 0)) {
+        loaded = c->init;
         struct qn_safetensors in;
         if ((st = qn_st_read(c->init, true, &in, e))) goto out;
         st = qn_mb_net_load(&net, &in, c->init, e);
@@ -356,6 +364,7 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
             qn_st_free(&ck);
             goto out;
         }
+        loaded = c->out;
         // The run continues exactly only under the recipe it started with.
         const char *rec = qn_st_meta(&ck, "recipe");
         char *mine = recipe_json(c);
@@ -446,6 +455,7 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
             memset(net.grad, 0, net.n_floats * sizeof(float));
             // largest subnet on the labels; its softened outputs teach the others
             const float *z = qn_mb_forward(&net, &gmax, run, x, B, QN_MB_TRAIN, 0);
+            bool nonfinite = qn_mb_run_nonfinite(run);
             float loss = qn_nn_softmax_xent(B, K, z, lab, c->smoothing, NULL, dlogits, NULL);
             qn_nn_softmax(B, K, z, teacher);
             qn_mb_backward(&net, &gmax, run, dlogits);
@@ -461,16 +471,22 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
                     pol = &qpol;
                 }
                 z = qn_mb_forward_q(&net, &gr, pol, run, x, B, QN_MB_TRAIN, 0);
+                nonfinite |= qn_mb_run_nonfinite(run);
                 qn_nn_softmax_xent(B, K, z, NULL, 0.0f, teacher, dlogits, NULL);
                 qn_mb_backward(&net, &gr, run, dlogits);
             }
             float lr = lr_at(c, epoch + (double)step / steps);
             opt_step(&net, c, &o, lr);
-            if (!isfinite(loss)) {
-                st = qn_fail(e, QN_ERR_ARG, "training diverged at epoch %d step %d (loss %f); lower --lr", epoch + 1,
-                             step + 1, loss);
+            if (!isfinite(loss) || nonfinite) {
+                if (!steps_run && loaded)
+                    st = qn_fail(e, QN_ERR_FORMAT, "%s: activations are not finite on the first training step "
+                                                   "(weights out of range?)", loaded);
+                else
+                    st = qn_fail(e, QN_ERR_ARG, "training diverged at epoch %d step %d (loss %f); lower --lr",
+                                 epoch + 1, step + 1, loss);
                 goto out;
             }
+            steps_run++;
             loss_sum += loss, loss_n++;
             images_done += B;
             if (tty ? (step % 5 == 4 || step == steps - 1) : (step % 100 == 99 || step == steps - 1)) {
@@ -486,7 +502,17 @@ enum qn_status qn_train(const struct qn_train_cfg *c, struct qn_error *e) {
         for (int w = 0; w < (c->qat ? 3 : 2); w++) {
             const struct qn_mb_genome *g = w == 1 ? &gmin : &gmax;
             const struct qn_mb_policy *pol = w == 2 ? &q4max : NULL;
-            qn_bn_recalibrate(&net, g, pol, run, B, &train, c->limit_val ? QN_MIN(2000, c->limit_val) : 2000, c->seed);
+            if (qn_bn_recalibrate(&net, g, pol, run, B, &train, c->limit_val ? QN_MIN(2000, c->limit_val) : 2000,
+                                  c->seed)) {
+                const char *which = w == 1 ? "smallest" : w == 2 ? "largest (W4A8)" : "largest";
+                if (!steps_run && loaded)
+                    st = qn_fail(e, QN_ERR_FORMAT, "%s: activations are not finite for the %s subnet (weights out "
+                                                   "of range?)", loaded, which);
+                else
+                    st = qn_fail(e, QN_ERR_ARG, "training diverged in epoch %d: the %s subnet's activations are not "
+                                                "finite; lower --lr", epoch + 1, which);
+                goto out;
+            }
             acc[w] = qn_evaluate(&net, g, pol, run, B, &val, c->limit_val);
         }
         double ep_s = qn_now() - t_epoch;

@@ -21,9 +21,12 @@ void qn_batch_make(const struct qn_dataset *ds, const int *idx, int B, bool aug,
 // Batch-norm statistics of subnet g re-estimated on `images` training images (first images
 // of a fixed shuffle of ds, as Once-for-All does with 2,000), in batches of up to run's size.
 // pol: the subnet's precision (fake quantization, src/supernet.h qn_mb_forward_q), NULL = FP32.
-void qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
-                       struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
-                       uint64_t seed);
+// QN_ERR_FORMAT (no message) as soon as a batch's activations are not finite
+// (qn_mb_run_nonfinite): the weights are out of range for this subnet, or training diverged;
+// the statistics are then left meaningless.
+enum qn_status qn_bn_recalibrate(struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,
+                                 struct qn_mb_run *r, int max_batch, const struct qn_dataset *train, int images,
+                                 uint64_t seed);
 
 // Top-1 accuracy of subnet g (BN in eval mode) on the first `limit` images of ds (all if <= 0).
 double qn_evaluate(const struct qn_mb_net *net, const struct qn_mb_genome *g, const struct qn_mb_policy *pol,

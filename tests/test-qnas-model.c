@@ -687,6 +687,99 @@ static void cli_outputs_checked(void) {
     remove(w), remove(fifo), remove(out), remove(err);
 }
 
+// g_weights with every value of one tensor set to v, written to path: the file checks pass
+// (header, shapes, every value finite).
+static void weights_with(const char *path, const char *tensor, float v) {
+    size_t len;
+    uint8_t *b = slurp(g_weights, &len);
+    uint64_t n;
+    memcpy(&n, b, 8);
+    QN_ASSERT(n < len);
+    const char c = (char)b[8 + n];
+    b[8 + n] = 0;
+    cJSON *h = cJSON_Parse((const char *)b + 8);
+    b[8 + n] = (uint8_t)c;
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, tensor), "data_offsets");
+    QN_ASSERT(cJSON_GetArraySize(off) == 2);
+    const size_t lo = 8 + n + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+    const size_t hi = 8 + n + (size_t)cJSON_GetArrayItem(off, 1)->valuedouble;
+    QN_ASSERT(lo <= hi && hi <= len);
+    for (size_t i = lo; i + 4 <= hi; i += 4) memcpy(b + i, &v, 4);
+    put_file(path, b, len);
+    cJSON_Delete(h), free(b);
+}
+
+// Exit 2 with one line on stderr that holds every one of want[] (NULL-terminated).
+static void expect_refused_all(const char *args, const char *err, const char *const *want) {
+    char out[128];
+    tmp_path(out, sizeof(out), "refused.out");
+    const int rc = qnas(args, out, err);
+    size_t el;
+    uint8_t *msg = slurp(err, &el);
+    msg[el] = 0;
+    bool has = true;
+    for (int i = 0; want[i]; i++) has &= strstr((char *)msg, want[i]) != NULL;
+    QT_CHECK(rc == 2 && count_lines(err) == 1 && has, "qnas %s: exit %d, '%s'", args, rc, (char *)msg);
+    free(msg), remove(out);
+}
+
+// Weights that pass the file checks but overflow for the subnet (the stem's conv weights at
+// 3e38): every command that builds from them exits 2 with one message naming the file, and
+// leaves no output behind (before: an assertion in the fake quantization, exit 134).
+static void cli_hostile_weights(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char w[128], err[128], model[128], trained[128], dir[128], args[4096];
+    tmp_path(w, sizeof(w), "huge.safetensors");
+    tmp_path(err, sizeof(err), "huge.err");
+    tmp_path(model, sizeof(model), "huge.qnas");
+    tmp_path(trained, sizeof(trained), "huge-qat.safetensors");
+    tmp_path(dir, sizeof(dir), "huge-search");
+    weights_with(w, "stem.conv.weight", 3e38f);
+    const char *want[] = {w, "not finite", NULL};
+    const char *small = "--bn-images 100 --calib-images 50";
+    snprintf(args, sizeof(args), "eval --weights '%s' --genome min --policy int8 --limit 10 --no-latency %s", w, small);
+    expect_refused_all(args, err, want);
+    snprintf(args, sizeof(args), "export --weights '%s' --genome min --policy int4 --out '%s' %s", w, model, small);
+    expect_refused_all(args, err, want);
+    snprintf(args, sizeof(args), "sensitivity --weights '%s' --genome min --policy int8 --limit 10 %s", w, small);
+    expect_refused_all(args, err, want);
+    snprintf(args, sizeof(args), "train --space mbconv-fmnist --qat --init '%s' --out '%s' --epochs 1 --batch 32 "
+                                 "--limit-train 64 --limit-val 50", w, trained);
+    expect_refused_all(args, err, want);
+    snprintf(args, sizeof(args), "search --weights '%s' --out '%s' --quiet %s", w, dir, small);
+    expect_refused_all(args, err, want);
+    QT_CHECK(access(model, F_OK) != 0 && access(trained, F_OK) != 0 && access(dir, F_OK) != 0,
+             "a refused command left %s, %s or %s", model, trained, dir);
+    remove(w), remove(err);
+}
+
+// --percentile is (50, 100], checked on the float the calibration gets: 50 (clipping both
+// ends to the median) and 50.000001 (which rounds to 50.0f) are refused at the command line
+// (before: an assertion in the percentile calibration, exit 134).
+static void cli_percentile_range(void) {
+    if (access(g_qnas, X_OK) != 0) {
+        QT_CHECK(false, "%s is not built (make build/qnas)", g_qnas);
+        return;
+    }
+    char err[128], model[128], args[4096];
+    tmp_path(err, sizeof(err), "pct.err");
+    tmp_path(model, sizeof(model), "pct.qnas");
+    const char *want[] = {"--percentile", "(50, 100]", NULL};
+    const char *cmds[] = {"eval", "export", "sensitivity"}, *vals[] = {"50", "50.000001", "49", "100.01"};
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 4; v++) {
+            snprintf(args, sizeof(args), "%s --weights '%s' --genome min --policy int8 --calib percentile "
+                                         "--percentile %s%s%s%s", cmds[c], g_weights, vals[v],
+                     c == 1 ? " --out '" : " --limit 10", c == 1 ? model : "", c == 1 ? "'" : "");
+            expect_refused_all(args, err, want);
+        }
+    QT_CHECK(access(model, F_OK) != 0, "a refused export left %s", model);
+    remove(err);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -720,6 +813,8 @@ int main(int argc, char **argv) {
     QT_RUN(cli_sensitivity_suggest);
     QT_RUN(cli_outputs_checked);
     QT_RUN(cli_bad_arguments_refused);
+    QT_RUN(cli_hostile_weights);
+    QT_RUN(cli_percentile_range);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     rmdir(g_dir);

@@ -261,6 +261,87 @@ static void qat_pass(void) {
     qn_free(x), free(g0);
 }
 
+// Percentile calibration needs a percentile in (50, 100] (50 would clip both ends to the
+// median, and tripped an assertion): anything else is QN_ERR_ARG before any work.
+static void percentile_outside_refused(void) {
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    struct qn_error e;
+    struct qn_qnet_cfg c;
+    cfg_small(&c);
+    c.calib = QN_CALIB_PERCENTILE;
+    QN_ASSERT(qn_mb_genome_parse(S, "min", &g, &e) == QN_OK && qn_mb_policy_parse(S, &g, "int8", &p, &e) == QN_OK);
+    const float bad[] = {50.0f, 49.0f, 100.5f, NAN};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct qn_qnet q;
+        c.percentile = bad[k];
+        QT_CHECK(qn_qnet_build(&q, &g_net, &g, &p, &g_train, &c, &e) == QN_ERR_ARG && strstr(e.msg, "(50, 100]"),
+                 "percentile %g: %s", (double)bad[k], e.msg);
+    }
+}
+
+static const struct qn_mb_tensor *tensor(const struct qn_mb_net *net, const char *name) {
+    for (size_t t = 0; t < net->n_tensors; t++)
+        if (strcmp(net->tensors[t].name, name) == 0) return &net->tensors[t];
+    QN_ASSERT(!"no such tensor");
+    return NULL;
+}
+
+// Weights that pass the file checks (all finite) but overflow for the subnet: the build fails
+// with QN_ERR_FORMAT naming the weights file, at the stage that meets the overflow (batch-norm
+// re-estimation, folding, calibration), and leaves q freed; nothing aborts. Large weights that
+// batch norm rescales still build.
+static void hostile_weights_refused(void) {
+    struct qn_mb_net *net = &g_net;
+    float *saved = malloc(sizeof(float) * net->n_floats);
+    QN_ASSERT(saved);
+    memcpy(saved, net->w, sizeof(float) * net->n_floats);
+    struct qn_mb_genome g;
+    struct qn_mb_policy p;
+    struct qn_error e;
+    struct qn_qnet_cfg c;
+    cfg_small(&c);
+    c.bn_images = 200, c.calib_images = 64;
+    QN_ASSERT(qn_mb_genome_parse(S, "min", &g, &e) == QN_OK);
+    const struct {
+        const char *tensor, *policy;
+        float value;
+        const char *stage, *want;
+    } cases[] = {
+        {"stem.conv.weight", "int8", 3e38f, "re-estimation", "activations"},     // conv output overflows
+        {"stem.conv.weight", "fp32", 1e30f, "re-estimation", "activations"},
+        {"s2.b1.expand.weight", "int4", 1e25f, "re-estimation", "activations"},  // its variance overflows
+        {"head.conv.bn.weight", "fp32", 3e38f, "folding", "folded"},             // gamma / sqrt(var) * w
+        {"classifier.weight", "int8", 3e38f, "calibration", "activations"},      // the logits overflow
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const struct qn_mb_tensor *t = tensor(net, cases[k].tensor);
+        for (size_t i = 0; i < t->count; i++) net->w[t->offset + i] = cases[k].value;
+        QN_ASSERT(qn_mb_policy_parse(S, &g, cases[k].policy, &p, &e) == QN_OK);
+        struct qn_qnet q;
+        memset(e.msg, 0, sizeof(e.msg));
+        const enum qn_status st = qn_qnet_build(&q, net, &g, &p, &g_train, &c, &e);
+        QT_CHECK(st == QN_ERR_FORMAT && strstr(e.msg, net->source) && strstr(e.msg, "not finite") &&
+                     strstr(e.msg, cases[k].want),
+                 "%s = %g at %s (%s): status %d, '%s'", cases[k].tensor, cases[k].value, cases[k].policy,
+                 cases[k].stage, st, e.msg);
+        QT_CHECK(st == QN_OK || q.n_layers == 0, "%s: a failed build left layers to free", cases[k].tensor);
+        if (st == QN_OK) qn_qnet_free(&q);
+        memcpy(net->w, saved, sizeof(float) * net->n_floats);
+    }
+    // a large weight that batch norm rescales is not out of range
+    const struct qn_mb_tensor *t = tensor(net, "s2.b1.expand.weight");
+    for (size_t i = 0; i < t->count; i++) net->w[t->offset + i] *= 1e12f;
+    QN_ASSERT(qn_mb_policy_parse(S, &g, "int8", &p, &e) == QN_OK);
+    struct qn_qnet q;
+    QT_CHECK(qn_qnet_build(&q, net, &g, &p, &g_train, &c, &e) == QN_OK, "weights x 1e12: %s", e.msg);
+    const double acc = qn_qnet_accuracy(&q, &g_test, 200);
+    QT_CHECK(acc > 0.7, "weights x 1e12: top-1 %.3f", acc);
+    qn_qnet_free(&q);
+    memcpy(net->w, saved, sizeof(float) * net->n_floats);
+    free(saved);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     S = qn_mb_space_fmnist();
@@ -286,6 +367,8 @@ int main(int argc, char **argv) {
     QT_RUN(set_layer_and_size);
     QT_RUN(nsr_grows_with_fewer_bits);
     QT_RUN(qat_pass);
+    QT_RUN(percentile_outside_refused);
+    QT_RUN(hostile_weights_refused);
     qn_mb_net_free(&g_net);
     qn_dataset_free(&g_train), qn_dataset_free(&g_test);
     return qt_finish(argv[0]);

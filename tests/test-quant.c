@@ -13,6 +13,7 @@
 //     over the step), so only float accumulation remains: 1e-5 of sum |dy * g|.
 #include <float.h>
 #include <math.h>
+#include <xmmintrin.h>
 
 #include "ops.h"
 #include "quant.h"
@@ -630,6 +631,41 @@ static void weights_minmax_identical(void) {
     qn_quant_weights(0, 4, NULL, 4, 8, QN_CALIB_MSE, NULL, 4, NULL);  // N = 0: nothing
 }
 
+// Rows of tiny weights: max |w| / lim underflows to 0 (below the smallest subnormal, or into
+// the subnormals that FTZ flushes, as the qnas binary runs), which made every w / scale
+// infinite and failed the scale > 0 assertion of the fake quantization. The scale is floored
+// at FLT_MIN: finite codes, and the fake quantization runs.
+static void weights_tiny_rows(void) {
+    const unsigned csr = _mm_getcsr();
+    const float tiny[2] = {1e-44f, 1e-37f};  // a subnormal; a normal float whose / lim is not
+    for (int ftz = 0; ftz < 2; ftz++) {
+        if (ftz) _mm_setcsr(csr | 0x8000);  // flush-to-zero only: DAZ would read 1e-44 as 0
+        const size_t N = 2, K = 9;
+        float W[2 * 9], Y[2 * 9], sa[2], sb[2];
+        int8_t Qa[2 * 9], Qb[2 * 9];
+        for (size_t k = 0; k < K; k++) W[k] = tiny[ftz] * (k % 2 ? -1.0f : 0.5f), W[K + k] = k == 4 ? tiny[ftz] : 0.0f;
+        for (int bits = 2; bits <= 8; bits += 6)
+            for (int cal = 0; cal < QN_CALIB_COUNT; cal++) {
+                const int lim = (1 << (bits - 1)) - 1;
+                qn_quant_weights(N, K, W, K, bits, (enum qn_calib)cal, Qa, K, sa);
+                qn_qs8_weights_quantize(N, K, W, K, bits, Qb, K, sb);
+                QT_CHECK(sa[0] >= FLT_MIN && sa[1] >= FLT_MIN && sb[0] >= FLT_MIN && sb[1] >= FLT_MIN,
+                         "ftz %d bits %d %s: scales %g %g / %g %g", ftz, bits, qn_calib_name((enum qn_calib)cal),
+                         sa[0], sa[1], sb[0], sb[1]);
+                if (cal == QN_CALIB_MINMAX)
+                    QT_CHECK(!memcmp(sa, sb, sizeof(sa)) && !memcmp(Qa, Qb, sizeof(Qa)),
+                             "ftz %d bits %d: differs from qn_qs8_weights_quantize", ftz, bits);
+                int bad = 0;
+                for (size_t i = 0; i < N * K; i++) bad += Qa[i] < -lim || Qa[i] > lim;
+                QT_CHECK(!bad, "ftz %d bits %d: %d codes out of range", ftz, bits, bad);
+                qn_fake_quant_weights(N, K, W, K, bits, sa, Y, K);
+                for (size_t i = 0; i < N * K; i++) bad += !isfinite(Y[i]);
+                QT_CHECK(!bad, "ftz %d bits %d: %d fake-quant values not finite", ftz, bits, bad);
+            }
+        _mm_setcsr(csr);
+    }
+}
+
 static double wrow_err(size_t K, const float *w, float s, int bits) {
     float *y = fvec(K);
     qn_fake_quant_weights(1, K, w, K, bits, &s, y, K);
@@ -776,6 +812,7 @@ int main(int argc, char **argv) {
     QT_RUN(ste_act_mask);
     QT_RUN(lsq_scale_grad);
     QT_RUN(weights_minmax_identical);
+    QT_RUN(weights_tiny_rows);
     QT_RUN(weights_mse);
     QT_RUN(ste_weights);
     QT_RUN(nsr_known);

@@ -156,7 +156,7 @@ static double low_bit_acc(const char *path, int bits) {
     qn_mb_genome_max(S, &g);
     qn_mb_policy_uniform(S, &g, bits, 8, &p);
     struct qn_mb_run *r = qn_mb_run_new(&net, 100);
-    qn_bn_recalibrate(&net, &g, &p, r, 100, &tr, 500, 5);
+    QN_ASSERT(qn_bn_recalibrate(&net, &g, &p, r, 100, &tr, 500, 5) == QN_OK);
     double acc = qn_evaluate(&net, &g, &p, r, 100, &val, 200);
     qn_mb_run_free(r);
     qn_mb_net_free(&net), qn_dataset_free(&tr), qn_dataset_free(&val);
@@ -180,6 +180,40 @@ static void qat_recovers_low_bits(void) {
     QT_CHECK(after > before + 0.05, "W2A8 accuracy %.3f after QAT, %.3f before", after, before);
 }
 
+// Initial weights that pass the file checks but overflow (the stem's conv weights at 3e38, every
+// value finite): training refuses them with one message naming the file at the first step, and
+// writes nothing (before: an assertion in the fake quantization of --qat). FP32 and QAT.
+static void overflowing_init_refused(void) {
+    char init[256], out[256];
+    snprintf(init, sizeof(init), "%s/huge-init.safetensors", dir);
+    snprintf(out, sizeof(out), "%s/never.safetensors", dir);
+    const struct qn_mb_space *S = qn_mb_space_fmnist();
+    struct qn_mb_net net;
+    struct qn_error e;
+    QN_ASSERT(qn_mb_net_init(&net, S, &e) == QN_OK);
+    qn_mb_net_init_weights(&net, 3);
+    for (size_t t = 0; t < net.n_tensors; t++)
+        if (!strcmp(net.tensors[t].name, "stem.conv.weight"))
+            for (size_t i = 0; i < net.tensors[t].count; i++) net.w[net.tensors[t].offset + i] = 3e38f;
+    struct qn_st_entry *ent = calloc(net.n_tensors, sizeof(*ent));
+    QN_ASSERT(ent);
+    const size_t n = qn_mb_net_entries(&net, ent);
+    const char *keys[] = {"format", "space"}, *vals[] = {"qnas-supernet-1", S->name};
+    QN_ASSERT(qn_st_write(init, ent, n, keys, vals, 2, &e) == QN_OK);
+    free(ent);
+    qn_mb_net_free(&net);
+    for (int k = 0; k < 2; k++) {
+        struct qn_train_cfg c = small_cfg(out, 1);
+        c.init = init, c.qat = k == 0;  // QAT: its fake quantization aborted
+        memset(e.msg, 0, sizeof(e.msg));
+        const enum qn_status st = qn_train(&c, &e);
+        QT_CHECK(st == QN_ERR_FORMAT && strstr(e.msg, init) && strstr(e.msg, "not finite"), "case %d: status %d, '%s'",
+                 k, st, e.msg);
+        QT_CHECK(access(out, F_OK) != 0, "case %d: %s written", k, out);
+    }
+    remove(init);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     qn_flush_denormals();
@@ -190,6 +224,7 @@ int main(int argc, char **argv) {
     QT_RUN(resume_refuses_bad_metadata);
     QT_RUN(batch_over_training_images);
     QT_RUN(qat_recovers_low_bits);
+    QT_RUN(overflowing_init_refused);
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
