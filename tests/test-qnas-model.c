@@ -15,6 +15,7 @@
 #include "qnas-model.h"
 #include "safetensors.h"
 #include "test.h"
+#include "weights-edit.h"
 #include "train.h"
 
 static struct qn_mb_net g_net;
@@ -687,28 +688,6 @@ static void cli_outputs_checked(void) {
     remove(w), remove(fifo), remove(out), remove(err);
 }
 
-// g_weights with every value of one tensor set to v, written to path: the file checks pass
-// (header, shapes, every value finite).
-static void weights_with(const char *path, const char *tensor, float v) {
-    size_t len;
-    uint8_t *b = slurp(g_weights, &len);
-    uint64_t n;
-    memcpy(&n, b, 8);
-    QN_ASSERT(n < len);
-    const char c = (char)b[8 + n];
-    b[8 + n] = 0;
-    cJSON *h = cJSON_Parse((const char *)b + 8);
-    b[8 + n] = (uint8_t)c;
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, tensor), "data_offsets");
-    QN_ASSERT(cJSON_GetArraySize(off) == 2);
-    const size_t lo = 8 + n + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
-    const size_t hi = 8 + n + (size_t)cJSON_GetArrayItem(off, 1)->valuedouble;
-    QN_ASSERT(lo <= hi && hi <= len);
-    for (size_t i = lo; i + 4 <= hi; i += 4) memcpy(b + i, &v, 4);
-    put_file(path, b, len);
-    cJSON_Delete(h), free(b);
-}
-
 // Exit 2 with one line on stderr that holds every one of want[] (NULL-terminated).
 static void expect_refused_all(const char *args, const char *err, const char *const *want) {
     char out[128];
@@ -737,7 +716,7 @@ static void cli_hostile_weights(void) {
     tmp_path(model, sizeof(model), "huge.qnas");
     tmp_path(trained, sizeof(trained), "huge-qat.safetensors");
     tmp_path(dir, sizeof(dir), "huge-search");
-    weights_with(w, "stem.conv.weight", 3e38f);
+    QN_ASSERT(qt_weights_with(g_weights, w, "stem.conv.weight", 3e38f));
     const char *want[] = {w, "not finite", NULL};
     const char *small = "--bn-images 100 --calib-images 50";
     snprintf(args, sizeof(args), "eval --weights '%s' --genome min --policy int8 --limit 10 --no-latency %s", w, small);

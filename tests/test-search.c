@@ -20,6 +20,7 @@
 #include "safetensors.h"
 #include "search.h"
 #include "test.h"
+#include "weights-edit.h"
 
 static const struct qn_mb_space *S;
 static const char *g_weights;
@@ -468,27 +469,6 @@ static void end_to_end(void) {
     qn_search_result_free(&r);
 }
 
-// The committed supernet with the stem's conv weights at 3e38, as a weights file: it passes the
-// file checks (every value finite), but every subnet's activations overflow.
-static void write_huge_weights(const char *path) {
-    struct qn_safetensors st;
-    struct qn_mb_net net;
-    struct qn_error e;
-    QN_ASSERT(qn_st_read(g_weights, true, &st, &e) == QN_OK && qn_mb_net_init(&net, S, &e) == QN_OK);
-    QN_ASSERT(qn_mb_net_load(&net, &st, g_weights, &e) == QN_OK);
-    qn_st_free(&st);
-    for (size_t t = 0; t < net.n_tensors; t++)
-        if (!strcmp(net.tensors[t].name, "stem.conv.weight"))
-            for (size_t i = 0; i < net.tensors[t].count; i++) net.w[net.tensors[t].offset + i] = 3e38f;
-    struct qn_st_entry *ent = calloc(net.n_tensors, sizeof(*ent));
-    QN_ASSERT(ent);
-    const size_t n = qn_mb_net_entries(&net, ent);
-    const char *keys[] = {"format", "space"}, *vals[] = {"qnas-supernet-1", S->name};
-    QN_ASSERT(qn_st_write(path, ent, n, keys, vals, 2, &e) == QN_OK);
-    free(ent);
-    qn_mb_net_free(&net);
-}
-
 static void bad_arguments(void) {
     char out[300];
     snprintf(out, sizeof(out), "%s/bad", g_dir);
@@ -623,7 +603,8 @@ static void bad_arguments(void) {
     // cache.txt left in the folder)
     char huge[300];
     snprintf(huge, sizeof(huge), "%s/huge.safetensors", g_dir);
-    write_huge_weights(huge);
+    // the committed supernet with the stem's conv weights at 3e38: every subnet overflows
+    QN_ASSERT(qt_weights_with(g_weights, huge, "stem.conv.weight", 3e38f));
     small_cfg(&c, out);
     c.weights = huge;
     QT_CHECK(qn_search_run(&c, &r, &e) == QN_ERR_FORMAT && strstr(e.msg, huge) && strstr(e.msg, "not finite"),
