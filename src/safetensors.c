@@ -363,14 +363,22 @@ static bool temp_name(char *tmp, size_t cap, const char *path) {
     return (size_t)snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) < cap;
 }
 
-enum qn_status qn_output_creatable(const char *path, struct qn_error *e) {
+// qn_write_atomic's first steps: the output check, then its temporary file tmp created (*fd).
+static enum qn_status open_temp(const char *path, char tmp[4096], int *fd, struct qn_error *e) {
+    *fd = -1;
     enum qn_status st = qn_output_check(path, e);
     if (st) return st;
+    if (!temp_name(tmp, 4096, path)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    return *fd < 0 ? qn_fail(e, QN_ERR_IO, "%s: cannot create: %s", path, strerror(errno)) : QN_OK;
+}
+
+enum qn_status qn_output_creatable(const char *path, struct qn_error *e) {
+    // what qn_write_atomic will do first, so a missing or read-only folder fails before the work
     char tmp[4096];
-    if (!temp_name(tmp, sizeof(tmp), path)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
-    // What qn_write_atomic will do first, so a missing or read-only folder fails before the work.
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return qn_fail(e, QN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    int fd;
+    enum qn_status st = open_temp(path, tmp, &fd, e);
+    if (st) return st;
     close(fd);
     unlink(tmp);
     return QN_OK;
@@ -391,12 +399,10 @@ bool qn_same_file(const char *a, const char *b) {
 
 enum qn_status qn_write_atomic(const char *path, const void *const *parts, const size_t *sizes,
                                size_t n_parts, struct qn_error *e) {
-    enum qn_status st = qn_output_check(path, e);
-    if (st) return st;
     char tmp[4096];
-    if (!temp_name(tmp, sizeof(tmp), path)) return qn_fail(e, QN_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return qn_fail(e, QN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    int fd;
+    enum qn_status st = open_temp(path, tmp, &fd, e);
+    if (st) return st;
     for (size_t i = 0; i < n_parts; i++) {
         const char *p = parts[i];
         size_t left = sizes[i];
