@@ -33,7 +33,7 @@ static long long gz_read_full(gzFile f, void *buf, size_t n) {
 enum qn_status qn_idx_read(const char *path, int expect_ndim, int dims_out[3], uint8_t **data,
                            struct qn_error *e) {
     *data = NULL;
-    const int fd = qn_open_regular(path, e);  // a FIFO is refused, not waited on
+    const int fd = qn_open_regular(path, NULL, e);  // a FIFO is refused, not waited on
     if (fd < 0) return QN_ERR_IO;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {

@@ -245,7 +245,7 @@ out:
     return status;
 }
 
-int qn_open_regular(const char *path, struct qn_error *e) {
+int qn_open_regular(const char *path, long long *size, struct qn_error *e) {
     const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -258,29 +258,26 @@ int qn_open_regular(const char *path, struct qn_error *e) {
         qn_fail(e, QN_ERR_IO, "%s: not a regular file", path);
         return -1;
     }
+    if (size) *size = (long long)sb.st_size;
     return fd;
 }
 
 enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e) {
     *buf = NULL, *len = 0;
-    const int fd = qn_open_regular(path, e);
+    long long size;
+    const int fd = qn_open_regular(path, &size, e);
     if (fd < 0) return QN_ERR_IO;
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);
         return qn_fail(e, QN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    if ((uint64_t)size > max_len) {
         fclose(f);
-        return qn_fail(e, QN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        return qn_fail(e, QN_ERR_FORMAT, "%s: %lld bytes, more than the %zu this reader accepts", path, size,
+                       max_len);
     }
-    if ((uint64_t)sb.st_size > max_len) {
-        fclose(f);
-        return qn_fail(e, QN_ERR_FORMAT, "%s: %lld bytes, more than the %zu this reader accepts", path,
-                       (long long)sb.st_size, max_len);
-    }
-    const size_t n = (size_t)sb.st_size;
+    const size_t n = (size_t)size;
     uint8_t *b = malloc(n ? n : 1);
     if (!b) {
         fclose(f);

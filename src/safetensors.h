@@ -85,9 +85,10 @@ enum qn_status qn_st_write(const char *path, const struct qn_st_entry *entries, 
 // new buffer (*buf, free it), *len its size. QN_ERR_IO (cannot open, not a regular file, short
 // read), QN_ERR_FORMAT (larger than max_len), QN_ERR_NOMEM; messages start with the path.
 enum qn_status qn_read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct qn_error *e);
-// Opens path for reading when it is a regular file: a descriptor (blocking), or -1 with e
-// filled. The open does not block, so a FIFO in place of an input is refused, not waited on.
-int qn_open_regular(const char *path, struct qn_error *e);
+// Opens path for reading when it is a regular file: a descriptor (blocking) and, when size is
+// not NULL, the file's size; or -1 with e filled. The open does not block, so a FIFO in place
+// of an input is refused, not waited on.
+int qn_open_regular(const char *path, long long *size, struct qn_error *e);
 
 // Atomic whole-file write used by every output of qnas (checkpoints, reports, models, logits,
 // CSV): <path>.tmp.<pid> in the same folder, fsync, rename over path, fsync the folder.

@@ -165,7 +165,7 @@ static const struct cached *cache_find(const struct srch *S, const char *key, bo
 static enum qn_status cache_load(struct srch *S, const char *path, struct qn_error *e) {
     struct stat sb;
     if (stat(path, &sb) != 0) return QN_OK;  // nothing measured yet
-    const int fd = qn_open_regular(path, e);
+    const int fd = qn_open_regular(path, NULL, e);
     FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
     if (!f) {
         if (fd >= 0) close(fd);
