@@ -602,6 +602,29 @@ static void dwconv_quad_threads(void) {
     qn_threads_set(saved);
 }
 
+// Rows of 14 and 28 outputs (14x14 and 28x28 maps, 28 at stride 2), whose FP32 and
+// lane-by-lane epilogues run in blocks of 14: every k, FP32 out with a residual, u8 out with
+// hardswish (lane by lane) and with ReLU6 (the folded epilogue), partial channel blocks.
+static void dwconv_quad_rows14(void) {
+    qt_seed(214);
+    static const size_t geo[][3] = {{14, 14, 1}, {28, 28, 1}, {28, 28, 2}, {14, 28, 1}, {28, 14, 2}};
+    for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++)
+        for (size_t ki = 1; ki < 4; ki++)
+            for (int e = 0; e < 3; e++) {
+                const size_t k = KS[ki];
+                struct tcase t = {
+                    .p = {.h = geo[g][0], .w = geo[g][1], .c_in = 20 + g, .c_out = 20 + g, .kh = k, .kw = k,
+                          .stride_h = geo[g][2], .stride_w = geo[g][2], .pad_h = k / 2, .pad_w = k / 2,
+                          .depthwise = true},
+                    .n = 1 + (size_t)(e == 1), .k_max = 7, .c_in_max = 24 + g, .c_out_max = 24 + g,
+                    .ld_x = 21 + g, .ld_y = 22 + g, .ldr = 23 + g, .bits = 8, .a_zp = 5 + 50 * e,
+                    .out_zp = 3, .act = e == 0 ? QN_ACT_NONE : e == 1 ? QN_ACT_HSWISH : QN_ACT_RELU6,
+                    .bias = true, .out_u8 = e != 0, .res = e == 0, .res_before = false,
+                };
+                run_case(&t);
+            }
+}
+
 static void quad_case_count(void) {
     QT_CHECK(n_quad_cases > (qt_quick() ? 40 : 150), "only %d row-quad cases", n_quad_cases);
 }
@@ -621,6 +644,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_any_k);
     QT_RUN_EACH_ISA(dwconv_quad_grid);
     QT_RUN_EACH_ISA(dwconv_quad_threads);
+    QT_RUN_EACH_ISA(dwconv_quad_rows14);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(out_qmax_paths);

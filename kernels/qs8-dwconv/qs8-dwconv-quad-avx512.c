@@ -152,8 +152,8 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
                           int ep, size_t oy, size_t ow, size_t n_out, const size_t K,
                           const size_t S, const size_t UR, const size_t P0, const size_t P1) {
     const struct qn_qs8_dwq_row row = a->rows[oy];
-    size_t zoff[8];  // each output's correction within a block
-#pragma GCC unroll 8
+    size_t zoff[16];  // each output's correction within a block
+#pragma GCC unroll 16
     for (size_t u = 0; u < UR; u++)
         zoff[u] = ((size_t)row.rc * a->n_cc + a->col_class[u < n_out ? ow + u : ow]) * 16;
     // padded column ow * S is the sweep's first
@@ -163,9 +163,9 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
         const __mmask16 m = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
         const size_t blk = cb / 16;
         const int32_t *zc = a->zcorr + blk * a->corr_stride;
-        __m512i acc[8];
-#pragma GCC unroll 8
-        for (size_t u = 0; u < 8; u++)  // lanes past UR only fill a pack's unstored slots
+        __m512i acc[16];
+#pragma GCC unroll 16
+        for (size_t u = 0; u < QN_ROUND_UP(UR, 4); u++)  // lanes past UR only fill a pack's unstored slots
             acc[u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
         const uint8_t *qx = a->quads + blk * a->quad_stride + qoff;
         const int8_t *ws = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
@@ -177,7 +177,7 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
 #pragma GCC unroll 32
             for (size_t p = P0; p < P1; p++) {
                 const __m512i xv = _mm512_load_si512(xr + p * 64);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (size_t u = 0; u < UR; u++)
                     if (p >= u * S && p - u * S < K) acc[u] = _mm512_dpbusd_epi32(acc[u], xv, wv[p - u * S]);
             }
@@ -187,11 +187,11 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
             for (size_t g = 0; g < UR; g += 4)
                 if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m, acc + g);
         } else if (ep == EP_F32) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (size_t u = 0; u < UR; u++)
                 if (u < n_out) store_f32(a, px + u, cb, m, acc[u]);
         } else {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (size_t u = 0; u < UR; u++)
                 if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
         }
@@ -228,7 +228,11 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
                    : !a->out_u8 && a->act == QN_ACT_NONE ? EP_F32 : EP_REF;
     const struct qn_requant_fast_avx512 f = qn_requant_fast_avx512_init(&rf);
     // the map sizes of a 28x28 input halved by strides (28, 14, 7, 4): narrow rows of 4 and
-    // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4
+    // 7 outputs; 14 in blocks of 7 (8 + 8 would compute 16), 28 as 8 + 8 + 8 + 4. Epilogues
+    // of one output at a time (FP32, lane by lane) take rows of 14 and 28 in blocks of 14
+    // (bench qs8_dwconv, FP32 out, 1 thread, three alternations: 1x14x14x96 3x3 127-131 ->
+    // 134-138 GOP/s, 1x28x28x144 5x5 283-292 -> 298-314); the u8 one, whose packs take four
+    // outputs at a time, ran no faster that way (and 8-10% slower at 28 wide in some builds).
     const bool same = a->pad == K / 2;
     if (same && S == 1 && a->w_in == 4)
         quad_rows_narrow(a, &f, ep, K, S, 4);
@@ -240,6 +244,8 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
         quad_rows_narrow(a, &f, ep, K, S, 8);
     else if (same && S == 2 && a->w_in == 14)
         quad_rows_narrow(a, &f, ep, K, S, 14);
+    else if (ep != EP_FAST_U8 && a->w_out % 14 == 0)
+        quad_rows_ur(a, &f, ep, K, S, 14);
     else if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
         quad_rows_ur(a, &f, ep, K, S, 7);
     else
