@@ -47,16 +47,6 @@ static bool parse_bits(const char *v, struct qn_search_cfg *c) {
     return c->n_bits >= 1;
 }
 
-// A figure with 3 decimals, or "-" where the run had too few points for it (NAN).
-struct tau_str {
-    char s[16];
-};
-static struct tau_str tau3(double v) {
-    struct tau_str t = {"-"};
-    if (isfinite(v)) snprintf(t.s, sizeof(t.s), "%.3f", v);
-    return t;
-}
-
 // " (an empty entry)" when the list v has one, for the message that refuses it.
 static const char *empty_entry(const char *v) {
     const size_t n = strlen(v);
@@ -158,12 +148,13 @@ int qn_cmd_search(int argc, char **argv) {
     printf("predictors, Kendall tau on held-out configurations (search-proposed n=%d / 5-fold CV on random samples "
            "n=%d): accuracy MLP %s / %s, latency MLP %s / %s (%s fitted and scored on first timings); "
            "latency LUT %s (n=%d)\n",
-           r.acc_mlp.n, r.acc_mlp_cv.n, tau3(r.acc_mlp.kendall_tau).s, tau3(r.acc_mlp_cv.kendall_tau).s,
-           tau3(r.lat_mlp.kendall_tau).s, tau3(r.lat_mlp_cv.kendall_tau).s, tau3(r.lat_mlp_cv_first.kendall_tau).s,
-           tau3(r.lut_tau).s, r.n);
+           r.acc_mlp.n, r.acc_mlp_cv.n, qn_fig(r.acc_mlp.kendall_tau, 3, "").s,
+           qn_fig(r.acc_mlp_cv.kendall_tau, 3, "").s, qn_fig(r.lat_mlp.kendall_tau, 3, "").s,
+           qn_fig(r.lat_mlp_cv.kendall_tau, 3, "").s, qn_fig(r.lat_mlp_cv_first.kendall_tau, 3, "").s,
+           qn_fig(r.lut_tau, 3, "").s, r.n);
     printf("the validation measurement's own Kendall tau against accuracy on new images (split halves, "
            "Spearman-Brown): %s / %s\n",
-           tau3(r.acc_noise.tau_true).s, tau3(r.acc_noise_cv.tau_true).s);
+           qn_fig(r.acc_noise.tau_true, 3, "").s, qn_fig(r.acc_noise_cv.tau_true, 3, "").s);
     if (r.n_front) printf("model:  %s/best.qnas (the best point, standalone: qnas run %s/best.qnas)\n", c.out, c.out);
     printf("report: %s/report.md (front: %s/pareto.csv, plot: %s/pareto.svg)\n", c.out, c.out, c.out);
     qn_search_result_free(&r);

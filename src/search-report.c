@@ -102,20 +102,15 @@ static enum qn_status rep_init(struct rep *c, const struct qn_search_result *r, 
 
 // --- small formatting helpers ---
 
-// A number as text, "-" when not finite; the struct lives to the end of the full expression.
-struct txt {
-    char s[48];
-};
-
-static struct txt num(double v, int dec, const char *suffix) {
-    struct txt t;
+struct qn_fig qn_fig(double v, int dec, const char *suffix) {
+    struct qn_fig t;
     if (isfinite(v)) snprintf(t.s, sizeof(t.s), "%.*f%s", dec, v, suffix);
     else snprintf(t.s, sizeof(t.s), "-");
     return t;
 }
 
-static struct txt pct(double frac) { return num(100.0 * frac, 2, "%"); }
-static struct txt kb(uint64_t bytes) { return num((double)bytes / 1000.0, 1, ""); }
+static struct qn_fig pct(double frac) { return qn_fig(100.0 * frac, 2, "%"); }
+static struct qn_fig kb(uint64_t bytes) { return qn_fig((double)bytes / 1000.0, 1, ""); }
 
 static const char *obj_name(enum qn_search_obj o) {
     switch (o) {
@@ -478,7 +473,7 @@ static void svg_diamond(FILE *f, const char *cls, double x, double y) {
 static void svg_tip(FILE *f, const char *elem, const struct qn_search_point *p) {
     fprintf(f, "><title>#%d ", p->id);
     xml_str(f, p->source);
-    fprintf(f, ": test %s, val %s, %s ms, %s KB; ", pct(p->test_acc).s, pct(p->val_acc).s, num(p->latency_ms, 3, "").s,
+    fprintf(f, ": test %s, val %s, %s ms, %s KB; ", pct(p->test_acc).s, pct(p->val_acc).s, qn_fig(p->latency_ms, 3, "").s,
             kb(p->size_bytes).s);
     xml_str(f, p->genome);
     fputs(" | ", f);
@@ -879,10 +874,10 @@ static void md_settings(FILE *f, const struct rep *c) {
             g->latency_reps, QN_SEARCH_VERIFY_ROUNDS, QN_SEARCH_VERIFY_GAP_S, r->latency_threads,
             r->latency_threads == 1 ? "" : "s");
     fprintf(f, "| threads | %d |\n", r->threads);
-    fprintf(f, "| total time | %s s |\n", num(r->seconds, 1, "").s);
+    fprintf(f, "| total time | %s s |\n", qn_fig(r->seconds, 1, "").s);
     fprintf(f, "| configurations measured | %d |\n", r->n);
     fprintf(f, "| predictor candidates | %lld evaluated, %s per second |\n\n", r->cand_evaluated,
-            num(r->cand_seconds > 0 ? (double)r->cand_evaluated / r->cand_seconds : NAN, 0, "").s);
+            qn_fig(r->cand_seconds > 0 ? (double)r->cand_evaluated / r->cand_seconds : NAN, 0, "").s);
 }
 
 // "2.10x lower latency, 3.50x smaller"; stays true when a ratio is below 1.
@@ -905,7 +900,7 @@ static void md_headline(FILE *f, const struct rep *c) {
         md_ratios(f, &x);
         fprintf(f, " (point #%d). ", p->id);
         fprintf(f, "Test accuracy %s vs %s, %s ms vs %s ms, %s KB vs %s KB.\n", pct(p->test_acc).s, pct(b->test_acc).s,
-                num(p->latency_ms, 3, "").s, num(b->latency_ms, 3, "").s, kb(p->size_bytes).s, kb(b->size_bytes).s);
+                qn_fig(p->latency_ms, 3, "").s, qn_fig(b->latency_ms, 3, "").s, kb(p->size_bytes).s, kb(b->size_bytes).s);
         if (c->best_size >= 0 && c->best_size != c->best) {
             const struct qn_search_point *q = &r->pts[c->best_size];
             const struct ratios y = vs_int8(c, q);
@@ -921,7 +916,7 @@ static void md_headline(FILE *f, const struct rep *c) {
         const struct qn_search_point *p = &r->pts[c->closest];
         const struct ratios x = vs_int8(c, p);
         fprintf(f, "No front point matches the INT8 baseline's test accuracy (%s). The closest is point #%d at %s (%s pp): ",
-                pct(b->test_acc).s, p->id, pct(p->test_acc).s, num(x.delta_pp, 2, "").s);
+                pct(b->test_acc).s, p->id, pct(p->test_acc).s, qn_fig(x.delta_pp, 2, "").s);
         md_ratios(f, &x);
         fputs(".\n", f);
     } else {
@@ -963,19 +958,19 @@ static void md_points(FILE *f, const struct rep *c, const int *idx, int n, enum 
             md_code(f, p->genome);
             fputs(" | ", f);
             md_code(f, p->policy);
-            fprintf(f, " | %s | %s | %s | %s | %s | %s | %s |\n", pct(p->test_acc).s, pct(p->val_acc).s, num(p->latency_ms, 3, "").s,
-                    kb(p->size_bytes).s, num(x.latency, 2, "x").s, num(x.size, 2, "x").s, num(x.delta_pp, 2, " pp").s);
+            fprintf(f, " | %s | %s | %s | %s | %s | %s | %s |\n", pct(p->test_acc).s, pct(p->val_acc).s, qn_fig(p->latency_ms, 3, "").s,
+                    kb(p->size_bytes).s, qn_fig(x.latency, 2, "x").s, qn_fig(x.size, 2, "x").s, qn_fig(x.delta_pp, 2, " pp").s);
         } else {
             md_code(f, kind == MD_ARCH ? p->genome : p->policy);
-            fprintf(f, " | %s | %s | %s | %s | %s | %s |\n", pct(p->val_acc).s, pct(p->test_acc).s, num(p->latency_ms, 3, "").s,
-                    kb(p->size_bytes).s, num(x.latency, 2, "x").s, num(x.size, 2, "x").s);
+            fprintf(f, " | %s | %s | %s | %s | %s | %s |\n", pct(p->val_acc).s, pct(p->test_acc).s, qn_fig(p->latency_ms, 3, "").s,
+                    kb(p->size_bytes).s, qn_fig(x.latency, 2, "x").s, qn_fig(x.size, 2, "x").s);
         }
     }
     fputc('\n', f);
 }
 
 static void md_quality(FILE *f, const char *name, double tau, const char *mae, int n) {
-    fprintf(f, "| %s | %s | %s | %d |\n", name, num(tau, 3, "").s, mae, n);
+    fprintf(f, "| %s | %s | %s | %d |\n", name, qn_fig(tau, 3, "").s, mae, n);
 }
 
 static void md_reproduce(FILE *f, const struct rep *c) {
@@ -1028,7 +1023,7 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
         md_code(f, b[i]->genome);
         fputs(" | ", f);
         md_code(f, b[i]->policy);
-        fprintf(f, " | %s | %s | %s | %s |\n", pct(b[i]->test_acc).s, pct(b[i]->val_acc).s, num(b[i]->latency_ms, 3, "").s,
+        fprintf(f, " | %s | %s | %s | %s |\n", pct(b[i]->test_acc).s, pct(b[i]->val_acc).s, qn_fig(b[i]->latency_ms, 3, "").s,
                 kb(b[i]->size_bytes).s);
     }
     fputc('\n', f);
@@ -1064,12 +1059,12 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
         char name[64];
         snprintf(name, sizeof(name), "%s | %s", rows[i].name, rows[i].set);
         const struct qn_pred_quality *q = rows[i].q;
-        md_quality(f, name, q->kendall_tau, rows[i].acc ? num(100 * q->mae, 2, " pp").s : num(q->mae, 3, " ms").s, q->n);
+        md_quality(f, name, q->kendall_tau, rows[i].acc ? qn_fig(100 * q->mae, 2, " pp").s : qn_fig(q->mae, 3, " ms").s, q->n);
     }
-    md_quality(f, "latency LUT | all", r->lut_tau, num(r->lut_mae_ms, 3, " ms").s, r->n);
+    md_quality(f, "latency LUT | all", r->lut_tau, qn_fig(r->lut_mae_ms, 3, " ms").s, r->n);
     fprintf(f, "\nLUT: %d entries, each layer the lower of two passes (one before anything is measured, one "
                "after the random samples); each pass alone ranks the final latencies at Kendall tau %s / %s.\n\n",
-            r->lut_entries, num(r->lut_tau_pass[0], 3, "").s, num(r->lut_tau_pass[1], 3, "").s);
+            r->lut_entries, qn_fig(r->lut_tau_pass[0], 3, "").s, qn_fig(r->lut_tau_pass[1], 3, "").s);
     if (r->acc_noise.n >= 3 || r->acc_noise_cv.n >= 3)
         fprintf(f, "How well the validation accuracy itself ranks configurations: its two halves (images of even "
                    "and odd index) agree at Kendall tau %s (search, n=%d) / %s (random, n=%d), so one "
@@ -1077,9 +1072,9 @@ static enum qn_status emit_md(FILE *f, const struct rep *c) {
                    "(split-half reliability, Spearman-Brown, normal approximation). An accuracy predictor "
                    "scored against the measurement goes beyond that only by learning the particular images' "
                    "errors, which the test split does not share.\n\n",
-                num(r->acc_noise.tau_halves, 3, "").s, r->acc_noise.n, num(r->acc_noise_cv.tau_halves, 3, "").s,
-                r->acc_noise_cv.n, r->cfg.val_images, num(r->acc_noise.tau_true, 3, "").s,
-                num(r->acc_noise_cv.tau_true, 3, "").s);
+                qn_fig(r->acc_noise.tau_halves, 3, "").s, r->acc_noise.n, qn_fig(r->acc_noise_cv.tau_halves, 3, "").s,
+                r->acc_noise_cv.n, r->cfg.val_images, qn_fig(r->acc_noise.tau_true, 3, "").s,
+                qn_fig(r->acc_noise_cv.tau_true, 3, "").s);
 
     fputs("## Plot\n\n![front](pareto.svg)\n\n", f);
     fputs("Files: `pareto.csv` and `pareto.json` (fronts), `summary.json` (headline figures), `evaluated.csv` "

@@ -60,6 +60,14 @@ struct qn_search_cfg {
 };
 void qn_search_cfg_default(struct qn_search_cfg *c);
 
+// A figure as text with dec decimals and a suffix, or "-" where it is not a number (a
+// statistic the run had too few points for): the reports' cells and the CLI's summary. The
+// struct lives to the end of the full expression that uses .s.
+struct qn_fig {
+    char s[48];
+};
+struct qn_fig qn_fig(double v, int dec, const char *suffix);
+
 // One measured configuration.
 struct qn_search_point {
     int id;                    // row in evaluated.csv
