@@ -277,7 +277,7 @@ bool qn_threads_parse(const char *s, int *n) {
 }
 
 void qn_threads_set(int n) {
-    g_threads = n > 0 ? n : 0;
+    g_threads = n > 0 ? (n < QN_MAX_THREADS ? n : QN_MAX_THREADS) : 0;
 #ifdef _OPENMP
     omp_set_num_threads(qn_threads());
 #endif

@@ -63,7 +63,8 @@ static inline void qn_store_fence(void) {
 void qn_flush_denormals(void);
 
 // OpenMP thread count used by every parallel region: QNAS_THREADS, else the number of
-// online cores. qn_threads_set(n) overrides (--threads N).
+// online cores. qn_threads_set(n) overrides (--threads N), at most QN_MAX_THREADS (libgomp
+// fails thread creation, or worse, far past the machine); n <= 0 returns to the default.
 int qn_threads(void);
 void qn_threads_set(int n);
 // A thread count as --threads and QNAS_THREADS take it: decimal digits only, 1..QN_MAX_THREADS.

@@ -50,6 +50,17 @@ static void cache_sizes_plausible(void) {
 #endif
 }
 
+// Library callers get the CLI's bound: 99999 threads crashed libgomp through QNAS_THREADS.
+static void threads_set_capped(void) {
+    const int saved = qn_threads();
+    qn_threads_set(99999);
+    QT_CHECK(qn_threads() == QN_MAX_THREADS, "qn_threads_set(99999) gave %d threads", qn_threads());
+    qn_threads_set(3);
+    QT_CHECK(qn_threads() == 3, "qn_threads_set(3) gave %d", qn_threads());
+    qn_threads_set(saved);
+    QT_CHECK(qn_threads() == saved, "restored %d, got %d", saved, qn_threads());
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     QT_RUN(isa_levels_are_ordered);
@@ -57,5 +68,6 @@ int main(int argc, char **argv) {
     QT_RUN(isa_set_refuses_unsupported);
     QT_RUN(alloc_is_aligned);
     QT_RUN(cache_sizes_plausible);
+    QT_RUN(threads_set_capped);
     return qt_finish(argv[0]);
 }

@@ -606,6 +606,7 @@ static void cli_bad_arguments_refused(void) {
     // unknown options are named as such, also by commands that take a value after them
     expect_refused(NULL, "info --bogus", "unknown option '--bogus'", out, err);
     expect_refused(NULL, "info extra", "unknown option 'extra'", out, err);
+    expect_refused(NULL, "help extra", "unknown option 'extra'", out, err);
     expect_refused(NULL, "train --bogus", "unknown option '--bogus'", out, err);
     expect_refused(NULL, "search --bogus", "unknown option '--bogus'", out, err);
     expect_refused(NULL, "eval --reps", "option --reps needs a value", out, err);
