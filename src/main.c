@@ -268,10 +268,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(cmd, "moo") == 0) return qn_cmd_moo(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "search") == 0) return qn_cmd_search(argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "help") == 0) {
-        if (i + 1 < argc) {
-            fprintf(stderr, "qnas help: unknown option '%s' (help takes no arguments)\n", argv[i + 1]);
-            return 2;
-        }
+        if (i + 1 < argc) return qn_cli_bad("help", "unknown option '%s'%s (help takes no arguments)", argv[i + 1], "");
         usage(stdout);
         return 0;
     }

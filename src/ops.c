@@ -8,7 +8,6 @@
 // channel blocks for pooling) run by an OpenMP loop on qn_threads() threads when there is enough
 // of it (>= QN_OPS_PAR_MIN elements). Inside an enclosing parallel region (attention over
 // heads) the operators run serially instead of opening a nested region.
-#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -365,9 +364,7 @@ void qn_qs8_weights_quantize(size_t N, size_t K, const float *W, size_t ldw, int
         const float *w = W + n * ldw;
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
-        // floored at FLT_MIN: amax / lim of a row of tiny weights may underflow (flushed to 0
-        // under FTZ), and a scale of 0 would make w / scale infinite
-        scale[n] = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;
+        scale[n] = qn_weight_scale(amax, lim);
         for (size_t k = 0; k < K; k++) {
             float q = rintf(w[k] / scale[n]);
             q = q < -lim ? -lim : (q > lim ? lim : q);

@@ -7,6 +7,8 @@
 // allowed wherever the output has the input's shape and stride.
 #pragma once
 
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +91,13 @@ void qn_qu8_quantize(size_t rows, size_t n, const float *x, size_t ldx, struct q
 // y[r][j] = (float)(q[r][j] - zp) * scale. Bit-exact on every ISA.
 void qn_qu8_dequantize(size_t rows, size_t n, const uint8_t *q, size_t ldq,
                        struct qn_qu8_params p, float *y, size_t ldy);
+
+// The symmetric weight scale of a row whose largest |w| is amax, for a range of +-lim: amax /
+// lim floored at FLT_MIN (a row of tiny weights would underflow to 0, flushed under FTZ, and
+// w / 0 is infinite), 1 for an all-zero row. Every weight quantizer (deployed, fake, MSE) uses it.
+static inline float qn_weight_scale(float amax, float lim) {
+    return amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;
+}
 
 // Symmetric per-output-channel weight quantization of the view W[N][ldw] (K used columns) to
 // `bits` (2..8), for qn_qgemm_pack: with lim = 2^(bits-1) - 1,

@@ -335,6 +335,12 @@ static enum qn_status alloc_buffers(struct qn_qnet *q) {
     return QN_OK;
 }
 
+// Weights that pass the file checks can still overflow for one subnet (every value finite,
+// their products not): reported as the file's (src), QN_ERR_FORMAT.
+static enum qn_status nonfinite_activations(const char *src, struct qn_error *e) {
+    return qn_fail(e, QN_ERR_FORMAT, "%s: activations are not finite for this subnet (weights out of range?)", src);
+}
+
 enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const struct qn_mb_genome *g,
                              const struct qn_mb_policy *p, const struct qn_dataset *train,
                              const struct qn_qnet_cfg *cfg, struct qn_error *e) {
@@ -358,14 +364,13 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
     const int B = QN_MAX(cfg->max_batch, 100);
     struct qn_mb_run *r = qn_mb_run_new(net, B);
     if (!r) return qn_fail(e, QN_ERR_NOMEM, "out of memory for the subnet");
-    // Weights that pass the file checks can still overflow for this subnet (every value finite,
-    // their products not): found where the statistics are computed, reported as the file's.
+    // overflowing weights are found where the statistics are computed
     const char *src = net->source[0] ? net->source : "the supernet";
     enum qn_status st = qn_bn_recalibrate(net, g, p, r, B, train, cfg->bn_images, cfg->seed);
     qn_mb_run_free(r);
     if (st) {
         qn_qnet_free(q);
-        return qn_fail(e, st, "%s: activations are not finite for this subnet (weights out of range?)", src);
+        return nonfinite_activations(src, e);
     }
     for (int i = 0; i < q->n_layers && !st; i++) st = layer_weights(&q->layers[i], net);
     if (!st) st = alloc_buffers(q);
@@ -400,8 +405,7 @@ enum qn_status qn_qnet_build(struct qn_qnet *q, struct qn_mb_net *net, const str
     free(idx), qn_free(x), qn_free(logits), free(lab);
     if (!finite) {
         qn_qnet_free(q);
-        return qn_fail(e, QN_ERR_FORMAT, "%s: activations are not finite for this subnet (weights out of range?)",
-                       src);
+        return nonfinite_activations(src, e);
     }
     for (int i = 0; i < q->n_layers; i++) {
         struct qn_qnet_layer *L = &q->layers[i];

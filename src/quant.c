@@ -395,12 +395,12 @@ void qn_quant_weights(size_t N, size_t K, const float *W, size_t ldw, int bits,
         const float *w = W + n * ldw;
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
-        float s = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;  // as qn_qs8_weights_quantize
+        float s = qn_weight_scale(amax, lim);
         if (cal != QN_CALIB_MINMAX && amax > 0.0f) {
             double best = row_err(K, w, s, lim);
             for (int i = 1; i <= WMSE_STEPS; i++) {
                 const float c = amax * (float)(1.0 - 0.01 * i), si = c / lim;
-                if (!(si >= FLT_MIN)) break;  // the floor above
+                if (!(si >= FLT_MIN)) break;  // qn_weight_scale's floor
                 const double e = row_err(K, w, si, lim);
                 if (e < best) best = e, s = si;
             }

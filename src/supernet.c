@@ -1,7 +1,6 @@
 // MBConv supernet: parameter layout, initialization, loading, and subnet forward/backward.
 #include "supernet.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -488,7 +487,7 @@ static void fq_rows(size_t N, size_t K, const float *W, size_t ldw, int bits, fl
     for (size_t n = 0; n < N; n++) {
         float amax = 0.0f;
         for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[n * ldw + k]));
-        scale[n] = amax > 0.0f ? fmaxf(amax / lim, FLT_MIN) : 1.0f;  // as qn_quant_weights
+        scale[n] = qn_weight_scale(amax, lim);
     }
     qn_fake_quant_weights(N, K, W, ldw, bits, scale, Y, K);
 }
