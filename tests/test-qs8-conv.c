@@ -625,6 +625,29 @@ static void dwconv_quad_rows14(void) {
             }
 }
 
+// Full and partial pairs of channel blocks (the kernels run two blocks at once for k <= 5 and
+// blocks of up to 7 outputs): 32, 48 and 40 channels on rows of 4, 7 and 14 outputs (the
+// narrow rows and the blocks of 7), every k (7 runs one block at a time), u8 out through the
+// folded epilogue and FP32 out.
+static void dwconv_quad_pairs(void) {
+    qt_seed(215);
+    static const size_t geo[][2] = {{4, 1}, {7, 1}, {14, 1}, {14, 2}, {13, 1}};
+    static const size_t cs[] = {32, 48, 40};
+    for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++)
+        for (size_t ki = 1; ki < 4; ki++)
+            for (size_t ci = 0; ci < 3; ci++) {
+                const size_t k = KS[ki], c = cs[ci], h = geo[g][0];
+                struct tcase t = {
+                    .p = {.h = h, .w = h, .c_in = c, .c_out = c, .kh = k, .kw = k, .stride_h = geo[g][1],
+                          .stride_w = geo[g][1], .pad_h = k / 2, .pad_w = k / 2, .depthwise = true},
+                    .n = 1, .k_max = k, .c_in_max = c, .c_out_max = c, .ld_x = c, .ld_y = c + ci,
+                    .ldr = c, .bits = 8, .a_zp = 17 + (int)(40 * ci), .out_zp = 2,
+                    .act = ci == 1 ? QN_ACT_NONE : QN_ACT_RELU6, .bias = ci != 2, .out_u8 = ci != 1,
+                };
+                run_case(&t);
+            }
+}
+
 static void quad_case_count(void) {
     QT_CHECK(n_quad_cases > (qt_quick() ? 40 : 150), "only %d row-quad cases", n_quad_cases);
 }
@@ -645,6 +668,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_quad_grid);
     QT_RUN_EACH_ISA(dwconv_quad_threads);
     QT_RUN_EACH_ISA(dwconv_quad_rows14);
+    QT_RUN_EACH_ISA(dwconv_quad_pairs);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(out_qmax_paths);

@@ -144,6 +144,70 @@ QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requ
 // through the reference sequence lane by lane.
 enum { EP_FAST_U8, EP_F32, EP_REF };
 
+// Channel blocks [blk, blk + NB) of UR outputs of row oy from column ow (the first n_out
+// stored), with NB independent sets of accumulators. quad_block runs pairs (NB = 2) where the
+// registers hold them (k <= 5, UR <= 7: 16 accumulators and 10 weight vectors at most): a
+// block of 7 outputs is one chain of loads, 3-6 dependent vpdpbusd and the requantization,
+// too short for the out-of-order window to overlap with the next one, and the pair runs two.
+// Measured (one thread, qn_qs8_conv_run, u8 out with ReLU6, three alternations with the
+// one-block loop): 1x14x14x96 3x3 139-144 -> 150-161 GOP/s, 14x14x96 5x5 +4%, 7x7x576 5x5
+// +4%; at k = 7 pairs ran 5-7% slower (spills). The one-block loop below stays its own code:
+// this function with NB = 1 ran 11% slower at 14x14x96 7x7.
+QN_INLINE void quad_cblocks(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
+                            int ep, const struct qn_qs8_dwq_row row, const size_t *zoff, size_t qoff,
+                            size_t px, size_t blk, size_t n_out, const size_t NB, const size_t K,
+                            const size_t S, const size_t UR, const size_t P0, const size_t P1) {
+    __m512i acc[2][16];
+    __mmask16 m[2];
+    const uint8_t *qx[2];
+    const int8_t *ws[2];
+#pragma GCC unroll 2
+    for (size_t b = 0; b < NB; b++) {
+        const size_t cb = (blk + b) * 16;
+        m[b] = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
+        const int32_t *zc = a->zcorr + (blk + b) * a->corr_stride;
+#pragma GCC unroll 16
+        for (size_t u = 0; u < QN_ROUND_UP(UR, 4); u++)  // lanes past UR only fill a pack's unstored slots
+            acc[b][u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
+        qx[b] = a->quads + (blk + b) * a->quad_stride + qoff;
+        ws[b] = a->wq + (blk + b) * a->block_stride + (size_t)row.set * a->set_stride;
+    }
+    for (size_t qq = 0; qq < row.nq; qq++) {
+        __m512i wv[2][7];
+#pragma GCC unroll 2
+        for (size_t b = 0; b < NB; b++)
+#pragma GCC unroll 7
+            for (size_t j = 0; j < K; j++) wv[b][j] = _mm512_load_si512(ws[b] + (qq * K + j) * 64);
+#pragma GCC unroll 32
+        for (size_t p = P0; p < P1; p++) {
+#pragma GCC unroll 2
+            for (size_t b = 0; b < NB; b++) {
+                const __m512i xv = _mm512_load_si512(qx[b] + qq * a->w_q * 64 + p * 64);
+#pragma GCC unroll 16
+                for (size_t u = 0; u < UR; u++)
+                    if (p >= u * S && p - u * S < K) acc[b][u] = _mm512_dpbusd_epi32(acc[b][u], xv, wv[b][p - u * S]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (size_t b = 0; b < NB; b++) {
+        const size_t cb = (blk + b) * 16;
+        if (ep == EP_FAST_U8) {
+#pragma GCC unroll 2
+            for (size_t g = 0; g < UR; g += 4)
+                if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m[b], acc[b] + g);
+        } else if (ep == EP_F32) {
+#pragma GCC unroll 16
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_f32(a, px + u, cb, m[b], acc[b][u]);
+        } else {
+#pragma GCC unroll 16
+            for (size_t u = 0; u < UR; u++)
+                if (u < n_out) store_ref(a, px + u, cb, m[b], acc[b][u]);
+        }
+    }
+}
+
 // UR outputs of row oy from column ow (the first n_out stored), every channel block: the
 // row's geometry is worked out once, then each block runs the sweep over padded columns
 // ow * S + [P0, P1) (all (UR - 1) * S + K of them, or only the image's when one block covers
@@ -159,7 +223,11 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
     // padded column ow * S is the sweep's first
     const size_t qoff = ((size_t)row.q_lo * a->w_q + ow * S) * 64;
     const size_t px = oy * a->w_out + ow;
-    for (size_t cb = 0; cb < a->c; cb += 16) {
+    size_t cb = 0;
+    if (K <= 5 && UR <= 7)  // pairs of blocks (quad_cblocks)
+        for (; cb + 32 <= QN_ROUND_UP(a->c, 16); cb += 32)
+            quad_cblocks(a, f, ep, row, zoff, qoff, px, cb / 16, n_out, 2, K, S, UR, P0, P1);
+    for (; cb < a->c; cb += 16) {
         const __mmask16 m = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
         const size_t blk = cb / 16;
         const int32_t *zc = a->zcorr + blk * a->corr_stride;
@@ -253,9 +321,13 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
         quad_rows_ur(a, &f, ep, K, S, 8);
 }
 
-#define QN_DWQ_KERNEL(K, S)                                                               \
-    void qn_qs8_dwq_ukernel_##K##x##K##s##S##__avx512(const struct qn_qs8_dwq_args *a) { \
-        quad_rows(a, K, S);                                                              \
+// Each kernel starts on a 64-byte boundary: the same instructions of the 5x5 kernel ran 3-4%
+// slower at offset 16 than at 48 (1x28x28x144, FP32 out), so without it a change to one
+// kernel moved the others' speed through their addresses.
+#define QN_DWQ_KERNEL(K, S)                                                                            \
+    __attribute__((aligned(64))) void qn_qs8_dwq_ukernel_##K##x##K##s##S##__avx512(                    \
+        const struct qn_qs8_dwq_args *a) {                                                             \
+        quad_rows(a, K, S);                                                                           \
     }
 
 QN_DWQ_KERNEL(3, 1)
