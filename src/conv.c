@@ -849,16 +849,6 @@ void qn_qs8_conv_free(struct qn_qs8_conv *conv) {
     memset(conv, 0, sizeof(*conv));
 }
 
-// Quads of image img, every channel block, into quads (blocks [lo, hi)).
-static void dwq_pack(const struct qn_qs8_conv *conv, const uint8_t *x, size_t ld_x, size_t img,
-                     uint8_t x_zp, uint8_t *quads, size_t lo, size_t hi) {
-    const struct qn_conv_params *p = &conv->p;
-    const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
-    if (lo >= hi) return;
-    qn_qs8_dwq_pack__avx512(x + img * p->h * p->w * ld_x + lo * 16, p->h, p->w, ld_x,
-                            QN_MIN(hi * 16, p->c_in) - lo * 16, x_zp, p->pad_w, w_q, quads + lo * qb, qb);
-}
-
 struct dwq_ctx {
     const struct qn_qs8_conv *conv;
     const uint8_t *x;
@@ -872,11 +862,22 @@ struct dwq_ctx {
     size_t y_image;  // bytes per output image
 };
 
-// Output rows [oy_lo, oy_hi) of image img from the quads in buf, transposed first if pack.
-static void dwq_image(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t oy_lo,
-                      size_t oy_hi, bool pack) {
+// Output rows [oy_lo, oy_hi) of image img: the quads those rows read (every channel block)
+// into buf, then the kernel.
+static void dwq_rows(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t oy_lo, size_t oy_hi) {
     const struct qn_qs8_conv *conv = c->conv;
-    if (pack) dwq_pack(conv, c->x, c->ld_x, img, c->x_zp, buf, 0, conv->c_pad / 16);
+    const struct qn_conv_params *p = &conv->p;
+    if (oy_lo >= oy_hi) return;
+    size_t q_lo = SIZE_MAX, q_hi = 0;
+    for (size_t oy = oy_lo; oy < oy_hi; oy++) {
+        q_lo = QN_MIN(q_lo, (size_t)conv->dwq_rows[oy].q_lo);
+        q_hi = QN_MAX(q_hi, (size_t)conv->dwq_rows[oy].q_lo + conv->dwq_rows[oy].nq);
+    }
+    const size_t w_q = c->base->w_q, row = p->w * c->ld_x;
+    if (q_lo < q_hi)  // image rows [4 q_lo, 4 q_hi), the last quad's rows past the image as x_zp
+        qn_qs8_dwq_pack__avx512(c->x + img * p->h * row + 4 * q_lo * row, QN_MIN(p->h, 4 * q_hi) - 4 * q_lo,
+                                p->w, c->ld_x, p->c_in, c->x_zp, p->pad_w, w_q, buf + q_lo * w_q * 64,
+                                c->base->quad_stride);
     struct qn_qs8_dwq_args a = *c->base;
     a.quads = buf;
     a.oy_lo = oy_lo, a.oy_hi = oy_hi;
@@ -885,11 +886,11 @@ static void dwq_image(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t 
     c->kernel(&a);
 }
 
-// Row-quad path (qs8-dwconv.h). One thread: per image, transpose every block into the quad
-// buffer, then one kernel call over all rows. Several threads: images in parallel, each on its
-// own buffer, or, with fewer images than threads (batch 1), the blocks' transposition and then
-// the output rows split across threads. False when it does not apply (other ISA, GELU) or out
-// of memory.
+// Row-quad path (qs8-dwconv.h). Per image, the quads of every block into a buffer, then one
+// kernel call over the rows. Several threads: images in parallel, or, with fewer images than
+// threads (batch 1), the output rows split, each thread transposing the quads its rows read
+// into a buffer of its own (a quad two threads read is transposed twice). False when it does
+// not apply (other ISA, GELU) or out of memory.
 static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x,
                                 size_t ld_x, const struct qn_qgemm_out *out, void *y,
                                 size_t ld_y) {
@@ -907,11 +908,18 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         conv->dwq_zp = out->a_zp;
     }
     const double macs = (double)n * h_out * w_out * p->c_in * p->kh * p->kw;
-    const int nt = threads_for_q8(macs);
+    // The FP32 band kernel's threshold, not the INT8 GEMM's 1e6: each thread transposes only
+    // the quads its rows read, so a batch-1 layer splits with no barrier. Measured (Zen 5, one
+    // image, u8 out, best of 0.3 s, three alternations): 1x14x14x96 3x3 (169k MACs) 152-162
+    // GOP/s on one thread, 180-200 on two when the second core is free; 7x7x576 3x3 (254k)
+    // 151-154 against 159-170; 14x14x64 (113k) 171-173 against 180-182 and 14x14x48 (85k)
+    // 143-145 against 148-151 (at most a few percent, and well under one thread whenever the
+    // other core is busy); 7x7x96 (42k) 150-158 against 36-40.
+    const int nt = macs < 1.5e5 ? 1 : qn_threads();
     const bool by_image = n >= (size_t)nt;  // else: one image at a time, rows split
     const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
     const size_t per = QN_ROUND_UP(blocks * qb, 64);
-    const size_t bufs = by_image ? (size_t)nt : 1;
+    const size_t bufs = (size_t)nt;
     if (conv->dwq_scratch_bytes < per * bufs) {
         qn_free(conv->dwq_scratch);
         conv->dwq_scratch_bytes = 0;
@@ -936,7 +944,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
                               .base = &base, .kernel = kernel, .res = ep->residual,
                               .ld_r = ep->ldr, .y = y, .y_image = pix_out * ld_y * esize};
     if (nt <= 1) {  // no parallel region: at batch 1 it costs as much as a small layer
-        for (size_t img = 0; img < n; img++) dwq_image(&c, img, conv->dwq_scratch, 0, h_out, true);
+        for (size_t img = 0; img < n; img++) dwq_rows(&c, img, conv->dwq_scratch, 0, h_out);
         return true;
     }
     if (by_image) {
@@ -946,7 +954,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
 #ifdef _OPENMP
             tid = omp_get_thread_num();
 #endif
-            dwq_image(&c, img, conv->dwq_scratch + (size_t)tid * per, 0, h_out, true);
+            dwq_rows(&c, img, conv->dwq_scratch + (size_t)tid * per, 0, h_out);
         }
         return true;
     }
@@ -957,9 +965,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
 #ifdef _OPENMP
             t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
 #endif
-            dwq_pack(conv, x, ld_x, img, c.x_zp, conv->dwq_scratch, blocks * t / tn, blocks * (t + 1) / tn);
-#pragma omp barrier
-            dwq_image(&c, img, conv->dwq_scratch, h_out * t / tn, h_out * (t + 1) / tn, false);
+            dwq_rows(&c, img, conv->dwq_scratch + t * per, h_out * t / tn, h_out * (t + 1) / tn);
         }
     }
     return true;
@@ -1088,7 +1094,14 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
                     memcpy(conv->scratch + (oh * conv->w_out + ow) * p->c_in,
                            xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x, p->c_in);
         } else {
-            const int nt = threads_for_q8(macs);
+            // The FP32 band kernel's threshold, not the INT8 GEMM's 1e6: each thread transposes only
+    // the quads its rows read, so a batch-1 layer splits with no barrier. Measured (Zen 5, one
+    // image, u8 out, best of 0.3 s, three alternations): 1x14x14x96 3x3 (169k MACs) 152-162
+    // GOP/s on one thread, 180-200 on two when the second core is free; 7x7x576 3x3 (254k)
+    // 151-154 against 159-170; 14x14x64 (113k) 171-173 against 180-182 and 14x14x48 (85k)
+    // 143-145 against 148-151 (at most a few percent, and well under one thread whenever the
+    // other core is busy); 7x7x96 (42k) 150-158 against 36-40.
+    const int nt = macs < 1.5e5 ? 1 : qn_threads();
 #pragma omp parallel num_threads(nt)
             {
                 int t = 0, tn = 1;

@@ -578,8 +578,10 @@ static void dwconv_quad_grid(void) {
 }
 
 // The three ways the row-quad operator splits work: one thread, images in parallel (batch >=
-// threads), one image's rows split across threads (batch 1); enough MACs for two threads
-// (32 x 40 x 33 x 25 = 1.06e6 at stride 1, past conv.c's threads_for_q8).
+// threads), one image's rows split across threads (batch 1), each thread transposing the quads
+// its rows read; enough MACs for two threads (32 x 40 x 33 x 25 = 1.06e6 at stride 1, and at
+// batch 1 the maps below, all past conv.c's 1.5e5), row splits inside a quad and on its edge,
+// maps of 7 rows (3 + 4), odd heights whose last quad is partial.
 static void dwconv_quad_threads(void) {
     qt_seed(213);
     const int saved = qn_threads();
@@ -596,9 +598,23 @@ static void dwconv_quad_threads(void) {
                 };
                 run_case(&t);
                 t.p.h = 3, t.p.kh = t.p.kw = 7, t.p.pad_h = t.p.pad_w = 3, t.act = QN_ACT_NONE;
-                t.p.w = 220;  // few rows to split, enough MACs (>= 1e6 at batch 1, threads_for_q8)
+                t.p.w = 220;  // few rows to split
                 run_case(&t);
             }
+    static const size_t maps[][4] = {{14, 96, 3, 1}, {13, 128, 3, 1}, {7, 576, 3, 1}, {7, 240, 5, 1},
+                                     {16, 80, 3, 1}, {27, 48, 5, 2}, {9, 208, 7, 1}};
+    qn_threads_set(2);
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+        const size_t h = maps[i][0], c = maps[i][1], k = maps[i][2], s = maps[i][3];
+        struct tcase t = {
+            .p = {.h = h, .w = h, .c_in = c, .c_out = c, .kh = k, .kw = k, .stride_h = s, .stride_w = s,
+                  .pad_h = k / 2, .pad_w = k / 2, .depthwise = true},
+            .n = 1, .k_max = k, .c_in_max = c, .c_out_max = c, .ld_x = c, .ld_y = c, .ldr = c, .bits = 8,
+            .a_zp = 100 + (int)i, .out_zp = 5, .act = i % 2 ? QN_ACT_NONE : QN_ACT_RELU6, .bias = true,
+            .out_u8 = i != 3, .res = i == 3,
+        };
+        run_case(&t);
+    }
     qn_threads_set(saved);
 }
 
