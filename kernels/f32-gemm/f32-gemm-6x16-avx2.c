@@ -187,6 +187,47 @@ void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const
         store_edge16(t, mr, nr, c, ldc, p);
 }
 
+// --- GEMV kernel: 32 columns at a time (then 8, then one), QN_F32_GEMV_ROWS rows per pass ---
+
+void qn_f32_gemv_ukernel__avx2(size_t n, size_t kc, const float *x, size_t x_ks, const float *b,
+                               size_t ldb, float *c, const struct qn_f32_gemm_params *p) {
+    for (size_t k0 = 0; k0 < kc; k0 += QN_F32_GEMV_ROWS) {
+        const size_t r = kc - k0 < QN_F32_GEMV_ROWS ? kc - k0 : QN_F32_GEMV_ROWS;
+        const struct qn_f32_gemm_params q = qn_f32_gemv_pass(p, k0, r, kc);
+        __m256 xs[QN_F32_GEMV_ROWS];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < QN_F32_GEMV_ROWS; i++) xs[i] = _mm256_set1_ps(i < r ? x[(k0 + i) * x_ks] : 0.0f);
+        const float *bk = b + k0 * ldb;
+        const float *bias = q.last ? q.bias : NULL;
+        size_t j = 0;
+        for (; j + 32 <= n; j += 32) {
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 8
+            for (size_t i = 0; i < QN_F32_GEMV_ROWS; i++) {
+                if (i >= r) break;
+#pragma GCC unroll 4
+                for (size_t v = 0; v < 4; v++)
+                    acc[v] = _mm256_fmadd_ps(xs[i], _mm256_loadu_ps(bk + i * ldb + j + 8 * v), acc[v]);
+            }
+#pragma GCC unroll 4
+            for (size_t v = 0; v < 4; v++) {
+                const size_t o = j + 8 * v;
+                _mm256_storeu_ps(c + o, finish8(acc[v], c + o, q.res ? q.res + o : NULL, bias ? bias + o : NULL, &q));
+            }
+        }
+        for (; j + 8 <= n; j += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (size_t i = 0; i < r; i++) acc = _mm256_fmadd_ps(xs[i], _mm256_loadu_ps(bk + i * ldb + j), acc);
+            _mm256_storeu_ps(c + j, finish8(acc, c + j, q.res ? q.res + j : NULL, bias ? bias + j : NULL, &q));
+        }
+        for (; j < n; j++) {
+            float acc = 0.0f;
+            for (size_t i = 0; i < r; i++) acc += x[(k0 + i) * x_ks] * bk[i * ldb + j];
+            qn_f32_store1(acc, &c[j], 0, j, &q);
+        }
+    }
+}
+
 // --- 4 x 4 dot kernel: C(i, j) = A row i . B row j, 8 k at a time, scalar tail ---
 
 static inline float hsum8(__m256 v) {
