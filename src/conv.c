@@ -1094,14 +1094,7 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
                     memcpy(conv->scratch + (oh * conv->w_out + ow) * p->c_in,
                            xi + (oh * p->stride_h * p->w + ow * p->stride_w) * ld_x, p->c_in);
         } else {
-            // The FP32 band kernel's threshold, not the INT8 GEMM's 1e6: each thread transposes only
-    // the quads its rows read, so a batch-1 layer splits with no barrier. Measured (Zen 5, one
-    // image, u8 out, best of 0.3 s, three alternations): 1x14x14x96 3x3 (169k MACs) 152-162
-    // GOP/s on one thread, 180-200 on two when the second core is free; 7x7x576 3x3 (254k)
-    // 151-154 against 159-170; 14x14x64 (113k) 171-173 against 180-182 and 14x14x48 (85k)
-    // 143-145 against 148-151 (at most a few percent, and well under one thread whenever the
-    // other core is busy); 7x7x96 (42k) 150-158 against 36-40.
-    const int nt = macs < 1.5e5 ? 1 : qn_threads();
+            const int nt = threads_for_q8(macs);
 #pragma omp parallel num_threads(nt)
             {
                 int t = 0, tn = 1;
