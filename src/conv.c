@@ -908,14 +908,13 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         conv->dwq_zp = out->a_zp;
     }
     const double macs = (double)n * h_out * w_out * p->c_in * p->kh * p->kw;
-    // The FP32 band kernel's threshold, not the INT8 GEMM's 1e6: each thread transposes only
-    // the quads its rows read, so a batch-1 layer splits with no barrier. Measured (Zen 5, one
-    // image, u8 out, best of 0.3 s, three alternations): 1x14x14x96 3x3 (169k MACs) 152-162
-    // GOP/s on one thread, 180-200 on two when the second core is free; 7x7x576 3x3 (254k)
-    // 151-154 against 159-170; 14x14x64 (113k) 171-173 against 180-182 and 14x14x48 (85k)
-    // 143-145 against 148-151 (at most a few percent, and well under one thread whenever the
-    // other core is busy); 7x7x96 (42k) 150-158 against 36-40.
-    const int nt = macs < 1.5e5 ? 1 : qn_threads();
+    // The INT8 GEMM's threshold (1e6 MACs). Alone, a layer repeated back to back, two threads
+    // win from ~1.5e5 (Zen 5, one image, u8 out: 1x14x14x96 3x3, 169k MACs, 152-162 GOP/s on
+    // one thread, 180-200 on two; 7x7x96, 42k, 150-158 against 36-40), but inside a network,
+    // between layers that stay on one thread, they lost: with 1.5e5 the largest INT8 subnet at
+    // batch 1 on two threads ran 0.094-0.164 ms (median 0.107) against 0.087-0.121 (0.089)
+    // (bench-subnet, six alternations with the 1e6 build).
+    const int nt = threads_for_q8(macs);
     const bool by_image = n >= (size_t)nt;  // else: one image at a time, rows split
     const size_t w_q = qn_qs8_dwq_width(p->w, p->pad_w, p->stride_w), qb = qn_qs8_dwq_bytes(p->h, w_q);
     const size_t per = QN_ROUND_UP(blocks * qb, 64);

@@ -580,8 +580,8 @@ static void dwconv_quad_grid(void) {
 // The three ways the row-quad operator splits work: one thread, images in parallel (batch >=
 // threads), one image's rows split across threads (batch 1), each thread transposing the quads
 // its rows read; enough MACs for two threads (32 x 40 x 33 x 25 = 1.06e6 at stride 1, and at
-// batch 1 the maps below, all past conv.c's 1.5e5), row splits inside a quad and on its edge,
-// maps of 7 rows (3 + 4), odd heights whose last quad is partial.
+// batch 1 the maps below, all past conv.c's threads_for_q8), row splits inside a quad and on
+// its edge, maps of 7 rows (3 + 4), odd heights whose last quad is partial.
 static void dwconv_quad_threads(void) {
     qt_seed(213);
     const int saved = qn_threads();
@@ -601,8 +601,8 @@ static void dwconv_quad_threads(void) {
                 t.p.w = 220;  // few rows to split
                 run_case(&t);
             }
-    static const size_t maps[][4] = {{14, 96, 3, 1}, {13, 128, 3, 1}, {7, 576, 3, 1}, {7, 240, 5, 1},
-                                     {16, 80, 3, 1}, {27, 48, 5, 2}, {9, 208, 7, 1}};
+    static const size_t maps[][4] = {{28, 144, 3, 1}, {27, 160, 3, 1}, {14, 576, 3, 1}, {14, 240, 5, 1},
+                                     {32, 112, 3, 1}, {54, 64, 5, 2}, {9, 256, 7, 1}, {7, 2304, 3, 1}};
     qn_threads_set(2);
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
         const size_t h = maps[i][0], c = maps[i][1], k = maps[i][2], s = maps[i][3];
