@@ -35,8 +35,8 @@ void qn_f32_gemm_small_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc, cons
 void qn_f32_gemv_ukernel__scalar(size_t n, size_t kc, const float *x, size_t x_ks, const float *b,
                                  size_t ldb, float *c, const struct qn_f32_gemm_params *p) {
     for (size_t k0 = 0; k0 < kc; k0 += QN_F32_GEMV_ROWS) {
-        const size_t r = kc - k0 < QN_F32_GEMV_ROWS ? kc - k0 : QN_F32_GEMV_ROWS;
-        const struct qn_f32_gemm_params q = qn_f32_gemv_pass(p, k0, r, kc);
+        size_t r;
+        const struct qn_f32_gemm_params q = qn_f32_gemv_pass(p, k0, kc, &r);
         for (size_t j = 0; j < n; j++) {
             float acc = 0.0f;
             for (size_t k = k0; k < k0 + r; k++) acc += x[k * x_ks] * b[k * ldb + j];

@@ -192,8 +192,8 @@ void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const
 void qn_f32_gemv_ukernel__avx2(size_t n, size_t kc, const float *x, size_t x_ks, const float *b,
                                size_t ldb, float *c, const struct qn_f32_gemm_params *p) {
     for (size_t k0 = 0; k0 < kc; k0 += QN_F32_GEMV_ROWS) {
-        const size_t r = kc - k0 < QN_F32_GEMV_ROWS ? kc - k0 : QN_F32_GEMV_ROWS;
-        const struct qn_f32_gemm_params q = qn_f32_gemv_pass(p, k0, r, kc);
+        size_t r;
+        const struct qn_f32_gemm_params q = qn_f32_gemv_pass(p, k0, kc, &r);
         __m256 xs[QN_F32_GEMV_ROWS];
 #pragma GCC unroll 8
         for (size_t i = 0; i < QN_F32_GEMV_ROWS; i++) xs[i] = _mm256_set1_ps(i < r ? x[(k0 + i) * x_ks] : 0.0f);

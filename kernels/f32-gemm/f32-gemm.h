@@ -71,12 +71,13 @@ typedef void (*qn_f32_gemv_fn)(size_t n, size_t kc, const float *x, size_t x_ks,
 // a 2.4 MB one (in L3) 53 with 8 rows, 60 with 4 (the best).
 #define QN_F32_GEMV_ROWS 8
 
-// The store rule of the GEMV pass over rows [k0, k0 + r) of kc.
+// The GEMV pass from row k0 of kc: its rows (*r, at most QN_F32_GEMV_ROWS) and store rule.
 static inline struct qn_f32_gemm_params qn_f32_gemv_pass(const struct qn_f32_gemm_params *p, size_t k0,
-                                                         size_t r, size_t kc) {
+                                                         size_t kc, size_t *r) {
     struct qn_f32_gemm_params q = *p;
+    *r = kc - k0 < QN_F32_GEMV_ROWS ? kc - k0 : QN_F32_GEMV_ROWS;
     if (k0 > 0) q.beta = 1.0f;
-    q.last = p->last && k0 + r == kc;
+    q.last = p->last && k0 + *r == kc;
     return q;
 }
 
