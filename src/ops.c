@@ -362,9 +362,7 @@ void qn_qs8_weights_quantize(size_t N, size_t K, const float *W, size_t ldw, int
     const float lim = (float)((1 << (bits - 1)) - 1);
     for (size_t n = 0; n < N; n++) {
         const float *w = W + n * ldw;
-        float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
-        scale[n] = qn_weight_scale(amax, lim);
+        scale[n] = qn_weight_scale(qn_absmax(w, K), lim);
         for (size_t k = 0; k < K; k++) {
             float q = rintf(w[k] / scale[n]);
             q = q < -lim ? -lim : (q > lim ? lim : q);

@@ -92,6 +92,13 @@ void qn_qu8_quantize(size_t rows, size_t n, const float *x, size_t ldx, struct q
 void qn_qu8_dequantize(size_t rows, size_t n, const uint8_t *q, size_t ldq,
                        struct qn_qu8_params p, float *y, size_t ldy);
 
+// The largest |w[k]|, k < n (0 for an empty or all-zero row).
+static inline float qn_absmax(const float *w, size_t n) {
+    float amax = 0.0f;
+    for (size_t k = 0; k < n; k++) amax = fmaxf(amax, fabsf(w[k]));
+    return amax;
+}
+
 // The symmetric weight scale of a row whose largest |w| is amax, for a range of +-lim: amax /
 // lim floored at FLT_MIN (a row of tiny weights would underflow to 0, flushed under FTZ, and
 // w / 0 is infinite), 1 for an all-zero row. Every weight quantizer (deployed, fake, MSE) uses it.

@@ -393,8 +393,7 @@ void qn_quant_weights(size_t N, size_t K, const float *W, size_t ldw, int bits,
     const float lim = (float)((1 << (bits - 1)) - 1);
     for (size_t n = 0; n < N; n++) {
         const float *w = W + n * ldw;
-        float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+        const float amax = qn_absmax(w, K);
         float s = qn_weight_scale(amax, lim);
         if (cal != QN_CALIB_MINMAX && amax > 0.0f) {
             double best = row_err(K, w, s, lim);

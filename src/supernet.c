@@ -484,11 +484,7 @@ static void fq_act(struct qn_mb_run *r, size_t n, const float *x, int bits, floa
 // W[N][ldw] (K used columns) -> dense Y[N][K]; scale: [N] scratch.
 static void fq_rows(size_t N, size_t K, const float *W, size_t ldw, int bits, float *Y, float *scale) {
     const float lim = (float)((1 << (bits - 1)) - 1);
-    for (size_t n = 0; n < N; n++) {
-        float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[n * ldw + k]));
-        scale[n] = qn_weight_scale(amax, lim);
-    }
+    for (size_t n = 0; n < N; n++) scale[n] = qn_weight_scale(qn_absmax(W + n * ldw, K), lim);
     qn_fake_quant_weights(N, K, W, ldw, bits, scale, Y, K);
 }
 
