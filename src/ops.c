@@ -176,32 +176,45 @@ void qn_f32_layernorm(size_t rows, size_t D, const float *x, size_t ldx, const f
 
 // --- softmax ---
 
-static void softmax_row(qn_f32_softmax_ukernel_fn fn, size_t r, size_t rows, size_t n,
-                        const float *x, size_t ldx, const float *mask, size_t ldm, bool causal,
-                        float *y, size_t ldy) {
-    size_t nv = n;
-    if (causal) {
+// Rows [r0, r0 + m): all of them in one kernel call, or, causal, each at its own length.
+static void softmax_rows(qn_f32_softmax_ukernel_fn fn, size_t r0, size_t m, size_t rows, size_t n,
+                         const float *x, size_t ldx, const float *mask, size_t ldm, bool causal,
+                         float *y, size_t ldy) {
+    if (!causal) {
+        fn(m, n, x + r0 * ldx, ldx, mask ? mask + r0 * ldm : NULL, ldm, y + r0 * ldy, ldy);
+        return;
+    }
+    for (size_t r = r0; r < r0 + m; r++) {
         // visible columns: j <= r + n - rows
         const ptrdiff_t last = (ptrdiff_t)r + (ptrdiff_t)n - (ptrdiff_t)rows;
-        nv = last < 0 ? 0 : QN_MIN(n, (size_t)last + 1);
+        const size_t nv = last < 0 ? 0 : QN_MIN(n, (size_t)last + 1);
+        float *yr = y + r * ldy;
+        if (nv) fn(1, nv, x + r * ldx, ldx, mask ? mask + r * ldm : NULL, ldm, yr, ldy);
+        for (size_t j = nv; j < n; j++) yr[j] = 0.0f;
     }
-    float *yr = y + r * ldy;
-    if (nv) fn(nv, x + r * ldx, mask ? mask + r * ldm : NULL, yr);
-    for (size_t j = nv; j < n; j++) yr[j] = 0.0f;
 }
+
+// Rows a thread's task takes: the kernels interleave four rows (a multiple of them keeps
+// every call whole).
+#define QN_SOFTMAX_TASK_ROWS 8
 
 void qn_f32_softmax(size_t rows, size_t n, const float *x, size_t ldx, const float *mask,
                     size_t ldm, bool causal, float *y, size_t ldy) {
     QN_ASSERT(n >= 1 && ldx >= n && ldy >= n && (!mask || ldm == 0 || ldm >= n));
     const qn_f32_softmax_ukernel_fn fn = softmax_config[isa_now()].ukernel;
-    const int nt = par_threads(rows * n, rows);
+    const size_t tasks = QN_DIV_UP(rows, QN_SOFTMAX_TASK_ROWS);
+    const int nt = par_threads(rows * n, tasks);
     if (nt == 1) {
-        for (size_t r = 0; r < rows; r++) softmax_row(fn, r, rows, n, x, ldx, mask, ldm, causal, y, ldy);
+        softmax_rows(fn, 0, rows, rows, n, x, ldx, mask, ldm, causal, y, ldy);
         return;
     }
-    // causal rows grow in length: interleave rows so the threads get equal work
+    // causal rows grow in length: interleave the tasks so the threads get equal work
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
-    for (size_t r = 0; r < rows; r++) softmax_row(fn, r, rows, n, x, ldx, mask, ldm, causal, y, ldy);
+    for (size_t t = 0; t < tasks; t++) {
+        const size_t r0 = t * QN_SOFTMAX_TASK_ROWS;
+        softmax_rows(fn, r0, QN_MIN((size_t)QN_SOFTMAX_TASK_ROWS, rows - r0), rows, n, x, ldx, mask, ldm, causal,
+                     y, ldy);
+    }
 }
 
 // --- elementwise: rows split into chunks of QN_OPS_CHUNK ---

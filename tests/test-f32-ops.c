@@ -144,6 +144,12 @@ static void softmax_check(size_t rows, size_t n, size_t ldx, int mask_kind, bool
     QT_CHECK(!bad, "%zux%zu mask %d causal %d: %d mismatches", rows, n, mask_kind, causal, bad);
     QT_CHECK(pad_intact(y, rows, n, ldy), "%zux%zu: wrote into the padding", rows, n);
 
+    // a row comes out the same alone as among others (the kernels interleave rows in groups)
+    for (size_t r = 0; r < rows && !causal; r++) {
+        qn_f32_softmax(1, n, x + r * ldx, ldx, mask ? mask + r * ldm : NULL, ldm, false, y2, ldy);
+        QT_CHECK(!memcmp(y + r * ldy, y2, n * sizeof(float)), "%zux%zu row %zu alone differs", rows, n, r);
+    }
+
     // invariance: softmax(x + 32) == softmax(x) up to the rounding of x + 32 (2e-6 in s)
     for (size_t i = 0; i < rows * ldx; i++) x[i] += 32.0f;
     qn_f32_softmax(rows, n, x, ldx, mask, ldm, causal, y2, ldy);
@@ -190,6 +196,15 @@ static void softmax_all_masked_row(void) {
     m[3] = 0.0f;
     qn_f32_softmax(1, 5, x, 5, m, 0, false, y, 5);
     for (int j = 0; j < 5; j++) QT_CHECK(y[j] == (j == 3 ? 1.0f : 0.0f), "y[%d] = %g", j, y[j]);
+    // an all-masked row among rows the kernel takes together leaves the others intact
+    float xs[7 * 21], ms[7 * 21], ys[7 * 21];
+    for (int i = 0; i < 7 * 21; i++) xs[i] = (float)(i % 5), ms[i] = i / 21 == 2 ? -INFINITY : 0.0f;
+    qn_f32_softmax(7, 21, xs, 21, ms, 21, false, ys, 21);
+    for (int r = 0; r < 7; r++) {
+        float sum = 0.0f;
+        for (int j = 0; j < 21; j++) sum += ys[r * 21 + j];
+        QT_CHECK(r == 2 ? sum == 0.0f : fabsf(sum - 1.0f) < 1e-5f, "row %d of 7 (row 2 all masked) sums to %g", r, sum);
+    }
 }
 
 // --- activations, add ---

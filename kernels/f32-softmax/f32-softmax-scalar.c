@@ -1,9 +1,9 @@
-// Scalar softmax over one row: the reference for the SIMD variants.
+// Scalar softmax, row by row: the reference for the SIMD variants.
 #include <math.h>
 
 #include "f32-softmax/f32-softmax.h"
 
-void qn_f32_softmax_ukernel__scalar(size_t n, const float *x, const float *mask, float *y) {
+static void row(size_t n, const float *x, const float *mask, float *y) {
     float max = -INFINITY;
     for (size_t j = 0; j < n; j++) {
         const float s = mask ? x[j] + mask[j] : x[j];
@@ -21,4 +21,9 @@ void qn_f32_softmax_ukernel__scalar(size_t n, const float *x, const float *mask,
     }
     const float inv = 1.0f / sum;
     for (size_t j = 0; j < n; j++) y[j] *= inv;
+}
+
+void qn_f32_softmax_ukernel__scalar(size_t rows, size_t n, const float *x, size_t ldx, const float *mask,
+                                    size_t ldm, float *y, size_t ldy) {
+    for (size_t i = 0; i < rows; i++) row(n, x + i * ldx, mask ? mask + i * ldm : NULL, y + i * ldy);
 }
