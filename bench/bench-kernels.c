@@ -1,13 +1,15 @@
-// Kernel benchmark: qnas GEMM (FP32, u8s8s32, u8s4s32) and convolution (depthwise, 1x1) on the
-// shapes of bench/shapes.txt, at 1 and 2 threads, against reference cblas, OpenBLAS and oneDNN
-// timed in the same run, and against the machine's measured FMA / VNNI peak.
+// Kernel benchmark: qnas GEMM (FP32, u8s8s32, u8s4s32), convolution (depthwise, 1x1) and
+// multi-head self-attention (FP32, INT8 projections) on the shapes of bench/shapes.txt, at 1
+// and 2 threads, against reference cblas, OpenBLAS and oneDNN timed in the same run, and
+// against the machine's measured FMA / VNNI peak.
 //
 //   bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]
 //                 [--budget SECONDS] [--no-peers] [--onednn-isa ISA]
 //
 // Prints one table to stdout and writes the same rows as a JSON array (schema in bench/run.sh;
 // `make bench` writes $(BUILD)/bench-kernels.json). Counting: GEMM 2*M*N*K, convolution
-// 2 * multiply-adds; integer rows count integer ops the same way (GOP/s).
+// 2 * multiply-adds, attention 2 * its four projections' and two per-head products'
+// multiply-adds (softmax not counted); integer rows count integer ops the same way (GOP/s).
 //
 // Row order per shape and thread count: the FP32 row first, because it times the BLAS peers
 // whose figures the integer rows of the same shape quote; reference cblas only at 1 thread.
@@ -24,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "attention.h"
 #include "bench.h"
 #include "common.h"
 #include "cpu.h"
@@ -72,14 +75,23 @@ static bool op_wanted(const char *op) {
 
 // --- shapes file ---
 
-enum shape_kind { SHAPE_GEMM, SHAPE_DWCONV, SHAPE_PWCONV };
+enum shape_kind { SHAPE_GEMM, SHAPE_DWCONV, SHAPE_PWCONV, SHAPE_MHA };
 
 struct shape {
     enum shape_kind kind;
     size_t M, N, K;                 // gemm
     int batch, h, w, cin, cout, k;  // conv (stride 1, same padding)
-    char str[48];                   // "1024x1024x1024", "1x14x14x96/dw3x3", "1x14x14x96->576"
+    size_t T, D, H, dh;             // mha: T tokens, embed D, H heads of dh
+    char str[48];                   // "1024x1024x1024", "1x14x14x96/dw3x3", "1x14x14x96->576",
+                                    // "196x384/h6x64" (T x D / H heads x dh)
 };
+
+// The largest tensor an attention row allocates (scores H T^2, qkv 3 T H dh, weights 4 D H dh)
+// stays under 2^26 floats (256 MiB), far above BERT-large at 512 tokens (2^22).
+static bool mha_fits(const long *a) {
+    const double T = (double)a[0], D = (double)a[1], H = (double)a[2], dh = (double)a[3], lim = 1 << 26;
+    return H * T * T <= lim && 3 * T * H * dh <= lim && 4 * D * H * dh <= lim;
+}
 
 static int shapes_load(const char *path, struct shape *out, int max) {
     FILE *f = fopen(path, "r");
@@ -115,10 +127,15 @@ static int shapes_load(const char *path, struct shape *out, int max) {
             s.cin = (int)a[3], s.cout = (int)a[4], s.k = 1;
             snprintf(s.str, sizeof(s.str), "%dx%dx%dx%d->%d", s.batch, s.h, s.w, s.cin, s.cout);
             ok = true;
+        } else if (strcmp(kind, "mha") == 0 && got == 4 && mha_fits(a)) {
+            s.kind = SHAPE_MHA, s.T = (size_t)a[0], s.D = (size_t)a[1], s.H = (size_t)a[2], s.dh = (size_t)a[3];
+            snprintf(s.str, sizeof(s.str), "%zux%zu/h%zux%zu", s.T, s.D, s.H, s.dh);
+            ok = true;
         }
         if (!ok) {
-            fprintf(stderr, "bench: %s:%d: expected `gemm M N K`, `dwconv batch H W C k` (k odd) or "
-                            "`pwconv batch H W Cin Cout`\n", path, lineno);
+            fprintf(stderr, "bench: %s:%d: expected `gemm M N K`, `dwconv batch H W C k` (k odd), "
+                            "`pwconv batch H W Cin Cout` or `mha T D H dh` (H T^2, 3 T H dh and 4 D H dh "
+                            "at most 2^26)\n", path, lineno);
             fclose(f);
             return -1;
         }
@@ -260,14 +277,14 @@ static const char *const peer_key[PEER_COUNT] = {"ref_cblas", "openblas", "onedn
 struct row {
     const char *op, *dtype;
     const struct shape *shape;
-    char variant[96];
+    char variant[192];
     int threads;
     double flops;              // per call
     double bytes;              // compulsory traffic per call: inputs and output once
     double gflops;             // ours; NAN when not measured
     double peer_gflops[PEER_COUNT];  // NAN when the peer did not run
     const char *peer_op[PEER_COUNT]; // what the peer ran, when it is not the same op
-    char peer_impl[64];        // oneDNN implementation name
+    char peer_impl[96];        // oneDNN implementation name(s)
     enum peak_kind peak;
     int reps, kept;            // samples taken, samples behind the median
     double gflops_wall;        // ours on the plain wall clock, all samples
@@ -607,7 +624,8 @@ static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_g
 #if QN_HAVE_DNNL
     struct qb_dnnl d = {0};
     if (g_have_onednn && !g_opt.no_peers) {
-        if (qb_dnnl_matmul(&d, dnnl_f32, dnnl_f32, dnnl_f32, g->M, g->N, g->K, g->A, g->B, false, g->C_peer)) {
+        if (qb_dnnl_matmul(&d, dnnl_f32, dnnl_f32, dnnl_f32, g->M, g->N, g->K, g->A, g->B, false, NULL,
+                           g->C_peer, NULL)) {
             x[3].run = qb_dnnl_run, x[3].ctx = &d;
             snprintf(r.peer_impl, sizeof(r.peer_impl), "%s", d.impl);
         } else {
@@ -682,7 +700,8 @@ static void gemm_q_row(const struct shape *s, int t, int storage_bits, const dou
 #if QN_HAVE_DNNL
     struct qb_dnnl d = {0};
     if (!q4 && g_have_onednn && !g_opt.no_peers) {
-        if (qb_dnnl_matmul(&d, dnnl_u8, dnnl_s8, dnnl_s32, g->M, g->N, g->K, g->Aq, g->Wq, true, g->Cq_peer)) {
+        if (qb_dnnl_matmul(&d, dnnl_u8, dnnl_s8, dnnl_s32, g->M, g->N, g->K, g->Aq, g->Wq, true, NULL,
+                           g->Cq_peer, NULL)) {
             x[1].run = qb_dnnl_run, x[1].ctx = &d;
             snprintf(r.peer_impl, sizeof(r.peer_impl), "%s", d.impl);
         } else {
@@ -991,6 +1010,183 @@ static void conv_shape(const struct shape *s, const int *threads, int nt) {
     conv_case_free(&c);
 }
 
+// --- attention rows ---
+
+// Self-attention over T tokens of dim D, H heads of dh (HD = H dh), no mask. Ours runs on
+// weights packed once; the peer on its own intermediates, so both keep their outputs.
+struct mha_case {
+    const struct shape *s;
+    size_t T, D, H, dh, HD;
+    float *x;                      // [T][D]
+    float *wqkv, *wo;              // [3 HD][D] (Wq | Wk | Wv, nn.Linear layout), [D][HD]
+    float *b_qkv, *b_o;            // [3 HD], [D]
+    float *y_ours, *y_peer;        // [T][D], FP32 rows
+    float *yq_ours, *yq_peer;      // [T][D], INT8 rows
+    float *qkv, *scores, *o;       // the peer's [T][3 HD], [H][T][T], [T][HD]
+    int8_t *wq8_qkv, *wq8_o;       // the INT8 peer's weights, quantized as ours quantizes them
+    float *s_q8;                   // [3 HD + D] their per-row scales
+    uint8_t *xq, *oq;              // [T][D], [T][HD]: the INT8 peer's quantized activations
+    struct qn_f32_mha_packed fp;
+    struct qn_qs8_mha q8;
+    struct qn_mha_workspace ws;
+    enum qn_status fp_st, q8_st;   // of the packing (QN_OK: ours can run)
+};
+
+static void run_mha_f32_ours(void *ctx) {
+    struct mha_case *c = ctx;
+    qn_f32_mha_packed_forward(&c->fp, c->T, c->x, c->D, NULL, 0, false, c->y_ours, c->D, &c->ws);
+}
+static void run_mha_q8_ours(void *ctx) {
+    struct mha_case *c = ctx;
+    qn_qs8_mha_forward(&c->q8, c->T, c->x, c->D, NULL, 0, false, c->yq_ours, c->D, &c->ws);
+}
+
+static void mha_case_free(struct mha_case *c) {
+    float *f[] = {c->x, c->wqkv, c->wo, c->b_qkv, c->b_o, c->y_ours, c->y_peer, c->yq_ours, c->yq_peer,
+                  c->qkv, c->scores, c->o, c->s_q8};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) qn_free(f[i]);
+    qn_free(c->wq8_qkv), qn_free(c->wq8_o), qn_free(c->xq), qn_free(c->oq);
+    if (c->fp_st == QN_OK) qn_f32_mha_packed_free(&c->fp);
+    if (c->q8_st == QN_OK) qn_qs8_mha_free(&c->q8);
+    qn_mha_workspace_free(&c->ws);
+    memset(c, 0, sizeof(*c));
+}
+
+// Call with qn_threads() at the most the rows use: the workspace holds that many score buffers.
+static bool mha_case_init(struct mha_case *c, const struct shape *s) {
+    memset(c, 0, sizeof(*c));
+    c->fp_st = c->q8_st = QN_ERR_ARG;  // nothing to free yet
+    const size_t T = s->T, D = s->D, HD = s->H * s->dh;
+    c->s = s, c->T = T, c->D = D, c->H = s->H, c->dh = s->dh, c->HD = HD;
+    float **f[] = {&c->x, &c->wqkv, &c->wo, &c->b_qkv, &c->b_o, &c->y_ours, &c->y_peer, &c->yq_ours, &c->yq_peer,
+                   &c->qkv, &c->scores, &c->o, &c->s_q8};
+    const size_t n[] = {T * D, 3 * HD * D, D * HD, 3 * HD, D, T * D, T * D, T * D, T * D,
+                        T * 3 * HD, s->H * T * T, T * HD, 3 * HD + D};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) ok &= (*f[i] = qn_alloc(n[i] * sizeof(float))) != NULL;
+    c->wq8_qkv = qn_alloc(3 * HD * D), c->wq8_o = qn_alloc(D * HD);
+    c->xq = qn_alloc(T * D), c->oq = qn_alloc(T * HD);
+    if (!ok || !c->wq8_qkv || !c->wq8_o || !c->xq || !c->oq ||
+        qn_mha_workspace_init(&c->ws, T, D, s->H, s->dh) != QN_OK)
+        return false;
+    // Weights at 2 / sqrt(fan-in) so that scores spread over ~1 (softmax neither flat nor one-hot)
+    // and y stays O(1); biases small.
+    const float wsc = 2.0f / sqrtf((float)D), osc = 2.0f / sqrtf((float)HD);
+    for (size_t i = 0; i < T * D; i++) c->x[i] = rnd_f32();
+    for (size_t i = 0; i < 3 * HD * D; i++) c->wqkv[i] = wsc * rnd_f32();
+    for (size_t i = 0; i < D * HD; i++) c->wo[i] = osc * rnd_f32();
+    for (size_t i = 0; i < 3 * HD; i++) c->b_qkv[i] = 0.1f * rnd_f32();
+    for (size_t i = 0; i < D; i++) c->b_o[i] = 0.1f * rnd_f32();
+    const struct qn_mha_weights w = {
+        .wq = c->wqkv, .wk = c->wqkv + HD * D, .wv = c->wqkv + 2 * HD * D, .ld_qkv = D,
+        .bq = c->b_qkv, .bk = c->b_qkv + HD, .bv = c->b_qkv + 2 * HD,
+        .wo = c->wo, .ld_o = HD, .bo = c->b_o, .dh_max = s->dh};
+    const struct qn_mha_dims d = {D, s->H, s->dh};
+    c->fp_st = qn_f32_mha_pack(&c->fp, &w, d);
+    c->q8_st = qn_qs8_mha_init_f32(&c->q8, &w, d, 8);
+    // the same s8 values and scales as qn_qs8_mha_init_f32 (the subnet is the whole layer here)
+    qn_qs8_weights_quantize(3 * HD, D, c->wqkv, D, 8, c->wq8_qkv, D, c->s_q8);
+    qn_qs8_weights_quantize(D, HD, c->wo, HD, 8, c->wq8_o, HD, c->s_q8 + 3 * HD);
+    return true;
+}
+
+// FP32 row (q8 false), or INT8 projections; f32_gf: the FP32 row's GFLOP/s, which the INT8 row
+// quotes.
+static void mha_row(struct mha_case *c, int t, bool q8, double *f32_gf) {
+    const struct shape *s = c->s;
+    const char *op = q8 ? "qs8_mha" : "f32_mha";
+    const double T = (double)c->T, D = (double)c->D, HD = (double)c->HD;
+    struct row r;
+    // inputs (x, weights, biases) and y once; the INT8 weights are one byte
+    row_init(&r, op, q8 ? "u8s8s32+f32" : "f32", s, t, 2 * T * D * 3 * HD + 2 * T * HD * D + 4 * T * T * HD,
+             4 * (2 * T * D + 3 * HD + D) + (q8 ? 1 : 4) * 4 * D * HD,
+             q8 ? PEAK_VNNI : PEAK_FMA);  // INT8: against the VNNI peak, though the core's third is FP32
+    snprintf(r.variant, sizeof(r.variant), "%s", q8 ? qn_qs8_mha_variant() : qn_f32_mha_variant());
+    float *y = q8 ? c->yq_ours : c->y_ours, *y_peer = q8 ? c->yq_peer : c->y_peer;
+    struct qb_runner x[2] = {
+        {.name = "ours", .run = q8 ? run_mha_q8_ours : run_mha_f32_ours, .ctx = c, .pool = QB_POOL_GOMP},
+        {.name = "onednn", .pool = QB_POOL_GOMP},
+    };
+    // one untimed call: the status, and the INT8 peer's activation parameters
+    enum qn_status st = q8 ? c->q8_st : c->fp_st;
+    if (st == QN_OK)
+        st = q8 ? qn_qs8_mha_forward(&c->q8, c->T, c->x, c->D, NULL, 0, false, y, c->D, &c->ws)
+                : qn_f32_mha_packed_forward(&c->fp, c->T, c->x, c->D, NULL, 0, false, y, c->D, &c->ws);
+    if (st != QN_OK) {
+        note_add(&r, "ours: %s", qn_status_str(st));
+        x[0].run = NULL;
+    }
+#if QN_HAVE_DNNL
+    struct qb_dnnl_mha d = {0};
+    if (g_have_onednn && !g_opt.no_peers && (x[0].run || !q8)) {
+        // INT8: x and o quantized with the parameters ours found in the call above (min/max),
+        // fixed in the peer's reorders: ours searches min/max every call, the peer does not
+        const struct qb_dnnl_mha_q8 q = {
+            .wqkv = c->wq8_qkv, .wo = c->wq8_o, .s_qkv = c->s_q8, .s_o = c->s_q8 + 3 * c->HD,
+            .x_scale = c->ws.x_params.scale, .x_zp = c->ws.x_params.zp,
+            .o_scale = c->ws.o_params.scale, .o_zp = c->ws.o_params.zp, .xq = c->xq, .oq = c->oq};
+        if (qb_dnnl_mha_init(&d, c->T, c->D, c->H, c->dh, c->x, c->wqkv, c->b_qkv, c->wo, c->b_o, c->qkv,
+                             c->scores, c->o, y_peer, q8 ? &q : NULL)) {
+            x[1].run = qb_dnnl_mha_run, x[1].ctx = &d;
+            snprintf(r.peer_impl, sizeof(r.peer_impl), "%.40s, Q K^T %.40s", d.qkv.impl, d.impl);
+        } else {
+            note_add(&r, "oneDNN attention unavailable");
+        }
+    }
+#endif
+    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
+    struct qb_plan p = plan_for(t);
+    qb_measure(x, 2, &p);
+    ours_record(&r, &x[0]);
+    share_check(&r, x, 2);
+    rate_update(op, t, r.gflops);
+    r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[1]);
+    r.peer_op[PEER_ONEDNN] =
+        q8 ? "u8s8 matmul projections (x, o quantized by reorders with parameters fixed outside the timing: "
+             "a stricter comparison for ours, which finds min/max every call), f32 core as f32_mha"
+           : "matmul f32 projections; Q K^T and P V one batched matmul each on strided views; softmax";
+    if (!q8) *f32_gf = r.gflops;
+    else if (isfinite(*f32_gf) && isfinite(r.gflops)) note_add(&r, "INT8/FP32 ours %.2fx", r.gflops / *f32_gf);
+    // FP32: four GEMMs and exp summed in another order, another exp polynomial: 7e-7 of max |y|
+    // measured on both shapes; 1e-4 as for the other FP32 rows. INT8: the same s8 weights, and
+    // x and o quantized with the same parameters, but a value on a rounding boundary can land
+    // one step apart (the reorder rounds on its own; the two FP32 cores differ by rounding), and
+    // each o step moves a y row by o_scale |Wo[n][k]|, ~4e-4 of max |y| here. Measured: 0 at
+    // 196x384; 1.7e-3 at 128x768, where 2 of 98304 x values and then 133 of 98304 o values
+    // were a step apart. 1e-2 still catches a wrong scale, zero point or bias (errors ~1).
+    if (x[0].run && x[1].run) {
+        const double e = qb_rel_diff_f32(y, y_peer, c->T * c->D);
+        if (!(e <= (q8 ? 1e-2 : 1e-4))) {
+            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
+            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n", op,
+                    s->str, t, e);
+        }
+    }
+#if QN_HAVE_DNNL
+    qb_dnnl_mha_free(&d);
+#endif
+    row_emit(&r);
+}
+
+static void mha_shape(const struct shape *s, const int *threads, int nt) {
+    const bool want_q = op_wanted("qs8_mha");
+    if (!op_wanted("f32_mha") && !want_q) return;
+    threads_set(threads[nt - 1]);  // the most threads any row uses, for the workspace
+    struct mha_case c;
+    if (!mha_case_init(&c, s)) {
+        fprintf(stderr, "bench: out of memory for %s\n", s->str);
+        mha_case_free(&c);
+        return;
+    }
+    for (int i = 0; i < nt; i++) {
+        threads_set(threads[i]);
+        double f32_gf = NAN;
+        mha_row(&c, threads[i], false, &f32_gf);  // always: the INT8 row quotes it
+        if (want_q) mha_row(&c, threads[i], true, &f32_gf);
+    }
+    mha_case_free(&c);
+}
+
 // --- main ---
 
 // Other engineers' jobs share the machine: the load average says how much to trust a run.
@@ -1009,7 +1205,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: bench-kernels [--shapes FILE] [--json FILE] [--op NAME[,NAME]] [--threads N] [--quick]\n"
             "                     [--budget SECONDS] [--no-peers] [--onednn-isa avx512_core_vnni|avx512_core|avx2]\n"
-            "  ops: f32_gemm f32_gemm_packed qs8_gemm qs4_gemm f32_dwconv qs8_dwconv f32_conv1x1 qs8_conv1x1\n");
+            "  ops: f32_gemm f32_gemm_packed qs8_gemm qs4_gemm f32_dwconv qs8_dwconv f32_conv1x1 qs8_conv1x1\n"
+            "       f32_mha qs8_mha\n");
 }
 
 static bool parse_args(int argc, char **argv) {
@@ -1150,6 +1347,7 @@ int main(int argc, char **argv) {
     double t0 = qn_now();
     for (int i = 0; i < ns; i++) {
         if (shapes[i].kind == SHAPE_GEMM) gemm_shape(&shapes[i], threads, nt);
+        else if (shapes[i].kind == SHAPE_MHA) mha_shape(&shapes[i], threads, nt);
         else conv_shape(&shapes[i], threads, nt);
     }
     printf("\n# %.0f s\n", qn_now() - t0);
