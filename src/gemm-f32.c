@@ -196,10 +196,11 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
     // Equal MC blocks (multiples of MR): no thin last block.
     const size_t n_mc = QN_DIV_UP(m_hi - m_lo, cf->mc);
     const size_t mc_blk = QN_ROUND_UP(QN_DIV_UP(m_hi - m_lo, n_mc), MR);
-    // Constant B, one MC block and one KC block, rows that do not crowd an L1 set: the
-    // micro-kernel reads A in place (196x576x96, a batch-1 1x1 layer: best-of-3,000 medians
-    // 249.5-253.2 -> 251.9-257.0 GF/s, 1 thread, Zen 5)
-    const bool a_in_place = cf->ukernel_lda && g->pb && !g->trans_a && g->K <= kc_max && n_mc == 1 &&
+    // One MC block and one KC block, rows that do not crowd an L1 set: the micro-kernel reads
+    // A in place (1 thread, Zen 5: 196x576x96 with B packed, a batch-1 1x1 layer, best-of-3,000
+    // medians 249.5-253.2 -> 251.9-257.0 GF/s; B packed per call, attention's P V 196x64x196
+    // 204-206 -> 230-233, make bench's f32_gemm 256^3 0.94x -> 0.97-0.98x oneDNN)
+    const bool a_in_place = cf->ukernel_lda && !g->trans_a && g->K <= kc_max && n_mc == 1 &&
                             qn_rows_per_l1_set(g->lda * sizeof(float), MR) <= 4;
     float *Ap = scratch(0, (a_in_place ? MR : mc_blk) * kc_max);
     float *Bp = g->pb ? NULL : scratch(1, kc_max * QN_MIN(cf->nc, QN_ROUND_UP(n_hi - n_lo, NR)));
