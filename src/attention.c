@@ -55,8 +55,14 @@ static void mha_core(size_t T, size_t H, size_t dh, const float *qkv, size_t ld,
     const float scale = (float)(1.0 / sqrt((double)dh));
     int nt = ws->nthreads < qn_threads() ? ws->nthreads : qn_threads();
     if (omp_in_parallel() || (double)T * T * dh * H < QN_MHA_PAR_MIN) nt = 1;
-    // enough row blocks per head that every thread has a task when H < threads
-    const size_t nrb = (size_t)nt > H ? QN_DIV_UP((size_t)nt, H) : 1;
+    // row blocks per head: the fewest that give every thread the same number of tasks
+    // (H = 3 on 2 threads: 6 tasks, not 3 split 2 + 1; H = 1: one block per thread)
+    size_t g = H, r = (size_t)nt;
+    while (r) {
+        const size_t t = g % r;
+        g = r, r = t;
+    }
+    const size_t nrb = (size_t)nt / g;
     const size_t ntask = H * nrb;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (size_t t = 0; t < ntask; t++) {

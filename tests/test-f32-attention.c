@@ -180,6 +180,11 @@ static void mha_no_bias_larger(void) {
     supernet_init(&s, 96, 6, 24, false);
     mha_case(&s, (struct qn_mha_dims){96, 6, 24}, qt_quick() ? 5 : 31);
     mha_case(&s, (struct qn_mha_dims){64, 4, 16}, qt_quick() ? 3 : 37);
+    // 3 heads on 2 threads: each head's rows in two blocks (above the core's threading threshold)
+    const int saved = qn_threads();
+    qn_threads_set(2);
+    mha_case(&s, (struct qn_mha_dims){72, 3, 24}, qt_quick() ? 33 : 41);
+    qn_threads_set(saved);
     supernet_free(&s);
 }
 
