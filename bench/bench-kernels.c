@@ -316,6 +316,15 @@ static void note_add(struct row *r, const char *fmt, ...) {
     va_end(ap);
 }
 
+// Flags a row whose output differs from the peer's by more than tol (relative; NaN fails),
+// in its note and on stderr.
+static void peer_diff_check(struct row *r, const char *peer, double e, double tol) {
+    if (e <= tol) return;
+    note_add(r, "WARNING: differs from %s, rel %.2g", peer, e);
+    fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from %s by %.3g (relative)\n", r->op, r->shape->str,
+            r->threads, peer, e);
+}
+
 static double row_ratio(const struct row *r, enum peer p) {
     double g = r->peer_gflops[p];
     return isfinite(r->gflops) && isfinite(g) && g > 0 ? r->gflops / g : NAN;
@@ -658,12 +667,7 @@ static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_g
     if (gemv && isfinite(r.peer_gflops[PEER_OPENBLAS])) r.peer_op[PEER_OPENBLAS] = "cblas_sgemv";
     // cross-check: the last peer to run left its C in C_peer (all compute the same product)
     if (x[0].run && (x[1].run || x[2].run || x[3].run)) {
-        double e = qb_rel_diff_f32(g->C_ours, g->C_peer, g->M * g->N);
-        if (!(e <= 1e-4)) {
-            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
-            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n",
-                    op, s->str, t, e);
-        }
+        peer_diff_check(&r, "the peer", qb_rel_diff_f32(g->C_ours, g->C_peer, g->M * g->N), 1e-4);
     }
 #if QN_HAVE_DNNL
     qb_dnnl_free(&d);
@@ -740,12 +744,7 @@ static void gemm_q_row(const struct shape *s, int t, int storage_bits, const dou
             if (!(fabs(a - b) <= e)) e = fabs(a - b);
             if (fabs(b) > sc) sc = fabs(b);
         }
-        e = sc > 0 ? e / sc : e;
-        if (!(e <= 1e-6)) {
-            note_add(&r, "WARNING: differs from oneDNN, rel %.2g", e);
-            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from oneDNN by %.3g (relative)\n", op,
-                    s->str, t, e);
-        }
+        peer_diff_check(&r, "oneDNN", sc > 0 ? e / sc : e, 1e-6);
     }
 #if QN_HAVE_DNNL
     qb_dnnl_free(&d);
@@ -974,12 +973,8 @@ static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[1], doub
     r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[3]);
     r.peer_op[PEER_ONEDNN] = q8 ? "convolution u8s8 -> f32, per-channel scales" : "convolution f32";
     if (x[0].run && (x[1].run || x[2].run || x[3].run)) {
-        const double e = qb_rel_diff_f32(q8 ? c->yq_ours : c->y_ours, c->y_peer, c->y_elems);
-        if (!(e <= (q8 ? 1e-6 : 1e-4))) {
-            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
-            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n", op,
-                    s->str, t, e);
-        }
+        peer_diff_check(&r, "the peer", qb_rel_diff_f32(q8 ? c->yq_ours : c->y_ours, c->y_peer, c->y_elems),
+                        q8 ? 1e-6 : 1e-4);
     }
 #if QN_HAVE_DNNL
     qb_dnnl_free(&d);
@@ -1154,14 +1149,7 @@ static void mha_row(struct mha_case *c, int t, bool q8, double *f32_gf) {
     // each o step moves a y row by o_scale |Wo[n][k]|, ~4e-4 of max |y| here. Measured: 0 at
     // 196x384; 1.7e-3 at 128x768, where 2 of 98304 x values and then 133 of 98304 o values
     // were a step apart. 1e-2 still catches a wrong scale, zero point or bias (errors ~1).
-    if (x[0].run && x[1].run) {
-        const double e = qb_rel_diff_f32(y, y_peer, c->T * c->D);
-        if (!(e <= (q8 ? 1e-2 : 1e-4))) {
-            note_add(&r, "WARNING: differs from peer, rel %.2g", e);
-            fprintf(stderr, "bench: WARNING %s %s t=%d: ours differs from the peer by %.3g (relative)\n", op,
-                    s->str, t, e);
-        }
-    }
+    if (x[0].run && x[1].run) peer_diff_check(&r, "the peer", qb_rel_diff_f32(y, y_peer, c->T * c->D), q8 ? 1e-2 : 1e-4);
 #if QN_HAVE_DNNL
     qb_dnnl_mha_free(&d);
 #endif
