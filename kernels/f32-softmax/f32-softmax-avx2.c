@@ -1,8 +1,8 @@
 // AVX2 softmax: three passes per row (max, exp + sum with the exps stored in y, scale),
 // 8 floats per vector, masked tails, four rows interleaved so that one row's reductions and
-// division overlap the others' passes (f32-softmax-avx512.c; here 196 x 196 ran 0.54 -> 0.42
-// ns an entry, 196 x 256 0.42 -> 0.40, Zen 5 with QNAS_ISA=avx2). Every row takes the same
-// operations whichever group it falls in.
+// division overlap the others' passes (f32-softmax-avx512.c; here 196 x 196 ran 0.56-0.57 ->
+// 0.43-0.44 ns an entry, 196 x 256 0.42-0.43 either way, Zen 5 with QNAS_ISA=avx2). Every row
+// takes the same operations whichever group it falls in.
 #include <math.h>
 #include <stdbool.h>
 

@@ -1,8 +1,8 @@
 // AVX-512 softmax: three passes per row (max, exp + sum with the exps stored in y, scale),
 // 16 floats per vector, masked tails, four rows interleaved. A row alone is a chain of
 // latencies (the max and sum reductions, the division, each pass waiting on the last): an
-// attention score row of 196 ran 0.34 ns an entry one row at a time and 0.22 four at a time
-// (256: 0.20 either way; Zen 5, 1 thread). Every row takes the same operations in the same
+// attention score row of 196 ran 0.35 ns an entry one row at a time and 0.23-0.24 four at a
+// time (196 x 256: 0.21-0.22 either way; Zen 5, 1 thread). Every row takes the same operations in the same
 // order whichever group it falls in, so a row's result does not depend on its neighbours.
 #include <math.h>
 #include <stdbool.h>
