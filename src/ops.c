@@ -195,14 +195,16 @@ static void softmax_rows(qn_f32_softmax_ukernel_fn fn, size_t r0, size_t m, size
 }
 
 // Rows a thread's task takes: the kernels interleave four rows (a multiple of them keeps
-// every call whole).
+// every call whole); fewer than two tasks' worth go a row per task, so that a few long rows
+// still spread over the threads.
 #define QN_SOFTMAX_TASK_ROWS 8
 
 void qn_f32_softmax(size_t rows, size_t n, const float *x, size_t ldx, const float *mask,
                     size_t ldm, bool causal, float *y, size_t ldy) {
     QN_ASSERT(n >= 1 && ldx >= n && ldy >= n && (!mask || ldm == 0 || ldm >= n));
     const qn_f32_softmax_ukernel_fn fn = softmax_config[isa_now()].ukernel;
-    const size_t tasks = QN_DIV_UP(rows, QN_SOFTMAX_TASK_ROWS);
+    const size_t per = rows >= 2 * QN_SOFTMAX_TASK_ROWS ? QN_SOFTMAX_TASK_ROWS : 1;
+    const size_t tasks = QN_DIV_UP(rows, per);
     const int nt = par_threads(rows * n, tasks);
     if (nt == 1) {
         softmax_rows(fn, 0, rows, rows, n, x, ldx, mask, ldm, causal, y, ldy);
@@ -211,9 +213,8 @@ void qn_f32_softmax(size_t rows, size_t n, const float *x, size_t ldx, const flo
     // causal rows grow in length: interleave the tasks so the threads get equal work
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (size_t t = 0; t < tasks; t++) {
-        const size_t r0 = t * QN_SOFTMAX_TASK_ROWS;
-        softmax_rows(fn, r0, QN_MIN((size_t)QN_SOFTMAX_TASK_ROWS, rows - r0), rows, n, x, ldx, mask, ldm, causal,
-                     y, ldy);
+        const size_t r0 = t * per;
+        softmax_rows(fn, r0, QN_MIN(per, rows - r0), rows, n, x, ldx, mask, ldm, causal, y, ldy);
     }
 }
 

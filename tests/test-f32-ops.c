@@ -184,6 +184,9 @@ static void softmax_shapes(void) {
     softmax_check(4, 37, 37, MASK_NONE, false, -80.0f, 80.0f);
     // wide rows on the threaded path; rows > n makes the first causal rows empty
     softmax_check(qt_quick() ? 8 : 196, 196, 197, MASK_NONE, true, -4.0f, 4.0f);
+    // threaded, not causal: tasks of 8 rows (the last one short), and three long rows a task each
+    softmax_check(20, 2000, 2001, MASK_FULL, false, -4.0f, 4.0f);
+    softmax_check(3, 12000, 12000, MASK_ROW, false, -4.0f, 4.0f);
     softmax_check(7, 5, 6, MASK_FULL, true, -4.0f, 4.0f);
 }
 
