@@ -498,6 +498,17 @@ static void share_check(struct row *r, const struct qb_runner *x, int nr) {
     else if (lo1 < 0.9) note_add(r, "UNRELIABLE: held %.1f of its 1 core (machine busy)", lo1);
 }
 
+// Times the row's contenders (x[0] is ours; skipped when a call would take too long), records
+// ours, checks the cores held, and keeps ours' best rate for the affordability estimate.
+static void row_measure(struct row *r, struct qb_runner *x, int nr) {
+    if (x[0].run && !ours_affordable(r, r->op)) x[0].run = NULL;
+    const struct qb_plan p = plan_for(r->threads);
+    qb_measure(x, nr, &p);
+    ours_record(r, &x[0]);
+    share_check(r, x, nr);
+    rate_update(r->op, r->threads, r->gflops);
+}
+
 // --- GEMM rows ---
 
 struct gemm_case {
@@ -642,12 +653,7 @@ static void gemm_f32_row(const struct shape *s, int t, bool packed, double ref_g
         }
     }
 #endif
-    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
-    struct qb_plan p = plan_for(t);
-    qb_measure(x, 4, &p);
-    ours_record(&r, &x[0]);
-    share_check(&r, x, 4);
-    rate_update(op, t, r.gflops);
+    row_measure(&r, x, 4);
     if (x[1].run) {
         ref_gf[0] = gflops_of(&r, &x[1]);
         if (ref_gf[0] > g_ref_rate) g_ref_rate = ref_gf[0];
@@ -713,12 +719,7 @@ static void gemm_q_row(const struct shape *s, int t, int storage_bits, const dou
         }
     }
 #endif
-    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
-    struct qb_plan p = plan_for(t);
-    qb_measure(x, 2, &p);
-    ours_record(&r, &x[0]);
-    share_check(&r, x, 2);
-    rate_update(op, t, r.gflops);
+    row_measure(&r, x, 2);
     if (!q4) {
         r.peer_gflops[PEER_REF] = ref_gf[0];
         r.peer_gflops[PEER_OPENBLAS] = peer_gf[PEER_OPENBLAS];
@@ -946,11 +947,7 @@ static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[1], doub
         }
     }
 #endif
-    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
-    struct qb_plan p = plan_for(t);
-    qb_measure(x, 5, &p);
-    ours_record(&r, &x[0]);
-    share_check(&r, x, 5);
+    row_measure(&r, x, 5);
     if (x[4].run) {
         const double g2 = gflops_of(&r, &x[4]);
         note_add(&r, "oneDNN u8s8s32 (s32 out: no conversion, no scales): %.1f, ours %.2fx", g2,
@@ -961,7 +958,6 @@ static void conv_row(struct conv_case *c, int t, bool q8, double ref_gf[1], doub
             i++;
         if (x[0].run && i < c->y_elems) note_add(&r, "WARNING: differs from the s32-out peer");
     }
-    rate_update(op, t, r.gflops);
     if (x[1].run) ref_gf[0] = gflops_of(&r, &x[1]);
     if (!dw) {
         if (!q8) blas_gf[PEER_OPENBLAS] = gflops_of(&r, &x[2]);
@@ -1129,12 +1125,7 @@ static void mha_row(struct mha_case *c, int t, bool q8, double *f32_gf) {
         }
     }
 #endif
-    if (x[0].run && !ours_affordable(&r, op)) x[0].run = NULL;
-    struct qb_plan p = plan_for(t);
-    qb_measure(x, 2, &p);
-    ours_record(&r, &x[0]);
-    share_check(&r, x, 2);
-    rate_update(op, t, r.gflops);
+    row_measure(&r, x, 2);
     r.peer_gflops[PEER_ONEDNN] = gflops_of(&r, &x[1]);
     r.peer_op[PEER_ONEDNN] =
         q8 ? "u8s8 matmul projections (x, o quantized by reorders with parameters fixed outside the timing: "
