@@ -193,15 +193,21 @@ fail:
     return false;
 }
 
-// Queues the primitive on the stream (no wait).
-static inline void qb_dnnl_exec(const struct qb_dnnl *d) {
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->src}, {DNNL_ARG_WEIGHTS, d->wei}, {DNNL_ARG_DST, d->dst},
-                               {DNNL_ARG_BIAS, d->bias}};
-    dnnl_primitive_execute(d->prim, qb_dnnl_stream, d->bias ? 4 : 3, args);
+// The primitive's arguments (source, weights, destination, and the bias when it has one);
+// returns their count.
+static inline int qb_dnnl_args(const struct qb_dnnl *d, dnnl_exec_arg_t a[4]) {
+    a[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, d->src};
+    a[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, d->wei};
+    a[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->dst};
+    a[3] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, d->bias};
+    return d->bias ? 4 : 3;
 }
 
 static inline void qb_dnnl_run(void *ctx) {
-    qb_dnnl_exec(ctx);
+    const struct qb_dnnl *d = ctx;
+    dnnl_exec_arg_t args[4];
+    const int n = qb_dnnl_args(d, args);
+    dnnl_primitive_execute(d->prim, qb_dnnl_stream, n, args);
     dnnl_stream_wait(qb_dnnl_stream);
 }
 
@@ -331,9 +337,9 @@ static inline void qb_dnnl_mha_step(struct qb_dnnl_mha *m, dnnl_primitive_t p, i
 }
 
 static inline void qb_dnnl_mha_step_proj(struct qb_dnnl_mha *m, const struct qb_dnnl *d) {
-    const dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, d->src}, {DNNL_ARG_WEIGHTS, d->wei}, {DNNL_ARG_DST, d->dst},
-                                  {DNNL_ARG_BIAS, d->bias}};
-    qb_dnnl_mha_step(m, d->prim, 4, a);
+    dnnl_exec_arg_t a[4];
+    const int n = qb_dnnl_args(d, a);
+    qb_dnnl_mha_step(m, d->prim, n, a);
 }
 
 // A memory object owned by m on the caller's buffer p (strides in elements).
