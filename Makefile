@@ -2,7 +2,7 @@
 # tests and benchmarks link against.
 #
 # No -march=native: the default build runs on any x86-64. Only files named *-avx2.c,
-# *-avxvnni.c and *-avx512.c get ISA flags; the dispatcher calls them after checking cpuid.
+# *-avxvnni.c, *-avx512.c and *-amx.c get ISA flags; the dispatcher calls them after checking cpuid.
 
 CC      ?= cc
 BUILD   ?= build
@@ -18,6 +18,7 @@ TEST_LDLIBS = -lblas $(LDLIBS)
 FLAGS_AVX2    = -mavx2 -mfma -mf16c -mbmi2
 FLAGS_AVXVNNI = $(FLAGS_AVX2) -mavxvnni
 FLAGS_AVX512  = $(FLAGS_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+FLAGS_AMX     = $(FLAGS_AVX512) -mamx-tile -mamx-int8
 
 LIB_SRCS  = $(filter-out src/main.c,$(wildcard src/*.c)) \
             $(wildcard kernels/*.c kernels/*/*.c models/*.c search/*.c)
@@ -41,6 +42,9 @@ all: $(BUILD)/qnas $(BUILD)/libqnas.a
 deps:
 	@sh scripts/deps.sh
 
+$(BUILD)/obj/%-amx.o: %-amx.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(FLAGS_AMX) -c $< -o $@
 $(BUILD)/obj/%-avx512.o: %-avx512.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(FLAGS_AVX512) -c $< -o $@

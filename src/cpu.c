@@ -6,6 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -76,6 +80,19 @@ static unsigned long long xgetbv0(void) {
 #endif
 
 #ifdef QN_X86
+// XCR0 bits 17-18 (tile config and tile data) say the OS manages the tile state; Linux (5.16+)
+// then hands it out per process on request. Without the grant the first tile instruction
+// faults, so AMX counts as present only when the request succeeds.
+static bool amx_permit(unsigned long long xcr0) {
+    if ((xcr0 & (3ull << 17)) != (3ull << 17)) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
+
 // Sizes of the data and unified caches listed by a deterministic cache leaf (Intel leaf 4 and
 // AMD leaf 0x8000001D share the layout): ways x partitions x line x sets, per level.
 static void detect_caches(struct qn_cpu_features *f, unsigned leaf) {
@@ -123,6 +140,7 @@ static void detect(void) {
         f->avx512vnni = (c >> 11) & 1;
         f->avx512fp16 = (d >> 23) & 1;
         f->amx_bf16 = (d >> 22) & 1;
+        f->amx_tile = (d >> 24) & 1;
         f->amx_int8 = (d >> 25) & 1;
         unsigned max_sub = a;
         if (max_sub >= 1) {
@@ -131,6 +149,7 @@ static void detect(void) {
             f->avx512bf16 = (a >> 5) & 1;
         }
     }
+    if (osxsave && f->amx_tile) f->os_amx = amx_permit(xgetbv0());
     if (!f->os_avx) f->avx = f->avx2 = f->fma = f->avxvnni = false;
     if (!f->os_avx512)
         f->avx512f = f->avx512bw = f->avx512vl = f->avx512dq = f->avx512vnni = f->avx512bf16 =
@@ -223,6 +242,32 @@ enum qn_isa qn_isa(void) {
 bool qn_isa_set(enum qn_isa isa) {
     if (!qn_isa_supported(isa)) return false;
     g_isa = (int)isa;
+    return true;
+}
+
+bool qn_amx_supported(void) {
+    const struct qn_cpu_features *f = qn_cpu();
+    return f->amx_tile && f->amx_int8 && f->os_amx && qn_isa_supported(QN_ISA_AVX512);
+}
+
+static int g_amx = -1;
+
+bool qn_amx_enabled(void) {
+    if (g_amx < 0) {
+        const char *env = getenv("QNAS_AMX");
+        const bool off = env && strcmp(env, "0") == 0;
+        if (env && *env && !off && strcmp(env, "1") != 0)
+            fprintf(stderr, "qnas: QNAS_AMX=%s is neither 0 nor 1; using %d\n", env, qn_amx_supported());
+        g_amx = !off && qn_amx_supported();
+    }
+    return g_amx;
+}
+
+bool qn_amx(void) { return qn_amx_enabled() && qn_isa() == QN_ISA_AVX512; }
+
+bool qn_amx_set(bool on) {
+    if (on && !qn_amx_supported()) return false;
+    g_amx = on;
     return true;
 }
 

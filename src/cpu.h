@@ -19,8 +19,9 @@ enum qn_isa {
 struct qn_cpu_features {
     bool sse42, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512fp16;
-    bool avxvnni, amx_int8, amx_bf16;
+    bool avxvnni, amx_tile, amx_int8, amx_bf16;
     bool os_avx, os_avx512;  // XCR0 says the OS saves ymm / zmm + opmask state
+    bool os_amx;             // XCR0 has the tile state and Linux granted this process its use
     // data / unified cache sizes in bytes from cpuid's deterministic cache leaf (4 on Intel,
     // 0x8000001D on AMD), 0 when not reported; l3 is the whole cache, shared by its cores
     unsigned long l1d, l2, l3;
@@ -39,6 +40,19 @@ bool qn_isa_set(enum qn_isa isa);
 const char *qn_isa_name(enum qn_isa isa);
 // Parses "avx512", "avxvnni", "avx2", "scalar"; returns QN_ISA_COUNT when unknown.
 enum qn_isa qn_isa_parse(const char *name);
+
+// AMX (Intel's tile unit: tdpbusd, 16x16x64 u8 x s8 per instruction) runs the INT8 GEMM at
+// the AVX-512 level when the CPU has AMX-TILE + AMX-INT8 and the OS lets this process use the
+// tile state (Linux asks for it per process: arch_prctl ARCH_REQ_XCOMP_PERM, requested at
+// detection). It changes no weight layout, so it can be switched at run time: QNAS_AMX=0 at
+// start-up, or qn_amx_set(false), runs the VNNI kernels instead (tests run both).
+bool qn_amx_supported(void);
+// The switch: supported and not turned off (QNAS_AMX=0, qn_amx_set), whatever the level.
+bool qn_amx_enabled(void);
+// In use: enabled and at the AVX-512 level.
+bool qn_amx(void);
+// Returns false (and changes nothing) when asked to switch on what the machine lacks.
+bool qn_amx_set(bool on);
 
 // Outputs of at least this many bytes bypass the caches (non-temporal stores, where a kernel
 // has them: the INT8 GEMM's FP32 tiles, the FP32 depthwise band kernel): a quarter of the L3

@@ -69,7 +69,9 @@ static void usage(FILE *f) {
             "environment:\n"
             "  QNAS_THREADS=N                         OpenMP threads, 1..1024 (default: online cores;\n"
             "                                         --threads overrides)\n"
-            "  QNAS_ISA=avx512|avxvnni|avx2|scalar    force a lower kernel variant\n");
+            "  QNAS_ISA=avx512|avxvnni|avx2|scalar    force a lower kernel variant\n"
+            "  QNAS_AMX=0|1                           0: the INT8 GEMM runs the avx512 kernels even\n"
+            "                                         where AMX is present (default 1)\n");
 }
 
 static int cmd_info(int argc, char **argv) {
@@ -82,7 +84,7 @@ static int cmd_info(int argc, char **argv) {
         {"f16c", f->f16c}, {"avx-vnni", f->avxvnni}, {"avx512f", f->avx512f},
         {"avx512bw", f->avx512bw}, {"avx512vl", f->avx512vl}, {"avx512dq", f->avx512dq},
         {"avx512-vnni", f->avx512vnni}, {"avx512-bf16", f->avx512bf16},
-        {"avx512-fp16", f->avx512fp16}, {"amx-int8", f->amx_int8}, {"amx-bf16", f->amx_bf16},
+        {"avx512-fp16", f->avx512fp16}, {"amx-tile", f->amx_tile}, {"amx-int8", f->amx_int8}, {"amx-bf16", f->amx_bf16},
     };
     for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
         if (feats[i].on) printf(" %s", feats[i].name);
@@ -92,6 +94,10 @@ static int cmd_info(int argc, char **argv) {
     for (int i = 0; i < QN_ISA_COUNT; i++)
         if (qn_isa_supported((enum qn_isa)i)) printf(" %s", qn_isa_name((enum qn_isa)i));
     printf(")\n");
+    printf("amx:      %s\n", qn_amx() ? "in use by the u8s8 / u8s4 gemm (QNAS_AMX=0: the avx512 kernels instead)"
+                               : qn_amx_supported() ? "present, not in use (QNAS_AMX=0 or a lower isa)"
+                               : f->amx_int8 ? "in the cpu, but the os does not grant the tile state"
+                                             : "no");
     printf("caches:   L1d %lu KiB, L2 %lu KiB, L3 %lu KiB (per cache, from cpuid; 0: not reported)\n",
            f->l1d >> 10, f->l2 >> 10, f->l3 >> 10);
     printf("threads:  %d\n", qn_threads());
@@ -235,6 +241,11 @@ static int run_command(int argc, char **argv) {
     int n_env;
     if (!threads_given && env_threads && *env_threads && !qn_threads_parse(env_threads, &n_env)) {
         fprintf(stderr, "qnas: QNAS_THREADS expects a number from 1 to %d, got '%s'\n", QN_MAX_THREADS, env_threads);
+        return 2;
+    }
+    const char *env_amx = getenv("QNAS_AMX");
+    if (env_amx && *env_amx && strcmp(env_amx, "0") != 0 && strcmp(env_amx, "1") != 0) {
+        fprintf(stderr, "qnas: QNAS_AMX expects 0 or 1, got '%s'\n", env_amx);
         return 2;
     }
     int i = 1;

@@ -18,16 +18,20 @@ struct qn_qgemm_config {
     size_t mr, nr;                  // micro-tile rows, panel width (columns)
     qn_qgemm_ukernel_fn gemm;       // mr x nr over an s8 panel
     bool multi_tile;                // gemm takes any row count (tiles of params.mb rows)
+    bool a_pad;                     // gemm reads A in whole 16 x 64-byte tiles: where M or K
+                                    // is not a multiple, the driver gives it a zero-padded copy
     qn_qgemm_ukernel_fn gemv_s8;    // 1 x nr over an s8 panel
     qn_qgemm_ukernel_fn gemv_s4;    // 1 x nr over a packed s4 panel
     qn_qs4_unpack_fn unpack;        // s4 panels -> s8 panels (s4 GEMM with M > 1)
     size_t block_bytes;             // s8 B bytes per thread block, kept in L2 across M tiles
     size_t edge_rows[3];            // rows an edge tile of m rows computes: the first >= m
                                     // (zeros: exactly m)
+    void (*thread_begin)(void);     // per thread around its calls (AMX: the tile config)
+    void (*thread_end)(void);
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
 };
 
-static struct qn_qgemm_config g_configs[QN_ISA_COUNT];
+static struct qn_qgemm_config g_configs[QN_ISA_COUNT], g_amx;
 static pthread_once_t g_configs_once = PTHREAD_ONCE_INIT;
 
 static void configs_init(void) {
@@ -88,11 +92,25 @@ static void configs_init(void) {
         .gemv_s8_name = "qn_qs8_gemv_ukernel_32c4__avx512",
         .gemv_s4_name = "qn_qs4_gemv_ukernel_32c8__avx512",
     };
+    // AMX: the AVX-512 level's panels (nr = 32) and GEMV, tiles of 16 or 32 rows. Tiles run
+    // one per call, M tile by M tile against the panels kept in L2 (a 32-row block of A in L1
+    // against streamed panels ran 2.8-2.9 TOP/s at 1024^3 in a probe, panel-outer 1.8-1.9).
+    g_amx = g_configs[QN_ISA_AVX512];
+    g_amx.mr = 32;
+    g_amx.gemm = qn_qs8_gemm_ukernel_32x32c4__amx;
+    g_amx.multi_tile = false;
+    g_amx.a_pad = true;
+    g_amx.edge_rows[0] = 16, g_amx.edge_rows[1] = 32, g_amx.edge_rows[2] = 32;
+    g_amx.thread_begin = qn_qs8_gemm_amx_begin;
+    g_amx.thread_end = qn_qs8_gemm_amx_end;
+    g_amx.gemm_name = "qn_qs8_gemm_ukernel_32x32c4__amx";
+    g_amx.gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_32x32c4__amx";
 }
 
+// The level's config; at the AVX-512 level the AMX one while AMX is in use (same panels).
 static const struct qn_qgemm_config *config(enum qn_isa isa) {
     pthread_once(&g_configs_once, configs_init);
-    return &g_configs[isa];
+    return isa == QN_ISA_AVX512 && qn_amx() ? &g_amx : &g_configs[isa];
 }
 
 const char *qn_qgemm_variant(int storage_bits, bool gemv) {
@@ -122,7 +140,7 @@ enum qn_status qn_qgemm_pack(struct qn_qgemm_weights *w, const int8_t *W, size_t
     const enum qn_isa isa = qn_isa();
     const size_t nr = config(isa)->nr;
     const size_t pb = panel_bytes(nr, K, storage_bits), np = QN_DIV_UP(N, nr);
-    uint8_t *p = qn_alloc(np * pb);
+    uint8_t *p = qn_alloc(np * pb + QN_QG_B_SLACK);
     w->col_sum = qn_alloc(N * sizeof(int32_t));
     w->scale = qn_alloc(N * sizeof(float));
     if (!p || !w->col_sum || !w->scale) {
@@ -130,7 +148,7 @@ enum qn_status qn_qgemm_pack(struct qn_qgemm_weights *w, const int8_t *W, size_t
         qn_qgemm_weights_free(w);
         return QN_ERR_NOMEM;
     }
-    memset(p, 0, np * pb);  // padding past K and N must be exactly zero
+    memset(p, 0, np * pb + QN_QG_B_SLACK);  // padding past K and N must be exactly zero
     for (size_t n = 0; n < N; n++) {
         uint8_t *panel = p + (n / nr) * pb + (n % nr) * 4;
         int32_t s = 0;
@@ -190,12 +208,16 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 #define QG_ACOPY_WHOLE (4u << 20)
 #define QG_ROWS_PER_SET_MAX 8
 
-// The row stride a copy of A gets when its own stride crowds an L1 set (0: no copy): the first
-// whole number of lines from K up that does not (K = 4000 gets 4032, K = 4096 gets 4160).
+// The row stride a copy of A gets when its own stride crowds an L1 set, or when an a_pad
+// kernel needs A padded (0: no copy): the first whole number of lines from K up that does not
+// crowd a set (K = 4000 gets 4032, K = 4096 gets 4160).
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
-    if (!cfg->multi_tile || M <= 1 || np < 2 || qn_rows_per_l1_set(lda, rows) <= QG_ROWS_PER_SET_MAX) return 0;
+    const bool pad = cfg->a_pad && (K % 64 || M % 16 || mb % 16);
+    const bool crowd = (cfg->multi_tile || cfg->a_pad) && np >= 2 &&
+                       qn_rows_per_l1_set(lda, rows) > QG_ROWS_PER_SET_MAX;
+    if (M <= 1 || !(pad || crowd)) return 0;
     size_t ldp = QN_DIV_UP(K, 64) * 64;
     while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
     return ldp;
@@ -209,6 +231,7 @@ struct gemm_grid {
     uint8_t *acopy;     // per thread: rows of A at stride ldp (NULL: A read in place)
     size_t ldp, arows;  // arows: rows a thread's copy holds
     bool acopy_whole;   // the thread's rows copied once, else each chunk as it comes
+    bool a_pad;         // params.a_pad for the kernel: A (or the copy) in whole tiles
     const uint8_t *packed;
     size_t pb, pb8, np, mt, mb, nb, tn, tm;  // mb: rows per M tile
     bool s4;
@@ -218,8 +241,14 @@ struct gemm_grid {
     size_t ldc, esize;
 };
 
-static void copy_rows(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K) {
-    for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldd, src + r * lds, K);
+// rows of src into dst at stride ldd >= K, zero from K to ldd, then zero_rows rows of zeros
+static void copy_rows(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
+                      size_t zero_rows) {
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(dst + r * ldd, src + r * lds, K);
+        memset(dst + r * ldd + K, 0, ldd - K);
+    }
+    memset(dst + rows * ldd, 0, zero_rows * ldd);
 }
 
 // Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
@@ -229,16 +258,18 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     const size_t in = t % g->tn, im = t / g->tn;
     const size_t p_lo = g->np * in / g->tn, p_hi = g->np * (in + 1) / g->tn;
     const size_t m_lo = g->mt * im / g->tm, m_hi = g->mt * (im + 1) / g->tm;
-    int8_t *buf = g->s4 ? g->scratch + t * g->nb * g->pb8 : NULL;
+    int8_t *buf = g->s4 ? g->scratch + t * (g->nb * g->pb8 + QN_QG_B_SLACK) : NULL;
     // A, or this thread's copy of its rows (the copy's first row is r0: row m at a + (m - r0) * lda)
     uint8_t *cp = g->acopy ? g->acopy + t * g->arows * g->ldp : NULL;
     const bool whole = cp && g->acopy_whole;
     const uint8_t *a = whole ? cp : g->A;
     const size_t lda = whole ? g->ldp : g->lda;
     size_t r0 = 0;
+    if (g->cfg->thread_begin) g->cfg->thread_begin();
     if (whole) {
         r0 = QN_MIN(g->M, m_lo * g->mb);
-        copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, QN_MIN(g->M, m_hi * g->mb) - r0, g->K);
+        const size_t r1 = QN_MIN(g->M, m_hi * g->mb);
+        copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K, m_hi * g->mb - r1);
     }
     for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
         const size_t nbk = QN_MIN(g->nb, p_hi - p0);
@@ -262,7 +293,7 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                 const uint8_t *ac = a + (m0 - r0) * lda;
                 size_t ldac = lda;
                 if (cp && !whole) {
-                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
+                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K, 0);
                     ac = cp, ldac = g->ldp;
                 }
                 for (size_t j = 0; j < nbk; j++) {
@@ -286,11 +317,13 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                 const size_t n0 = (p0 + j) * nr;
                 const size_t m0 = i * g->mb, mc = m0 < g->M ? QN_MIN(g->mb, g->M - m0) : 0;
                 if (mc == 0) continue;
-                const struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
-                g->cfg->gemm(mc, QN_MIN(nr, g->N - n0), g->K, g->A + m0 * g->lda, g->lda, bw + j * g->pb8,
+                struct qn_qgemm_params tp = tile_params(g->base, m0, n0);
+                tp.a_pad = g->a_pad;
+                g->cfg->gemm(mc, QN_MIN(nr, g->N - n0), g->K, a + (m0 - r0) * lda, lda, bw + j * g->pb8,
                              (uint8_t *)g->C + (m0 * g->ldc + n0) * g->esize, g->ldc, &tp);
             }
     }
+    if (g->cfg->thread_end) g->cfg->thread_end();
     if (g->base->stream) qn_store_fence();  // non-temporal stores are weakly ordered
 }
 
@@ -372,24 +405,27 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     const size_t nb = QN_MAX(1, QN_MIN(np, block_bytes(cfg) / pb8));
     int8_t *scratch = NULL;
     if (s4) {
-        scratch = qn_alloc((size_t)nt * nb * pb8);
+        scratch = qn_alloc((size_t)nt * (nb * pb8 + QN_QG_B_SLACK));
         QN_ASSERT(scratch);
     }
     // A whose row stride crowds an L1 set is read from a copy at a stride that does not, each
     // thread copying its own rows: all of them once when they take at most QG_ACOPY_WHOLE (every
     // panel reads the copy), else chunk by chunk as the chunks come (once per block of panels:
     // a chunk's copy is a few % of what its tiles compute against the block).
-    const size_t ldp = a_copy_stride(cfg, M, lda, K, mb, np);
+    size_t ldp = a_copy_stride(cfg, M, lda, K, mb, np);
     size_t arows = QN_DIV_UP(mt, tm) * mb;
     const bool acopy_whole = arows * ldp <= QG_ACOPY_WHOLE;
     if (!acopy_whole) arows = QN_MIN(arows, QN_MAX(1, QG_CHUNK_BYTES / (mb * K)) * mb);
+    // one-tile kernels read a copy only when it is made once per thread (else A as it is)
+    if (!cfg->multi_tile && !acopy_whole) ldp = 0;
+    const bool a_pad = cfg->a_pad && (ldp || (K % 64 == 0 && M % 16 == 0 && mb % 16 == 0));
     uint8_t *acopy = NULL;
     if (ldp) {
         acopy = qn_alloc((size_t)nt * arows * ldp);
         QN_ASSERT(acopy);
     }
     const struct gemm_grid g = {.cfg = cfg, .M = M, .N = N, .K = K, .A = A, .lda = lda,
-                                .acopy = acopy, .ldp = ldp, .arows = arows, .acopy_whole = acopy_whole,
+                                .acopy = acopy, .ldp = ldp, .arows = arows, .acopy_whole = acopy_whole, .a_pad = a_pad,
                                 .packed = packed, .pb = pb, .pb8 = pb8, .np = np, .mt = mt, .mb = mb,
                                 .nb = nb, .tn = tn, .tm = tm, .s4 = s4, .scratch = scratch,
                                 .base = &base, .C = C, .ldc = ldc, .esize = esize};

@@ -105,6 +105,7 @@ static void bits_2_to_4(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    qt_each_amx = true;  // the INT8 GEMM's VNNI and AMX kernels both
     QT_RUN_EACH_ISA(pack_s4_validation);
     QT_RUN_EACH_ISA(s4_storage_is_half);
     QT_RUN_EACH_ISA(nibble_positions);

@@ -272,6 +272,7 @@ static void qmha_isa_mismatch(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    qt_each_amx = true;  // the INT8 GEMM's VNNI and AMX kernels both
     QT_RUN_EACH_ISA(qmha_elastic_8bit);
     QT_RUN_EACH_ISA(qmha_larger_and_4bit);
     QT_RUN(qmha_isa_mismatch);

@@ -677,6 +677,7 @@ static void variant_names(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    qt_each_amx = true;  // the INT8 GEMM's VNNI and AMX kernels both
     QT_RUN(conv_bad_args);
     QT_RUN_EACH_ISA(variant_names);
     QT_RUN_EACH_ISA(dwconv_random);

@@ -1,6 +1,7 @@
 // Quantized GEMM with s8 containers (2..8 bits): every ISA variant bit-exact with
 // qn_qgemm_ref, GEMM and GEMV paths, every epilogue, strided views, threads 1 and 2.
 #include "qgemm-check.h"
+#include "qs8-gemm/qs8-gemm.h"
 #include "qs8-gemm/qs8-requant.h"
 
 static void pack_rejects_bad_args(void) {
@@ -45,11 +46,11 @@ static void pack_rejects_bad_args(void) {
 
 static void variant_names(void) {
     const char *g = qn_qgemm_variant(8, false), *v = qn_qgemm_variant(8, true);
-    QT_CHECK(g && strstr(g, "qs8_gemm") && strstr(g, qn_isa() == QN_ISA_AVX512 ? "avx512" : ""),
-             "gemm variant %s", g);
-    QT_CHECK(v && strstr(v, "qs8_gemv"), "gemv variant %s", v);
-    QT_CHECK(strstr(g, qn_isa_name(qn_isa())) != NULL, "variant %s not for level %s", g,
-             qn_isa_name(qn_isa()));
+    const char *level = qn_amx() ? "amx" : qn_isa_name(qn_isa());
+    QT_CHECK(g && strstr(g, "qs8_gemm"), "gemm variant %s", g);
+    QT_CHECK(v && strstr(v, "qs8_gemv") && strstr(v, qn_isa_name(qn_isa())), "gemv variant %s", v);
+    QT_CHECK(strstr(g, level) != NULL, "variant %s not for level %s", g, level);
+    QT_CHECK(qn_amx() == (qn_isa() == QN_ISA_AVX512 && qn_amx_enabled()), "AMX in use off the AVX-512 level");
 }
 
 static void k_sweep(void) { qc_k_sweep(8, 8); }
@@ -64,6 +65,61 @@ static void threads_big(void) { qc_threads_big(8, 8); }
 static void chunks(void) { qc_chunks(8, 8); }
 static void stream(void) { qc_stream(8, 8); }
 static void a_stride(void) { qc_a_stride(8, 8); }
+
+// The AMX kernel on its own, both edge paths, against the reference: unpadded A (rows past mr
+// and k past kc in a buffer of exactly mr x kc bytes, so reading them would read other rows
+// or past the end: zero-filled stack copies instead) and the driver's zero-padded copy (whole
+// tiles read; k past kc meets the next panel's nonzero weights and must be multiplied by the
+// copy's zeros). Panel 0 of two, the next one full of +-127.
+static void amx_edges(void) {
+    const size_t N = 64, Kmax = 200;
+    const size_t mrs[] = {1, 5, 15, 16, 17, 31, 32}, kcs[] = {1, 5, 60, 64, 65, 96, 128, 200};
+    const size_t ncs[] = {1, 17, 32};
+    int8_t *W = malloc(N * Kmax);
+    float scale[64], bias[64];
+    uint8_t *apad = qn_alloc(32 * 256);
+    float *got = malloc(32 * 32 * sizeof(float)), *want = malloc(32 * 32 * sizeof(float));
+    qt_seed(901);
+    for (size_t n = 0; n < N; n++) scale[n] = qt_float(0.001f, 0.01f), bias[n] = qt_float(-1.0f, 1.0f);
+    size_t cases = 0, bad = 0;
+    for (size_t ki = 0; ki < sizeof(kcs) / sizeof(kcs[0]); ki++) {
+        const size_t K = kcs[ki];
+        for (size_t i = 0; i < N * K; i++) W[i] = (int8_t)(i / K >= 32 ? (i % 2 ? 127 : -127) : qt_int(-127, 127));
+        struct qn_qgemm_weights w;
+        if (qn_qgemm_pack(&w, W, K, N, K, scale, 8, 8) != QN_OK) {
+            QT_CHECK(0, "pack K=%zu", K);
+            continue;
+        }
+        for (size_t mi = 0; mi < sizeof(mrs) / sizeof(mrs[0]); mi++)
+            for (size_t ni = 0; ni < sizeof(ncs) / sizeof(ncs[0]); ni++)
+                for (int pad = 0; pad < 2; pad++) {
+                    const size_t mr = mrs[mi], nc = ncs[ni], ldp = QN_DIV_UP(K, 64) * 64;
+                    uint8_t *A = malloc(mr * K);
+                    for (size_t i = 0; i < mr * K; i++) A[i] = (uint8_t)qt_int(0, 255);
+                    memset(apad, 0, 32 * 256);
+                    for (size_t r = 0; r < mr; r++) memcpy(apad + r * ldp, A + r * K, K);
+                    const struct qn_qgemm_out out = {.a_scale = 0.5f, .a_zp = (int)(mr * 7 % 256), .ep = {.bias = bias}};
+                    qn_qgemm_ref(mr, A, K, W, K, nc, K, scale, &out, want, 32);
+                    const struct qn_qgemm_params p = {
+                        .scale = scale, .col_sum = w.col_sum, .bias = bias, .a_scale = 0.5f, .a_zp = out.a_zp,
+                        .act = QN_ACT_NONE, .a_pad = pad,
+                    };
+                    qn_qs8_gemm_amx_begin();
+                    qn_qs8_gemm_ukernel_32x32c4__amx(mr, nc, K, pad ? apad : A, pad ? ldp : K, w.packed, got, 32, &p);
+                    qn_qs8_gemm_amx_end();
+                    for (size_t i = 0; i < mr; i++)
+                        for (size_t j = 0; j < nc; j++)
+                            if (memcmp(&got[i * 32 + j], &want[i * 32 + j], 4) && bad++ < 3)
+                                QT_CHECK(0, "mr=%zu nc=%zu K=%zu pad=%d (%zu,%zu): %g want %g", mr, nc, K, pad, i, j,
+                                         (double)got[i * 32 + j], (double)want[i * 32 + j]);
+                    cases++;
+                    free(A);
+                }
+        qn_qgemm_weights_free(&w);
+    }
+    QT_CHECK(cases == 8 * 7 * 3 * 2 && !bad, "%zu values differ in %zu cases", bad, cases);
+    free(W), free(got), free(want), qn_free(apad);
+}
 
 static void bits_2_to_8(void) {
     for (int bits = 2; bits <= 8; bits++) {
@@ -129,6 +185,7 @@ static void requant_fold(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
+    qt_each_amx = true;  // the INT8 GEMM's VNNI and AMX kernels both
     QT_RUN(requant_fold);
     QT_RUN_EACH_ISA(pack_rejects_bad_args);
     QT_RUN_EACH_ISA(variant_names);
@@ -145,5 +202,13 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(chunks);
     QT_RUN_EACH_ISA(stream);
     QT_RUN_EACH_ISA(a_stride);
+    if (qn_amx_supported()) {
+        const enum qn_isa isa = qn_isa();
+        qn_isa_set(QN_ISA_AVX512);  // the panels of the AVX-512 level
+        QT_RUN(amx_edges);
+        qn_isa_set(isa);
+    } else {
+        printf("  skip  amx_edges: no AMX on this machine (not counted)\n");
+    }
     return qt_finish(argv[0]);
 }

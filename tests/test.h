@@ -66,13 +66,24 @@ static inline void qt_run_case(const char *name, void (*fn)(void)) {
 
 #define QT_RUN(fn) qt_run_case(#fn, fn)
 
+// Test files of the INT8 GEMM's users set this: at the AVX-512 level their cases then run
+// twice where the machine has AMX, with the VNNI kernels ("avx512") and with AMX ("amx").
+// Other files run that level as a user gets it (AMX where present).
+static bool qt_each_amx;
+
 // Runs fn once per ISA level this machine supports, tagging the case with the level.
 static inline void qt_run_each_isa(const char *name, void (*fn)(void)) {
-    enum qn_isa saved = qn_isa();
+    const enum qn_isa saved = qn_isa();
+    const bool amx_saved = qn_amx_enabled();
     for (int i = 0; i < QN_ISA_COUNT; i++) {
         if (!qn_isa_set((enum qn_isa)i)) continue;
-        snprintf(qt_case_tag, sizeof(qt_case_tag), "%s", qn_isa_name((enum qn_isa)i));
-        qt_run_case(name, fn);
+        const bool both = i == QN_ISA_AVX512 && qt_each_amx && qn_amx_supported();
+        for (int amx = 0; amx <= (int)both; amx++) {
+            if (both) qn_amx_set(amx);
+            snprintf(qt_case_tag, sizeof(qt_case_tag), "%s", both && amx ? "amx" : qn_isa_name((enum qn_isa)i));
+            qt_run_case(name, fn);
+        }
+        if (both) qn_amx_set(amx_saved);
     }
     qt_case_tag[0] = 0;
     qn_isa_set(saved);

@@ -58,7 +58,13 @@ struct qn_qgemm_params {
     size_t mb;               // multi-tile kernels: rows per tile (<= MR), 0 for MR
     bool stream;             // FP32 out far larger than the caches: full tiles may go to memory
                              // with non-temporal stores (the driver fences before returning)
+    bool a_pad;              // AMX: A readable in whole 16-row x 64-byte tiles, zero past kc,
+                             // and w readable QN_QG_B_SLACK bytes past the panel
 };
+
+// Bytes every packed weight buffer (and s4 unpacking scratch) has past its last panel, zero:
+// the AMX kernel reads a k tail as a whole tile of 16 k-quads.
+#define QN_QG_B_SLACK 2048
 
 // C[mr][nc] (float or u8 per p->out_u8, row stride ldc elements) = epilogue(A[mr][kc] x
 // panel^T). mr <= MR, nc <= NR of the kernel; A rows are read directly (u8, stride lda), never
@@ -88,6 +94,15 @@ void qn_qs8_gemm_ukernel_6x16c4__avxvnni(size_t mr, size_t nc, size_t kc, const 
 void qn_qs8_gemm_ukernel_14x32c4__avx512(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                          size_t lda, const void *w, void *c, size_t ldc,
                                          const struct qn_qgemm_params *p);
+// AMX (qs8-gemm-32x32c4-amx.c): a single tile of up to 32 rows per call over the AVX-512
+// level's 32-column panels. The tile configuration is per thread: qn_qs8_gemm_amx_begin()
+// loads it (and zeroes the tiles) before a thread's first call, qn_qs8_gemm_amx_end() releases
+// the tile state after its last.
+void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                      size_t lda, const void *w, void *c, size_t ldc,
+                                      const struct qn_qgemm_params *p);
+void qn_qs8_gemm_amx_begin(void);
+void qn_qs8_gemm_amx_end(void);
 
 // GEMV (mr == 1) over one panel, tuned for streaming the weights.
 void qn_qs8_gemv_ukernel_8c4__scalar(size_t mr, size_t nc, size_t kc, const uint8_t *a,

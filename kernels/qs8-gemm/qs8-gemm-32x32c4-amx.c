@@ -1,0 +1,146 @@
+// 32x32 s32 tile on AMX (tdpbusd: u8 x s8 -> s32, 16x16 outputs x 64 k per instruction).
+// Tiles: tmm0-3 the four 16x16 accumulator blocks (rows 0-15 / 16-31 x columns 0-15 / 16-31),
+// tmm4/5 A rows 0-15 / 16-31 (16 rows x 64 k bytes), tmm6/7 B columns 0-15 / 16-31.
+//
+// B needs no layout of its own: a tdpbusd B tile is 16 rows of k-quads x 16 columns x 4 bytes,
+// which is exactly one 16-column half of the c4 panel (qs8-gemm.h) read at a row stride of
+// 128 bytes (a k-quad of the 32-column panel). So weights packed for the AVX-512 level run
+// here as they are, and the two kernels can be switched at run time.
+//
+// Measured in a probe on this kernel's loop (Intel Xeon with AMX, 1 thread, 1024^3, s32 out):
+// loads issued after the tdpbusd that last read a tile register (the 2x2 blocks ordered so
+// each of B0, A0/A1, B1 is reloaded as soon as it is free) 1.79-1.89 TOP/s against 1.02-1.69
+// with all four loads first; the driver's order matters more: an A block of 32 rows in L1
+// against panels streamed from L2 ran 2.8-2.9 TOP/s, a panel in L1 against 32-row blocks of A
+// from L2 (16 lines 1 KiB apart per tile load) 1.8-1.9. ldtilecfg costs about a quarter of a
+// 32x32x1024 tile (2.9 -> 2.3 TOP/s when loaded per tile): the driver loads it once per
+// thread and call (qn_qs8_gemm_amx_begin).
+//
+// Edges: the driver hands over an A padded with zeros to whole 16 x 64 tiles where M or K
+// is not a multiple (params.a_pad: a copy it makes anyway when the rows crowd an L1 set).
+// Without it, rows past mr and k past kc are never read: a row block of fewer than 16 rows
+// and the k tail (kc % 64) come from zero-filled copies on the stack (masked loads).
+#include <immintrin.h>
+#include <string.h>
+
+#include "qs8-gemm/qs8-gemm-avx512.h"
+
+#define AMX_KB 64  // k bytes per tdpbusd
+
+struct tilecfg {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+// Every tile 16 rows x 64 bytes. A constant in memory: GCC 12 does not see ldtilecfg read
+// its operand and dropped the stores that filled a stack copy (the instruction then faulted).
+static const struct tilecfg g_cfg __attribute__((aligned(64))) = {
+    .palette = 1,
+    .colsb = {AMX_KB, AMX_KB, AMX_KB, AMX_KB, AMX_KB, AMX_KB, AMX_KB, AMX_KB},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+void qn_qs8_gemm_amx_begin(void) { _tile_loadconfig(&g_cfg); }
+
+void qn_qs8_gemm_amx_end(void) { _tile_release(); }
+
+// rows [0, n) of A (k bytes [k, k + kb)) into a 16 x 64 buffer whose other bytes stay zero
+static inline __attribute__((always_inline)) void copy_a(uint8_t *dst, const uint8_t *a, size_t lda,
+                                                         size_t n, size_t kb) {
+    const __mmask64 m = kb >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << kb) - 1);
+    for (size_t r = 0; r < n; r++) _mm512_store_si512(dst + r * AMX_KB, _mm512_maskz_loadu_epi8(m, a + r * lda));
+}
+
+// FP32 out without activation (projections, 1x1 layers): acc * mul (+ bias) (+ residual), the
+// float operations of qn_qgemm_store1 in its order.
+static void store_f32(size_t mr, size_t nc, const int32_t *t, const __m512i *z, float *c, size_t ldc,
+                      const struct qn_qgemm_params *p) {
+    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
+    const float *r = p->residual;
+    for (size_t i = 0; i < mr; i++) {
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(t + i * 32), z[0])), cx.mul);
+        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(t + i * 32 + 16), z[1])), cy.mul);
+        if (p->bias) x = _mm512_add_ps(x, cx.bias), y = _mm512_add_ps(y, cy.bias);
+        if (r) {
+            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(cx.mask, r + i * p->ldr));
+            y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(cy.mask, r + i * p->ldr + 16));
+        }
+        _mm512_mask_storeu_ps(c + i * ldc, cx.mask, x);
+        _mm512_mask_storeu_ps(c + i * ldc + 16, cy.mask, y);
+    }
+}
+
+void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t lda,
+                                      const void *w, void *c, size_t ldc, const struct qn_qgemm_params *p) {
+    const int8_t *b = w;
+    const bool two = mr > 16;               // a second row block
+    const size_t r1 = two ? mr - 16 : 0;    // its valid rows
+    // With p->a_pad the driver's A is readable to whole tiles, zero past kc, and B is read
+    // past its last k-quad into the next panel or the buffer's slack (times those zeros).
+    // Otherwise row blocks short of 16 rows and the k tail go through zero-filled copies.
+    const bool pad = p->a_pad;
+    uint8_t abuf[2][16 * AMX_KB] __attribute__((aligned(64)));
+    int8_t bbuf[16 * 128] __attribute__((aligned(64)));
+    const bool copy0 = !pad && mr < 16, copy1 = !pad && two && r1 < 16, ktail = !pad && kc % AMX_KB;
+    if (copy0 || copy1 || ktail) memset(abuf, 0, sizeof(abuf));
+
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (size_t k = 0; k < kc; k += AMX_KB) {
+        const size_t kb = QN_MIN(AMX_KB, kc - k);
+        const bool tail = !pad && kb < AMX_KB;
+        const int8_t *bk = b + k / 4 * 128;
+        if (tail) {
+            // the panel holds ceil(kc / 4) k-quads, zero-padded within the last one; the
+            // rows past them meet A's zeros
+            memcpy(bbuf, bk, QN_DIV_UP(kb, 4) * 128);
+            bk = bbuf;
+        }
+        const uint8_t *a0 = a + k, *a1 = a + 16 * lda + k;
+        size_t s0 = lda, s1 = lda;
+        if (copy0 || tail) {
+            copy_a(abuf[0], a0, lda, QN_MIN(mr, 16), kb);
+            a0 = abuf[0], s0 = AMX_KB;
+        }
+        if (copy1 || (two && tail)) {
+            copy_a(abuf[1], a1, lda, r1, kb);
+            a1 = abuf[1], s1 = AMX_KB;
+        }
+        _tile_loadd(4, a0, s0);
+        _tile_loadd(6, bk, 128);
+        _tile_loadd(7, bk + 64, 128);
+        _tile_dpbusd(0, 4, 6);
+        if (two) {
+            _tile_loadd(5, a1, s1);
+            _tile_dpbusd(2, 5, 6);
+        }
+        _tile_dpbusd(1, 4, 7);
+        if (two) _tile_dpbusd(3, 5, 7);
+    }
+
+    int32_t t[32 * 32] __attribute__((aligned(64)));
+    _tile_stored(0, t, 128);
+    _tile_stored(1, t + 16, 128);
+    if (two) {
+        _tile_stored(2, t + 16 * 32, 128);
+        _tile_stored(3, t + 16 * 32 + 16, 128);
+    }
+    const __m512i z[2] = {qn_qgemm_acc0_avx512(p, 0, nc), qn_qgemm_acc0_avx512(p, 16, nc)};
+    if (!p->out_u8 && p->act == QN_ACT_NONE) {
+        store_f32(mr, nc, t, z, c, ldc, p);
+        return;
+    }
+    if (p->a_zp) {
+        for (size_t i = 0; i < mr; i++) {
+            _mm512_store_si512(t + i * 32, _mm512_add_epi32(_mm512_load_si512(t + i * 32), z[0]));
+            _mm512_store_si512(t + i * 32 + 16, _mm512_add_epi32(_mm512_load_si512(t + i * 32 + 16), z[1]));
+        }
+    }
+    qn_qgemm_epilogue__avx512(mr, nc, t, 32, c, ldc, p);
+}
