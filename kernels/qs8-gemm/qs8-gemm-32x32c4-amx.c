@@ -59,9 +59,12 @@ static void store_f32(size_t mr, size_t nc, const int32_t *t, const __m512i *z, 
                       const struct qn_qgemm_params *p) {
     const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
     const float *r = p->residual;
+    const bool zp = p->a_zp != 0;
     for (size_t i = 0; i < mr; i++) {
-        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(t + i * 32), z[0])), cx.mul);
-        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(t + i * 32 + 16), z[1])), cy.mul);
+        __m512i ax = _mm512_load_si512(t + i * 32), ay = _mm512_load_si512(t + i * 32 + 16);
+        if (zp) ax = _mm512_add_epi32(ax, z[0]), ay = _mm512_add_epi32(ay, z[1]);
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(ax), cx.mul);
+        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(ay), cy.mul);
         if (p->bias) x = _mm512_add_ps(x, cx.bias), y = _mm512_add_ps(y, cy.bias);
         if (r) {
             x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(cx.mask, r + i * p->ldr));
@@ -92,7 +95,33 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
         _tile_zero(2);
         _tile_zero(3);
     }
-    for (size_t k = 0; k < kc; k += AMX_KB) {
+    size_t k = 0;
+    if (pad && two) {
+        // Whole tiles, both row blocks: each tile register is reloaded right after the last
+        // tdpbusd that reads it (B0 after the two that use it, then A0, then A1 and B1), so the
+        // next k step's loads overlap this one's products instead of waiting for all four.
+        _tile_loadd(4, a, lda);
+        _tile_loadd(6, b, 128);
+        _tile_loadd(5, a + 16 * lda, lda);
+        _tile_loadd(7, b + 64, 128);
+        for (; k + AMX_KB < kc; k += AMX_KB) {
+            const int8_t *bn = b + (k + AMX_KB) / 4 * 128;
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbusd(2, 5, 6);
+            _tile_loadd(6, bn, 128);
+            _tile_dpbusd(1, 4, 7);
+            _tile_loadd(4, a + k + AMX_KB, lda);
+            _tile_dpbusd(3, 5, 7);
+            _tile_loadd(5, a + 16 * lda + k + AMX_KB, lda);
+            _tile_loadd(7, bn + 64, 128);
+        }
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(3, 5, 7);
+        k = kc;
+    }
+    for (; k < kc; k += AMX_KB) {
         const size_t kb = QN_MIN(AMX_KB, kc - k);
         const bool tail = !pad && kb < AMX_KB;
         const int8_t *bk = b + k / 4 * 128;
