@@ -369,10 +369,11 @@ static void qc_stream(int bits, int storage) {
 
 // Shapes large enough that both threads get work in both grid directions, GEMV included.
 static void qc_threads_big(int bits, int storage) {
-    // the quick set (first 3) still has a GEMM past qgemm.c's 1e6-MAC threading threshold
-    const size_t shapes[][3] = {{1, 1000, 999}, {97, 300, 260}, {1, 4096, 256},
+    // the quick set (first 4) still has a GEMM past qgemm.c's 1e6-MAC threading threshold, and
+    // one of 19 row tiles of 32 (AMX: threads split the rows when each gets 8 or more)
+    const size_t shapes[][3] = {{1, 1000, 999}, {97, 300, 260}, {1, 4096, 256}, {600, 70, 130},
                                 {200, 8, 100}, {29, 2, 1000}};
-    const size_t n = qt_quick() ? 3 : 5;
+    const size_t n = qt_quick() ? 4 : 6;
     for (size_t i = 0; i < n; i++) {
         struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
         c.bias = true, c.act = QN_ACT_RELU;
