@@ -28,6 +28,9 @@ struct qn_qgemm_config {
                                     // (zeros: exactly m)
     void (*thread_begin)(void);     // per thread around its calls (AMX: the tile config)
     void (*thread_end)(void);
+    // copies A for the kernel (copy_rows' contract; NULL: copy_rows)
+    void (*copy_a)(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
+                   size_t zero_rows);
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
 };
 
@@ -103,18 +106,33 @@ static void configs_init(void) {
     g_amx.edge_rows[0] = 16, g_amx.edge_rows[1] = 32, g_amx.edge_rows[2] = 32;
     g_amx.thread_begin = qn_qs8_gemm_amx_begin;
     g_amx.thread_end = qn_qs8_gemm_amx_end;
-    g_amx.gemm_name = "qn_qs8_gemm_ukernel_32x32c4__amx";
-    g_amx.gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_32x32c4__amx";
+    g_amx.copy_a = qn_qs8_gemm_amx_copy_a;
+    g_amx.gemm_name = "qn_qs8_gemm_ukernel_32x32c4__amx (K > 32 and N > 16; else the avx512 kernel)";
+    g_amx.gemm_s4_name = "qn_qs4_unpack__avx512+qn_qs8_gemm_ukernel_32x32c4__amx (K > 32 and N > 16; else the avx512 kernel)";
 }
 
-// The level's config; at the AVX-512 level the AMX one while AMX is in use (same panels).
+// The level's config (its panels; the same for the AVX-512 level with or without AMX).
 static const struct qn_qgemm_config *config(enum qn_isa isa) {
     pthread_once(&g_configs_once, configs_init);
-    return isa == QN_ISA_AVX512 && qn_amx() ? &g_amx : &g_configs[isa];
+    return &g_configs[isa];
+}
+
+// AMX from this depth and width on. A tdpbusd takes 64 k and 16 columns whatever the layer
+// fills of it: in a probe of this project's layer shapes (Xeon with AMX, 1 thread, AMX time /
+// VNNI time) K = 8-16 ran 1.4-2.2x, K = 32 0.97-1.14x, K = 48 0.72-0.92x, K >= 64 0.23-0.73x;
+// 12-16 channels at K = 72-96 1.1-1.4x even with the empty column half skipped.
+#define QG_AMX_MIN_K 33
+#define QG_AMX_MIN_N 17
+
+// The config an N x K GEMM runs: the AMX one at the AVX-512 level where AMX is in use and the
+// layer is deep and wide enough.
+static const struct qn_qgemm_config *config_run(enum qn_isa isa, size_t N, size_t K) {
+    const struct qn_qgemm_config *cfg = config(isa);
+    return isa == QN_ISA_AVX512 && K >= QG_AMX_MIN_K && N >= QG_AMX_MIN_N && qn_amx() ? &g_amx : cfg;
 }
 
 const char *qn_qgemm_variant(int storage_bits, bool gemv) {
-    const struct qn_qgemm_config *cfg = config(qn_isa());
+    const struct qn_qgemm_config *cfg = config_run(qn_isa(), QG_AMX_MIN_N, QG_AMX_MIN_K);
     if (gemv) return storage_bits == 4 ? cfg->gemv_s4_name : cfg->gemv_s8_name;
     return storage_bits == 4 ? cfg->gemm_s4_name : cfg->gemm_name;
 }
@@ -269,7 +287,8 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     if (whole) {
         r0 = QN_MIN(g->M, m_lo * g->mb);
         const size_t r1 = QN_MIN(g->M, m_hi * g->mb);
-        copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K, m_hi * g->mb - r1);
+        (g->cfg->copy_a ? g->cfg->copy_a : copy_rows)(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K,
+                                                       m_hi * g->mb - r1);
     }
     for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
         const size_t nbk = QN_MIN(g->nb, p_hi - p0);
@@ -340,7 +359,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     QN_ASSERT(out && out->a_zp >= 0 && out->a_zp <= 255 && qn_qgemm_out_ok(out));
     QN_ASSERT(M <= 1 || (lda >= w->K && ldc >= w->N));  // a single row needs no strides
     if (M == 0) return;
-    const struct qn_qgemm_config *cfg = config(w->isa);
+    const struct qn_qgemm_config *cfg = config_run(w->isa, w->N, w->K);
     const size_t N = w->N, K = w->K, nr = cfg->nr, mr = cfg->mr;
     const bool s4 = w->storage_bits == 4;
     const struct qn_qgemm_params base = {

@@ -53,24 +53,40 @@ static inline __attribute__((always_inline)) void copy_a(uint8_t *dst, const uin
     for (size_t r = 0; r < n; r++) _mm512_store_si512(dst + r * AMX_KB, _mm512_maskz_loadu_epi8(m, a + r * lda));
 }
 
+void qn_qs8_gemm_amx_copy_a(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
+                            size_t zero_rows) {
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *s = src + r * lds;
+        uint8_t *d = dst + r * ldd;
+        for (size_t k = 0; k < ldd; k += 64) {
+            const __mmask64 m = k + 64 <= K ? ~(__mmask64)0 : k < K ? (((__mmask64)1 << (K - k)) - 1) : 0;
+            _mm512_storeu_si512(d + k, _mm512_maskz_loadu_epi8(m, s + k));
+        }
+    }
+    for (size_t r = 0; r < zero_rows; r++)
+        for (size_t k = 0; k < ldd; k += 64) _mm512_storeu_si512(dst + (rows + r) * ldd + k, _mm512_setzero_si512());
+}
+
 // FP32 out without activation (projections, 1x1 layers): acc * mul (+ bias) (+ residual), the
 // float operations of qn_qgemm_store1 in its order.
 static void store_f32(size_t mr, size_t nc, const int32_t *t, const __m512i *z, float *c, size_t ldc,
                       const struct qn_qgemm_params *p) {
     const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
     const float *r = p->residual;
-    const bool zp = p->a_zp != 0;
+    const bool zp = p->a_zp != 0, wide = nc > 16;
     for (size_t i = 0; i < mr; i++) {
-        __m512i ax = _mm512_load_si512(t + i * 32), ay = _mm512_load_si512(t + i * 32 + 16);
-        if (zp) ax = _mm512_add_epi32(ax, z[0]), ay = _mm512_add_epi32(ay, z[1]);
+        __m512i ax = _mm512_load_si512(t + i * 32);
+        if (zp) ax = _mm512_add_epi32(ax, z[0]);
         __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(ax), cx.mul);
-        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(ay), cy.mul);
-        if (p->bias) x = _mm512_add_ps(x, cx.bias), y = _mm512_add_ps(y, cy.bias);
-        if (r) {
-            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(cx.mask, r + i * p->ldr));
-            y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(cy.mask, r + i * p->ldr + 16));
-        }
+        if (p->bias) x = _mm512_add_ps(x, cx.bias);
+        if (r) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(cx.mask, r + i * p->ldr));
         _mm512_mask_storeu_ps(c + i * ldc, cx.mask, x);
+        if (!wide) continue;
+        __m512i ay = _mm512_load_si512(t + i * 32 + 16);
+        if (zp) ay = _mm512_add_epi32(ay, z[1]);
+        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(ay), cy.mul);
+        if (p->bias) y = _mm512_add_ps(y, cy.bias);
+        if (r) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(cy.mask, r + i * p->ldr + 16));
         _mm512_mask_storeu_ps(c + i * ldc + 16, cy.mask, y);
     }
 }
@@ -80,6 +96,8 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
     const int8_t *b = w;
     const bool two = mr > 16;               // a second row block
     const size_t r1 = two ? mr - 16 : 0;    // its valid rows
+    const bool wide = nc > 16;              // the second column half (an edge panel may not have
+                                            // one: 16 channels ran at 1.25-1.6x VNNI's time with it)
     // With p->a_pad the driver's A is readable to whole tiles, zero past kc, and B is read
     // past its last k-quad into the next panel or the buffer's slack (times those zeros).
     // Otherwise row blocks short of 16 rows and the k tail go through zero-filled copies.
@@ -90,13 +108,13 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
     if (copy0 || copy1 || ktail) memset(abuf, 0, sizeof(abuf));
 
     _tile_zero(0);
-    _tile_zero(1);
+    if (wide) _tile_zero(1);
     if (two) {
         _tile_zero(2);
-        _tile_zero(3);
+        if (wide) _tile_zero(3);
     }
     size_t k = 0;
-    if (pad && two) {
+    if (pad && two && wide) {
         // Whole tiles, both row blocks: each tile register is reloaded right after the last
         // tdpbusd that reads it (B0 after the two that use it, then A0, then A1 and B1), so the
         // next k step's loads overlap this one's products instead of waiting for all four.
@@ -143,22 +161,24 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
         }
         _tile_loadd(4, a0, s0);
         _tile_loadd(6, bk, 128);
-        _tile_loadd(7, bk + 64, 128);
+        if (wide) _tile_loadd(7, bk + 64, 128);
         _tile_dpbusd(0, 4, 6);
         if (two) {
             _tile_loadd(5, a1, s1);
             _tile_dpbusd(2, 5, 6);
         }
-        _tile_dpbusd(1, 4, 7);
-        if (two) _tile_dpbusd(3, 5, 7);
+        if (wide) {
+            _tile_dpbusd(1, 4, 7);
+            if (two) _tile_dpbusd(3, 5, 7);
+        }
     }
 
     int32_t t[32 * 32] __attribute__((aligned(64)));
     _tile_stored(0, t, 128);
-    _tile_stored(1, t + 16, 128);
+    if (wide) _tile_stored(1, t + 16, 128);
     if (two) {
         _tile_stored(2, t + 16 * 32, 128);
-        _tile_stored(3, t + 16 * 32 + 16, 128);
+        if (wide) _tile_stored(3, t + 16 * 32 + 16, 128);
     }
     const __m512i z[2] = {qn_qgemm_acc0_avx512(p, 0, nc), qn_qgemm_acc0_avx512(p, 16, nc)};
     if (!p->out_u8 && p->act == QN_ACT_NONE) {
@@ -168,7 +188,7 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
     if (p->a_zp) {
         for (size_t i = 0; i < mr; i++) {
             _mm512_store_si512(t + i * 32, _mm512_add_epi32(_mm512_load_si512(t + i * 32), z[0]));
-            _mm512_store_si512(t + i * 32 + 16, _mm512_add_epi32(_mm512_load_si512(t + i * 32 + 16), z[1]));
+            if (wide) _mm512_store_si512(t + i * 32 + 16, _mm512_add_epi32(_mm512_load_si512(t + i * 32 + 16), z[1]));
         }
     }
     qn_qgemm_epilogue__avx512(mr, nc, t, 32, c, ldc, p);
