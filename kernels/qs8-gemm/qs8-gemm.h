@@ -62,8 +62,9 @@ struct qn_qgemm_params {
                              // and w readable QN_QG_B_SLACK bytes past the panel
 };
 
-// Bytes every packed weight buffer (and s4 unpacking scratch) has past its last panel, zero:
-// the AMX kernel reads a k tail as a whole tile of 16 k-quads.
+// Bytes every packed weight buffer (zero there) and s4 unpacking scratch (left as it is) has
+// past its last panel: the AMX kernel reads a k tail as a whole tile of 16 k-quads, and what
+// lies past the panel's k-quads meets A's zero padding (params.a_pad).
 #define QN_QG_B_SLACK 2048
 
 // C[mr][nc] (float or u8 per p->out_u8, row stride ldc elements) = epilogue(A[mr][kc] x
