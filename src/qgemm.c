@@ -28,7 +28,8 @@ struct qn_qgemm_config {
                                     // (zeros: exactly m)
     void (*thread_begin)(void);     // per thread around its calls (AMX: the tile config)
     void (*thread_end)(void);
-    // copies A for the kernel (copy_rows' contract; NULL: copy_rows)
+    // an a_pad kernel's copy of A: rows to stride ldd, zero from K to ldd, then zero_rows rows
+    // of zeros (NULL: copy_rows, the rows alone)
     void (*copy_a)(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
                    size_t zero_rows);
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
@@ -229,10 +230,13 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 // The row stride a copy of A gets when its own stride crowds an L1 set, or when an a_pad
 // kernel needs A padded (0: no copy): the first whole number of lines from K up that does not
 // crowd a set (K = 4000 gets 4032, K = 4096 gets 4160).
+// Every tile an a_pad kernel reads from A in place is whole: no k tail, no short row block.
+static bool a_whole_tiles(size_t M, size_t K, size_t mb) { return K % 64 == 0 && M % 16 == 0 && mb % 16 == 0; }
+
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
-    const bool pad = cfg->a_pad && (K % 64 || M % 16 || mb % 16);
+    const bool pad = cfg->a_pad && !a_whole_tiles(M, K, mb);
     const bool crowd = (cfg->multi_tile || cfg->a_pad) && np >= 2 &&
                        qn_rows_per_l1_set(lda, rows) > QG_ROWS_PER_SET_MAX;
     if (M <= 1 || !(pad || crowd)) return 0;
@@ -259,14 +263,8 @@ struct gemm_grid {
     size_t ldc, esize;
 };
 
-// rows of src into dst at stride ldd >= K, zero from K to ldd, then zero_rows rows of zeros
-static void copy_rows(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
-                      size_t zero_rows) {
-    for (size_t r = 0; r < rows; r++) {
-        memcpy(dst + r * ldd, src + r * lds, K);
-        memset(dst + r * ldd + K, 0, ldd - K);
-    }
-    memset(dst + rows * ldd, 0, zero_rows * ldd);
+static void copy_rows(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K) {
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldd, src + r * lds, K);
 }
 
 // Thread t of the tn x tm grid: its panels in blocks of nb (unpacked first for s4), every M
@@ -287,8 +285,10 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
     if (whole) {
         r0 = QN_MIN(g->M, m_lo * g->mb);
         const size_t r1 = QN_MIN(g->M, m_hi * g->mb);
-        (g->cfg->copy_a ? g->cfg->copy_a : copy_rows)(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K,
-                                                       m_hi * g->mb - r1);
+        if (g->cfg->copy_a)
+            g->cfg->copy_a(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K, m_hi * g->mb - r1);
+        else
+            copy_rows(cp, g->ldp, g->A + r0 * g->lda, g->lda, r1 - r0, g->K);
     }
     for (size_t p0 = p_lo; p0 < p_hi; p0 += g->nb) {
         const size_t nbk = QN_MIN(g->nb, p_hi - p0);
@@ -312,7 +312,7 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                 const uint8_t *ac = a + (m0 - r0) * lda;
                 size_t ldac = lda;
                 if (cp && !whole) {
-                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K, 0);
+                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
                     ac = cp, ldac = g->ldp;
                 }
                 for (size_t j = 0; j < nbk; j++) {
@@ -442,7 +442,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     if (!acopy_whole) arows = QN_MIN(arows, QN_MAX(1, QG_CHUNK_BYTES / (mb * K)) * mb);
     // one-tile kernels read a copy only when it is made once per thread (else A as it is)
     if (!cfg->multi_tile && !acopy_whole) ldp = 0;
-    const bool a_pad = cfg->a_pad && (ldp || (K % 64 == 0 && M % 16 == 0 && mb % 16 == 0));
+    const bool a_pad = cfg->a_pad && (ldp || a_whole_tiles(M, K, mb));
     uint8_t *acopy = NULL;
     if (ldp) {
         acopy = qn_alloc((size_t)nt * arows * ldp);

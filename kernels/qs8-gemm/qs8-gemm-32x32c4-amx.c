@@ -46,13 +46,6 @@ void qn_qs8_gemm_amx_begin(void) { _tile_loadconfig(&g_cfg); }
 
 void qn_qs8_gemm_amx_end(void) { _tile_release(); }
 
-// rows [0, n) of A (k bytes [k, k + kb)) into a 16 x 64 buffer whose other bytes stay zero
-static inline __attribute__((always_inline)) void copy_a(uint8_t *dst, const uint8_t *a, size_t lda,
-                                                         size_t n, size_t kb) {
-    const __mmask64 m = kb >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << kb) - 1);
-    for (size_t r = 0; r < n; r++) _mm512_store_si512(dst + r * AMX_KB, _mm512_maskz_loadu_epi8(m, a + r * lda));
-}
-
 void qn_qs8_gemm_amx_copy_a(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
                             size_t zero_rows) {
     for (size_t r = 0; r < rows; r++) {
@@ -152,11 +145,11 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
         const uint8_t *a0 = a + k, *a1 = a + 16 * lda + k;
         size_t s0 = lda, s1 = lda;
         if (copy0 || tail) {
-            copy_a(abuf[0], a0, lda, QN_MIN(mr, 16), kb);
+            qn_qs8_gemm_amx_copy_a(abuf[0], AMX_KB, a0, lda, QN_MIN(mr, 16), kb, 0);
             a0 = abuf[0], s0 = AMX_KB;
         }
         if (copy1 || (two && tail)) {
-            copy_a(abuf[1], a1, lda, r1, kb);
+            qn_qs8_gemm_amx_copy_a(abuf[1], AMX_KB, a1, lda, r1, kb, 0);
             a1 = abuf[1], s1 = AMX_KB;
         }
         _tile_loadd(4, a0, s0);
