@@ -61,6 +61,14 @@ static int thread_id(void) {
 #endif
 }
 
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 static int conv_out(int h, int stride) { return (h - 1) / stride + 1; }  // padding k/2
 
 // --- dense convolution via im2col ---
@@ -233,12 +241,10 @@ static void channel_sums(size_t P, int C, const float *x, const float *mean, dou
     const int nt = qn_threads();
     double *part = calloc((size_t)nt * C, sizeof(double));
     QN_ASSERT(part);
+    // nt shares, whatever team the runtime gives (fewer threads than asked inside a caller's
+    // parallel region or under OMP_THREAD_LIMIT): each thread takes every team-th share
 #pragma omp parallel num_threads(nt)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+    for (int t = thread_id(); t < nt; t += team_size()) {
         double *my = part + (size_t)t * C;
         size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
         for (size_t p = lo; p < hi; p++) {
@@ -292,11 +298,7 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
     double *part = calloc((size_t)nt * 2 * C, sizeof(double));
     QN_ASSERT(part);
 #pragma omp parallel num_threads(nt)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+    for (int t = thread_id(); t < nt; t += team_size()) {  // as in channel_sums
         double *sdy = part + (size_t)t * 2 * C, *sdyx = sdy + C;
         size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
         for (size_t p = lo; p < hi; p++)
@@ -341,13 +343,6 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
 
 static int bn_threads(size_t P) { return (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64)); }
 
-static int team_size(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 // Workspace for nt threads: part [nt][2][C] double per-thread sums, f [nt][3][C] float
 // per-thread scratch (chunk sums, then the coefficients of the second pass), ch [2][C] shared

@@ -458,11 +458,14 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     } else {
 #pragma omp parallel num_threads(nt)
         {
+            // The runtime may give fewer threads than asked (a call from inside the caller's
+            // own parallel region, OMP_THREAD_LIMIT, OMP_DYNAMIC): each thread then takes
+            // every team-th share of the grid, so every share is computed all the same.
+            size_t t0 = 0, step = 1;
 #ifdef _OPENMP
-            gemm_grid_thread(&g, (size_t)omp_get_thread_num());
-#else
-            gemm_grid_thread(&g, 0);
+            t0 = (size_t)omp_get_thread_num(), step = (size_t)omp_get_num_threads();
 #endif
+            for (size_t t = t0; t < (size_t)nt; t += step) gemm_grid_thread(&g, t);
         }
     }
     qn_free(scratch);

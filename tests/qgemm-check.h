@@ -367,6 +367,23 @@ static void qc_stream(int bits, int storage) {
     qn_stream_bytes_set(-1);
 }
 
+static void qc_run_void(void *c) { qc_run(c); }
+
+// Two threads asked for, one given (qt_in_starved_team): the one thread must compute both
+// threads' shares of the grid. {M, N, K}: panels split (tn = 2), rows split (AMX: 19 row
+// tiles), an A copied at another stride (K = 4096), s4 unpacked per share.
+static void qc_starved_team(int bits, int storage) {
+    const size_t shapes[][3] = {{97, 300, 260}, {600, 70, 130}, {60, 64, 4096}};
+    const int saved = qn_threads();
+    qn_threads_set(2);
+    for (size_t i = 0; i < 3; i++) {
+        struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
+        c.bias = true, c.act = QN_ACT_RELU, c.out_u8 = i == 1;
+        qt_in_starved_team(qc_run_void, &c);
+    }
+    qn_threads_set(saved);
+}
+
 // Shapes large enough that both threads get work in both grid directions, GEMV included.
 static void qc_threads_big(int bits, int storage) {
     // the quick set (first 4) still has a GEMM past qgemm.c's 1e6-MAC threading threshold, and

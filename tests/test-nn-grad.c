@@ -160,6 +160,41 @@ static void grad_batchnorm(void) {
     free(c.x), free(c.y), free(c.r), free(c.g), free(c.b), free(c.m), free(c.s), free(dx), free(dg), free(db);
 }
 
+// Two threads asked for, one given (qt_in_starved_team): the batch-norm sums are cut into
+// qn_threads() shares whatever team runs them, so the one thread computes both shares and the
+// result is the same bits as with two threads.
+struct bn_run { size_t P; int C; const float *x, *g, *b, *dy; float *m, *s, *y, *dx, *dg, *db; };
+static void bn_run(void *p) {
+    struct bn_run *r = p;
+    qn_nn_bn_fwd_train(r->P, r->C, r->x, r->g, r->b, QN_NN_BN_EPS, 0.1f, NULL, NULL, r->m, r->s, r->y);
+    qn_nn_bn_bwd(r->P, r->C, r->x, r->g, r->m, r->s, r->dy, r->dg, r->db, r->dx);
+}
+static void bn_starved_team(void) {
+    const size_t P = 700;
+    const int C = 19;
+    const size_t n = P * C;
+    float *in = malloc(sizeof(float) * (2 * n + 2 * C)), *out[2];
+    qt_fill_f32(in, 2 * n + 2 * C, -2, 3);
+    const size_t outn = 2 * n + 4 * (size_t)C;  // mean, rstd, y, dx, dgamma, dbeta
+    const int saved = qn_threads();
+    qn_threads_set(2);
+    for (int k = 0; k < 2; k++) {
+        out[k] = calloc(outn, sizeof(float));
+        float *o = out[k];
+        struct bn_run r = {P, C, in, in + 2 * n, in + 2 * n + C, in + n, o, o + C, o + 2 * C, o + 2 * C + n,
+                           o + 2 * C + 2 * n, o + 3 * C + 2 * n};
+        if (k == 0)
+            bn_run(&r);
+        else
+            qt_in_starved_team(bn_run, &r);
+    }
+    qn_threads_set(saved);
+    size_t diff = 0;
+    for (size_t i = 0; i < outn; i++) diff += memcmp(&out[0][i], &out[1][i], sizeof(float)) != 0;
+    QT_CHECK(diff == 0, "%zu of %zu outputs differ between a team of 2 and a team of 1", diff, outn);
+    free(in), free(out[0]), free(out[1]);
+}
+
 // --- activations, pooling ---
 struct act_ctx { enum qn_act act; size_t n; float *x, *y, *r; };
 static double act_loss(void *p) {
@@ -334,6 +369,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(fused_bn_act_matches_unfused);
     QT_RUN_EACH_ISA(bn_bwd_recomputes_forward_preact);
     QT_RUN(grad_batchnorm);
+    QT_RUN(bn_starved_team);
     QT_RUN(grad_activations);
     QT_RUN(grad_pooling);
     QT_RUN(grad_losses);

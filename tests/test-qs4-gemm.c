@@ -86,6 +86,7 @@ static void extremes(void) { qc_extremes(4, 4); }
 static void out_qmax(void) { qc_out_qmax(4, 4); }
 static void random_shapes_threads(void) { qc_random(4, 4); }
 static void threads_big(void) { qc_threads_big(4, 4); }
+static void starved_team(void) { qc_starved_team(4, 4); }
 static void chunks(void) { qc_chunks(4, 4); }
 static void stream(void) { qc_stream(4, 4); }
 static void a_stride(void) { qc_a_stride(4, 4); }
@@ -119,6 +120,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(out_qmax);
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
+    QT_RUN_EACH_ISA(starved_team);
     QT_RUN_EACH_ISA(chunks);
     QT_RUN_EACH_ISA(stream);
     QT_RUN_EACH_ISA(a_stride);

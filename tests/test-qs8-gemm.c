@@ -62,6 +62,7 @@ static void extremes_no_saturation(void) { qc_extremes(8, 8); }
 static void out_qmax(void) { qc_out_qmax(8, 8); }
 static void random_shapes_threads(void) { qc_random(8, 8); }
 static void threads_big(void) { qc_threads_big(8, 8); }
+static void starved_team(void) { qc_starved_team(8, 8); }
 static void chunks(void) { qc_chunks(8, 8); }
 static void stream(void) { qc_stream(8, 8); }
 static void a_stride(void) { qc_a_stride(8, 8); }
@@ -199,6 +200,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(out_qmax);
     QT_RUN_EACH_ISA(random_shapes_threads);
     QT_RUN_EACH_ISA(threads_big);
+    QT_RUN_EACH_ISA(starved_team);
     QT_RUN_EACH_ISA(chunks);
     QT_RUN_EACH_ISA(stream);
     QT_RUN_EACH_ISA(a_stride);

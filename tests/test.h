@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common.h"
 #include "cpu.h"
@@ -41,6 +44,25 @@ static inline void qt_fail_msg(const char *file, int line, const char *fmt, ...)
     do {                                                           \
         if (!(cond)) qt_fail_msg(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
+
+// Runs fn(arg) on the master thread of a 2-thread parallel region whose nested regions stay
+// inactive (max-active-levels 1): an operator there gets a team of one thread however many
+// it asks for, as inside a caller's own parallel region or under OMP_THREAD_LIMIT=1, and must
+// still compute every share of its work.
+static inline void qt_in_starved_team(void (*fn)(void *), void *arg) {
+#ifdef _OPENMP
+    const int saved = omp_get_max_active_levels();
+    omp_set_max_active_levels(1);
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        fn(arg);
+    }
+    omp_set_max_active_levels(saved);
+#else
+    fn(arg);
+#endif
+}
 
 // Quick mode (sanitizer runs): fewer random trials, smaller shapes.
 static inline int qt_quick(void) {
