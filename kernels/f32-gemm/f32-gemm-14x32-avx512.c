@@ -112,6 +112,10 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     __m512 acc0[14], acc1[14];
 #pragma GCC unroll 14
     for (size_t i = 0; i < R; i++) acc0[i] = _mm512_setzero_ps(), acc1[i] = _mm512_setzero_ps();
+    // Rows 7-13 through a second pointer: A in place (ars = lda) then needs only the offsets
+    // 0..6 x lda in registers; from one pointer GCC kept 13 and spilled 4 inside the loop (the
+    // 1x1 layer 196x576x96, 1 thread, Xeon with AMX: 0.94x -> 0.97-0.98x oneDNN).
+    const float *a7 = a + 7 * ars;
     for (size_t k = 0; k < kc; k++) {
         // The A panel streams from L2: fetch ~8 k-steps (448 bytes) ahead.
         if (aks == 14) _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
@@ -119,11 +123,12 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i * ars]);
+            const __m512 ai = _mm512_set1_ps(R == 14 && i >= 7 ? a7[(i - 7) * ars] : a[i * ars]);
             acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
             if (NV == 2) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
         }
         a += aks;
+        a7 += aks;
         b += ldb;
     }
     // Full-width tiles with nothing to apply but C = acc or C += acc (a product in one KC
