@@ -343,7 +343,6 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
 
 static int bn_threads(size_t P) { return (int)QN_MIN((size_t)qn_threads(), QN_MAX((size_t)1, P / 64)); }
 
-
 // Workspace for nt threads: part [nt][2][C] double per-thread sums, f [nt][3][C] float
 // per-thread scratch (chunk sums, then the coefficients of the second pass), ch [2][C] shared
 // per-channel values (forward: the shift reference x0; backward: scale and shift).
