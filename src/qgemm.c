@@ -227,12 +227,12 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 #define QG_ACOPY_WHOLE (4u << 20)
 #define QG_ROWS_PER_SET_MAX 8
 
-// The row stride a copy of A gets when its own stride crowds an L1 set, or when an a_pad
-// kernel needs A padded (0: no copy): the first whole number of lines from K up that does not
-// crowd a set (K = 4000 gets 4032, K = 4096 gets 4160).
 // Every tile an a_pad kernel reads from A in place is whole: no k tail, no short row block.
 static bool a_whole_tiles(size_t M, size_t K, size_t mb) { return K % 64 == 0 && M % 16 == 0 && mb % 16 == 0; }
 
+// The row stride a copy of A gets when its own stride crowds an L1 set, or when an a_pad
+// kernel needs A padded (0: no copy): the first whole number of lines from K up that does not
+// crowd a set (K = 4000 gets 4032, K = 4096 gets 4160).
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
