@@ -5,12 +5,10 @@
 
 #include <assert.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "f32-conv-hwc/f32-conv-hwc.h"
 #include "f32-dwconv/f32-dwconv.h"
@@ -629,10 +627,7 @@ void qn_f32_conv_run(struct qn_f32_conv *conv, size_t n, const float *x, size_t 
 #pragma omp parallel num_threads(nt)
         {
             // contiguous row ranges per thread
-            int t = 0, tn = 1;
-#ifdef _OPENMP
-            t = omp_get_thread_num(), tn = omp_get_num_threads();
-#endif
+            const int t = omp_get_thread_num(), tn = omp_get_num_threads();
             const size_t r0 = pix * (size_t)t / (size_t)tn, r1 = pix * (size_t)(t + 1) / (size_t)tn;
             qn_f32_im2col(&g, xi, col, K, r0, r1);
         }
@@ -949,21 +944,14 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     if (by_image) {
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (size_t img = 0; img < n; img++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            dwq_rows(&c, img, conv->dwq_scratch + (size_t)tid * per, 0, h_out);
+            dwq_rows(&c, img, conv->dwq_scratch + (size_t)omp_get_thread_num() * per, 0, h_out);
         }
         return true;
     }
     for (size_t img = 0; img < n; img++) {
 #pragma omp parallel num_threads(nt)
         {
-            size_t t = 0, tn = 1;
-#ifdef _OPENMP
-            t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
-#endif
+            const size_t t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
             dwq_rows(&c, img, conv->dwq_scratch + t * per, h_out * t / tn, h_out * (t + 1) / tn);
         }
     }
@@ -1096,10 +1084,7 @@ void qn_qs8_conv_run(struct qn_qs8_conv *conv, size_t n, const uint8_t *x, size_
             const int nt = threads_for_q8(macs);
 #pragma omp parallel num_threads(nt)
             {
-                int t = 0, tn = 1;
-#ifdef _OPENMP
-                t = omp_get_thread_num(), tn = omp_get_num_threads();
-#endif
+                const int t = omp_get_thread_num(), tn = omp_get_num_threads();
                 const size_t r0 = pix * (size_t)t / (size_t)tn;
                 const size_t r1 = pix * (size_t)(t + 1) / (size_t)tn;
                 qn_u8_im2col(&g, xi, (uint8_t)out->a_zp, conv->scratch, K, r0, r1);

@@ -1,5 +1,6 @@
 #include "cpu.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,6 @@
 
 #ifdef __linux__
 #include <sys/syscall.h>
-#endif
-
-#ifdef _OPENMP
-#include <omp.h>
 #endif
 
 #include "common.h"
@@ -323,7 +320,5 @@ bool qn_threads_parse(const char *s, int *n) {
 
 void qn_threads_set(int n) {
     g_threads = n > 0 ? (n < QN_MAX_THREADS ? n : QN_MAX_THREADS) : 0;
-#ifdef _OPENMP
     omp_set_num_threads(qn_threads());
-#endif
 }

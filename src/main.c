@@ -17,10 +17,6 @@
 #include "ops.h"
 #include "train.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qnas [--threads N] <command> [options]\n"

@@ -3,12 +3,9 @@
 #include "nn.h"
 
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu.h"
 #include "f32-bn/f32-bn.h"
@@ -51,22 +48,6 @@ const char *qn_nn_kernels_variant(void) {
     pthread_once(&nn_once, nn_init);
     return qn_isa() == QN_ISA_AVX512 ? "qn_f32_dwconv_{fwd,dx,wgrad}__avx512, qn_f32_bn_*__avx512"
                                      : "qn_f32_dwconv_{fwd,dx,wgrad}__scalar, qn_f32_bn_*__scalar";
-}
-
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static int team_size(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
 }
 
 static int conv_out(int h, int stride) { return (h - 1) / stride + 1; }  // padding k/2
@@ -216,7 +197,7 @@ void qn_nn_dw_bwd(const struct qn_nn_dw *d, const float *x, const float *dy, flo
     memset(part, 0, sizeof(float) * taps * (size_t)nt);
 #pragma omp parallel num_threads(nt)
     {
-        float *my = part + taps * (size_t)thread_id();
+        float *my = part + taps * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
         for (int b = 0; b < d->B; b++) {
             cf->dw_wgrad(&sh, x + b * in, dy + b * out, my, (size_t)k * C, (size_t)C);
@@ -244,7 +225,7 @@ static void channel_sums(size_t P, int C, const float *x, const float *mean, dou
     // nt shares, whatever team the runtime gives (fewer threads than asked inside a caller's
     // parallel region or under OMP_THREAD_LIMIT): each thread takes every team-th share
 #pragma omp parallel num_threads(nt)
-    for (int t = thread_id(); t < nt; t += team_size()) {
+    for (int t = omp_get_thread_num(); t < nt; t += omp_get_num_threads()) {
         double *my = part + (size_t)t * C;
         size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
         for (size_t p = lo; p < hi; p++) {
@@ -298,7 +279,7 @@ void qn_nn_bn_bwd(size_t P, int C, const float *x, const float *gamma, const flo
     double *part = calloc((size_t)nt * 2 * C, sizeof(double));
     QN_ASSERT(part);
 #pragma omp parallel num_threads(nt)
-    for (int t = thread_id(); t < nt; t += team_size()) {  // as in channel_sums
+    for (int t = omp_get_thread_num(); t < nt; t += omp_get_num_threads()) {  // as in channel_sums
         double *sdy = part + (size_t)t * 2 * C, *sdyx = sdy + C;
         size_t lo = P * (size_t)t / (size_t)nt, hi = P * (size_t)(t + 1) / (size_t)nt;
         for (size_t p = lo; p < hi; p++)
@@ -409,7 +390,7 @@ void qn_nn_bn_act_fwd_train(size_t P, int C, const float *x, const float *gamma,
     memcpy(w.ch, x, sizeof(float) * C);  // shift reference; a copy, as y may overwrite x
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        const int t = thread_id(), n = team_size();
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
         float *f = w.f + (size_t)3 * C * t;
         bn_partial(cf, 0, P, C, t, n, x, w.ch, NULL, NULL, NULL, QN_ACT_NONE, NULL, w.part + (size_t)2 * C * t, f);
 #pragma omp barrier
@@ -442,7 +423,7 @@ void qn_nn_bn_act_fwd_eval(size_t P, int C, const float *x, const float *gamma, 
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        const int t = thread_id(), n = team_size();
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
         const size_t lo = P * (size_t)t / (size_t)n, hi = P * (size_t)(t + 1) / (size_t)n;
         if (hi > lo) cf->bn_act(hi - lo, C, x + lo * C, ss, ss + C, (int)act, y + lo * C);
     }
@@ -461,7 +442,7 @@ void qn_nn_act_bn_bwd(size_t P, int C, const float *x, const float *gamma, const
     for (int c = 0; c < C; c++) bn_scale_shift(gamma[c], beta[c], save_mean[c], save_rstd[c], &w.ch[c], &w.ch[C + c]);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        const int t = thread_id(), n = team_size();
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
         float *f = w.f + (size_t)3 * C * t;
         bn_partial(cf, 1, P, C, t, n, x, NULL, w.ch, w.ch + C, dy, act, dx, w.part + (size_t)2 * C * t, f);
 #pragma omp barrier

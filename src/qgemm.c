@@ -1,12 +1,9 @@
 // Quantized GEMM operator: u8 activations x s8 / packed s4 weights -> s32 -> requantizing
 // epilogue. Packing, per-ISA kernel configs, and the macro loop (threads over N panels or M
 // tiles, B blocks sized for L2). Panel layouts and the epilogue contract: qs8-gemm/qs8-gemm.h.
+#include <omp.h>
 #include <pthread.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu.h"
 #include "gemm.h"
@@ -461,11 +458,8 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
             // The runtime may give fewer threads than asked (a call from inside the caller's
             // own parallel region, OMP_THREAD_LIMIT, OMP_DYNAMIC): each thread then takes
             // every team-th share of the grid, so every share is computed all the same.
-            size_t t0 = 0, step = 1;
-#ifdef _OPENMP
-            t0 = (size_t)omp_get_thread_num(), step = (size_t)omp_get_num_threads();
-#endif
-            for (size_t t = t0; t < (size_t)nt; t += step) gemm_grid_thread(&g, t);
+            const size_t step = (size_t)omp_get_num_threads();
+            for (size_t t = (size_t)omp_get_thread_num(); t < (size_t)nt; t += step) gemm_grid_thread(&g, t);
         }
     }
     qn_free(scratch);

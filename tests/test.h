@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,9 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "common.h"
 #include "cpu.h"
@@ -50,7 +48,6 @@ static inline void qt_fail_msg(const char *file, int line, const char *fmt, ...)
 // it asks for, as inside a caller's own parallel region or under OMP_THREAD_LIMIT=1, and must
 // still compute every share of its work.
 static inline void qt_in_starved_team(void (*fn)(void *), void *arg) {
-#ifdef _OPENMP
     const int saved = omp_get_max_active_levels();
     omp_set_max_active_levels(1);
 #pragma omp parallel num_threads(2)
@@ -59,9 +56,6 @@ static inline void qt_in_starved_team(void (*fn)(void *), void *arg) {
         fn(arg);
     }
     omp_set_max_active_levels(saved);
-#else
-    fn(arg);
-#endif
 }
 
 // Quick mode (sanitizer runs): fewer random trials, smaller shapes.
