@@ -230,7 +230,10 @@ static void dwconv_batch_streams(void) {
 }
 
 // The band kernel must equal the row kernel bit for bit (the same taps in the same order; the
-// padded columns add +0), on every k, stride, epilogue and a partial channel block.
+// padded columns add +0), on every k, stride, epilogue and a partial channel block. Trials
+// 36-71: same padding at stride 1 on rows of 7, 14, 21, 28, 35 and 56 pixels, the blocks of 14
+// (and 7) whose padding is skipped at compile time: one block for the whole row, first + last,
+// first + middle + last, a last block of 7; full and partial channel blocks.
 static void dwconv_band_matches_rows(void) {
     if (qn_isa() != QN_ISA_AVX512) {
         printf("  (band kernel is AVX-512 only: %s has none to compare)\n", qn_isa_name(qn_isa()));
@@ -239,9 +242,13 @@ static void dwconv_band_matches_rows(void) {
     qt_seed(109);
     const qn_f32_dwconv_ukernel_fn rowk[] = {qn_f32_dwconv_ukernel_3x3__avx512, qn_f32_dwconv_ukernel_5x5__avx512,
                                              qn_f32_dwconv_ukernel_7x7__avx512};
-    for (int r = 0; r < 36; r++) {
-        const size_t k = 3 + 2 * (size_t)(r % 3), s = 1 + (size_t)(r / 3 % 2), pad = qt_int(0, 3) ? k / 2 : 0;
-        const size_t h = (size_t)qt_int((int)k, 30), w = (size_t)qt_int((int)k, 30), c = (size_t)qt_int(1, 16);
+    const size_t rows7[] = {7, 14, 21, 28, 35, 56};
+    for (int r = 0; r < 72; r++) {
+        const bool by7 = r >= 36;
+        const size_t k = 3 + 2 * (size_t)(r % 3), s = by7 ? 1 : 1 + (size_t)(r / 3 % 2);
+        const size_t pad = by7 || qt_int(0, 3) ? k / 2 : 0;
+        const size_t h = (size_t)qt_int((int)k, 30), w = by7 ? rows7[r / 3 % 6] : (size_t)qt_int((int)k, 30);
+        const size_t c = by7 && r % 2 ? 16 : (size_t)qt_int(1, 16);
         const size_t ho = (h + 2 * pad - k) / s + 1, wo = (w + 2 * pad - k) / s + 1, ld = c + 2;
         float *x = malloc(h * w * ld * sizeof(float)), *wt = malloc(k * k * c * sizeof(float));
         float *bias = malloc(c * sizeof(float)), *res = malloc(ho * wo * c * sizeof(float));

@@ -151,12 +151,15 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const
 // (pixel 0), x0 the block's first window column. EDGE: the window crosses a border of the row,
 // and its pixels outside [0, w_in) are skipped (a test per window pixel, not per tap);
 // otherwise no tests at all.
+// LPAD / RPAD (stride 1, padding k / 2, compile-time): the block starts at the row's first
+// output / ends at its last, so its first / last k / 2 window pixels are the padding and are
+// skipped with no test at all.
 QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
                           ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
                           size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
-                          const bool FULL, const bool EDGE) {
-    __m512 acc[8];
-#pragma GCC unroll 8
+                          const bool FULL, const bool EDGE, const bool LPAD, const bool RPAD) {
+    __m512 acc[14];
+#pragma GCC unroll 14
     for (size_t u = 0; u < UR; u++) acc[u] = _mm512_setzero_ps();
     for (size_t i = 0; i < rows; i++, x += ld_xrow, w += ld_wh) {
         __m512 wv[7];
@@ -171,15 +174,16 @@ QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0,
             __asm__("" : "+r"(xp));
             const ptrdiff_t c = x0 + (ptrdiff_t)p;
             if (EDGE && (c < 0 || c >= w_in)) continue;
+            if ((LPAD && p < K / 2) || (RPAD && p >= (UR - 1) * S + K - K / 2)) continue;
             __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e->m, xp);
             // keep the pixel in a register: one load feeds its k taps (GCC folds it into every FMA)
             __asm__("" : "+v"(xv));
-#pragma GCC unroll 8
+#pragma GCC unroll 14
             for (size_t u = 0; u < UR; u++)
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 14
     for (size_t u = 0; u < UR; u++)
         if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
 }
@@ -190,9 +194,11 @@ QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size
                         const bool FULL) {
     const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
     if (x0 < 0 || x0 + (ptrdiff_t)((UR - 1) * S + K) > (ptrdiff_t)w_in)
-        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, true);
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL,
+                   true, false, false);
     else
-        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL, false);
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL,
+                   false, false, false);
 }
 
 QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const bool RES,
@@ -207,6 +213,10 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
         .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
     };
     const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
+    // Same padding at stride 1 on rows of a multiple of 7 (MBConv's 7, 14, 28, 56, 112): blocks
+    // of 14 (a last one of 7 when the row is an odd multiple), whose pixels outside the row are
+    // known at compile time: a 14-wide row is one block and no tests at all.
+    const bool by14 = S == 1 && pad == K / 2 && w_in == w_out && w_out % 7 == 0;
     for (size_t oh = a->oh0; oh < a->oh1; oh++) {
         // kernel rows inside the image: [i_lo, i_hi)
         const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
@@ -217,6 +227,27 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
         const float *x = rows ? a->x + (size_t)(top + (ptrdiff_t)i_lo) * ld_xrow : a->x;
         const float *w = a->w + i_lo * ld_wh;
         const size_t pix = oh * w_out;
+        if (by14) {
+            const ptrdiff_t x0 = -(ptrdiff_t)pad;
+#define BLOCK(ow, UR, L, R)                                                                           \
+    band_block(&e, x, x0 + (ptrdiff_t)(ow), ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix + (ow), \
+               UR, K, 1, UR, RES, FULL, false, L, R)
+            if (w_out == 7) {
+                BLOCK(0, 7, true, true);
+            } else if (w_out == 14) {
+                BLOCK(0, 14, true, true);
+            } else {
+                BLOCK(0, 14, true, false);
+                size_t ow = 14;
+                for (; ow + 14 < w_out; ow += 14) BLOCK(ow, 14, false, false);
+                if (w_out - ow == 14)
+                    BLOCK(ow, 14, false, true);
+                else
+                    BLOCK(ow, 7, false, true);
+            }
+#undef BLOCK
+            continue;
+        }
         size_t ow = 0;
         if (by7)
             for (; ow < w_out; ow += 7) band_one(&e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
