@@ -424,10 +424,12 @@ static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float 
                                .ld_y = ld_y, .h_out = h_out, .w_out = w_out, .band = band, .n_cb = n_cb,
                                .n_band = n_band, .touch = touch,
                                .stream = (double)n * h_out * w_out * ld_y * sizeof(float) >= qn_stream_bytes()};
-    // Its own threshold, below the other layers' 2e5: a 3x3 layer of 96 channels at 14x14 (169k
-    // MACs, batch 1) ran 146-158 GFLOP/s on two threads against 123-136 on one (Zen 5, five
-    // alternations); 48 channels (85k) ran 63-109 on two against 133-135 on one.
-    const int nt = macs < 1.5e5 ? 1 : qn_threads();
+    // The other layers' threshold (2e5). With blocks of 7 at a 14-pixel row's borders, a 3x3
+    // layer of 96 channels at 14x14 (169k MACs, batch 1) ran faster on two threads (Zen 5:
+    // 146-158 GFLOP/s against 123-136 on one), and this path had 1.5e5; with the blocks of 14
+    // one thread takes 3.5-3.6 us and two 4.2 (Xeon with AMX, 80-81 against 94-96 GFLOP/s,
+    // alternating), while 7x7x576 (254k) and 28x28x48 (338k) still gain 10-30% on two.
+    const int nt = threads_for(macs);
     if (nt <= 1) {  // no parallel region at all: opening one, even of one thread, costs ~0.5 us
         for (size_t t = 0; t < tasks; t++) band_task(&c, t);
         if (c.stream) qn_store_fence();
