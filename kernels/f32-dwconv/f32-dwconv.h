@@ -85,8 +85,9 @@ static inline void qn_dwconv_taps(size_t ow, size_t w_in, size_t k, size_t strid
 // 4.8 -> 3.6 us, a 14-pixel row one block instead of two edge blocks of 7). Rows outside the
 // image are skipped as the row kernels skip them, so the outputs equal the row kernels'. Full
 // 16-channel blocks load and store unmasked. What the row kernels lack at batch 1, where a
-// layer is a few microseconds. (An earlier form copied the band's rows into a zero-padded slab first, to have
-// no edge tests at all; the copy cost more: 3x3 14x14x96 4.25-4.58 us against 4.06-4.10.)
+// layer is a few microseconds. (An earlier form copied the band's rows into a zero-padded slab
+// first, to have no edge tests at all; the copy cost more: 3x3 14x14x96 4.25-4.58 us against
+// 4.06-4.10.)
 // Square k in {3, 5, 7}, stride 1 or 2, any act but GELU.
 struct qn_f32_dwconv_band_args {
     size_t k, stride, pad;          // square kernel; stride and padding the same both dims
