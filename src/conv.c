@@ -103,14 +103,19 @@ static const struct qn_conv_hwc_config *hwc_config(void) {
 
 static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ? DW_K7 : DW_KANY; }
 
-// At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
+// At AVX-512 and AVX2, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
 // images up to half the L2, the row kernels otherwise (and with GELU, or rows too long for a
 // band, qn_f32_dwconv_band_rows).
 static const char *f32_band_name(size_t k) {
-    if (qn_isa() != QN_ISA_AVX512) return NULL;
-    return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (images <= L2/2; else ukernel_3x3)"
-           : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (images <= L2/2; else ukernel_5x5)"
-           : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (images <= L2/2; else ukernel_7x7)" : NULL;
+    if (qn_isa() == QN_ISA_AVX512)
+        return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (images <= L2/2; else ukernel_3x3)"
+               : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (images <= L2/2; else ukernel_5x5)"
+               : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (images <= L2/2; else ukernel_7x7)" : NULL;
+    if (qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_AVXVNNI)
+        return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx2 (images <= L2/2; else ukernel_3x3)"
+               : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx2 (images <= L2/2; else ukernel_5x5)"
+               : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx2 (images <= L2/2; else ukernel_7x7)" : NULL;
+    return NULL;
 }
 
 const char *qn_f32_dwconv_variant(size_t k) {
@@ -387,7 +392,10 @@ static void band_task(const struct band_ctx *c, size_t t) {
         .res_before_act = e->residual_before_act, .act = e->act,
         .y = c->y + pix * c->ld_y + cb, .ld_y = c->ld_y, .stream = c->stream,
     };
-    qn_f32_dwconv_band__avx512(&a);
+    if (qn_isa() == QN_ISA_AVX512)
+        qn_f32_dwconv_band__avx512(&a);
+    else
+        qn_f32_dwconv_band__avx2(&a);
 }
 
 // Band path (qn_f32_dwconv_band__avx512): tasks of (image, 16-channel block, band of output

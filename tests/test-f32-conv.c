@@ -230,18 +230,24 @@ static void dwconv_batch_streams(void) {
 }
 
 // The band kernel must equal the row kernel bit for bit (the same taps in the same order; the
-// padded columns add +0), on every k, stride, epilogue and a partial channel block. Trials
+// padded columns add +0), on every k, stride, epilogue and a partial channel block, at AVX-512
+// and at AVX2 (each band kernel against its own ISA's row kernels). Trials
 // 36-71: same padding at stride 1 on rows of 7, 14, 21, 28, 35 and 56 pixels, the blocks of 14
 // (and 7) whose padding is skipped at compile time: one block for the whole row, first + last,
 // first + middle + last, a last block of 7; full and partial channel blocks.
 static void dwconv_band_matches_rows(void) {
-    if (qn_isa() != QN_ISA_AVX512) {
-        printf("  (band kernel is AVX-512 only: %s has none to compare)\n", qn_isa_name(qn_isa()));
+    const bool z = qn_isa() == QN_ISA_AVX512;
+    if (!z && qn_isa() != QN_ISA_AVX2 && qn_isa() != QN_ISA_AVXVNNI) {
+        printf("  (band kernels are AVX-512 and AVX2: %s has none to compare)\n", qn_isa_name(qn_isa()));
         return;
     }
     qt_seed(109);
-    const qn_f32_dwconv_ukernel_fn rowk[] = {qn_f32_dwconv_ukernel_3x3__avx512, qn_f32_dwconv_ukernel_5x5__avx512,
-                                             qn_f32_dwconv_ukernel_7x7__avx512};
+    const qn_f32_dwconv_ukernel_fn rowk[] = {
+        z ? qn_f32_dwconv_ukernel_3x3__avx512 : qn_f32_dwconv_ukernel_3x3__avx2,
+        z ? qn_f32_dwconv_ukernel_5x5__avx512 : qn_f32_dwconv_ukernel_5x5__avx2,
+        z ? qn_f32_dwconv_ukernel_7x7__avx512 : qn_f32_dwconv_ukernel_7x7__avx2};
+    void (*const bandk)(const struct qn_f32_dwconv_band_args *) = z ? qn_f32_dwconv_band__avx512
+                                                                    : qn_f32_dwconv_band__avx2;
     const size_t rows7[] = {7, 14, 21, 28, 35, 56};
     for (int r = 0; r < 72; r++) {
         const bool by7 = r >= 36;
@@ -285,7 +291,7 @@ static void dwconv_band_matches_rows(void) {
                     .res = use_res ? res : NULL, .ld_r = c, .res_before_act = before, .act = act,
                     .y = y1, .ld_y = ld,
                 };
-                qn_f32_dwconv_band__avx512(&a);
+                bandk(&a);
             }
             size_t bad = 0;
             for (size_t i = 0; i < ho * wo * ld; i++) bad += !(y0[i] == y1[i]);

@@ -129,3 +129,5 @@ static inline size_t qn_f32_dwconv_band_rows(size_t k, size_t stride, size_t w_o
 }
 
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a);
+// The same at AVX2 (f32-dwconv-band-avx2.c): 8-channel halves, blocks of at most 8 pixels.
+void qn_f32_dwconv_band__avx2(const struct qn_f32_dwconv_band_args *a);

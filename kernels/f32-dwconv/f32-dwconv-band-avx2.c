@@ -1,0 +1,160 @@
+// AVX2 form of the depthwise band kernel (f32-dwconv.h, f32-dwconv-avx512.c's band form): a
+// task's block of up to 16 channels runs as one or two 8-channel halves. 16 ymm registers hold
+// at most 8 accumulators, the k weights of a kernel row and the pixel in flight, so blocks are
+// of 7 or 8 output pixels (4 at a row's end). Same padding at stride 1 on rows of a multiple of
+// 7 pixels takes blocks of 7 that start or end exactly at the row's ends, their padded pixels
+// dropped at compile time; other blocks that cross a row border test once per window pixel.
+// Same taps in the same order as the AVX2 row kernels, and the same epilogue: equal outputs.
+#include <immintrin.h>
+
+#include "f32-dwconv/dwconv-epilogue.h"
+#include "f32-dwconv/f32-dwconv.h"
+
+#define QN_INLINE static inline __attribute__((always_inline))
+
+// One 8-channel half's epilogue, loaded once per band. FULL (compile-time): 8 channels, plain
+// loads and stores; else the lanes of mi.
+struct band_ep {
+    const float *bias;  // the half's channel 0, or NULL
+    struct qn_act_avx2 act;
+    const float *res;
+    size_t ld_r;
+    bool res_before_act;
+    float *y;
+    size_t ld_y;
+    __m256i mi;
+};
+
+QN_INLINE __m256 ld(const float *p, const bool FULL, __m256i mi) {
+    return FULL ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mi);
+}
+
+QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m256 acc, const bool FULL) {
+    const __m256 v = qn_epilogue_avx2(acc, e->bias, e->res ? e->res + pix * e->ld_r : NULL, e->res_before_act,
+                                      &e->act, !FULL, e->mi);
+    if (FULL)
+        _mm256_storeu_ps(e->y + pix * e->ld_y, v);
+    else
+        _mm256_maskstore_ps(e->y + pix * e->ld_y, e->mi, v);
+}
+
+// UR output pixels from the image, x the first kernel row's input row (pixel 0), x0 the block's
+// first window column. EDGE: window pixels outside [0, w_in) are skipped by a test; LPAD / RPAD
+// (stride 1, padding k / 2): the first / last k / 2 window pixels are padding, dropped with no
+// test.
+QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
+                          ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
+                          size_t n_out, const size_t K, const size_t S, const size_t UR, const bool FULL,
+                          const bool EDGE, const bool LPAD, const bool RPAD) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++) acc[u] = _mm256_setzero_ps();
+    for (size_t i = 0; i < rows; i++, x += ld_xrow, w += ld_wh) {
+        __m256 wv[7];
+#pragma GCC unroll 7
+        for (size_t j = 0; j < K; j++) wv[j] = ld(w + j * ld_ww, FULL, e->mi);
+        const float *xp = x + x0 * (ptrdiff_t)ld_x;
+#pragma GCC unroll 32
+        for (size_t p = 0; p < (UR - 1) * S + K; p++, xp += ld_x) {
+            __asm__("" : "+r"(xp));
+            const ptrdiff_t c = x0 + (ptrdiff_t)p;
+            if (EDGE && (c < 0 || c >= w_in)) continue;
+            if ((LPAD && p < K / 2) || (RPAD && p >= (UR - 1) * S + K - K / 2)) continue;
+            __m256 xv = ld(xp, FULL, e->mi);
+            __asm__("" : "+x"(xv));
+#pragma GCC unroll 8
+            for (size_t u = 0; u < UR; u++)
+                if (p >= u * S && p - u * S < K) acc[u] = _mm256_fmadd_ps(xv, wv[p - u * S], acc[u]);
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t u = 0; u < UR; u++)
+        if (u < n_out) band_store(e, pix + u, acc[u], FULL);
+}
+
+QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
+                        size_t w_in, size_t pad, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
+                        size_t n_out, const size_t K, const size_t S, const size_t UR, const bool FULL) {
+    const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
+    if (x0 < 0 || x0 + (ptrdiff_t)((UR - 1) * S + K) > (ptrdiff_t)w_in)
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, FULL,
+                   true, false, false);
+    else
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, FULL,
+                   false, false, false);
+}
+
+// The band's rows for the half at channel offset h (x, w, y, bias, res already there).
+QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct band_ep *e, const size_t K,
+                         const size_t S, const bool FULL) {
+    const size_t pad = a->pad, h_in = a->h_in, w_in = a->w_in, w_out = a->w_out, ld_x = a->ld_x;
+    const size_t ld_xrow = w_in * ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
+    const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
+    const bool pad7 = S == 1 && pad == K / 2 && w_in == w_out && w_out % 7 == 0;
+    for (size_t oh = a->oh0; oh < a->oh1; oh++) {
+        const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
+        const size_t i_lo = top < 0 ? (size_t)-top : 0;
+        const ptrdiff_t hi = (ptrdiff_t)h_in - top;
+        const size_t i_hi = hi < (ptrdiff_t)K ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : K;
+        const size_t rows = i_hi - i_lo;
+        const float *x = rows ? a->x + (size_t)(top + (ptrdiff_t)i_lo) * ld_xrow : a->x;
+        const float *w = a->w + i_lo * ld_wh;
+        const size_t pix = oh * w_out;
+        if (pad7) {
+            const ptrdiff_t x0 = -(ptrdiff_t)pad;
+#define BLOCK(ow, L, R)                                                                                         \
+    band_block(e, x, x0 + (ptrdiff_t)(ow), ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix + (ow), 7, \
+               K, 1, 7, FULL, false, L, R)
+            if (w_out == 7) {
+                BLOCK(0, true, true);
+            } else {
+                BLOCK(0, true, false);
+                size_t ow = 7;
+                for (; ow + 7 < w_out; ow += 7) BLOCK(ow, false, false);
+                BLOCK(ow, false, true);
+            }
+#undef BLOCK
+            continue;
+        }
+        size_t ow = 0;
+        if (by7)
+            for (; ow < w_out; ow += 7) band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, FULL);
+        for (; ow + 8 <= w_out; ow += 8)
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, FULL);
+        const size_t rest = w_out - ow;
+        if (rest > 4)
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, FULL);
+        else if (rest > 0)
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, FULL);
+    }
+}
+
+QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S) {
+    for (size_t h = 0; h < a->nc; h += 8) {
+        const size_t nch = a->nc - h < 8 ? a->nc - h : 8;
+        struct qn_f32_dwconv_band_args b = *a;
+        b.x += h, b.w += h, b.y += h;
+        if (b.res) b.res += h;
+        const struct band_ep e = {
+            .bias = a->bias ? a->bias + h : NULL, .act = qn_act_avx2_init(a->act), .res = b.res, .ld_r = a->ld_r,
+            .res_before_act = a->res_before_act, .y = b.y, .ld_y = a->ld_y, .mi = qn_mask_avx2(nch),
+        };
+        if (nch == 8)
+            band_half(&b, &e, K, S, true);
+        else
+            band_half(&b, &e, K, S, false);
+    }
+}
+
+void qn_f32_dwconv_band__avx2(const struct qn_f32_dwconv_band_args *a) {
+    QN_ASSERT(a->act != QN_ACT_GELU);
+    switch (a->k * 4 + a->stride) {
+    case 3 * 4 + 1: band(a, 3, 1); break;
+    case 3 * 4 + 2: band(a, 3, 2); break;
+    case 5 * 4 + 1: band(a, 5, 1); break;
+    case 5 * 4 + 2: band(a, 5, 2); break;
+    case 7 * 4 + 1: band(a, 7, 1); break;
+    case 7 * 4 + 2: band(a, 7, 2); break;
+    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
+    }
+}
