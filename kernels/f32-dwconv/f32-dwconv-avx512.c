@@ -218,14 +218,9 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
     // known at compile time: a 14-wide row is one block and no tests at all.
     const bool by14 = S == 1 && pad == K / 2 && w_in == w_out && w_out % 7 == 0;
     for (size_t oh = a->oh0; oh < a->oh1; oh++) {
-        // kernel rows inside the image: [i_lo, i_hi)
-        const ptrdiff_t top = (ptrdiff_t)(oh * S) - (ptrdiff_t)pad;
-        const size_t i_lo = top < 0 ? (size_t)-top : 0;
-        const ptrdiff_t hi = (ptrdiff_t)h_in - top;
-        const size_t i_hi = hi < (ptrdiff_t)K ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : K;
-        const size_t rows = i_hi - i_lo;
-        const float *x = rows ? a->x + (size_t)(top + (ptrdiff_t)i_lo) * ld_xrow : a->x;
-        const float *w = a->w + i_lo * ld_wh;
+        const struct qn_dwconv_rows r = qn_dwconv_rows(oh, h_in, K, S, pad);
+        const size_t rows = r.rows;
+        const float *x = a->x + r.in_row * ld_xrow, *w = a->w + r.i_lo * ld_wh;
         const size_t pix = oh * w_out;
         if (by14) {
             const ptrdiff_t x0 = -(ptrdiff_t)pad;

@@ -60,6 +60,22 @@ static inline void qn_dwconv_interior(size_t w_in, size_t w_out, size_t k, size_
     *ow_hi = hi;
 }
 
+// The kernel rows of output row oh that fall inside the image: rows of them from kernel row
+// i_lo, which sits on input row in_row (0 when rows is 0).
+struct qn_dwconv_rows {
+    size_t i_lo, rows, in_row;
+};
+
+static inline struct qn_dwconv_rows qn_dwconv_rows(size_t oh, size_t h_in, size_t k, size_t stride,
+                                                   size_t pad) {
+    const ptrdiff_t top = (ptrdiff_t)(oh * stride) - (ptrdiff_t)pad;
+    const size_t i_lo = top < 0 ? (size_t)-top : 0;
+    const ptrdiff_t hi = (ptrdiff_t)h_in - top;
+    const size_t i_hi = hi < (ptrdiff_t)k ? (hi > (ptrdiff_t)i_lo ? (size_t)hi : i_lo) : k;
+    const size_t rows = i_hi - i_lo;
+    return (struct qn_dwconv_rows){i_lo, rows, rows ? (size_t)(top + (ptrdiff_t)i_lo) : 0};
+}
+
 // Valid kernel columns [j_lo, j_hi) for output column ow.
 static inline void qn_dwconv_taps(size_t ow, size_t w_in, size_t k, size_t stride, size_t pad,
                                   size_t *j_lo, size_t *j_hi) {
