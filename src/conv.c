@@ -106,16 +106,28 @@ static int dw_slot(size_t k) { return k == 3 ? DW_K3 : k == 5 ? DW_K5 : k == 7 ?
 // At AVX-512 and AVX2, square 3/5/7 kernels with stride 1 or 2 take the band kernel (f32-dwconv.h) for
 // images up to half the L2, the row kernels otherwise (and with GELU, or rows too long for a
 // band, qn_f32_dwconv_band_rows).
+typedef void (*f32_band_fn)(const struct qn_f32_dwconv_band_args *a);
+
+// The band kernel of the current ISA level, NULL below AVX2.
+static f32_band_fn f32_band_kernel(void) {
+    const enum qn_isa isa = qn_isa();
+    return isa == QN_ISA_AVX512                               ? qn_f32_dwconv_band__avx512
+           : isa == QN_ISA_AVX2 || isa == QN_ISA_AVXVNNI ? qn_f32_dwconv_band__avx2
+                                                          : NULL;
+}
+
 static const char *f32_band_name(size_t k) {
-    if (qn_isa() == QN_ISA_AVX512)
-        return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx512 (images <= L2/2; else ukernel_3x3)"
-               : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx512 (images <= L2/2; else ukernel_5x5)"
-               : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx512 (images <= L2/2; else ukernel_7x7)" : NULL;
-    if (qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_AVXVNNI)
-        return k == 3 ? "qn_f32_dwconv_band_3x3s{1,2}__avx2 (images <= L2/2; else ukernel_3x3)"
-               : k == 5 ? "qn_f32_dwconv_band_5x5s{1,2}__avx2 (images <= L2/2; else ukernel_5x5)"
-               : k == 7 ? "qn_f32_dwconv_band_7x7s{1,2}__avx2 (images <= L2/2; else ukernel_7x7)" : NULL;
-    return NULL;
+    static const char *const names[2][3] = {
+        {"qn_f32_dwconv_band_3x3s{1,2}__avx512 (images <= L2/2; else ukernel_3x3)",
+         "qn_f32_dwconv_band_5x5s{1,2}__avx512 (images <= L2/2; else ukernel_5x5)",
+         "qn_f32_dwconv_band_7x7s{1,2}__avx512 (images <= L2/2; else ukernel_7x7)"},
+        {"qn_f32_dwconv_band_3x3s{1,2}__avx2 (images <= L2/2; else ukernel_3x3)",
+         "qn_f32_dwconv_band_5x5s{1,2}__avx2 (images <= L2/2; else ukernel_5x5)",
+         "qn_f32_dwconv_band_7x7s{1,2}__avx2 (images <= L2/2; else ukernel_7x7)"},
+    };
+    const f32_band_fn f = f32_band_kernel();
+    if (!f || dw_slot(k) == DW_KANY) return NULL;
+    return names[f == qn_f32_dwconv_band__avx2][dw_slot(k)];
 }
 
 const char *qn_f32_dwconv_variant(size_t k) {
@@ -354,6 +366,7 @@ void qn_f32_conv_free(struct qn_f32_conv *conv) {
 }
 
 struct band_ctx {
+    f32_band_fn kernel;  // of the ISA level, chosen once per call
     const struct qn_conv_params *p;
     const struct qn_conv_wview *w;
     const struct qn_epilogue *ep;
@@ -392,10 +405,7 @@ static void band_task(const struct band_ctx *c, size_t t) {
         .res_before_act = e->residual_before_act, .act = e->act,
         .y = c->y + pix * c->ld_y + cb, .ld_y = c->ld_y, .stream = c->stream,
     };
-    if (qn_isa() == QN_ISA_AVX512)
-        qn_f32_dwconv_band__avx512(&a);
-    else
-        qn_f32_dwconv_band__avx2(&a);
+    c->kernel(&a);
 }
 
 // Band path (qn_f32_dwconv_band__avx512): tasks of (image, 16-channel block, band of output
@@ -428,7 +438,7 @@ static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float 
     const size_t tasks = n * n_cb * n_band;
     const double macs = (double)n * h_out * w_out * p->c_in * k * k;
     const struct qn_epilogue none = {0};
-    const struct band_ctx c = {.p = p, .w = &conv->w, .ep = ep ? ep : &none, .x = x, .ld_x = ld_x, .y = y,
+    const struct band_ctx c = {.kernel = f32_band_kernel(), .p = p, .w = &conv->w, .ep = ep ? ep : &none, .x = x, .ld_x = ld_x, .y = y,
                                .ld_y = ld_y, .h_out = h_out, .w_out = w_out, .band = band, .n_cb = n_cb,
                                .n_band = n_band, .touch = touch,
                                .stream = (double)n * h_out * w_out * ld_y * sizeof(float) >= qn_stream_bytes()};
