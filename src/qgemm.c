@@ -414,15 +414,24 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
                               tile_rows(cfg, mr) * (mt - 1) + tile_rows(cfg, M - mr * (mt - 1))
                           ? mb_even : mr;
     if ((double)M * (double)N * (double)K < QN_Q8_PARALLEL_MACS) nt = 1;
-    // AMX with many row tiles: rows first. Each thread then streams every panel past its own
-    // 32-row blocks, as one thread does: 1024^3 on 2 threads (Xeon with AMX, pw probe, 4
-    // alternations) 4,430-5,370 GOP/s against 4,400-4,610 split by panels; a 1x1 layer at batch 1
-    // (7 row tiles) ran better split by panels (1,850-1,960 against 1,730-1,800).
-    const bool rows_first = cfg->a_pad && mt >= 8 * (size_t)nt;
-    const size_t tn = rows_first ? 1 : QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
-    nt = (int)(tn * tm);
     // s4: each thread unpacks a block of panels to s8 once and reuses it for every M tile.
     const size_t pb8 = s4 ? 8 * QN_DIV_UP(K, 8) * nr : pb;  // s8 panel stride of a block
+    // Threads split the panels, each keeping its own B in L2, except:
+    // - AMX with many row tiles: rows first. Each thread then streams every panel past its own
+    //   32-row blocks, as one thread does: 1024^3 on 2 threads (Xeon with AMX, pw probe, 4
+    //   alternations) 4,430-5,370 GOP/s against 4,400-4,610 split by panels; a 1x1 layer at
+    //   batch 1 (7 row tiles) ran better split by panels (1,850-1,960 against 1,730-1,800).
+    // - B fits the L2 (every thread can read all of it) and split by panels two threads would
+    //   write the same cache lines of C (u8 out: a panel is 32 bytes; or C, ldc unaligned).
+    //   196x576x96 (a 1x1 layer at batch 1) on 2 threads, Xeon with AMX, medians of 5 runs of
+    //   5,000 calls: u8 out 14.0 us by panels, 13.7 by rows (18.5 and 13.3 into a malloc'ed,
+    //   16-byte aligned C); FP32 out into a malloc'ed C 28.0 by panels, 15.9 by rows. Into an
+    //   aligned C rows lost (12.6 against 11.9 us), so there FP32 out keeps the panels.
+    const bool shared_lines = (uintptr_t)C % 64 || ldc * esize % 64 || nr * esize % 64;
+    const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) ||
+                                                  (shared_lines && np * pb8 <= block_bytes(cfg)));
+    const size_t tn = rows_first ? 1 : QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
+    nt = (int)(tn * tm);
     const size_t nb = QN_MAX(1, QN_MIN(np, block_bytes(cfg) / pb8));
     int8_t *scratch = NULL;
     if (s4) {

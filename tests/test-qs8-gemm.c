@@ -71,17 +71,21 @@ static void a_stride(void) { qc_a_stride(8, 8); }
 // and k past kc in a buffer of exactly mr x kc bytes, so reading them would read other rows
 // or past the end: zero-filled stack copies instead) and the driver's zero-padded copy (whole
 // tiles read; k past kc meets the next panel's nonzero weights and must be multiplied by the
-// copy's zeros). Panel 0 of two, the next one full of +-127.
+// copy's zeros). Panel 0 of two, the next one full of +-127. Outputs in turn: FP32 + bias,
+// FP32 + residual, u8 with ReLU6.
 static void amx_edges(void) {
+    enum { MMAX = 32, MPAD = 32 };
     const size_t N = 64, Kmax = 200;
     const size_t mrs[] = {1, 5, 15, 16, 17, 31, 32}, kcs[] = {1, 5, 60, 64, 65, 96, 128, 200};
     const size_t ncs[] = {1, 17, 32};
     int8_t *W = malloc(N * Kmax);
     float scale[64], bias[64];
-    uint8_t *apad = qn_alloc(32 * 256);
-    float *got = malloc(32 * 32 * sizeof(float)), *want = malloc(32 * 32 * sizeof(float));
+    uint8_t *apad = qn_alloc(MPAD * 256);
+    float *got = malloc(MMAX * 32 * sizeof(float)), *want = malloc(MMAX * 32 * sizeof(float));
+    float *res = malloc(MMAX * 32 * sizeof(float));
     qt_seed(901);
     for (size_t n = 0; n < N; n++) scale[n] = qt_float(0.001f, 0.01f), bias[n] = qt_float(-1.0f, 1.0f);
+    for (size_t i = 0; i < MMAX * 32; i++) res[i] = qt_float(-4.0f, 4.0f);
     size_t cases = 0, bad = 0;
     for (size_t ki = 0; ki < sizeof(kcs) / sizeof(kcs[0]); ki++) {
         const size_t K = kcs[ki];
@@ -97,29 +101,42 @@ static void amx_edges(void) {
                     const size_t mr = mrs[mi], nc = ncs[ni], ldp = QN_DIV_UP(K, 64) * 64;
                     uint8_t *A = malloc(mr * K);
                     for (size_t i = 0; i < mr * K; i++) A[i] = (uint8_t)qt_int(0, 255);
-                    memset(apad, 0, 32 * 256);
+                    memset(apad, 0, MPAD * 256);
                     for (size_t r = 0; r < mr; r++) memcpy(apad + r * ldp, A + r * K, K);
-                    const struct qn_qgemm_out out = {.a_scale = 0.5f, .a_zp = (int)(mr * 7 % 256), .ep = {.bias = bias}};
+                    const int kind = (int)((mi + ni + (size_t)pad) % 3);
+                    const struct qn_qgemm_out out = {
+                        .a_scale = 0.5f,
+                        .a_zp = (int)(mr * 7 % 256),
+                        .ep = {.bias = kind != 1 ? bias : NULL, .residual = kind == 1 ? res : NULL, .ldr = 32,
+                               .act = kind == 2 ? QN_ACT_RELU6 : QN_ACT_NONE},
+                        .out_u8 = kind == 2,
+                        .out_scale = 0.05f,
+                        .out_zp = 9,
+                    };
+                    memset(want, 0, MMAX * 32 * sizeof(float)), memset(got, 0, MMAX * 32 * sizeof(float));
                     qn_qgemm_ref(mr, A, K, W, K, nc, K, scale, &out, want, 32);
                     const struct qn_qgemm_params p = {
-                        .scale = scale, .col_sum = w.col_sum, .bias = bias, .a_scale = 0.5f, .a_zp = out.a_zp,
-                        .act = QN_ACT_NONE, .a_pad = pad,
+                        .scale = scale, .col_sum = w.col_sum, .bias = out.ep.bias, .residual = out.ep.residual,
+                        .ldr = 32, .a_scale = 0.5f, .a_zp = out.a_zp, .act = out.ep.act, .out_u8 = out.out_u8,
+                        .inv_out = 1.0f / out.out_scale, .out_zp = 9.0f, .out_qmax = 255.0f, .a_pad = pad,
                     };
                     qn_qs8_gemm_amx_begin();
                     qn_qs8_gemm_ukernel_32x32c4__amx(mr, nc, K, pad ? apad : A, pad ? ldp : K, w.packed, got, 32, &p);
                     qn_qs8_gemm_amx_end();
+                    const size_t es = out.out_u8 ? 1 : 4;
                     for (size_t i = 0; i < mr; i++)
                         for (size_t j = 0; j < nc; j++)
-                            if (memcmp(&got[i * 32 + j], &want[i * 32 + j], 4) && bad++ < 3)
-                                QT_CHECK(0, "mr=%zu nc=%zu K=%zu pad=%d (%zu,%zu): %g want %g", mr, nc, K, pad, i, j,
-                                         (double)got[i * 32 + j], (double)want[i * 32 + j]);
+                            if (memcmp((char *)got + (i * 32 + j) * es, (char *)want + (i * 32 + j) * es, es) &&
+                                bad++ < 3)
+                                QT_CHECK(0, "mr=%zu nc=%zu K=%zu pad=%d out %d: (%zu,%zu) differs", mr, nc, K, pad,
+                                         kind, i, j);
                     cases++;
                     free(A);
                 }
         qn_qgemm_weights_free(&w);
     }
     QT_CHECK(cases == 8 * 7 * 3 * 2 && !bad, "%zu values differ in %zu cases", bad, cases);
-    free(W), free(got), free(want), qn_free(apad);
+    free(W), free(got), free(want), free(res), qn_free(apad);
 }
 
 static void bits_2_to_8(void) {
