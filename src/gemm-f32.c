@@ -60,8 +60,11 @@ static void config_init(void) {
     g_config[QN_ISA_AVX2] = avx2;
     g_config[QN_ISA_AVXVNNI] = avx2;  // VNNI adds nothing to FP32
     // AVX-512: A micro-panel 256 x 14 x 4 B = 14 KiB of the 48 KiB L1d, A block
-    // 336 x 256 x 4 B = 336 KiB and the B panel 256 x 2048 x 4 B = 2 MiB streamed from
-    // L2 / L3 (NC 1024 and 2048 measured alike; KC 128 was slower, 384 alike).
+    // 336 x 256 x 4 B = 336 KiB and the B block 256 x 1024 x 4 B = 1 MiB, half of a 2 MiB L2
+    // (KC 128 was slower, 384 alike). NC 2048 (a 2 MiB B block, the whole L2) measured alike
+    // on the first machines but lost 8-15% where N > 1024 on the Xeon with AMX (1 thread,
+    // medians of 3 runs, GFLOP/s: 2048^3 143-159 -> 160-168, 64x4096x4096 103-109 -> 117-119 and
+    // 211-219 -> 233-244 on 2 threads, 196x1536x384 156-169 -> 159-165).
     const struct f32_gemm_config avx512 = {
         .ukernel = qn_f32_gemm_ukernel_14x32__avx512,
         .ukernel_lda = qn_f32_gemm_ukernel_14x32_lda__avx512,
@@ -70,7 +73,7 @@ static void config_init(void) {
         .gemv = qn_f32_gemv_ukernel__avx512,
         .packa = qn_f32_gemm_packa_14__avx512,
         .packb = qn_f32_gemm_packb_32__avx512,
-        .mr = 14, .nr = 32, .mc = 336, .kc = 256, .nc = 2048,
+        .mr = 14, .nr = 32, .mc = 336, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_14x32__avx512",
     };
     g_config[QN_ISA_AVX512] = avx512;
