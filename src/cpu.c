@@ -47,8 +47,9 @@ void qn_stream_bytes_set(double bytes) { g_stream_bytes = bytes; }
 
 double qn_stream_bytes(void) {
     if (g_stream_bytes >= 0.0) return g_stream_bytes;
+    const double cap = 8.0 * (1 << 20);
     const unsigned long l3 = qn_cpu()->l3;
-    return l3 ? l3 / 4.0 : 8.0 * (1 << 20);
+    return l3 && l3 / 4.0 < cap ? l3 / 4.0 : cap;
 }
 
 double qn_now(void) {

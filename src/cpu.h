@@ -55,11 +55,15 @@ bool qn_amx(void);
 bool qn_amx_set(bool on);
 
 // Outputs of at least this many bytes bypass the caches (non-temporal stores, where a kernel
-// has them: the INT8 GEMM's FP32 tiles, the FP32 depthwise band kernel): a quarter of the L3
-// (8 MiB when cpuid reports none), whose other three quarters hold the inputs and the other
-// cores' data. The next layer would find little of such an output in cache anyway, and the
-// stores skip reading every line for ownership first. qn_stream_bytes_set(b) overrides it
-// (b < 0: back to the default); for tests and tuning.
+// has them: the INT8 GEMM's FP32 tiles, the FP32 depthwise band kernel): a quarter of the L3,
+// whose other three quarters hold the inputs and the other cores' data, and at most 8 MiB (also
+// when cpuid reports no L3). The next layer would find little of such an output in cache
+// anyway, and the stores skip reading every line for ownership first. The cap: a VM guest may
+// be shown the host's whole L3, shared with other tenants (480 MiB on the Xeon with AMX, 2
+// cores), where a 28 MB output already went to memory: the FP32 depthwise 5x5 layer at batch 64
+// (64x28x28x144) ran 34 GFLOP/s with plain stores and 97 streaming, 13.8 MB outputs 1.1-1.6x
+// faster streaming; 4.8 MB ones (64x14x14x96 3x3) 0.84x, so they stay under the cap.
+// qn_stream_bytes_set(b) overrides it (b < 0: back to the default); for tests and tuning.
 double qn_stream_bytes(void);
 void qn_stream_bytes_set(double bytes);
 
