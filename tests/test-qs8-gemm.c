@@ -74,18 +74,17 @@ static void a_stride(void) { qc_a_stride(8, 8); }
 // copy's zeros). Panel 0 of two, the next one full of +-127. Outputs in turn: FP32 + bias,
 // FP32 + residual, u8 with ReLU6.
 static void amx_edges(void) {
-    enum { MMAX = 32, MPAD = 32 };
     const size_t N = 64, Kmax = 200;
     const size_t mrs[] = {1, 5, 15, 16, 17, 31, 32}, kcs[] = {1, 5, 60, 64, 65, 96, 128, 200};
     const size_t ncs[] = {1, 17, 32};
     int8_t *W = malloc(N * Kmax);
     float scale[64], bias[64];
-    uint8_t *apad = qn_alloc(MPAD * 256);
-    float *got = malloc(MMAX * 32 * sizeof(float)), *want = malloc(MMAX * 32 * sizeof(float));
-    float *res = malloc(MMAX * 32 * sizeof(float));
+    uint8_t *apad = qn_alloc(32 * 256);
+    float *got = malloc(32 * 32 * sizeof(float)), *want = malloc(32 * 32 * sizeof(float));
+    float *res = malloc(32 * 32 * sizeof(float));
     qt_seed(901);
     for (size_t n = 0; n < N; n++) scale[n] = qt_float(0.001f, 0.01f), bias[n] = qt_float(-1.0f, 1.0f);
-    for (size_t i = 0; i < MMAX * 32; i++) res[i] = qt_float(-4.0f, 4.0f);
+    for (size_t i = 0; i < 32 * 32; i++) res[i] = qt_float(-4.0f, 4.0f);
     size_t cases = 0, bad = 0;
     for (size_t ki = 0; ki < sizeof(kcs) / sizeof(kcs[0]); ki++) {
         const size_t K = kcs[ki];
@@ -101,7 +100,7 @@ static void amx_edges(void) {
                     const size_t mr = mrs[mi], nc = ncs[ni], ldp = QN_DIV_UP(K, 64) * 64;
                     uint8_t *A = malloc(mr * K);
                     for (size_t i = 0; i < mr * K; i++) A[i] = (uint8_t)qt_int(0, 255);
-                    memset(apad, 0, MPAD * 256);
+                    memset(apad, 0, 32 * 256);
                     for (size_t r = 0; r < mr; r++) memcpy(apad + r * ldp, A + r * K, K);
                     const int kind = (int)((mi + ni + (size_t)pad) % 3);
                     const struct qn_qgemm_out out = {
@@ -113,7 +112,7 @@ static void amx_edges(void) {
                         .out_scale = 0.05f,
                         .out_zp = 9,
                     };
-                    memset(want, 0, MMAX * 32 * sizeof(float)), memset(got, 0, MMAX * 32 * sizeof(float));
+                    memset(want, 0, 32 * 32 * sizeof(float)), memset(got, 0, 32 * 32 * sizeof(float));
                     qn_qgemm_ref(mr, A, K, W, K, nc, K, scale, &out, want, 32);
                     const struct qn_qgemm_params p = {
                         .scale = scale, .col_sum = w.col_sum, .bias = out.ep.bias, .residual = out.ep.residual,
