@@ -46,7 +46,10 @@ static void config_init(void) {
         .name = "qn_f32_gemm_ukernel_4x8__scalar",
     };
     for (int i = 0; i < QN_ISA_COUNT; i++) g_config[i] = scalar;
-    // AVX2: B micro-panel 256 x 16 x 4 B = 16 KiB (L1), A block 144 x 256 x 4 B = 144 KiB.
+    // AVX2: B micro-panel 256 x 16 x 4 B = 16 KiB (L1), A block 144 x 256 x 4 B = 144 KiB, B
+    // block 256 x 1024 x 4 B = 1 MiB (NC 2048, a 2 MiB block, ran the AVX2 level 17-23% slower
+    // where N > 1024 on the Xeon with AMX, QNAS_ISA=avx2, 1 thread, medians of 3 runs, GFLOP/s:
+    // 2048^3 74-78 -> 91-94, 64x4096x4096 56-57 -> 69-73, 2 threads 118-120 -> 139-148).
     const struct f32_gemm_config avx2 = {
         .ukernel = qn_f32_gemm_ukernel_6x16__avx2,
         .small = qn_f32_gemm_small_ukernel_4x16__avx2,
@@ -54,7 +57,7 @@ static void config_init(void) {
         .gemv = qn_f32_gemv_ukernel__avx2,
         .packa = qn_f32_gemm_packa_6__avx2,
         .packb = qn_f32_gemm_packb_16__avx2,
-        .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 2048,
+        .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_6x16__avx2",
     };
     g_config[QN_ISA_AVX2] = avx2;

@@ -187,8 +187,7 @@ static void k_edges_over_kc(void) {
             }
 }
 
-// M across MC blocks (336 / 144 / 128 rows), N across NC (1024 at AVX-512 and scalar, 2048 at
-// AVX2), N across NR.
+// M across MC blocks (336 / 144 / 128 rows), N across NC (1024) and twice NC, N across NR.
 static void m_gt_n_gt(void) {
     static const size_t Ms[] = {127, 128, 129, 143, 145, 335, 337, 701};
     for (size_t mi = 0; mi < 8; mi++) run_problem(plain(Ms[mi], 33, 19), 0);
