@@ -2,6 +2,7 @@
 // aligned allocation and small integer helpers. Kept tiny on purpose: kernels include it too.
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,12 @@ static inline size_t qn_rows_per_l1_set(size_t stride, size_t rows) {
         if (c > most) most = c;
     }
     return most;
+}
+
+// True when threads that split the columns of C (row stride ldc_bytes) at multiples of
+// panel_bytes would write the same cache lines: C, its rows or its panels not whole lines.
+static inline bool qn_col_split_shares_lines(const void *c, size_t ldc_bytes, size_t panel_bytes) {
+    return (uintptr_t)c % 64 || ldc_bytes % 64 || panel_bytes % 64;
 }
 
 // 64-byte aligned allocation (one cache line, one zmm). Returns NULL on failure or size 0.

@@ -314,7 +314,7 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
     }
     const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MR);
     const unsigned long l2 = qn_cpu()->l2 ? qn_cpu()->l2 : (1ul << 21);
-    const bool shared_lines = (uintptr_t)g->C % 64 || g->ldc * sizeof(float) % 64 || NR * sizeof(float) % 64;
+    const bool shared_lines = qn_col_split_shares_lines(g->C, g->ldc * sizeof(float), NR * sizeof(float));
     const bool split_n = n_panels >= 2 * (size_t)nth &&
                          !(shared_lines && m_panels >= (size_t)nth &&
                            (double)g->N * (double)g->K * sizeof(float) <= (double)(l2 / 2));

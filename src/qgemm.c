@@ -427,7 +427,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     //   5,000 calls: u8 out 14.0 us by panels, 13.7 by rows (18.5 and 13.3 into a malloc'ed,
     //   16-byte aligned C); FP32 out into a malloc'ed C 28.0 by panels, 15.9 by rows. Into an
     //   aligned C rows lost (12.6 against 11.9 us), so there FP32 out keeps the panels.
-    const bool shared_lines = (uintptr_t)C % 64 || ldc * esize % 64 || nr * esize % 64;
+    const bool shared_lines = qn_col_split_shares_lines(C, ldc * esize, nr * esize);
     const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) ||
                                                   (shared_lines && np * pb8 <= block_bytes(cfg)));
     const size_t tn = rows_first ? 1 : QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
