@@ -419,17 +419,24 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     // Threads split the panels, each keeping its own B in L2, except:
     // - AMX with many row tiles: rows first. Each thread then streams every panel past its own
     //   32-row blocks, as one thread does: 1024^3 on 2 threads (Xeon with AMX, pw probe, 4
-    //   alternations) 4,430-5,370 GOP/s against 4,400-4,610 split by panels; a 1x1 layer at
-    //   batch 1 (7 row tiles) ran better split by panels (1,850-1,960 against 1,730-1,800).
-    // - B fits the L2 (every thread can read all of it) and split by panels two threads would
-    //   write the same cache lines of C (u8 out: a panel is 32 bytes; or C, ldc unaligned).
-    //   196x576x96 (a 1x1 layer at batch 1) on 2 threads, Xeon with AMX, medians of 5 runs of
-    //   5,000 calls: u8 out 14.0 us by panels, 13.7 by rows (18.5 and 13.3 into a malloc'ed,
-    //   16-byte aligned C); FP32 out into a malloc'ed C 28.0 by panels, 15.9 by rows. Into an
-    //   aligned C rows lost (12.6 against 11.9 us), so there FP32 out keeps the panels.
-    const bool shared_lines = qn_col_split_shares_lines(C, ldc * esize, nr * esize);
-    const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) ||
-                                                  (shared_lines && np * pb8 <= block_bytes(cfg)));
+    //   alternations) 4,430-5,370 GOP/s against 4,400-4,610 split by panels.
+    // - B small against the L2 (a quarter of the block kept there: 256 KiB of a 2 MiB L2), or
+    //   fitting the block and split by panels two threads would write the same cache lines of
+    //   C (u8 out: a 32-column panel is 32 bytes; or C, ldc not aligned): rows, every thread
+    //   reading all of B and writing whole rows of C. Split by panels the threads write
+    //   alternate segments of every row, which ran well only while one call repeated alone:
+    //   timed the way make bench times it, batches of 1,000 calls alternating with batches of
+    //   oneDNN's (Xeon with AMX, FP32 out, 2 threads, medians of five alternations, us, panels
+    //   -> rows), 196x576x96 (a 1x1 layer at batch 1) 15.5 -> 12.0 and 196x384x384 17.5 ->
+    //   13.9, where after the other library's batch the panel split stayed ~60% slower on both
+    //   threads for 10-40 ms; single calls alternating with oneDNN's 196x576x96 14.2 -> 11.5,
+    //   196x576x384 22.9 -> 20.4, 196x2304x96 76.0 -> 63.5, 196x192x1152 29.0 -> 23.0,
+    //   196x96x576 9.9 -> 8.0; 196x1152x96 22.4 -> 23.4 (noise). One call repeated alone
+    //   mostly ran 3-15% faster by panels (196x576x96 10.8 against 12.2 us). With B of 442-590
+    //   KB rows lost: 196x1536x384 48.3 -> 49.8 (batches), 128x768x768 32.0 -> 33.6.
+    const size_t b_bytes = np * pb8;
+    const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) || 4 * b_bytes <= block_bytes(cfg) ||
+                                                  (qn_col_split_shares_lines(C, ldc * esize, nr * esize) && b_bytes <= block_bytes(cfg)));
     const size_t tn = rows_first ? 1 : QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
     nt = (int)(tn * tm);
     const size_t nb = QN_MAX(1, QN_MIN(np, block_bytes(cfg) / pb8));
