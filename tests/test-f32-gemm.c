@@ -415,14 +415,15 @@ static void matches_gemm_ref(void) {
 }
 
 // Pre-packed B from [K][N] and from [N][K] (weights [out][in]), sliced with ldb, every path
-// (M <= 4 reads the panels in place, larger M runs the blocked kernel, and at AVX-512 one MC
-// and one KC block read A in place but for a last tile of fewer than 14 rows; an A whose rows
-// are 4 KiB apart packs), with an epilogue. The last column: lda, 0 for K + 3.
+// (M <= 4 reads the panels in place, larger M runs the blocked kernel, and at AVX-512 one KC
+// block reads A in place but for a last tile of fewer than 14 rows; an A whose rows are 4 KiB
+// apart packs; 60x100x600, an A block of at most 8 row panels, runs columns outside), with an
+// epilogue. The last column: lda, 0 for K + 3.
 static void packed_b(void) {
     static const size_t shapes[][4] = {{1, 100, 300, 0},  {3, 33, 17, 0},    {4, 64, 513, 0},   {5, 45, 256, 0},
                                        {64, 130, 70, 0},  {200, 31, 600, 0}, {196, 576, 96, 0}, {45, 50, 96, 96},
-                                       {28, 40, 96, 1024}};
-    for (int s = 0; s < 9; s++)
+                                       {28, 40, 96, 1024}, {60, 100, 600, 0}};
+    for (int s = 0; s < 10; s++)
         for (int tb = 0; tb < 2; tb++) {
             struct problem p = plain(shapes[s][0], shapes[s][1], shapes[s][2]);
             p.lda = shapes[s][3];
