@@ -386,13 +386,16 @@ static void qc_starved_team(int bits, int storage) {
 
 // Shapes large enough that both threads get work in both grid directions, GEMV included.
 static void qc_threads_big(int bits, int storage) {
-    // the quick set (first 5) has GEMMs past qgemm.c's 1e6-MAC threading threshold split both
+    // the quick set (first 6) has GEMMs past qgemm.c's 1e6-MAC threading threshold split both
     // ways: by panels 64x640x512 (B, 330 KB, over a quarter of the block kept in L2), by rows
     // 600x70x130 (AMX: 19 row tiles of 32), 196x576x96 (a 1x1 layer at batch 1: B within a
-    // quarter of the block) and 112x80x128 with u8 out (A read in place)
-    const size_t shapes[][3] = {{1, 1000, 999}, {64, 640, 512}, {196, 576, 96}, {600, 70, 130},
-                                {112, 80, 128}, {1, 4096, 256}, {200, 8, 100}, {29, 2, 1000}, {97, 300, 260}};
-    const size_t n = qt_quick() ? 5 : 9;
+    // quarter of the block) and 112x80x128 with u8 out (A read in place); and 196x160x576,
+    // whole 64-byte k steps but rows not a multiple of 16 (AMX: A read in place, the last row
+    // tile through the kernel's zero-filled copy)
+    const size_t shapes[][3] = {{1, 1000, 999}, {64, 640, 512}, {196, 576, 96},  {600, 70, 130},
+                                {112, 80, 128}, {196, 160, 576}, {1, 4096, 256}, {200, 8, 100},
+                                {29, 2, 1000},  {97, 300, 260}};
+    const size_t n = qt_quick() ? 6 : 10;
     for (size_t i = 0; i < n; i++) {
         struct qcase c = qc_default(shapes[i][0], shapes[i][1], shapes[i][2], bits, storage);
         c.bias = true, c.act = QN_ACT_RELU, c.out_u8 = i == 4;

@@ -16,10 +16,11 @@
 // 32x32x1024 tile (2.9 -> 2.3 TOP/s when loaded per tile): the driver loads it once per
 // thread and call (qn_qs8_gemm_amx_begin).
 //
-// Edges: the driver hands over an A padded with zeros to whole 16 x 64 tiles where M or K
-// is not a multiple (params.a_pad: a copy it makes anyway when the rows crowd an L1 set).
+// Edges: the driver hands over an A padded with zeros to whole 16 x 64 tiles where K is not
+// a multiple of 64 (params.a_pad: a copy it makes anyway when the rows crowd an L1 set).
 // Without it, rows past mr and k past kc are never read: a row block of fewer than 16 rows
-// and the k tail (kc % 64) come from zero-filled copies on the stack (masked loads).
+// and the k tail (kc % 64) come from zero-filled copies on the stack (masked loads); a full
+// 32-row tile with whole k steps runs the same loop as a padded one.
 #include <immintrin.h>
 #include <string.h>
 
@@ -107,7 +108,7 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
         if (wide) _tile_zero(3);
     }
     size_t k = 0;
-    if (pad && two && wide) {
+    if ((pad || (mr == 32 && kc % AMX_KB == 0)) && two && wide) {
         // Whole tiles, both row blocks: each tile register is reloaded right after the last
         // tdpbusd that reads it (B0 after the two that use it, then A0, then A1 and B1), so the
         // next k step's loads overlap this one's products instead of waiting for all four.
