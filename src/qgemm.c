@@ -224,8 +224,11 @@ static size_t tile_rows(const struct qn_qgemm_config *cfg, size_t m) {
 #define QG_ACOPY_WHOLE (4u << 20)
 #define QG_ROWS_PER_SET_MAX 8
 
+// Every k step of an a_pad kernel's tiles is whole (no k tail) and so is every full row tile.
+static bool a_whole_steps(size_t K, size_t mb) { return K % 64 == 0 && mb % 16 == 0; }
+
 // Every tile an a_pad kernel reads from A in place is whole: no k tail, no short row block.
-static bool a_whole_tiles(size_t M, size_t K, size_t mb) { return K % 64 == 0 && M % 16 == 0 && mb % 16 == 0; }
+static bool a_whole_tiles(size_t M, size_t K, size_t mb) { return a_whole_steps(K, mb) && M % 16 == 0; }
 
 // The row stride a copy of A gets when its own stride crowds an L1 set, or when an a_pad
 // kernel needs A padded (0: no copy): the first whole number of lines from K up that does not
@@ -237,7 +240,7 @@ static bool a_whole_tiles(size_t M, size_t K, size_t mb) { return K % 64 == 0 &&
 static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t lda, size_t K, size_t mb,
                             size_t np) {
     const size_t rows = QN_MIN(mb, M);
-    const bool pad = cfg->a_pad && !(K % 64 == 0 && mb % 16 == 0);
+    const bool pad = cfg->a_pad && !a_whole_steps(K, mb);
     const bool crowd = (cfg->multi_tile || cfg->a_pad) && np >= 2 &&
                        qn_rows_per_l1_set(lda, rows) > QG_ROWS_PER_SET_MAX;
     if (M <= 1 || !(pad || crowd)) return 0;
@@ -438,12 +441,13 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     //   196x96x576 9.9 -> 8.0; 196x1152x96 22.4 -> 23.4 (noise). One call repeated alone
     //   mostly ran 3-15% faster by panels (196x576x96 10.8 against 12.2 us). With B of 442-590
     //   KB rows lost: 196x1536x384 48.3 -> 49.8 (batches), 128x768x768 32.0 -> 33.6.
-    const size_t b_bytes = np * pb8;
-    const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) || 4 * b_bytes <= block_bytes(cfg) ||
-                                                  (qn_col_split_shares_lines(C, ldc * esize, nr * esize) && b_bytes <= block_bytes(cfg)));
+    const size_t b_bytes = np * pb8, block = block_bytes(cfg);
+    const bool rows_by_b = 4 * b_bytes <= block ||
+                           (qn_col_split_shares_lines(C, ldc * esize, nr * esize) && b_bytes <= block);
+    const bool rows_first = mt >= (size_t)nt && ((cfg->a_pad && mt >= 8 * (size_t)nt) || rows_by_b);
     const size_t tn = rows_first ? 1 : QN_MIN((size_t)nt, np), tm = QN_MIN((size_t)nt / tn, mt);
     nt = (int)(tn * tm);
-    const size_t nb = QN_MAX(1, QN_MIN(np, block_bytes(cfg) / pb8));
+    const size_t nb = QN_MAX(1, QN_MIN(np, block / pb8));
     int8_t *scratch = NULL;
     if (s4) {
         scratch = qn_alloc((size_t)nt * (nb * pb8 + QN_QG_B_SLACK));
