@@ -324,6 +324,11 @@ static void gemm_split_k(const struct gemm_job *g, int nth) {
 // split more evenly: N = 144 or 160 is 5 panels, 3 + 2 by columns, against 28 + 28 row
 // panels at 28x28 (make bench rows, 2 threads, three alternations, ours / oneDNN): 1x1
 // 24->144 at 28x28 0.64-0.72x -> 0.89x, 576->160 at 14x14 0.72-0.74x -> 0.86-0.89x.
+// The largest of nth shares of `parts` over the mean share (1: an even split).
+static double uneven(size_t parts, int nth) {
+    return (double)QN_DIV_UP(parts, (size_t)nth) * (double)nth / (double)parts;
+}
+
 static void gemm_blocked(const struct gemm_job *g, int nth) {
     const size_t MR = g->cf->mr, NR = g->cf->nr;
     if (nth <= 1) {
@@ -337,11 +342,9 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
     const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MR);
     const unsigned long l2 = qn_cpu()->l2 ? qn_cpu()->l2 : (1ul << 21);
     const bool shared_lines = qn_col_split_shares_lines(g->C, g->ldc * sizeof(float), NR * sizeof(float));
-    // the largest share over the mean share, split by columns and by rows
-    const double uneven_n = (double)QN_DIV_UP(n_panels, (size_t)nth) * (double)nth / (double)n_panels;
-    const double uneven_m = (double)QN_DIV_UP(m_panels, (size_t)nth) * (double)nth / (double)m_panels;
+    const bool rows_better = shared_lines || uneven(m_panels, nth) < uneven(n_panels, nth);
     const bool split_n = n_panels >= 2 * (size_t)nth &&
-                         !((shared_lines || uneven_m < uneven_n) && m_panels >= (size_t)nth &&
+                         !(rows_better && m_panels >= (size_t)nth &&
                            (double)g->N * (double)g->K * sizeof(float) <= (double)(l2 / 2));
 #pragma omp parallel num_threads(nth)
     {
