@@ -117,8 +117,15 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     // 1x1 layer 196x576x96, 1 thread, Xeon with AMX: 0.94x -> 0.97-0.98x oneDNN).
     const float *a7 = a + 7 * ars;
     for (size_t k = 0; k < kc; k++) {
-        // The A panel streams from L2: fetch ~8 k-steps (448 bytes) ahead.
-        if (aks == 14) _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
+        // Packed panels: the A panel stays in L1 across the macro-kernel's column tiles while
+        // the B panel streams from L2, so fetch B 8 k-steps (1 KiB) ahead. It was A before:
+        // make bench's FP32 GEMM rows, 1 thread, two alternations of the builds: 1024^3 148-154
+        // -> 153-165 GFLOP/s, 2048^3 155-162 -> 160-169, 512^3 155-158 -> 162-169. The same
+        // prefetch with A in place (aks = 1) gained nothing (1x1 convolutions at batch 1).
+        if (aks == 14) {
+            _mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
+            if (NV == 2) _mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
+        }
         const __m512 b0 = _mm512_load_ps(b);
         const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
