@@ -122,6 +122,21 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         // make bench's FP32 GEMM rows, 1 thread, two alternations of the builds: 1024^3 148-154
         // -> 153-165 GFLOP/s, 2048^3 155-162 -> 160-169, 512^3 155-158 -> 162-169. The same
         // prefetch with A in place (aks = 1) gained nothing (1x1 convolutions at batch 1).
+        // The C tile is cold (C is swept once per KC block): start its lines on the way 128
+        // k-steps (~1,800 cycles) before the store so that it does not wait on memory, and
+        // late enough that the B stream has not pushed them out of L1 again. Issued at the
+        // kernel's start before: an A/B probe alternating both builds' whole qn_f32_gemm in
+        // one process (medians of paired ratios, 21 rounds) gave 1.014-1.016x at 1024^3 and
+        // 196x1536x384, 1.006x at 2048^3. Not for a shallow tile: at kc = 96 (a 1x1
+        // convolution of 96 channels, batch 1) the 28 prefetches cost more than they hide.
+        if (aks == 14 && kc > 128 && k == kc - 128) {
+#pragma GCC unroll 14
+            for (size_t i = 0; i < R; i++)
+                if (i < mr) {
+                    __builtin_prefetch(c + i * ldc, 1, 3);
+                    __builtin_prefetch(c + i * ldc + 16 * NV - 1, 1, 3);
+                }
+        }
         if (aks == 14) {
             _mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
             if (NV == 2) _mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
@@ -185,15 +200,6 @@ static inline __attribute__((always_inline)) void tile_rows(const size_t NV, siz
 void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                        const float *b, size_t ldb, float *c, size_t ldc,
                                        const struct qn_f32_gemm_params *p) {
-    // The C tile is cold (C is swept once per KC block): start its lines on the way now so
-    // the store after the k loop (~3,600 cycles at kc = 256) does not wait on memory. Not for
-    // a shallow tile: at kc = 96 (a 1x1 convolution of 96 channels, batch 1) the 28
-    // prefetches cost more than they hide (162 -> 167 GF/s without them, 1 thread).
-    if (kc > 128)
-        for (size_t i = 0; i < mr; i++) {
-            __builtin_prefetch(c + i * ldc, 1, 3);
-            __builtin_prefetch(c + i * ldc + 31, 1, 3);
-        }
     if (nr <= 16)
         tile_rows(1, mr, nr, kc, a, 1, 14, b, ldb, c, ldc, p);
     else
