@@ -145,6 +145,37 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
                 float *ci = c + i * ldc + 8 * h;
                 _mm256_storeu_ps(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
             }
+    } else if (mr == 6 && nr == 16 && p->alpha == 1.0f && p->beta == 0.0f) {
+        // The store rule in passes over the tile, each test once per tile instead of per
+        // row (store_rows16): the operations and order of finish8.
+#define PASS(EXPR)                                              \
+    _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++)         \
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {   \
+            const __m256 v = t[i][h];                           \
+            t[i][h] = (EXPR);                                   \
+        }
+        if (p->last) {
+            const float *res = p->res;
+            if (p->bias) {
+                const __m256 bv[2] = {_mm256_loadu_ps(p->bias), _mm256_loadu_ps(p->bias + 8)};
+                PASS(_mm256_add_ps(v, bv[h]))
+            }
+            if (res && p->res_before) PASS(_mm256_add_ps(v, _mm256_loadu_ps(res + i * p->ldr + 8 * h)))
+            switch (p->act) {
+            case QN_ACT_NONE: break;
+            case QN_ACT_RELU: PASS(act8(QN_ACT_RELU, v)) break;
+            case QN_ACT_RELU6: PASS(act8(QN_ACT_RELU6, v)) break;
+            case QN_ACT_HSWISH: PASS(act8(QN_ACT_HSWISH, v)) break;
+            case QN_ACT_GELU: PASS(act8(QN_ACT_GELU, v)) break;
+            }
+            if (res && !p->res_before) PASS(_mm256_add_ps(v, _mm256_loadu_ps(res + i * p->ldr + 8 * h)))
+        }
+#undef PASS
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            _mm256_storeu_ps(c + i * ldc, t[i][0]);
+            _mm256_storeu_ps(c + i * ldc + 8, t[i][1]);
+        }
     } else if (mr == 6 && nr == 16)
         store_rows16(t, 6, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);
     else
