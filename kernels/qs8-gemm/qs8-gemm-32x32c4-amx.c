@@ -61,25 +61,28 @@ void qn_qs8_gemm_amx_copy_a(uint8_t *dst, size_t ldd, const uint8_t *src, size_t
         for (size_t k = 0; k < ldd; k += 64) _mm512_storeu_si512(dst + (rows + r) * ldd + k, _mm512_setzero_si512());
 }
 
-// FP32 out without activation (projections, 1x1 layers): acc * mul (+ bias) (+ residual), the
-// float operations of qn_qgemm_store1 in its order. The row loop is compiled for each
-// combination of its loop-invariant tests (zero point, bias, residual, second column half):
-// tested in the loop, GCC kept them per row, ~24 instructions for a row's two vectors. An A/B
-// probe alternating both builds' qn_qgemm in one process (FP32 out, 1 thread, medians of
-// paired ratios over 15 rounds): 196x576x96 1.036x, 49x960x160 1.142x, 128x768x768 1.048x,
-// 196x384x384 1.022x, 196x160x576 1.018x. (Issuing the next tile's tdpbusds before this
-// output, a pipelined kernel over a panel's tiles, gained 1.06x at K = 96 but lost 2-9% from
-// K = 384 on: its output stores queue ahead of the next tile's tile stores.)
+// FP32 out: acc * mul (+ bias) act (+ residual), the float operations of qn_qgemm_store1 in
+// its order (the residual only without an activation here, where its place does not matter).
+// The row loop is compiled for each combination of its loop-invariant tests (zero point,
+// bias, residual, second column half, activation): tested in the loop, GCC kept them per
+// row, ~24 instructions for a row's two vectors, and with an activation the general epilogue
+// (qn_qgemm_store16_avx512) branched per vector. An A/B probe alternating both builds' qn_qgemm
+// in one process (FP32 out, 1 thread, medians of paired ratios over 15 rounds), without an
+// activation: 196x576x96 1.036x, 49x960x160 1.142x, 128x768x768 1.048x, 196x384x384 1.022x,
+// 196x160x576 1.018x; 196x576x96 with bias + ReLU6 1.34x, hardswish and a_zp 1.23x. (Issuing the next tile's tdpbusds before this output, a pipelined kernel over a panel's
+// tiles, gained 1.06x at K = 96 but lost 2-9% from K = 384 on: its output stores queue ahead
+// of the next tile's tile stores.)
 static inline __attribute__((always_inline)) void store_f32_rows(size_t mr, const int32_t *t, const __m512i *z,
                                                                  float *c, size_t ldc, const struct qn_qgemm_cols16 *cx,
                                                                  const struct qn_qgemm_cols16 *cy, const float *r,
                                                                  size_t ldr, const bool zp, const bool bias,
-                                                                 const bool res, const bool wide) {
+                                                                 const bool res, const bool wide, const enum qn_act act) {
     for (size_t i = 0; i < mr; i++) {
         __m512i ax = _mm512_load_si512(t + i * 32);
         if (zp) ax = _mm512_add_epi32(ax, z[0]);
         __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(ax), cx->mul);
         if (bias) x = _mm512_add_ps(x, cx->bias);
+        x = qn_qgemm_act_avx512(act, x);
         if (res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(cx->mask, r + i * ldr));
         _mm512_mask_storeu_ps(c + i * ldc, cx->mask, x);
         if (!wide) continue;
@@ -87,11 +90,14 @@ static inline __attribute__((always_inline)) void store_f32_rows(size_t mr, cons
         if (zp) ay = _mm512_add_epi32(ay, z[1]);
         __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(ay), cy->mul);
         if (bias) y = _mm512_add_ps(y, cy->bias);
+        y = qn_qgemm_act_avx512(act, y);
         if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(cy->mask, r + i * ldr + 16));
         _mm512_mask_storeu_ps(c + i * ldc + 16, cy->mask, y);
     }
 }
 
+// Without an activation: every combination of zero point, bias, residual and width. (GCC
+// inlines it; marked noinline, the layers without an activation ran 5-10% slower.)
 static void store_f32(size_t mr, size_t nc, const int32_t *t, const __m512i *z, float *c, size_t ldc,
                       const struct qn_qgemm_params *p) {
     const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
@@ -99,13 +105,35 @@ static void store_f32(size_t mr, size_t nc, const int32_t *t, const __m512i *z, 
     const size_t ldr = p->ldr;
     const unsigned form = (unsigned)(p->a_zp != 0) | (unsigned)(p->bias != NULL) << 1 | (unsigned)(r != NULL) << 2 |
                           (unsigned)(nc > 16) << 3;
+#define FORM(f, A)                                                                                   \
+    case f: store_f32_rows(mr, t, z, c, ldc, &cx, &cy, r, ldr, (f) & 1, (f) & 2, (f) & 4, (f) & 8, A); break;
     switch (form) {
-#define FORM(f)                                                                                            \
-    case f: store_f32_rows(mr, t, z, c, ldc, &cx, &cy, r, ldr, (f) & 1, (f) & 2, (f) & 4, (f) & 8); break;
-        FORM(0) FORM(1) FORM(2) FORM(3) FORM(4) FORM(5) FORM(6) FORM(7)
-        FORM(8) FORM(9) FORM(10) FORM(11) FORM(12) FORM(13) FORM(14) FORM(15)
-#undef FORM
+        FORM(0, QN_ACT_NONE) FORM(1, QN_ACT_NONE) FORM(2, QN_ACT_NONE) FORM(3, QN_ACT_NONE)
+        FORM(4, QN_ACT_NONE) FORM(5, QN_ACT_NONE) FORM(6, QN_ACT_NONE) FORM(7, QN_ACT_NONE)
+        FORM(8, QN_ACT_NONE) FORM(9, QN_ACT_NONE) FORM(10, QN_ACT_NONE) FORM(11, QN_ACT_NONE)
+        FORM(12, QN_ACT_NONE) FORM(13, QN_ACT_NONE) FORM(14, QN_ACT_NONE) FORM(15, QN_ACT_NONE)
     }
+}
+
+// With an activation and no residual (an expand layer whose output stays FP32): bias and
+// width compiled in, the zero point always added (z is zero where a_zp = 0).
+static void store_f32_act(size_t mr, size_t nc, const int32_t *t, const __m512i *z,
+                                                    float *c, size_t ldc, const struct qn_qgemm_params *p) {
+    const struct qn_qgemm_cols16 cx = qn_qgemm_cols16_avx512(p, 0, nc), cy = qn_qgemm_cols16_avx512(p, 16, nc);
+    const float *r = NULL;
+    const size_t ldr = 0;
+    const unsigned form = 1u | (unsigned)(p->bias != NULL) << 1 | (unsigned)(nc > 16) << 3;
+#define ACT_FORMS(A) \
+    case A: switch (form) { FORM(1, A) FORM(3, A) FORM(9, A) FORM(11, A) } return;
+    switch (p->act) {
+    case QN_ACT_NONE: break;  // store_f32's
+    ACT_FORMS(QN_ACT_RELU)
+    ACT_FORMS(QN_ACT_RELU6)
+    ACT_FORMS(QN_ACT_HSWISH)
+    ACT_FORMS(QN_ACT_GELU)
+    }
+#undef ACT_FORMS
+#undef FORM
 }
 
 void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t lda,
@@ -200,6 +228,10 @@ void qn_qs8_gemm_ukernel_32x32c4__amx(size_t mr, size_t nc, size_t kc, const uin
     const __m512i z[2] = {qn_qgemm_acc0_avx512(p, 0, nc), qn_qgemm_acc0_avx512(p, 16, nc)};
     if (!p->out_u8 && p->act == QN_ACT_NONE) {
         store_f32(mr, nc, t, z, c, ldc, p);
+        return;
+    }
+    if (!p->out_u8 && !p->residual) {
+        store_f32_act(mr, nc, t, z, c, ldc, p);
         return;
     }
     if (p->a_zp) {
