@@ -44,6 +44,39 @@ static void epilogue_fast(size_t mr, size_t nc, const int32_t *acc, size_t ld_ac
     }
 }
 
+// FP32 out without a residual (an expand layer whose output stays FP32: bias + activation):
+// one loop per activation x bias, instead of qn_qgemm_store16_avx512's tests per vector.
+static inline __attribute__((always_inline)) void f32_rows(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
+                                                           float *c, size_t ldc, const struct qn_qgemm_params *p,
+                                                           const bool bias, const enum qn_act act) {
+    for (size_t j0 = 0; j0 < nc; j0 += 16) {
+        const struct qn_qgemm_cols16 cl = qn_qgemm_cols16_avx512(p, j0, nc);
+        for (size_t i = 0; i < mr; i++) {
+            __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(acc + i * ld_acc + j0)), cl.mul);
+            if (bias) y = _mm512_add_ps(y, cl.bias);
+            _mm512_mask_storeu_ps(c + i * ldc + j0, cl.mask, qn_qgemm_act_avx512(act, y));
+        }
+    }
+}
+
+static void epilogue_f32(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, float *c, size_t ldc,
+                         const struct qn_qgemm_params *p) {
+    const bool bias = p->bias != NULL;
+#define F32_FORMS(A)                                                              \
+    case A:                                                                       \
+        if (bias) f32_rows(mr, nc, acc, ld_acc, c, ldc, p, true, A);              \
+        else f32_rows(mr, nc, acc, ld_acc, c, ldc, p, false, A);                  \
+        return;
+    switch (p->act) {
+        F32_FORMS(QN_ACT_NONE)
+        F32_FORMS(QN_ACT_RELU)
+        F32_FORMS(QN_ACT_RELU6)
+        F32_FORMS(QN_ACT_HSWISH)
+        F32_FORMS(QN_ACT_GELU)
+    }
+#undef F32_FORMS
+}
+
 void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
                                size_t ldc, const struct qn_qgemm_params *params) {
     const struct qn_qgemm_params prm = *params;
@@ -51,6 +84,10 @@ void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t 
     if (nc <= 32 && qn_requant_fast_init(&rf, prm.act, prm.residual != NULL, prm.out_u8, prm.inv_out,
                                          (int32_t)prm.out_zp, (int32_t)prm.out_qmax)) {
         epilogue_fast(mr, nc, acc, ld_acc, c, ldc, &prm, &rf);
+        return;
+    }
+    if (!prm.out_u8 && !prm.residual) {
+        epilogue_f32(mr, nc, acc, ld_acc, c, ldc, &prm);
         return;
     }
     for (size_t j0 = 0; j0 < nc; j0 += 16) {
