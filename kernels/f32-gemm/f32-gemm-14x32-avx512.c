@@ -187,7 +187,8 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
                 const __m512 b0 = _mm512_loadu_ps(p->bias), b1 = NV == 2 ? _mm512_loadu_ps(p->bias + 16) : b0;
                 ROWS(R, NV, R, acc0, acc1, _mm512_add_ps(v, h ? b1 : b0));
             }
-            if (res && p->res_before) ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+            if (res && p->res_before)
+                ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
             switch (p->act) {
             case QN_ACT_NONE: break;
             case QN_ACT_RELU: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_RELU, v)); break;
@@ -195,7 +196,8 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
             case QN_ACT_HSWISH: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_HSWISH, v)); break;
             case QN_ACT_GELU: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_GELU, v)); break;
             }
-            if (res && !p->res_before) ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+            if (res && !p->res_before)
+                ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
         }
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++)

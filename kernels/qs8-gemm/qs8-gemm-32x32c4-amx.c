@@ -69,14 +69,16 @@ void qn_qs8_gemm_amx_copy_a(uint8_t *dst, size_t ldd, const uint8_t *src, size_t
 // (qn_qgemm_store16_avx512) branched per vector. An A/B probe alternating both builds' qn_qgemm
 // in one process (FP32 out, 1 thread, medians of paired ratios over 15 rounds), without an
 // activation: 196x576x96 1.036x, 49x960x160 1.142x, 128x768x768 1.048x, 196x384x384 1.022x,
-// 196x160x576 1.018x; 196x576x96 with bias + ReLU6 1.34x, hardswish and a_zp 1.23x. (Issuing the next tile's tdpbusds before this output, a pipelined kernel over a panel's
+// 196x160x576 1.018x; 196x576x96 with bias + ReLU6 1.34x, hardswish and a_zp 1.23x.
+// (Issuing the next tile's tdpbusds before this output, a pipelined kernel over a panel's
 // tiles, gained 1.06x at K = 96 but lost 2-9% from K = 384 on: its output stores queue ahead
 // of the next tile's tile stores.)
 static inline __attribute__((always_inline)) void store_f32_rows(size_t mr, const int32_t *t, const __m512i *z,
                                                                  float *c, size_t ldc, const struct qn_qgemm_cols16 *cx,
                                                                  const struct qn_qgemm_cols16 *cy, const float *r,
                                                                  size_t ldr, const bool zp, const bool bias,
-                                                                 const bool res, const bool wide, const enum qn_act act) {
+                                                                 const bool res, const bool wide,
+                                                                 const enum qn_act act) {
     for (size_t i = 0; i < mr; i++) {
         __m512i ax = _mm512_load_si512(t + i * 32);
         if (zp) ax = _mm512_add_epi32(ax, z[0]);
