@@ -131,13 +131,8 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
 #pragma GCC unroll 7
         for (size_t i = 0; i < R; i += 2) {
             if (i >= mr) break;
-            const __m512i q = qn_requant_fast_pack4_avx512(
-                &s->f, qn_requant_fast_r_avx512(&s->f, accx[i], s->cx.mul, &s->cx.bias),
-                qn_requant_fast_r_avx512(&s->f, accy[i], s->cy.mul, &s->cy.bias),
-                qn_requant_fast_r_avx512(&s->f, accx[i + 1], s->cx.mul, &s->cx.bias),
-                qn_requant_fast_r_avx512(&s->f, accy[i + 1], s->cy.mul, &s->cy.bias));
-            _mm256_mask_storeu_epi8(cu + i * ldc, s->m, _mm512_castsi512_si256(q));
-            if (i + 1 < mr) _mm256_mask_storeu_epi8(cu + (i + 1) * ldc, s->m, _mm512_extracti64x4_epi64(q, 1));
+            qn_requant_fast_store2x32_avx512(&s->f, accx[i], accy[i], accx[i + 1], accy[i + 1], s->cx.mul, s->cy.mul,
+                                             &s->cx.bias, &s->cy.bias, cu + i * ldc, ldc, s->m, i + 1 < mr);
         }
         return;
     }
@@ -149,7 +144,7 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     }
     struct qn_qgemm_params tp = *p;
     tp.residual = res;
-    qn_qgemm_epilogue__avx512(mr, nc, t, 32, c, ldc, &tp);
+    qn_qgemm_epilogue__avx512(mr, nc, t, 32, c, ldc, &tp, false);
 }
 
 // --- Full 14x32 tiles with FP32 out, in inline assembly ---

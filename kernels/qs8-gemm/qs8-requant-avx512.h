@@ -53,3 +53,18 @@ qn_requant_fast_pack4_avx512(const struct qn_requant_fast_avx512 *f, __m512i r0,
     if (f->clamp_hi) q = _mm512_min_epu8(q, f->hi8);
     return _mm512_permutexvar_epi32(f->perm, q);
 }
+
+// Two rows of a 32-column tile, row i in x0 | y0 and row i + 1 in x1 | y1 (s32, zero point
+// included), requantized with mul / bias per half, packed and stored to c under the column
+// mask m; the second row only when `two` (its vectors are then computed and dropped).
+static inline __attribute__((always_inline)) void
+qn_requant_fast_store2x32_avx512(const struct qn_requant_fast_avx512 *f, __m512i x0, __m512i y0, __m512i x1,
+                                 __m512i y1, __m512 mulx, __m512 muly, const __m512 *bx, const __m512 *by,
+                                 uint8_t *c, size_t ldc, __mmask32 m, bool two) {
+    const __m512i q = qn_requant_fast_pack4_avx512(f, qn_requant_fast_r_avx512(f, x0, mulx, bx),
+                                                   qn_requant_fast_r_avx512(f, y0, muly, by),
+                                                   qn_requant_fast_r_avx512(f, x1, mulx, bx),
+                                                   qn_requant_fast_r_avx512(f, y1, muly, by));
+    _mm256_mask_storeu_epi8(c, m, _mm512_castsi512_si256(q));
+    if (two) _mm256_mask_storeu_epi8(c + ldc, m, _mm512_extracti64x4_epi64(q, 1));
+}

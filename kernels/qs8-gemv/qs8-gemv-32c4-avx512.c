@@ -31,5 +31,5 @@ void qn_qs8_gemv_ukernel_32c4__avx512(size_t mr, size_t nc, size_t kc, const uin
     int32_t tile[32] __attribute__((aligned(64)));
     _mm512_store_si512(tile, x);
     _mm512_store_si512(tile + 16, y);
-    qn_qgemm_epilogue__avx512(1, nc, tile, 32, c, ldc, p);
+    qn_qgemm_epilogue__avx512(1, nc, tile, 32, c, ldc, p, false);
 }
