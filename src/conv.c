@@ -374,7 +374,7 @@ struct band_ctx {
     size_t ld_x;
     float *y;
     size_t ld_y, h_out, w_out, band, n_cb, n_band;
-    bool touch;   // the input comes from memory: read each image once, in order, before its blocks
+    bool touch;   // a batch from memory: each image read into L2 before its blocks (see band_task)
     bool stream;  // the output bypasses the caches (qn_stream_bytes)
 };
 
@@ -388,13 +388,29 @@ static void touch_image(const float *x, size_t floats) {
     __asm__ volatile("" : : "g"(s));  // keep the loads
 }
 
-// Task t: image, 16-channel block and band of output rows.
-static void band_task(const struct band_ctx *c, size_t t) {
+// Task t of a thread's tasks [t_lo, t_hi): image, 16-channel block and band of output rows.
+//
+// A batch (c->touch): the thread's first image is read into L2 before its first block
+// (touch_image); while the thread works through an image, its tasks fetch the thread's next
+// image, each task a share of its input lines into L2 and of its output lines for writing,
+// spread over the task's rows. Reading the image first and only then computing left the
+// memory idle during the blocks and the blocks waiting on their output lines: 64 x 14 x 14 x
+// 96, 3x3, 1 thread, Xeon with AMX, make bench rows (two alternations): 35.9-37.1 GF/s (0.76x
+// oneDNN) -> 51.5-51.9 (1.06-1.07x); a 4.8 MB copy runs at 63 GF/s of this layer here.
+static void band_task(const struct band_ctx *c, size_t t, size_t t_lo, size_t t_hi) {
     const struct qn_conv_params *p = c->p;
     const struct qn_epilogue *e = c->ep;
-    const size_t img = t / (c->n_cb * c->n_band), cb = (t / c->n_band) % c->n_cb * 16, b = t % c->n_band;
+    const size_t per_img = c->n_cb * c->n_band;
+    const size_t img = t / per_img, cb = (t / c->n_band) % c->n_cb * 16, b = t % c->n_band;
     const size_t pix = img * c->h_out * c->w_out;
-    if (c->touch && cb == 0 && b == 0) touch_image(c->x + img * p->h * p->w * c->ld_x, p->h * p->w * c->ld_x);
+    const size_t in_floats = p->h * p->w * c->ld_x, out_floats = c->h_out * c->w_out * c->ld_y;
+    if (c->touch && t == t_lo) touch_image(c->x + img * in_floats, in_floats);
+    size_t in_lo = 0, in_hi = 0, out_lo = 0, out_hi = 0;
+    const bool next = c->touch && (img + 1) * per_img < t_hi;
+    if (next) {
+        qn_dwconv_pf_share(QN_DIV_UP(in_floats, 16), t % per_img, per_img, &in_lo, &in_hi);
+        if (!c->stream) qn_dwconv_pf_share(QN_DIV_UP(out_floats, 16), t % per_img, per_img, &out_lo, &out_hi);
+    }
     const struct qn_f32_dwconv_band_args a = {
         .k = p->kh, .stride = p->stride_h, .pad = p->pad_h, .h_in = p->h, .w_in = p->w, .w_out = c->w_out,
         .oh0 = b * c->band, .oh1 = QN_MIN(c->h_out, (b + 1) * c->band), .nc = QN_MIN(16, p->c_in - cb),
@@ -404,6 +420,9 @@ static void band_task(const struct band_ctx *c, size_t t) {
         .res = e->residual ? e->residual + pix * e->ldr + cb : NULL, .ld_r = e->ldr,
         .res_before_act = e->residual_before_act, .act = e->act,
         .y = c->y + pix * c->ld_y + cb, .ld_y = c->ld_y, .stream = c->stream,
+        .pf = next ? (const char *)(c->x + (img + 1) * in_floats) + 64 * in_lo : NULL,
+        .pfw = next ? (const char *)(c->y + (img + 1) * c->h_out * c->w_out * c->ld_y) + 64 * out_lo : NULL,
+        .pf_lines = in_hi - in_lo, .pfw_lines = out_hi - out_lo,
     };
     c->kernel(&a);
 }
@@ -449,14 +468,16 @@ static bool f32_dwconv_band_run(struct qn_f32_conv *conv, size_t n, const float 
     // alternating), while 7x7x576 (254k) and 28x28x48 (338k) still gain 10-30% on two.
     const int nt = threads_for(macs);
     if (nt <= 1) {  // no parallel region at all: opening one, even of one thread, costs ~0.5 us
-        for (size_t t = 0; t < tasks; t++) band_task(&c, t);
+        for (size_t t = 0; t < tasks; t++) band_task(&c, t, 0, tasks);
         if (c.stream) qn_store_fence();
         return true;
     }
 #pragma omp parallel num_threads(nt)
     {
-#pragma omp for schedule(static)
-        for (size_t t = 0; t < tasks; t++) band_task(&c, t);
+        // contiguous ranges (as schedule(static)): a thread's next image is its own
+        const size_t me = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
+        const size_t lo = tasks * me / all, hi = tasks * (me + 1) / all;
+        for (size_t t = lo; t < hi; t++) band_task(&c, t, lo, hi);
         if (c.stream) qn_store_fence();
     }
     return true;

@@ -206,16 +206,18 @@ static void dwconv_bands(void) {
 }
 
 // Batches whose input exceeds conv.c's 512 KiB band limit: images that fit half the L2 take
-// the band kernels after a sequential read of each image, storing full blocks non-temporally
-// when the output rows are 64-byte aligned (48 channels; the streaming threshold is set to 0
-// here), larger ones the row kernels; both thread counts (a thread's share may start inside
-// an image).
+// the band kernels, each thread reading its first image into L2 and fetching the next one's
+// input and output lines while it computes; full blocks are stored non-temporally when the
+// output rows are 64-byte aligned (48 channels) and the streaming threshold is 0 (every other
+// case here; then the output lines are not fetched), larger images take the row kernels; both
+// thread counts (a thread's share may start inside an image).
 static void dwconv_batch_streams(void) {
     qt_seed(109);
-    qn_stream_bytes_set(0);  // every output streams (the default threshold is a quarter of the L3)
     const size_t shapes[][4] = {{6, 28, 28, 48}, {8, 14, 14, 96}, {3, 57, 60, 40}, {2, 90, 90, 24}};
     const int saved = qn_threads();
-    for (int r = 0; r < 8; r++) {
+    for (int r = 0; r < 16; r++) {
+        // 0: every output streams; -1: the default threshold (a quarter of the L3, not reached)
+        qn_stream_bytes_set(r / 8 ? -1 : 0);
         struct tcase t = random_case(true, KS[1 + r % 3]);
         t.n = shapes[r % 4][0], t.p.h = shapes[r % 4][1], t.p.w = shapes[r % 4][2];
         t.p.c_in = t.p.c_out = shapes[r % 4][3];
@@ -227,6 +229,23 @@ static void dwconv_batch_streams(void) {
     }
     qn_threads_set(saved);
     qn_stream_bytes_set(-1);
+}
+
+// The band kernels' prefetch shares: rows' shares of `lines` tile [0, lines) in order.
+static void dwconv_prefetch_shares(void) {
+    qt_seed(110);
+    for (int r = 0; r < 200; r++) {
+        const size_t lines = (size_t)qt_int(0, r % 3 ? 2000 : 4), rows = (size_t)qt_int(1, 30);
+        size_t next = 0;
+        for (size_t i = 0; i < rows; i++) {
+            size_t lo, hi;
+            qn_dwconv_pf_share(lines, i, rows, &lo, &hi);
+            QT_CHECK(lo == next && hi >= lo && hi <= lines, "lines %zu rows %zu: row %zu takes [%zu, %zu) after %zu",
+                     lines, rows, i, lo, hi, next);
+            next = hi;
+        }
+        QT_CHECK(next == lines, "lines %zu rows %zu: shares end at %zu", lines, rows, next);
+    }
 }
 
 // The band kernel must equal the row kernel bit for bit (the same taps in the same order; the
@@ -619,6 +638,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_bands);
     QT_RUN_EACH_ISA(dwconv_batch_streams);
     QT_RUN_EACH_ISA(dwconv_band_matches_rows);
+    QT_RUN(dwconv_prefetch_shares);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(conv_stem);

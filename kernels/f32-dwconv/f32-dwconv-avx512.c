@@ -218,6 +218,7 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
     // known at compile time: a 14-wide row is one block and no tests at all.
     const bool by14 = S == 1 && pad == K / 2 && w_in == w_out && w_out % 7 == 0;
     for (size_t oh = a->oh0; oh < a->oh1; oh++) {
+        qn_dwconv_band_prefetch(a, oh);
         const struct qn_dwconv_rows r = qn_dwconv_rows(oh, h_in, K, S, pad);
         const size_t rows = r.rows;
         const float *x = a->x + r.in_row * ld_xrow, *w = a->w + r.i_lo * ld_wh;

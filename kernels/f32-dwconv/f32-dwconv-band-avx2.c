@@ -92,6 +92,7 @@ QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct b
     const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
     const bool pad7 = S == 1 && pad == K / 2 && w_in == w_out && w_out % 7 == 0;
     for (size_t oh = a->oh0; oh < a->oh1; oh++) {
+        qn_dwconv_band_prefetch(a, oh);
         const struct qn_dwconv_rows r = qn_dwconv_rows(oh, h_in, K, S, pad);
         const size_t rows = r.rows;
         const float *x = a->x + r.in_row * ld_xrow, *w = a->w + r.i_lo * ld_wh;

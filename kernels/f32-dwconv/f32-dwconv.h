@@ -123,7 +123,29 @@ struct qn_f32_dwconv_band_args {
     size_t ld_y;
     bool stream;                    // full blocks of a 64-byte aligned y (ld_y a multiple of 16)
                                     // may be stored non-temporally; the caller fences
+    // Lines for the caller's next call, fetched while this one computes, spread over the band's
+    // output rows: pf_lines cache lines from pf into L2 (its input), pfw_lines from pfw for
+    // writing (its output). None when 0. See band_task in src/conv.c.
+    const char *pf, *pfw;
+    size_t pf_lines, pfw_lines;
 };
+
+// The share of the prefetches (qn_f32_dwconv_band_args pf / pfw) that goes with output row
+// `row` of `rows`: lines [*lo, *hi) of `lines`.
+static inline void qn_dwconv_pf_share(size_t lines, size_t row, size_t rows, size_t *lo, size_t *hi) {
+    const size_t per = (lines + rows - 1) / rows;
+    *lo = row * per < lines ? row * per : lines;
+    *hi = *lo + per < lines ? *lo + per : lines;
+}
+
+static inline void qn_dwconv_band_prefetch(const struct qn_f32_dwconv_band_args *a, size_t oh) {
+    const size_t rows = a->oh1 - a->oh0, row = oh - a->oh0;
+    size_t lo, hi;
+    qn_dwconv_pf_share(a->pf_lines, row, rows, &lo, &hi);
+    for (size_t q = lo; q < hi; q++) __builtin_prefetch(a->pf + 64 * q, 0, 2);  // prefetcht1: L2
+    qn_dwconv_pf_share(a->pfw_lines, row, rows, &lo, &hi);
+    for (size_t q = lo; q < hi; q++) __asm__ volatile("prefetchw %0" : : "m"(a->pfw[64 * q]));
+}
 
 #define QN_F32_DWCONV_BAND_FLOATS 16384  // 64 KiB: the most one band task reads of a block
 
