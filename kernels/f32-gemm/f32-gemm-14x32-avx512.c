@@ -101,14 +101,6 @@ static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
 
 #define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
 
-// A full 16-float store, non-temporal when nt (d 64-byte aligned then).
-static inline __attribute__((always_inline)) void store16(float *d, __m512 v, bool nt) {
-    if (nt)
-        _mm512_stream_ps(d, v);
-    else
-        _mm512_storeu_ps(d, v);
-}
-
 // v = EXPR for the registers of rows i < LIMIT of a tile (EXPR sees v, the row i and the column
 // offset h of the 16-column half); rows past LIMIT keep their value.
 #define ROWS(R, NV, LIMIT, acc0, acc1, EXPR)                        \
@@ -207,12 +199,20 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
             if (res && !p->res_before)
                 ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
         }
-        const bool nt = p->stream && p->last && ((uintptr_t)c & 63) == 0;  // ldc % 16 == 0 then
+        if (p->stream && p->last && ((uintptr_t)c & 63) == 0) {
+#pragma GCC unroll 14
+            for (size_t i = 0; i < R; i++)
+                if (i < mr) {
+                    _mm512_stream_ps(c + i * ldc, acc0[i]);
+                    if (NV == 2) _mm512_stream_ps(c + i * ldc + 16, acc1[i]);
+                }
+            return;
+        }
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++)
             if (i < mr) {
-                store16(c + i * ldc, acc0[i], nt);
-                if (NV == 2) store16(c + i * ldc + 16, acc1[i], nt);
+                _mm512_storeu_ps(c + i * ldc, acc0[i]);
+                if (NV == 2) _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
             }
         return;
     }

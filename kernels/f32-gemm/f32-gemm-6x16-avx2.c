@@ -105,14 +105,6 @@ static void store_edge16(__m256 acc[][2], size_t mr, size_t nr, float *c, size_t
 
 // --- 6 x 16 packed micro-kernel ---
 
-// An 8-float store, non-temporal when nt (d 32-byte aligned then).
-static inline __attribute__((always_inline)) void store8(float *d, __m256 v, bool nt) {
-    if (nt)
-        _mm256_stream_ps(d, v);
-    else
-        _mm256_storeu_ps(d, v);
-}
-
 #define ROW_FMA(i)                                              \
     {                                                           \
         const __m256 ai = _mm256_broadcast_ss(a + i);           \
@@ -152,7 +144,10 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 float *ci = c + i * ldc + 8 * h;
-                store8(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h], nt && !add_c);
+                if (nt && !add_c)
+                    _mm256_stream_ps(ci, t[i][h]);
+                else
+                    _mm256_storeu_ps(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
             }
     } else if (mr == 6 && nr == 16 && p->alpha == 1.0f && p->beta == 0.0f) {
         // The store rule in passes over the tile, each test once per tile instead of per
@@ -182,8 +177,13 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
 #undef PASS
 #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) {
-            store8(c + i * ldc, t[i][0], nt);
-            store8(c + i * ldc + 8, t[i][1], nt);
+            if (nt) {
+                _mm256_stream_ps(c + i * ldc, t[i][0]);
+                _mm256_stream_ps(c + i * ldc + 8, t[i][1]);
+            } else {
+                _mm256_storeu_ps(c + i * ldc, t[i][0]);
+                _mm256_storeu_ps(c + i * ldc + 8, t[i][1]);
+            }
         }
     } else if (mr == 6 && nr == 16)
         store_rows16(t, 6, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);
