@@ -153,7 +153,6 @@ struct gemm_job {
     size_t ldr;
     enum qn_act act;
     bool res_before;
-    bool stream;  // C stored non-temporally (see stream_c)
 };
 
 // Micro-kernel parameters for the tile at (m, n) of C, KC block [k0, k0 + kc).
@@ -168,7 +167,6 @@ static inline struct qn_f32_gemm_params tile_params(const struct gemm_job *g, si
         .bias = last && g->bias ? g->bias + n : NULL,
         .res = last && g->res ? g->res + m * g->ldr + n : NULL,
         .ldr = g->ldr,
-        .stream = g->stream,
     };
     return p;
 }
@@ -276,7 +274,6 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
             }
         }
     }
-    if (g->stream) qn_store_fence();  // non-temporal stores are weakly ordered
 }
 
 // Split K across threads when C is small and K deep (the weight gradient of a pointwise
@@ -303,7 +300,6 @@ static void gemm_split_k(const struct gemm_job *g, int nth) {
         s.A = g->A + k0 * (g->trans_a ? g->lda : 1);
         s.B = g->B + k0 * (g->trans_b ? 1 : g->ldb);
         if (t > 0) s.C = part + MN * (t - 1), s.ldc = g->N, s.beta = 0.0f;
-        s.stream = false;  // the partials are read back at once
         gemm_blocked_part(&s, 0, g->M, 0, g->N);  // s.K >= 1024 (split_k)
 #pragma omp barrier
         for (size_t m = g->M * t / nt; m < g->M * (t + 1) / nt; m++) {
@@ -445,18 +441,6 @@ static void gemm_dot(const struct gemm_job *g, int nth) {
 
 // --- dispatch ---
 
-// C stored non-temporally: one KC block covers K (C is written once, with beta 0, and not read
-// by the product), ldc a whole number of lines, and C at least qn_stream_bytes() (the INT8
-// GEMM's threshold): such a C only passes through the caches, and each of its lines would
-// first be fetched for ownership (a write-allocate) from memory. make bench, 1x1 convolution
-// 96->576 at 14x14, batch 64 (C 28.9 MB), 1 thread, Xeon with AMX, four alternations:
-// 124-130 -> 133-140 GF/s.
-static bool stream_c(const struct gemm_job *g) {
-    const size_t kc = g->pb ? g->pb->kc : balanced_kc(g->K, g->cf->kc);
-    return g->K <= kc && g->beta == 0.0f && g->ldc % 16 == 0 &&
-           (double)g->M * (double)g->ldc * sizeof(float) >= qn_stream_bytes();
-}
-
 // Threads only when the work pays for a fork/join (~ a few microseconds).
 static int threads_for(size_t M, size_t N, size_t K) {
     const double macs = (double)M * (double)N * (double)K;
@@ -498,10 +482,8 @@ static void gemm_run(struct gemm_job *g, const struct qn_epilogue *ep) {
             gemm_small(g, nth);
         else if (g->M <= 4 && g->trans_b && !g->pb)
             gemm_dot(g, nth);
-        else {
-            g->stream = stream_c(g);
+        else
             gemm_blocked(g, nth);
-        }
     }
     qn_free(res_copy);
 }

@@ -458,49 +458,6 @@ static void packed_b(void) {
     QT_CHECK(pb.data == NULL, "failed pack leaves data");
 }
 
-// C stored non-temporally (one KC block, beta 0, ldc a multiple of 16, C past the streaming
-// threshold, set to 0 here): tiles whose rows start 64-byte aligned stream, the others store
-// as usual. C 64-byte aligned and 4 floats off, ldc a multiple of 16 or not, plain and
-// pre-packed B, every epilogue, 1 and 2 threads; padding of C untouched.
-static void streamed_c(void) {
-    qt_seed(61);
-    static const size_t shapes[][3] = {{196, 576, 96}, {703, 64, 100}, {45, 50, 96}, {30, 100, 256}, {64, 33, 7}};
-    static const struct ep_cfg eps[3] = {{0}, {.bias = true, .act = QN_ACT_RELU6},
-                                         {.bias = true, .res = true, .act = QN_ACT_HSWISH}};
-    const int saved = qn_threads();
-    qn_stream_bytes_set(0);
-    int r = 0;
-    for (int s = 0; s < 5; s++)
-        for (int ep = 0; ep < 3; ep++)
-            for (int packed = 0; packed < 2; packed++)
-                for (int off = 0; off < 2; off++)  // 64-byte aligned C, or 16 bytes off
-                    for (int lines = 0; lines < 2; lines++, r++) {  // ldc whole lines, or not
-                        struct problem p = plain(shapes[s][0], shapes[s][1], shapes[s][2]);
-                        p.ldc = QN_ROUND_UP(p.N, 16) + (lines ? 16 : 1);
-                        p.ep = eps[ep];
-                        struct buffers b;
-                        buffers_init(&b, &p, 1);
-                        float *mem = qn_alloc((b.c_size + 16) * sizeof(float)), *C = mem + (off ? 4 : 0);
-                        memcpy(C, b.C0, b.c_size * sizeof(float));
-                        struct qn_epilogue e = make_ep(&p, &b);
-                        qn_threads_set(1 + r % 2);
-                        if (packed) {
-                            struct qn_f32_packed_b pb;
-                            QT_CHECK(qn_f32_pack_b(&pb, false, p.K, p.N, b.B, p.ldb) == QN_OK, "pack failed");
-                            qn_f32_gemm_packed(p.M, b.A, p.lda, &pb, C, p.ldc, &e);
-                            qn_f32_packed_b_free(&pb);
-                        } else {
-                            qn_f32_gemm(false, false, p.M, p.N, p.K, 1.0f, b.A, p.lda, b.B, p.ldb, 0.0f, C, p.ldc,
-                                        &e);
-                        }
-                        check_result(&p, &b, C, b.R, packed ? "streamed, packed" : "streamed");
-                        qn_free(mem);
-                        buffers_free(&b);
-                    }
-    qn_stream_bytes_set(-1);
-    qn_threads_set(saved);
-}
-
 // Large GEMMs checked in O(n^2) (BLIS test_gemm): with a random x, C x must equal
 // alpha A (B x) + beta C0 x, with the same style of bound on |A| (|B| |x|) + |beta| |C0| |x|.
 static void large_checked_by_vector(void) {
@@ -569,6 +526,5 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(matches_gemm_ref);
     QT_RUN_EACH_ISA(packed_b);
     QT_RUN_EACH_ISA(large_checked_by_vector);
-    QT_RUN_EACH_ISA(streamed_c);
     return qt_finish(argv[0]);
 }

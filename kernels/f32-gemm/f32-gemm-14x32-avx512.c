@@ -150,7 +150,7 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         // one process (medians of paired ratios, 21 rounds) gave 1.014-1.016x at 1024^3 and
         // 196x1536x384, 1.006x at 2048^3. Not for a shallow tile: at kc = 96 (a 1x1
         // convolution of 96 channels, batch 1) the 28 prefetches cost more than they hide.
-        if (aks == 14 && kc > 128 && k == kc - 128 && !p->stream) {
+        if (aks == 14 && kc > 128 && k == kc - 128) {
 #pragma GCC unroll 14
             for (size_t i = 0; i < R; i++)
                 if (i < mr) {
@@ -198,15 +198,6 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
             }
             if (res && !p->res_before)
                 ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
-        }
-        if (p->stream && p->last && ((uintptr_t)c & 63) == 0) {
-#pragma GCC unroll 14
-            for (size_t i = 0; i < R; i++)
-                if (i < mr) {
-                    _mm512_stream_ps(c + i * ldc, acc0[i]);
-                    if (NV == 2) _mm512_stream_ps(c + i * ldc + 16, acc1[i]);
-                }
-            return;
         }
 #pragma GCC unroll 14
         for (size_t i = 0; i < R; i++)

@@ -120,8 +120,7 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     // The C tile is cold (swept once per KC block): fetch it while the k loop runs.
-    const bool nt = p->stream && p->last && mr == 6 && nr == 16 && ((uintptr_t)c & 63) == 0;
-    for (size_t i = 0; i < mr && !nt; i++) {
+    for (size_t i = 0; i < mr; i++) {
         __builtin_prefetch(c + i * ldc, 1, 3);
         __builtin_prefetch(c + i * ldc + 15, 1, 3);
     }
@@ -144,10 +143,7 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 float *ci = c + i * ldc + 8 * h;
-                if (nt && !add_c)
-                    _mm256_stream_ps(ci, t[i][h]);
-                else
-                    _mm256_storeu_ps(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
+                _mm256_storeu_ps(ci, add_c ? _mm256_add_ps(t[i][h], _mm256_loadu_ps(ci)) : t[i][h]);
             }
     } else if (mr == 6 && nr == 16 && p->alpha == 1.0f && p->beta == 0.0f) {
         // The store rule in passes over the tile, each test once per tile instead of per
@@ -177,13 +173,8 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
 #undef PASS
 #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) {
-            if (nt) {
-                _mm256_stream_ps(c + i * ldc, t[i][0]);
-                _mm256_stream_ps(c + i * ldc + 8, t[i][1]);
-            } else {
-                _mm256_storeu_ps(c + i * ldc, t[i][0]);
-                _mm256_storeu_ps(c + i * ldc + 8, t[i][1]);
-            }
+            _mm256_storeu_ps(c + i * ldc, t[i][0]);
+            _mm256_storeu_ps(c + i * ldc + 8, t[i][1]);
         }
     } else if (mr == 6 && nr == 16)
         store_rows16(t, 6, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);

@@ -29,10 +29,6 @@ struct qn_f32_gemm_params {
     const float *bias;  // [nr] from the tile's first column, or NULL
     const float *res;   // residual at the tile's (0, 0), row stride ldr, or NULL
     size_t ldr;
-    // C is written once and not read again soon (the operator's streamed output): on the last
-    // block, full tiles whose c is 64-byte aligned may be stored non-temporally (ldc is then a
-    // multiple of 16); the operator fences. Kernels may ignore it.
-    bool stream;
 };
 
 // True when a tile's store is C = acc (beta 0) or C += acc (beta 1) and nothing else: no
