@@ -395,8 +395,9 @@ static void touch_image(const float *x, size_t floats) {
 // image, each task a share of its input lines into L2 and of its output lines for writing,
 // spread over the task's rows. Reading the image first and only then computing left the
 // memory idle during the blocks and the blocks waiting on their output lines: 64 x 14 x 14 x
-// 96, 3x3, 1 thread, Xeon with AMX, make bench rows (two alternations): 35.9-37.1 GF/s (0.76x
-// oneDNN) -> 51.5-51.9 (1.06-1.07x); a 4.8 MB copy runs at 63 GF/s of this layer here.
+// 96, 3x3, Xeon with AMX, make bench rows (two alternations of the builds): 1 thread 37.1-38.1
+// GF/s (0.72-0.73x oneDNN) -> 51.4-53.0 (1.00-1.06x), 2 threads 0.73x -> 0.99-1.00x; a 4.8 MB
+// copy (this layer's input and output) runs at 63 GF/s of it here.
 static void band_task(const struct band_ctx *c, size_t t, size_t t_lo, size_t t_hi) {
     const struct qn_conv_params *p = c->p;
     const struct qn_epilogue *e = c->ep;
