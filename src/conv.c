@@ -422,7 +422,7 @@ static void band_task(const struct band_ctx *c, size_t t, size_t t_lo, size_t t_
         .res_before_act = e->residual_before_act, .act = e->act,
         .y = c->y + pix * c->ld_y + cb, .ld_y = c->ld_y, .stream = c->stream,
         .pf = next ? (const char *)(c->x + (img + 1) * in_floats) + 64 * in_lo : NULL,
-        .pfw = next ? (const char *)(c->y + (img + 1) * c->h_out * c->w_out * c->ld_y) + 64 * out_lo : NULL,
+        .pfw = next ? (const char *)(c->y + (img + 1) * out_floats) + 64 * out_lo : NULL,
         .pf_lines = in_hi - in_lo, .pfw_lines = out_hi - out_lo,
     };
     c->kernel(&a);

@@ -84,7 +84,8 @@ static inline __attribute__((always_inline)) void qn_qgemm_store16_avx512(const 
 }
 
 // The whole epilogue over an s32 tile acc[mr][ld_acc], written to C; add_zp: the tile lacks
-// the a_zp correction (-a_zp * col_sum per column), which the epilogue adds as it loads. Kernels spill their accumulators to a stack tile and call this once: keeping the
-// epilogue out of the register-allocated loop avoids spilling live accumulators around it.
+// the a_zp correction (-a_zp * col_sum per column), which the epilogue adds as it loads.
+// Kernels spill their accumulators to a stack tile and call this once: keeping the epilogue
+// out of the register-allocated loop avoids spilling live accumulators around it.
 void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
                                size_t ldc, const struct qn_qgemm_params *p, bool add_zp);

@@ -106,6 +106,7 @@ void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t 
     for (size_t j0 = 0; j0 < nc; j0 += 16) {
         const struct qn_qgemm_cols16 cl = qn_qgemm_cols16_avx512(&prm, j0, nc);
         const __m512i z = zp16(&prm, j0, nc, add_zp);
-        for (size_t i = 0; i < mr; i++) qn_qgemm_store16_avx512(&prm, &cl, i, j0, acc16(acc + i * ld_acc + j0, z), c, ldc);
+        for (size_t i = 0; i < mr; i++)
+            qn_qgemm_store16_avx512(&prm, &cl, i, j0, acc16(acc + i * ld_acc + j0, z), c, ldc);
     }
 }
