@@ -912,9 +912,9 @@ static void dwq_rows(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t o
     }
     const size_t w_q = c->base->w_q, row = p->w * c->ld_x;
     if (q_lo < q_hi)  // image rows [4 q_lo, 4 q_hi), the last quad's rows past the image as x_zp
-        qn_qs8_dwq_pack__avx512(c->x + img * p->h * row + 4 * q_lo * row, QN_MIN(p->h, 4 * q_hi) - 4 * q_lo,
-                                p->w, c->ld_x, p->c_in, c->x_zp, p->pad_w, w_q, buf + q_lo * w_q * 64,
-                                c->base->quad_stride);
+        (qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512 : qn_qs8_dwq_pack__avx512)(
+            c->x + img * p->h * row + 4 * q_lo * row, QN_MIN(p->h, 4 * q_hi) - 4 * q_lo, p->w, c->ld_x, p->c_in,
+            c->x_zp, p->pad_w, w_q, buf + q_lo * w_q * 64, c->base->quad_stride);
     struct qn_qs8_dwq_args a = *c->base;
     a.quads = buf;
     a.oy_lo = oy_lo, a.oy_hi = oy_hi;

@@ -136,6 +136,7 @@ static void detect(void) {
         f->avx512bw = (b >> 30) & 1;
         f->avx512vl = (b >> 31) & 1;
         f->avx512vnni = (c >> 11) & 1;
+        f->avx512vbmi = (c >> 1) & 1;
         f->avx512fp16 = (d >> 23) & 1;
         f->amx_bf16 = (d >> 22) & 1;
         f->amx_tile = (d >> 24) & 1;
@@ -150,8 +151,8 @@ static void detect(void) {
     if (osxsave && f->amx_tile) f->os_amx = amx_permit(xgetbv0());
     if (!f->os_avx) f->avx = f->avx2 = f->fma = f->avxvnni = false;
     if (!f->os_avx512)
-        f->avx512f = f->avx512bw = f->avx512vl = f->avx512dq = f->avx512vnni = f->avx512bf16 =
-            f->avx512fp16 = false;
+        f->avx512f = f->avx512bw = f->avx512vl = f->avx512dq = f->avx512vnni = f->avx512vbmi =
+            f->avx512bf16 = f->avx512fp16 = false;
     __get_cpuid(0x80000000, &a, &b, &c, &d);
     const unsigned max_ext = a;
     bool topoext = false;  // AMD's topology extensions: leaf 0x8000001D lists the caches

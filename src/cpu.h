@@ -18,7 +18,7 @@ enum qn_isa {
 
 struct qn_cpu_features {
     bool sse42, avx, avx2, fma, f16c;
-    bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512fp16;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512vbmi, avx512bf16, avx512fp16;
     bool avxvnni, amx_tile, amx_int8, amx_bf16;
     bool os_avx, os_avx512;  // XCR0 says the OS saves ymm / zmm + opmask state
     bool os_amx;             // XCR0 has the tile state and Linux granted this process its use

@@ -79,7 +79,7 @@ static int cmd_info(int argc, char **argv) {
         {"sse4.2", f->sse42}, {"avx", f->avx}, {"avx2", f->avx2}, {"fma", f->fma},
         {"f16c", f->f16c}, {"avx-vnni", f->avxvnni}, {"avx512f", f->avx512f},
         {"avx512bw", f->avx512bw}, {"avx512vl", f->avx512vl}, {"avx512dq", f->avx512dq},
-        {"avx512-vnni", f->avx512vnni}, {"avx512-bf16", f->avx512bf16},
+        {"avx512-vnni", f->avx512vnni}, {"avx512-vbmi", f->avx512vbmi}, {"avx512-bf16", f->avx512bf16},
         {"avx512-fp16", f->avx512fp16}, {"amx-tile", f->amx_tile}, {"amx-int8", f->amx_int8}, {"amx-bf16", f->amx_bf16},
     };
     for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)

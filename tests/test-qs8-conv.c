@@ -23,6 +23,7 @@ struct tcase {
 // Cases run, direct-path objects among them, depthwise cases checked through the scalar
 // row-quad kernel (reported at the end).
 static int n_cases, n_direct, n_quad_cases;
+static int n_pack_checks[2];  // images whose vector quads were compared: the plain pack, the VBMI one
 
 static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
 #define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
@@ -62,17 +63,22 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
         memset(quads2, 0, blocks * qb);
         const uint8_t *xi = x + img * p->h * p->w * t->ld_x;
         qn_qs8_dwq_pack__scalar(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
-        if (qn_isa() == QN_ISA_AVX512) {
-            // all blocks in one call (groups of four), and block by block as conv.c's
-            // threads may split them
-            qn_qs8_dwq_pack__avx512(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q,
-                                    quads2, qb);
+        // the vector packs: all blocks in one call (groups of four), and block by block as
+        // conv.c's threads may split them
+        qn_qs8_dwq_pack_fn packs[2] = {0};
+        if (qn_isa() == QN_ISA_AVX512) packs[0] = qn_qs8_dwq_pack__avx512;
+        if (qn_isa() == QN_ISA_AVX512 && qn_cpu()->avx512vbmi) packs[1] = qn_qs8_dwq_pack_vbmi__avx512;
+        for (size_t v = 0; v < 2; v++) {
+            if (!packs[v]) continue;
+            memset(quads2, 0, blocks * qb);
+            packs[v](xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads2, qb);
             pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
             memset(quads2, 0, blocks * qb);
             for (size_t b = 0; b < blocks; b++)
-                qn_qs8_dwq_pack__avx512(xi + b * 16, p->h, p->w, t->ld_x, QN_MIN(16, p->c_in - b * 16),
-                                        (uint8_t)t->a_zp, p->pad_w, w_q, quads2 + b * qb, qb);
+                packs[v](xi + b * 16, p->h, p->w, t->ld_x, QN_MIN(16, p->c_in - b * 16), (uint8_t)t->a_zp,
+                         p->pad_w, w_q, quads2 + b * qb, qb);
             pack_bad += memcmp(quads, quads2, blocks * qb) != 0;
+            n_pack_checks[v]++;
         }
         const struct qn_qs8_dwq_args a = {
             .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = conv->h_out,
@@ -666,6 +672,9 @@ static void dwconv_quad_pairs(void) {
 
 static void quad_case_count(void) {
     QT_CHECK(n_quad_cases > (qt_quick() ? 40 : 150), "only %d row-quad cases", n_quad_cases);
+    if (qn_isa_supported(QN_ISA_AVX512)) QT_CHECK(n_pack_checks[0] > 100, "plain pack: %d images", n_pack_checks[0]);
+    if (qn_isa_supported(QN_ISA_AVX512) && qn_cpu()->avx512vbmi)
+        QT_CHECK(n_pack_checks[1] > 100, "VBMI pack: %d images", n_pack_checks[1]);
 }
 
 static void variant_names(void) {
@@ -697,7 +706,8 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(conv_direct_random);
     QT_RUN_EACH_ISA(conv_direct_shapes);
     QT_RUN(quad_case_count);
-    printf("  direct path: %d of %d conv objects; %d depthwise cases through the scalar row-quad kernel\n",
-           n_direct, n_cases, n_quad_cases);
+    printf("  direct path: %d of %d conv objects; %d depthwise cases through the scalar row-quad kernel; "
+           "vector packs checked on %d (plain) and %d (VBMI) images\n",
+           n_direct, n_cases, n_quad_cases, n_pack_checks[0], n_pack_checks[1]);
     return qt_finish(argv[0]);
 }

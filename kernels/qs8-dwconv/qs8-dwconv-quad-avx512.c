@@ -97,6 +97,52 @@ void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, 
         pack_block(x + c0, h, w, ld_x, nc - c0 < 16 ? nc - c0 : 16, x_zp, pad, w_q, quads + c0 / 16 * qb);
 }
 
+// The same with AVX512-VBMI (Ice Lake and later, Zen 4 and later): a group of 64 channels
+// (four blocks) of one column in 8 shuffles instead of 16. vpermt2b pairs rows 0 / 1 (and 2 /
+// 3) into words, [channel][row pair], placed so that the word interleaves of the two pairs
+// give the blocks: block 2g + h of group g, channel c, sits at word 8 (c / 4) + 4 h + c % 4 of
+// pair g, and unpacklo / unpackhi_epi16 of the two pairs are then blocks 2g and 2g + 1.
+// Partial groups (nc not a multiple of 64) load masked, x_zp in the lanes past nc, and store
+// their blocks only.
+__attribute__((target("avx512vbmi"))) void qn_qs8_dwq_pack_vbmi__avx512(
+    const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp, size_t pad, size_t w_q,
+    uint8_t *quads, size_t qb) {
+    uint8_t ix[2][64];
+    for (size_t j = 0; j < 64; j++) {
+        const size_t word = j / 2, r = j % 2, lane = word / 8, within = word % 8;
+        const size_t b = within / 4, c = 4 * lane + within % 4;
+        ix[0][j] = (uint8_t)(r * 64 + 16 * b + c);
+        ix[1][j] = (uint8_t)(r * 64 + 32 + 16 * b + c);
+    }
+    const __m512i i0 = _mm512_loadu_si512(ix[0]), i1 = _mm512_loadu_si512(ix[1]);
+    const __m512i zp = _mm512_set1_epi8((char)x_zp);
+    const size_t ld_row = w * ld_x;
+    for (size_t c0 = 0; c0 < nc; c0 += 64) {
+        const size_t n = nc - c0 < 64 ? nc - c0 : 64, nb = (n + 15) / 16;
+        const __mmask64 m = n == 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+        uint8_t *dst0 = quads + c0 / 16 * qb + pad * 64;
+        for (size_t q = 0; q < (h + 3) / 4; q++) {
+            const uint8_t *xr = x + c0 + 4 * q * ld_row;
+            uint8_t *dst = dst0 + q * w_q * 64;
+            const size_t rows = h - 4 * q < 4 ? h - 4 * q : 4;
+            for (size_t col = 0; col < w; col++, xr += ld_x, dst += 64) {
+                const __m512i r0 = _mm512_mask_loadu_epi8(zp, m, xr);
+                const __m512i r1 = rows > 1 ? _mm512_mask_loadu_epi8(zp, m, xr + ld_row) : zp;
+                const __m512i r2 = rows > 2 ? _mm512_mask_loadu_epi8(zp, m, xr + 2 * ld_row) : zp;
+                const __m512i r3 = rows > 3 ? _mm512_mask_loadu_epi8(zp, m, xr + 3 * ld_row) : zp;
+                const __m512i p01 = _mm512_permutex2var_epi8(r0, i0, r1), p23 = _mm512_permutex2var_epi8(r2, i0, r3);
+                _mm512_store_si512(dst, _mm512_unpacklo_epi16(p01, p23));
+                if (nb > 1) _mm512_store_si512(dst + qb, _mm512_unpackhi_epi16(p01, p23));
+                if (nb > 2) {
+                    const __m512i q01 = _mm512_permutex2var_epi8(r0, i1, r1), q23 = _mm512_permutex2var_epi8(r2, i1, r3);
+                    _mm512_store_si512(dst + 2 * qb, _mm512_unpacklo_epi16(q01, q23));
+                    if (nb > 3) _mm512_store_si512(dst + 3 * qb, _mm512_unpackhi_epi16(q01, q23));
+                }
+            }
+        }
+    }
+}
+
 // --- epilogues ---
 
 // Output pixel px, channels [cb, cb + 16) through the qn_qgemm_ref sequence (any epilogue but
@@ -113,29 +159,55 @@ QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, 
         _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
 }
 
-// FP32 output without activation: (float)acc * mul, bias, residual.
-QN_INLINE void store_f32(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, __mmask16 m, __m512i acc) {
-    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(a->mul + cb));
-    if (a->bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->bias + cb));
-    if (a->res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, a->res + px * a->ld_r + cb));
-    _mm512_mask_storeu_ps((float *)a->y + px * a->ld_y + cb, m, y);
+// What the stores of one channel block read from the args, read once per block: stores
+// through a float or byte pointer may alias the args as far as the compiler knows, so store
+// functions reading a-> fields reloaded each of them after every store (~10 instructions per
+// output; 1x14x14x96 3x3, FP32 out, 1 thread: 83-84 -> 107-108 GOP/s, 1x28x28x144 5x5 186-205
+// -> 218, bench qs8_dwconv, alternating builds). The FP32 store still takes mul and bias as
+// memory operands: held in registers they cost 64x28x28x144 5x5 (29 MB out) 10-15% (117-129
+// against 134-141 GOP/s, three alternations; why, not found).
+struct blk_out {
+    __m512 mul, bias;           // for the u8 packs
+    const float *mulp, *biasp;  // for the FP32 stores
+    bool has_bias;
+    const float *res;  // at the block's first output, or NULL
+    size_t ld_r, ld_y;
+    char *y;           // at the block's first output
+};
+
+QN_INLINE struct blk_out blk_out_init(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, __mmask16 m) {
+    const size_t es = a->out_u8 ? 1 : sizeof(float);
+    return (struct blk_out){
+        .mul = _mm512_loadu_ps(a->mul + cb),
+        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + cb) : _mm512_setzero_ps(),
+        .has_bias = a->bias != NULL, .mulp = a->mul + cb, .biasp = a->bias ? a->bias + cb : NULL,
+        .res = a->res ? a->res + px * a->ld_r + cb : NULL,
+        .ld_r = a->ld_r,
+        .ld_y = a->ld_y * es,
+        .y = (char *)a->y + (px * a->ld_y + cb) * es,
+    };
 }
 
-// Outputs px .. px + n - 1 (n <= 4), channels [cb, cb + 16), from acc[0..3] through
-// qn_requant_fast.
-QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f,
-                           size_t px, size_t n, size_t cb, __mmask16 m, const __m512i *acc) {
-    const __m512 mul = _mm512_loadu_ps(a->mul + cb);
-    const __m512 bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + cb) : _mm512_setzero_ps();
-    const __m512 *b = a->bias ? &bias : NULL;
+// FP32 output without activation, output u of the block: (float)acc * mul, bias, residual.
+QN_INLINE void store_f32(const struct blk_out *o, size_t u, __mmask16 m, __m512i acc) {
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(o->mulp));
+    if (o->has_bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, o->biasp));
+    if (o->res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, o->res + u * o->ld_r));
+    _mm512_mask_storeu_ps((float *)(o->y + u * o->ld_y), m, y);
+}
+
+// Outputs g .. g + n - 1 (n <= 4) of the block from acc[0..3] through qn_requant_fast.
+QN_INLINE void store_fast4(const struct blk_out *o, const struct qn_requant_fast_avx512 *f, size_t g, size_t n,
+                           __mmask16 m, const __m512i *acc) {
+    const __m512 *b = o->has_bias ? &o->bias : NULL;
     const __m512i q = qn_requant_fast_pack4_avx512(
-        f, qn_requant_fast_r_avx512(f, acc[0], mul, b), qn_requant_fast_r_avx512(f, acc[1], mul, b),
-        qn_requant_fast_r_avx512(f, acc[2], mul, b), qn_requant_fast_r_avx512(f, acc[3], mul, b));
-    uint8_t *y = (uint8_t *)a->y + px * a->ld_y + cb;
+        f, qn_requant_fast_r_avx512(f, acc[0], o->mul, b), qn_requant_fast_r_avx512(f, acc[1], o->mul, b),
+        qn_requant_fast_r_avx512(f, acc[2], o->mul, b), qn_requant_fast_r_avx512(f, acc[3], o->mul, b));
+    uint8_t *y = (uint8_t *)o->y + g * o->ld_y;
     _mm_mask_storeu_epi8(y, m, _mm512_castsi512_si128(q));
-    if (n > 1) _mm_mask_storeu_epi8(y + a->ld_y, m, _mm512_extracti32x4_epi32(q, 1));
-    if (n > 2) _mm_mask_storeu_epi8(y + 2 * a->ld_y, m, _mm512_extracti32x4_epi32(q, 2));
-    if (n > 3) _mm_mask_storeu_epi8(y + 3 * a->ld_y, m, _mm512_extracti32x4_epi32(q, 3));
+    if (n > 1) _mm_mask_storeu_epi8(y + o->ld_y, m, _mm512_extracti32x4_epi32(q, 1));
+    if (n > 2) _mm_mask_storeu_epi8(y + 2 * o->ld_y, m, _mm512_extracti32x4_epi32(q, 2));
+    if (n > 3) _mm_mask_storeu_epi8(y + 3 * o->ld_y, m, _mm512_extracti32x4_epi32(q, 3));
 }
 
 // --- kernels ---
@@ -143,6 +215,28 @@ QN_INLINE void store_fast4(const struct qn_qs8_dwq_args *a, const struct qn_requ
 // Epilogue kinds: the folded u8 requantization, FP32 out without activation, any other
 // through the reference sequence lane by lane.
 enum { EP_FAST_U8, EP_F32, EP_REF };
+
+// The stores of one block's UR accumulators, the first n_out of them, from output px.
+QN_INLINE void store_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx512 *f, int ep,
+                           size_t px, size_t cb, __mmask16 m, const __m512i *acc, size_t n_out,
+                           const size_t UR) {
+    if (ep == EP_REF) {
+#pragma GCC unroll 16
+        for (size_t u = 0; u < UR; u++)
+            if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
+        return;
+    }
+    const struct blk_out o = blk_out_init(a, px, cb, m);
+    if (ep == EP_FAST_U8) {
+#pragma GCC unroll 2
+        for (size_t g = 0; g < UR; g += 4)
+            if (g < n_out) store_fast4(&o, f, g, n_out - g, m, acc + g);
+    } else {
+#pragma GCC unroll 16
+        for (size_t u = 0; u < UR; u++)
+            if (u < n_out) store_f32(&o, u, m, acc[u]);
+    }
+}
 
 // Channel blocks [blk, blk + NB) of UR outputs of row oy from column ow (the first n_out
 // stored), with NB independent sets of accumulators. quad_block runs pairs (NB = 2) where the
@@ -190,22 +284,7 @@ QN_INLINE void quad_cblocks(const struct qn_qs8_dwq_args *a, const struct qn_req
         }
     }
 #pragma GCC unroll 2
-    for (size_t b = 0; b < NB; b++) {
-        const size_t cb = (blk + b) * 16;
-        if (ep == EP_FAST_U8) {
-#pragma GCC unroll 2
-            for (size_t g = 0; g < UR; g += 4)
-                if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m[b], acc[b] + g);
-        } else if (ep == EP_F32) {
-#pragma GCC unroll 16
-            for (size_t u = 0; u < UR; u++)
-                if (u < n_out) store_f32(a, px + u, cb, m[b], acc[b][u]);
-        } else {
-#pragma GCC unroll 16
-            for (size_t u = 0; u < UR; u++)
-                if (u < n_out) store_ref(a, px + u, cb, m[b], acc[b][u]);
-        }
-    }
+    for (size_t b = 0; b < NB; b++) store_block(a, f, ep, px, (blk + b) * 16, m[b], acc[b], n_out, UR);
 }
 
 // UR outputs of row oy from column ow (the first n_out stored), every channel block: the
@@ -250,19 +329,7 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
                     if (p >= u * S && p - u * S < K) acc[u] = _mm512_dpbusd_epi32(acc[u], xv, wv[p - u * S]);
             }
         }
-        if (ep == EP_FAST_U8) {
-#pragma GCC unroll 2
-            for (size_t g = 0; g < UR; g += 4)
-                if (g < n_out) store_fast4(a, f, px + g, n_out - g, cb, m, acc + g);
-        } else if (ep == EP_F32) {
-#pragma GCC unroll 16
-            for (size_t u = 0; u < UR; u++)
-                if (u < n_out) store_f32(a, px + u, cb, m, acc[u]);
-        } else {
-#pragma GCC unroll 16
-            for (size_t u = 0; u < UR; u++)
-                if (u < n_out) store_ref(a, px + u, cb, m, acc[u]);
-        }
+        store_block(a, f, ep, px, cb, m, acc, n_out, UR);
     }
 }
 

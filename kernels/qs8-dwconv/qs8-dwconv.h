@@ -124,10 +124,15 @@ static inline size_t qn_qs8_dwq_bytes(size_t h_in, size_t w_q) { return (h_in + 
 // (channels [16b, 16b + 16)) at quads + b * qb, w_q columns with the image at [pad, pad + w);
 // rows past h and channels past nc hold x_zp. Columns outside the image must be zero already:
 // the packs leave them alone (a buffer zeroed once serves every call).
+typedef void (*qn_qs8_dwq_pack_fn)(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
+                                   size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                              uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                              uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
+// The same for CPUs with AVX512-VBMI (qn_cpu()->avx512vbmi), half the shuffles.
+void qn_qs8_dwq_pack_vbmi__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                                  uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 
 // Reference: plain loops over the quads, any k and stride.
 void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride);
