@@ -130,11 +130,13 @@ __attribute__((target("avx512vbmi"))) void qn_qs8_dwq_pack_vbmi__avx512(
                 const __m512i r1 = rows > 1 ? _mm512_mask_loadu_epi8(zp, m, xr + ld_row) : zp;
                 const __m512i r2 = rows > 2 ? _mm512_mask_loadu_epi8(zp, m, xr + 2 * ld_row) : zp;
                 const __m512i r3 = rows > 3 ? _mm512_mask_loadu_epi8(zp, m, xr + 3 * ld_row) : zp;
-                const __m512i p01 = _mm512_permutex2var_epi8(r0, i0, r1), p23 = _mm512_permutex2var_epi8(r2, i0, r3);
+                const __m512i p01 = _mm512_permutex2var_epi8(r0, i0, r1);
+                const __m512i p23 = _mm512_permutex2var_epi8(r2, i0, r3);
                 _mm512_store_si512(dst, _mm512_unpacklo_epi16(p01, p23));
                 if (nb > 1) _mm512_store_si512(dst + qb, _mm512_unpackhi_epi16(p01, p23));
                 if (nb > 2) {
-                    const __m512i q01 = _mm512_permutex2var_epi8(r0, i1, r1), q23 = _mm512_permutex2var_epi8(r2, i1, r3);
+                    const __m512i q01 = _mm512_permutex2var_epi8(r0, i1, r1);
+                    const __m512i q23 = _mm512_permutex2var_epi8(r2, i1, r3);
                     _mm512_store_si512(dst + 2 * qb, _mm512_unpacklo_epi16(q01, q23));
                     if (nb > 3) _mm512_store_si512(dst + 3 * qb, _mm512_unpackhi_epi16(q01, q23));
                 }
