@@ -893,6 +893,7 @@ struct dwq_ctx {
     uint8_t x_zp;
     const struct qn_qs8_dwq_args *base;
     qn_qs8_dwq_ukernel_fn kernel;
+    qn_qs8_dwq_pack_fn pack;
     const float *res;
     size_t ld_r;
     void *y;
@@ -912,9 +913,8 @@ static void dwq_rows(const struct dwq_ctx *c, size_t img, uint8_t *buf, size_t o
     }
     const size_t w_q = c->base->w_q, row = p->w * c->ld_x;
     if (q_lo < q_hi)  // image rows [4 q_lo, 4 q_hi), the last quad's rows past the image as x_zp
-        (qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512 : qn_qs8_dwq_pack__avx512)(
-            c->x + img * p->h * row + 4 * q_lo * row, QN_MIN(p->h, 4 * q_hi) - 4 * q_lo, p->w, c->ld_x, p->c_in,
-            c->x_zp, p->pad_w, w_q, buf + q_lo * w_q * 64, c->base->quad_stride);
+        c->pack(c->x + img * p->h * row + 4 * q_lo * row, QN_MIN(p->h, 4 * q_hi) - 4 * q_lo, p->w, c->ld_x,
+                p->c_in, c->x_zp, p->pad_w, w_q, buf + q_lo * w_q * 64, c->base->quad_stride);
     struct qn_qs8_dwq_args a = *c->base;
     a.quads = buf;
     a.oy_lo = oy_lo, a.oy_hi = oy_hi;
@@ -977,7 +977,9 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         .out_zp = out->out_zp, .out_qmax = qn_qgemm_out_qmax(out), .ld_y = ld_y,
     };
     const struct dwq_ctx c = {.conv = conv, .x = x, .ld_x = ld_x, .x_zp = (uint8_t)out->a_zp,
-                              .base = &base, .kernel = kernel, .res = ep->residual,
+                              .base = &base, .kernel = kernel,
+                              .pack = qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512 : qn_qs8_dwq_pack__avx512,
+                              .res = ep->residual,
                               .ld_r = ep->ldr, .y = y, .y_image = pix_out * ld_y * esize};
     if (nt <= 1) {  // no parallel region: at batch 1 it costs as much as a small layer
         for (size_t img = 0; img < n; img++) dwq_rows(&c, img, conv->dwq_scratch, 0, h_out);

@@ -170,8 +170,7 @@ QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, 
 // against 134-141 GOP/s, three alternations; why, not found).
 struct blk_out {
     __m512 mul, bias;           // for the u8 packs
-    const float *mulp, *biasp;  // for the FP32 stores
-    bool has_bias;
+    const float *mulp, *biasp;  // for the FP32 stores; biasp NULL without a bias
     const float *res;  // at the block's first output, or NULL
     size_t ld_r, ld_y;
     char *y;           // at the block's first output
@@ -182,7 +181,7 @@ QN_INLINE struct blk_out blk_out_init(const struct qn_qs8_dwq_args *a, size_t px
     return (struct blk_out){
         .mul = _mm512_loadu_ps(a->mul + cb),
         .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + cb) : _mm512_setzero_ps(),
-        .has_bias = a->bias != NULL, .mulp = a->mul + cb, .biasp = a->bias ? a->bias + cb : NULL,
+        .mulp = a->mul + cb, .biasp = a->bias ? a->bias + cb : NULL,
         .res = a->res ? a->res + px * a->ld_r + cb : NULL,
         .ld_r = a->ld_r,
         .ld_y = a->ld_y * es,
@@ -193,7 +192,7 @@ QN_INLINE struct blk_out blk_out_init(const struct qn_qs8_dwq_args *a, size_t px
 // FP32 output without activation, output u of the block: (float)acc * mul, bias, residual.
 QN_INLINE void store_f32(const struct blk_out *o, size_t u, __mmask16 m, __m512i acc) {
     __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(o->mulp));
-    if (o->has_bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, o->biasp));
+    if (o->biasp) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, o->biasp));
     if (o->res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, o->res + u * o->ld_r));
     _mm512_mask_storeu_ps((float *)(o->y + u * o->ld_y), m, y);
 }
@@ -201,7 +200,7 @@ QN_INLINE void store_f32(const struct blk_out *o, size_t u, __mmask16 m, __m512i
 // Outputs g .. g + n - 1 (n <= 4) of the block from acc[0..3] through qn_requant_fast.
 QN_INLINE void store_fast4(const struct blk_out *o, const struct qn_requant_fast_avx512 *f, size_t g, size_t n,
                            __mmask16 m, const __m512i *acc) {
-    const __m512 *b = o->has_bias ? &o->bias : NULL;
+    const __m512 *b = o->biasp ? &o->bias : NULL;
     const __m512i q = qn_requant_fast_pack4_avx512(
         f, qn_requant_fast_r_avx512(f, acc[0], o->mul, b), qn_requant_fast_r_avx512(f, acc[1], o->mul, b),
         qn_requant_fast_r_avx512(f, acc[2], o->mul, b), qn_requant_fast_r_avx512(f, acc[3], o->mul, b));
