@@ -8,6 +8,9 @@
 
 #include "f32-gemm/f32-gemm.h"
 
+// k-steps a full-width 14-row tile finishes row group by row group (see tile)
+#define F32_TAIL 8
+
 // --- vector activations ---
 
 // e^t, |relative error| < 2e-7 for t in [-87, 88] (Cody-Waite reduction t = n ln2 + r,
@@ -101,12 +104,12 @@ static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
 
 #define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
 
-// v = EXPR for the registers of rows i < LIMIT of a tile (EXPR sees v, the row i and the column
-// offset h of the 16-column half); rows past LIMIT keep their value.
-#define ROWS(R, NV, LIMIT, acc0, acc1, EXPR)                        \
+// v = EXPR for the registers of rows LO <= i < LIMIT of a tile (EXPR sees v, the row i and the
+// column offset h of the 16-column half); other rows keep their value.
+#define ROWS(R, NV, LO, LIMIT, acc0, acc1, EXPR)                    \
     do {                                                            \
         _Pragma("GCC unroll 14") for (size_t i = 0; i < (R); i++) { \
-            if (i >= (LIMIT)) continue;                             \
+            if (i < (LO) || i >= (LIMIT)) continue;                 \
             {                                                       \
                 const size_t h = 0;                                 \
                 (void)h;                                            \
@@ -121,6 +124,60 @@ static inline void col_masks(size_t nr, __mmask16 *m0, __mmask16 *m1) {
             }                                                       \
         }                                                           \
     } while (0)
+
+// The last kt k-steps of 7 rows (a: their A at the current k, rows ars apart).
+static inline __attribute__((always_inline)) void tail7(const size_t NV, size_t kt, const float *a, size_t ars,
+                                                        size_t aks, const float *b, size_t ldb, __m512 *acc0,
+                                                        __m512 *acc1) {
+    for (size_t k = 0; k < kt; k++) {
+        const __m512 b0 = _mm512_load_ps(b);
+        const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 7
+        for (size_t i = 0; i < 7; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i * ars]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            if (NV == 2) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
+        a += aks;
+        b += ldb;
+    }
+}
+
+// The store rule of a full-width tile (alpha 1, beta 0 or 1) on its rows lo <= i < hi, in
+// passes over the registers, each test once per tile, not per row as in store_row32 below
+// (which cost ~15% of a 1x1 convolution of 96 channels without an epilogue; with bias, 145
+// against 171-177 GF/s). Same operations, same order.
+static inline __attribute__((always_inline)) void store_full(const size_t R, const size_t NV, const size_t lo,
+                                                             const size_t hi, size_t mr, __m512 *acc0,
+                                                             __m512 *acc1, float *c, size_t ldc,
+                                                             const struct qn_f32_gemm_params *p) {
+    const size_t top = hi < mr ? hi : mr;
+    if (p->beta == 1.0f) ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(c + i * ldc + h)));
+    if (p->last) {
+        const float *res = p->res;
+        if (p->bias) {
+            const __m512 b0 = _mm512_loadu_ps(p->bias), b1 = NV == 2 ? _mm512_loadu_ps(p->bias + 16) : b0;
+            ROWS(R, NV, lo, hi, acc0, acc1, _mm512_add_ps(v, h ? b1 : b0));
+        }
+        if (res && p->res_before)
+            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+        switch (p->act) {
+        case QN_ACT_NONE: break;
+        case QN_ACT_RELU: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_RELU, v)); break;
+        case QN_ACT_RELU6: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_RELU6, v)); break;
+        case QN_ACT_HSWISH: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_HSWISH, v)); break;
+        case QN_ACT_GELU: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_GELU, v)); break;
+        }
+        if (res && !p->res_before)
+            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+    }
+#pragma GCC unroll 14
+    for (size_t i = 0; i < R; i++)
+        if (i >= lo && i < top) {
+            _mm512_storeu_ps(c + i * ldc, acc0[i]);
+            if (NV == 2) _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
+        }
+}
 
 // The k loop over the first R rows of a 14-row panel and NV of its two 16-column halves (R = 4,
 // 8, 14 and NV = 1, 2, compile-time): an edge tile does only the FMAs it stores instead of the
@@ -137,12 +194,24 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     // 0..6 x lda in registers; from one pointer GCC kept 13 and spilled 4 inside the loop (the
     // 1x1 layer 196x576x96, 1 thread, Xeon with AMX: 0.94x -> 0.97-0.98x oneDNN).
     const float *a7 = a + 7 * ars;
-    for (size_t k = 0; k < kc; k++) {
+    // With A in place (a 1x1 convolution), a full-width tile (alpha 1, beta 0 or 1: every tile
+    // but the right edge's) does its last F32_TAIL k-steps for rows 0-6, stores them, then the
+    // same for rows 7-13: two bursts of 14 stores, F32_TAIL k-steps of FMAs apart, instead of
+    // one of 28. A burst of 28 stores (28 cache lines) costs ~27 cycles of FMA issue per tile,
+    // one of 14 about 4 (a probe timing one 14x32 tile in L1 at k = 16: 92.5 ns, 82.7 without
+    // the stores, 84 storing 14 lines), ~2.5% of a tile at k = 96. Paired A/B loop of the
+    // 196x576x96 product's tiles (a batch-1 1x1 layer), 1 thread, Emerald Rapids: +0.4-1.6%
+    // (rows 0-6 / 7-13 and tails of 4-8 k-steps; three groups the same, four or seven slower,
+    // no stores at all +2.7%). Packed tiles (kc 192-256) ran 2-4% slower so, and do not.
+    const bool full = nr == 16 * NV && p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f);
+    const size_t tail = R == 14 && full && aks == 1 && kc >= 4 * F32_TAIL ? F32_TAIL : 0;
+    for (size_t k = 0; k < kc - tail; k++) {
         // Packed panels: the A panel stays in L1 across the macro-kernel's column tiles while
         // the B panel streams from L2, so fetch B 8 k-steps (1 KiB) ahead. It was A before:
         // make bench's FP32 GEMM rows, 1 thread, two alternations of the builds: 1024^3 148-154
-        // -> 153-165 GFLOP/s, 2048^3 155-162 -> 160-169, 512^3 155-158 -> 162-169. The same
-        // prefetch with A in place (aks = 1) gained nothing (1x1 convolutions at batch 1).
+        // -> 153-165 GFLOP/s, 2048^3 155-162 -> 160-169, 512^3 155-158 -> 162-169. With A in
+        // place (aks = 1, a 1x1 convolution) B is fetched 16 k-steps ahead, across the end of
+        // the panel into the next tile's: +0.6% (8 ahead: +0.5%) in the paired A/B loop below.
         // The C tile is cold (C is swept once per KC block): start its lines on the way 128
         // k-steps (~1,800 cycles) before the store so that it does not wait on memory, and
         // late enough that the B stream has not pushed them out of L1 again. Issued at the
@@ -158,9 +227,10 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
                     __builtin_prefetch(c + i * ldc + 16 * NV - 1, 1, 3);
                 }
         }
-        if (aks == 14) {
-            _mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
-            if (NV == 2) _mm_prefetch((const char *)(b + 8 * ldb + 16), _MM_HINT_T0);
+        {
+            const size_t ahead = aks == 14 ? 8 : 16;
+            _mm_prefetch((const char *)(b + ahead * ldb), _MM_HINT_T0);
+            if (NV == 2) _mm_prefetch((const char *)(b + ahead * ldb + 16), _MM_HINT_T0);
         }
         const __m512 b0 = _mm512_load_ps(b);
         const __m512 b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
@@ -174,37 +244,15 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         a7 += aks;
         b += ldb;
     }
-    // Full-width tiles with alpha 1 and beta 0 or 1 (every tile of a product but the right
-    // edge's): the store rule in passes over the registers, each test once per tile, not per
-    // row as in the general store below (which cost ~15% of a 1x1 convolution of 96 channels
-    // without an epilogue; with bias, 145 against 171-177 GF/s). Same operations, same order.
-    if (nr == 16 * NV && p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f)) {
-        if (p->beta == 1.0f)
-            ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(c + i * ldc + h)));
-        if (p->last) {
-            const float *res = p->res;
-            if (p->bias) {
-                const __m512 b0 = _mm512_loadu_ps(p->bias), b1 = NV == 2 ? _mm512_loadu_ps(p->bias + 16) : b0;
-                ROWS(R, NV, R, acc0, acc1, _mm512_add_ps(v, h ? b1 : b0));
-            }
-            if (res && p->res_before)
-                ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
-            switch (p->act) {
-            case QN_ACT_NONE: break;
-            case QN_ACT_RELU: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_RELU, v)); break;
-            case QN_ACT_RELU6: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_RELU6, v)); break;
-            case QN_ACT_HSWISH: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_HSWISH, v)); break;
-            case QN_ACT_GELU: ROWS(R, NV, R, acc0, acc1, act16(QN_ACT_GELU, v)); break;
-            }
-            if (res && !p->res_before)
-                ROWS(R, NV, mr, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+    if (full) {
+        if (tail) {
+            tail7(NV, tail, a, ars, aks, b, ldb, acc0, acc1);
+            store_full(R, NV, 0, 7, mr, acc0, acc1, c, ldc, p);
+            tail7(NV, tail, a7, ars, aks, b, ldb, acc0 + 7, acc1 + 7);
+            store_full(R, NV, 7, 14, mr, acc0, acc1, c, ldc, p);
+        } else {
+            store_full(R, NV, 0, R, mr, acc0, acc1, c, ldc, p);
         }
-#pragma GCC unroll 14
-        for (size_t i = 0; i < R; i++)
-            if (i < mr) {
-                _mm512_storeu_ps(c + i * ldc, acc0[i]);
-                if (NV == 2) _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
-            }
         return;
     }
     __mmask16 m0, m1;
