@@ -297,7 +297,48 @@ static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, floa
     prof_mark(q, li + 1, &t);
 }
 
-void qn_qnet_forward(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_INT, x, n, logits); }
+static float *latency_input(const struct qn_qnet *q, int n);
+
+// Threads for batch-1 forwards: all (nt) or one, whichever runs the network faster, by the
+// fastest of 9 alternating rounds of 3 forwards each (ties within 2% go to one thread). Its
+// layers of 0.1-3 M multiply-adds are each worth a second thread alone, but the next layer
+// then reads an input half of which sits in the other core's cache: the largest FP32 subnet
+// ran 0.373-0.382 ms on two threads against 0.318-0.327 on one (Emerald Rapids; 0.339-0.402
+// against 0.309-0.324 on the Xeon with AMX), raising the FP32 layers' threshold from 2e5 to
+// 5e5 multiply-adds changed nothing, and on the Zen 5 two threads ran it faster (0.191-0.214
+// ms against 0.226-0.235): so it is measured, once per network.
+static void tune_b1(struct qn_qnet *q, int nt) {
+    float *x = latency_input(q, 1), *z = qn_alloc(sizeof(float) * q->space->n_classes);
+    QN_ASSERT(z);
+    double *prof = q->prof, best[2] = {INFINITY, INFINITY};
+    q->prof = NULL;
+    const int cand[2] = {nt, 1};
+    for (int r = 0; r < 9; r++)
+        for (int c = 0; c < 2; c++) {
+            qn_threads_set(cand[c]);
+            run(q, RUN_INT, x, 1, z);  // warm: caches, the thread pool
+            const double t0 = qn_now();
+            for (int i = 0; i < 3; i++) run(q, RUN_INT, x, 1, z);
+            best[c] = QN_MIN(best[c], qn_now() - t0);
+        }
+    qn_threads_set(nt);
+    q->prof = prof;
+    q->b1_threads = best[1] <= 1.02 * best[0] ? 1 : nt;
+    q->b1_tuned_for = nt;
+    qn_free(x), qn_free(z);
+}
+
+void qn_qnet_forward(struct qn_qnet *q, const float *x, int n, float *logits) {
+    const int nt = qn_threads();
+    if (n != 1 || nt <= 1) {
+        run(q, RUN_INT, x, n, logits);
+        return;
+    }
+    if (q->b1_tuned_for != nt) tune_b1(q, nt);
+    if (q->b1_threads != nt) qn_threads_set(q->b1_threads);
+    run(q, RUN_INT, x, n, logits);
+    if (q->b1_threads != nt) qn_threads_set(nt);
+}
 void qn_qnet_forward_fake(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_FAKE, x, n, logits); }
 void qn_qnet_forward_fp32(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_FP32, x, n, logits); }
 
@@ -431,6 +472,7 @@ enum qn_status qn_qnet_set_layer(struct qn_qnet *q, int i, struct qn_mb_qlayer q
     if ((ql.wbits == 0) != (ql.abits == 0) || (ql.wbits && (ql.wbits < 2 || ql.wbits > 8 || ql.abits < 2 || ql.abits > 8)))
         return QN_ERR_ARG;
     struct qn_qnet_layer *L = &q->layers[i];
+    q->b1_tuned_for = 0;  // another network: time the batch-1 threads again
     layer_release_quant(L);
     if (L->info.kind != QN_MB_L_CLASSIFIER) qn_f32_conv_free(&L->fconv);
     L->q = ql, q->policy.l[i] = ql;

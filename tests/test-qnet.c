@@ -182,6 +182,47 @@ static void set_layer_and_size(void) {
     free(z0), free(za), free(zb);
 }
 
+// Batch-1 forwards on two threads: the first one times both thread counts and keeps the
+// faster (1 or 2); whichever runs, the logits are the bits of a one-thread forward, and the
+// caller's thread count is back afterwards. set_layer forgets the choice.
+static void batch1_threads(void) {
+    struct qn_mb_genome g;
+    struct qn_mb_policy pf, p8;
+    struct qn_error e;
+    struct qn_qnet_cfg c;
+    cfg_small(&c);
+    QN_ASSERT(qn_mb_genome_parse(S, "max", &g, &e) == QN_OK);
+    QN_ASSERT(qn_mb_policy_parse(S, &g, "fp32", &pf, &e) == QN_OK);
+    QN_ASSERT(qn_mb_policy_parse(S, &g, "int8", &p8, &e) == QN_OK);
+    const int saved = qn_threads(), K = S->n_classes;
+    for (int pi = 0; pi < 2; pi++) {
+        struct qn_qnet q;
+        QN_ASSERT(qn_qnet_build(&q, &g_net, &g, pi ? &p8 : &pf, &g_train, &c, &e) == QN_OK);
+        float x[28 * 28], z1[16], z2[16];
+        QN_ASSERT(K <= 16);
+        for (int i = 0; i < 28 * 28; i++) x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        qn_threads_set(1);
+        qn_qnet_forward(&q, x, 1, z1);
+        QT_CHECK(q.b1_tuned_for == 0, "tuned on one thread");
+        qn_threads_set(2);
+        qn_qnet_forward(&q, x, 1, z2);
+        QT_CHECK(q.b1_tuned_for == 2 && (q.b1_threads == 1 || q.b1_threads == 2), "not tuned: for %d, threads %d",
+                 q.b1_tuned_for, q.b1_threads);
+        QT_CHECK(qn_threads() == 2, "threads after the forward: %d", qn_threads());
+        QT_CHECK(memcmp(z1, z2, sizeof(float) * K) == 0, "%s: the tuned forward differs from one thread",
+                 pi ? "int8" : "fp32");
+        printf("    %s, batch 1: %d thread(s) of 2\n", pi ? "int8" : "fp32", q.b1_threads);
+        q.b1_threads = 3 - q.b1_threads;  // the other choice gives the same bits too
+        qn_qnet_forward(&q, x, 1, z2);
+        QT_CHECK(memcmp(z1, z2, sizeof(float) * K) == 0, "%s on %d thread(s) differs", pi ? "int8" : "fp32",
+                 q.b1_threads);
+        QT_CHECK(qn_threads() == 2, "threads after the forward: %d", qn_threads());
+        QT_CHECK(qn_qnet_set_layer(&q, 1, q.policy.l[1]) == QN_OK && q.b1_tuned_for == 0, "set_layer kept the choice");
+        qn_qnet_free(&q);
+    }
+    qn_threads_set(saved);
+}
+
 // NSR of every layer: finite, positive, and larger at 4 bits than at 8.
 static void nsr_grows_with_fewer_bits(void) {
     struct qn_mb_genome g;
@@ -365,6 +406,7 @@ int main(int argc, char **argv) {
     QT_RUN(fp32_fold_matches_runtime);
     QT_RUN(integer_matches_fake_quant);
     QT_RUN(set_layer_and_size);
+    QT_RUN(batch1_threads);
     QT_RUN(nsr_grows_with_fewer_bits);
     QT_RUN(qat_pass);
     QT_RUN(percentile_outside_refused);
