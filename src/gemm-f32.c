@@ -215,8 +215,8 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
     // Equal MC blocks (multiples of MR): no thin last block.
     const size_t n_mc = QN_DIV_UP(m_hi - m_lo, cf->mc);
     const size_t mc_blk = QN_ROUND_UP(QN_DIV_UP(m_hi - m_lo, n_mc), MR);
-    // One KC block and rows that do not crowd an L1 set: the micro-kernel reads A in place, a
-    // 14-row panel at a time into L1 for every NR panel of the block, instead of packing it
+    // Rows that do not crowd an L1 set: the micro-kernel reads A in place, a 14-row panel of
+    // the KC block at a time into L1 for every NR panel of the block, instead of packing it
     // (1 thread, Zen 5: 196x576x96 with B packed, a batch-1 1x1 layer, best-of-3,000 medians
     // 249.5-253.2 -> 251.9-257.0 GF/s; B packed per call, attention's P V 196x64x196 204-206 ->
     // 230-233, make bench's f32_gemm 256^3 0.94x -> 0.97-0.98x oneDNN). Not only for one MC
@@ -224,8 +224,11 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
     // make bench rows, ours / oneDNN on 1 / 2 threads: 1x1 192->32 at 28x28 0.72x / 0.73x ->
     // 1.01x / 1.02x, 144->24 0.70x / 0.77x -> 0.99x / 1.03x, 16->96 at 56x56 0.84x / 0.87x ->
     // 0.92x / 0.95x, 24->144 at 28x28 0.86x / 0.90x -> 0.93x / 0.96x; gemm 784x512x256 0.93x /
-    // 0.91x -> 0.99x / 0.98x)
-    const bool a_in_place = cf->ukernel_lda && !g->trans_a && g->K <= kc_max &&
+    // 0.91x -> 0.99x / 0.98x). Not only for one KC block either (Emerald Rapids, bench-kernels
+    // rows, two alternations: 1x1 576->96 at 14x14, K in 3 blocks, 0.87x / 0.86-0.88x ->
+    // 0.96-0.97x / 0.95-1.00x, at batch 64 on 2 threads 0.79x -> 0.85-0.86x; gemm 196x384x384
+    // 0.90-0.91x -> 0.93x on 1 thread, 196x1536x384 0.91x -> 0.93-0.94x)
+    const bool a_in_place = cf->ukernel_lda && !g->trans_a &&
                             qn_rows_per_l1_set(g->lda * sizeof(float), MR) <= 4;
     float *Ap = scratch(0, (a_in_place ? MR : mc_blk) * kc_max);
     float *Bp = g->pb ? NULL : scratch(1, kc_max * QN_MIN(cf->nc, QN_ROUND_UP(n_hi - n_lo, NR)));
@@ -254,14 +257,14 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
                     // the kernels run edge tiles as 4, 8 or MR rows: a last tile of fewer than
                     // MR rows would read past A, so it goes through a packed (zero-padded) panel
                     const size_t mr = QN_MIN(MR, m_hi - ir);
-                    if (mr < MR) pack_a(cf, mr, kc, g->A, g->lda, false, ir, 0, Ap);
+                    if (mr < MR) pack_a(cf, mr, kc, g->A, g->lda, false, ir, pc, Ap);
                     for (size_t jr = 0; jr < nc; jr += NR) {
                         struct qn_f32_gemm_params p = tile_params(g, ir, jc + jr, first, last);
                         float *c = g->C + ir * g->ldc + jc + jr;
                         if (mr < MR)
                             cf->ukernel(mr, QN_MIN(NR, nc - jr), kc, Ap, Bpanel + jr * kc, NR, c, g->ldc, &p);
                         else
-                            cf->ukernel_lda(mr, QN_MIN(NR, nc - jr), kc, g->A + ir * g->lda, g->lda,
+                            cf->ukernel_lda(mr, QN_MIN(NR, nc - jr), kc, g->A + ir * g->lda + pc, g->lda,
                                             Bpanel + jr * kc, NR, c, g->ldc, &p);
                     }
                 }
