@@ -27,6 +27,7 @@ struct f32_gemm_config {
     qn_f32_gemm_packa_fn packa;      // one MR-row panel of A
     qn_f32_gemm_packb_fn packb;      // one NR-column panel of B
     size_t mr, nr;
+    size_t mr_alt;                   // another row count ukernel_lda runs exactly, or 0
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
     const char *name;
 };
@@ -76,7 +77,7 @@ static void config_init(void) {
         .gemv = qn_f32_gemv_ukernel__avx512,
         .packa = qn_f32_gemm_packa_14__avx512,
         .packb = qn_f32_gemm_packb_32__avx512,
-        .mr = 14, .nr = 32, .mc = 336, .kc = 256, .nc = 1024,
+        .mr = 14, .nr = 32, .mr_alt = 8, .mc = 336, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_14x32__avx512",
     };
     g_config[QN_ISA_AVX512] = avx512;
@@ -253,15 +254,17 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
                                      Bp + jp * NR * kc + k0 * NR);
             }
             if (a_in_place) {
-                for (size_t ir = m_lo; ir < m_hi; ir += MR) {
+                for (size_t ir = m_lo, mr; ir < m_hi; ir += mr) {
+                    mr = QN_MIN(MR, m_hi - ir);
+                    if (cf->mr_alt && m_hi - ir > MR && m_hi - ir <= 2 * cf->mr_alt) mr = cf->mr_alt;
                     // the kernels run edge tiles as 4, 8 or MR rows: a last tile of fewer than
                     // MR rows would read past A, so it goes through a packed (zero-padded) panel
-                    const size_t mr = QN_MIN(MR, m_hi - ir);
-                    if (mr < MR) pack_a(cf, mr, kc, g->A, g->lda, false, ir, pc, Ap);
+                    const bool packed = mr != MR && mr != cf->mr_alt;
+                    if (packed) pack_a(cf, mr, kc, g->A, g->lda, false, ir, pc, Ap);
                     for (size_t jr = 0; jr < nc; jr += NR) {
                         struct qn_f32_gemm_params p = tile_params(g, ir, jc + jr, first, last);
                         float *c = g->C + ir * g->ldc + jc + jr;
-                        if (mr < MR)
+                        if (packed)
                             cf->ukernel(mr, QN_MIN(NR, nc - jr), kc, Ap, Bpanel + jr * kc, NR, c, g->ldc, &p);
                         else
                             cf->ukernel_lda(mr, QN_MIN(NR, nc - jr), kc, g->A + ir * g->lda + pc, g->lda,
@@ -332,8 +335,40 @@ static double uneven(size_t parts, int nth) {
     return (double)QN_DIV_UP(parts, (size_t)nth) * (double)nth / (double)parts;
 }
 
+// Row passes of the micro-kernel over `rows` rows in gemm_blocked_part: a tile of mr rows
+// runs 4, 8 or MR of them (f32 kernels' edge forms), MR + 1 or 2 rows go as two tiles of mr_alt.
+static size_t row_passes(const struct f32_gemm_config *cf, size_t rows) {
+    size_t n = 0;
+    while (rows) {
+        size_t mr = QN_MIN(cf->mr, rows);
+        if (cf->mr_alt && rows > cf->mr && rows <= 2 * cf->mr_alt) mr = cf->mr_alt;
+        n += mr == cf->mr ? mr : mr <= 4 ? 4 : mr <= 8 ? 8 : cf->mr;
+        rows -= mr;
+    }
+    return n;
+}
+
+// Rows split across threads in units of MR, or of mr_alt where the busiest thread then runs
+// fewer row passes: 16 rows (a 4x4 map at batch 1) on 2 threads are 8 + 8, not 14 + 2.
+static size_t row_unit(const struct f32_gemm_config *cf, size_t M, int nth) {
+    size_t best = cf->mr, best_cost = SIZE_MAX;
+    const size_t units[2] = {cf->mr, cf->mr_alt};
+    for (int u = 0; u < 2; u++) {
+        if (!units[u]) continue;
+        const size_t parts = QN_DIV_UP(M, units[u]);
+        size_t worst = 0;
+        for (int t = 0; t < nth; t++) {
+            const size_t q0 = parts * (size_t)t / (size_t)nth, q1 = parts * (size_t)(t + 1) / (size_t)nth;
+            const size_t r0 = QN_MIN(M, q0 * units[u]), r1 = QN_MIN(M, q1 * units[u]);
+            worst = QN_MAX(worst, row_passes(cf, r1 - r0));
+        }
+        if (worst < best_cost) best = units[u], best_cost = worst;
+    }
+    return best;
+}
+
 static void gemm_blocked(const struct gemm_job *g, int nth) {
-    const size_t MR = g->cf->mr, NR = g->cf->nr;
+    const size_t NR = g->cf->nr;
     if (nth <= 1) {
         gemm_blocked_part(g, 0, g->M, 0, g->N);
         return;
@@ -342,7 +377,8 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
         gemm_split_k(g, nth);
         return;
     }
-    const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MR);
+    const size_t MU = row_unit(g->cf, g->M, nth);
+    const size_t n_panels = QN_DIV_UP(g->N, NR), m_panels = QN_DIV_UP(g->M, MU);
     const unsigned long l2 = qn_cpu()->l2 ? qn_cpu()->l2 : (1ul << 21);
     const bool shared_lines = qn_col_split_shares_lines(g->C, g->ldc * sizeof(float), NR * sizeof(float));
     const bool rows_better = shared_lines || uneven(m_panels, nth) < uneven(n_panels, nth);
@@ -358,7 +394,7 @@ static void gemm_blocked(const struct gemm_job *g, int nth) {
             if (split_n)
                 gemm_blocked_part(g, 0, g->M, q0 * NR, QN_MIN(g->N, q1 * NR));
             else
-                gemm_blocked_part(g, q0 * MR, QN_MIN(g->M, q1 * MR), 0, g->N);
+                gemm_blocked_part(g, q0 * MU, QN_MIN(g->M, q1 * MU), 0, g->N);
         }
     }
 }

@@ -311,11 +311,13 @@ static void k_zero_alpha_zero(void) {
 // depends only on the KC blocking, never on the thread split).
 static void threads_one_and_two(void) {
     // 84x160x96 at AVX-512: 5 column panels (3 + 2) against 6 row panels, so rows (gemm_blocked);
-    // 703x70x100: A read in place over several MC blocks, a last row panel of 3
+    // 703x70x100: A read in place over several MC blocks, a last row panel of 3; 16x96x576 and
+    // 15x40x600: rows split 8 + 8 and 8 + 7 (row_unit), K in three KC blocks, a masked edge
     static const size_t shapes[][3] = {{1, 300, 200}, {3, 1000, 100}, {4, 77, 1000}, {50, 300, 257},
-                                       {200, 70, 70}, {700, 64, 33}, {84, 160, 96}, {703, 70, 100}};
+                                       {200, 70, 70}, {700, 64, 33}, {84, 160, 96}, {703, 70, 100},
+                                       {16, 96, 576}, {15, 40, 600}};
     const int saved = qn_threads();
-    for (int s = 0; s < 8; s++)
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
         for (int tb = 0; tb < 2; tb++) {
             struct problem p = plain(shapes[s][0], shapes[s][1], shapes[s][2]);
             p.tb = tb;

@@ -143,24 +143,28 @@ static inline __attribute__((always_inline)) void tail7(const size_t NV, size_t 
     }
 }
 
-// The store rule of a full-width tile (alpha 1, beta 0 or 1) on its rows lo <= i < hi, in
-// passes over the registers, each test once per tile, not per row as in store_row32 below
-// (which cost ~15% of a 1x1 convolution of 96 channels without an epilogue; with bias, 145
-// against 171-177 GF/s). Same operations, same order.
-static inline __attribute__((always_inline)) void store_full(const size_t R, const size_t NV, const size_t lo,
-                                                             const size_t hi, size_t mr, __m512 *acc0,
+// The store rule of a tile with alpha 1 and beta 0 or 1 on its rows lo <= i < hi, in passes
+// over the registers, each test once per tile, not per row as in store_row32 below (which cost
+// ~15% of a 1x1 convolution of 96 channels without an epilogue; with bias, 145 against 171-177
+// GF/s, and 36% of a tile 12 columns wide at k = 48: 195 against 143 ns at 16 columns). Same
+// operations, same order. MASKED (compile-time): columns beyond nr, m0 / m1 for the two
+// halves, are neither read nor written.
+#define LD16(ptr, h) (MASKED ? _mm512_maskz_loadu_ps((h) ? m1 : m0, (ptr)) : _mm512_loadu_ps(ptr))
+static inline __attribute__((always_inline)) void store_rule(const size_t R, const size_t NV, const bool MASKED,
+                                                             const size_t lo, const size_t hi, size_t mr,
+                                                             __mmask16 m0, __mmask16 m1, __m512 *acc0,
                                                              __m512 *acc1, float *c, size_t ldc,
                                                              const struct qn_f32_gemm_params *p) {
     const size_t top = hi < mr ? hi : mr;
-    if (p->beta == 1.0f) ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(c + i * ldc + h)));
+    if (p->beta == 1.0f) ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, LD16(c + i * ldc + h, h)));
     if (p->last) {
         const float *res = p->res;
         if (p->bias) {
-            const __m512 b0 = _mm512_loadu_ps(p->bias), b1 = NV == 2 ? _mm512_loadu_ps(p->bias + 16) : b0;
+            const __m512 b0 = LD16(p->bias, 0), b1 = NV == 2 ? LD16(p->bias + 16, 16) : b0;
             ROWS(R, NV, lo, hi, acc0, acc1, _mm512_add_ps(v, h ? b1 : b0));
         }
         if (res && p->res_before)
-            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, LD16(res + i * p->ldr + h, h)));
         switch (p->act) {
         case QN_ACT_NONE: break;
         case QN_ACT_RELU: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_RELU, v)); break;
@@ -169,15 +173,21 @@ static inline __attribute__((always_inline)) void store_full(const size_t R, con
         case QN_ACT_GELU: ROWS(R, NV, lo, hi, acc0, acc1, act16(QN_ACT_GELU, v)); break;
         }
         if (res && !p->res_before)
-            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, _mm512_loadu_ps(res + i * p->ldr + h)));
+            ROWS(R, NV, lo, top, acc0, acc1, _mm512_add_ps(v, LD16(res + i * p->ldr + h, h)));
     }
 #pragma GCC unroll 14
     for (size_t i = 0; i < R; i++)
         if (i >= lo && i < top) {
-            _mm512_storeu_ps(c + i * ldc, acc0[i]);
-            if (NV == 2) _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
+            if (MASKED) {
+                _mm512_mask_storeu_ps(c + i * ldc, m0, acc0[i]);
+                if (NV == 2) _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc1[i]);
+            } else {
+                _mm512_storeu_ps(c + i * ldc, acc0[i]);
+                if (NV == 2) _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);
+            }
         }
 }
+#undef LD16
 
 // The k loop over the first R rows of a 14-row panel and NV of its two 16-column halves (R = 4,
 // 8, 14 and NV = 1, 2, compile-time): an edge tile does only the FMAs it stores instead of the
@@ -203,7 +213,8 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     // 196x576x96 product's tiles (a batch-1 1x1 layer), 1 thread, Emerald Rapids: +0.4-1.6%
     // (rows 0-6 / 7-13 and tails of 4-8 k-steps; three groups the same, four or seven slower,
     // no stores at all +2.7%). Packed tiles (kc 192-256) ran 2-4% slower so, and do not.
-    const bool full = nr == 16 * NV && p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f);
+    const bool rule01 = p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f);
+    const bool full = nr == 16 * NV && rule01;
     const size_t tail = R == 14 && full && aks == 1 && kc >= 4 * F32_TAIL ? F32_TAIL : 0;
     for (size_t k = 0; k < kc - tail; k++) {
         // Packed panels: the A panel stays in L1 across the macro-kernel's column tiles while
@@ -244,19 +255,24 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         a7 += aks;
         b += ldb;
     }
+    const __mmask16 all = 0xFFFF;
     if (full) {
         if (tail) {
             tail7(NV, tail, a, ars, aks, b, ldb, acc0, acc1);
-            store_full(R, NV, 0, 7, mr, acc0, acc1, c, ldc, p);
+            store_rule(R, NV, false, 0, 7, mr, all, all, acc0, acc1, c, ldc, p);
             tail7(NV, tail, a7, ars, aks, b, ldb, acc0 + 7, acc1 + 7);
-            store_full(R, NV, 7, 14, mr, acc0, acc1, c, ldc, p);
+            store_rule(R, NV, false, 7, 14, mr, all, all, acc0, acc1, c, ldc, p);
         } else {
-            store_full(R, NV, 0, R, mr, acc0, acc1, c, ldc, p);
+            store_rule(R, NV, false, 0, R, mr, all, all, acc0, acc1, c, ldc, p);
         }
         return;
     }
     __mmask16 m0, m1;
     col_masks(nr, &m0, &m1);
+    if (rule01) {
+        store_rule(R, NV, true, 0, R, mr, m0, m1, acc0, acc1, c, ldc, p);
+        return;
+    }
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
     if (p->last && p->bias) {
         bias0 = _mm512_maskz_loadu_ps(m0, p->bias);
@@ -293,7 +309,7 @@ void qn_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t kc, const fl
 void qn_f32_gemm_ukernel_14x32_lda__avx512(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
                                            const float *b, size_t ldb, float *c, size_t ldc,
                                            const struct qn_f32_gemm_params *p) {
-    QN_ASSERT(mr == 14);
+    QN_ASSERT(mr == 14 || mr == 8 || mr == 4);
     if (nr <= 16)
         tile_rows(1, mr, nr, kc, a, lda, 1, b, ldb, c, ldc, p);
     else
