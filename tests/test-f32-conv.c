@@ -253,7 +253,9 @@ static void dwconv_prefetch_shares(void) {
 // and at AVX2 (each band kernel against its own ISA's row kernels). Trials
 // 36-71: same padding at stride 1 on rows of 7, 14, 21, 28, 35 and 56 pixels, the blocks of 14
 // (and 7) whose padding is skipped at compile time: one block for the whole row, first + last,
-// first + middle + last, a last block of 7; full and partial channel blocks.
+// first + middle + last, a last block of 7; full and partial channel blocks. Trials 72-95:
+// 4x4 outputs from 4x4 at stride 1 and 7x7 at stride 2, same padding, the whole-image form at
+// AVX-512 (qn_f32_dwconv_small4_fits); full and partial channel blocks.
 static void dwconv_band_matches_rows(void) {
     const bool z = qn_isa() == QN_ISA_AVX512;
     if (!z && qn_isa() != QN_ISA_AVX2 && qn_isa() != QN_ISA_AVXVNNI) {
@@ -268,12 +270,14 @@ static void dwconv_band_matches_rows(void) {
     void (*const bandk)(const struct qn_f32_dwconv_band_args *) = z ? qn_f32_dwconv_band__avx512
                                                                     : qn_f32_dwconv_band__avx2;
     const size_t rows7[] = {7, 14, 21, 28, 35, 56};
-    for (int r = 0; r < 72; r++) {
-        const bool by7 = r >= 36;
+    for (int r = 0; r < 96; r++) {
+        const bool by7 = r >= 36 && r < 72, small4 = r >= 72;
         const size_t k = 3 + 2 * (size_t)(r % 3), s = by7 ? 1 : 1 + (size_t)(r / 3 % 2);
-        const size_t pad = by7 || qt_int(0, 3) ? k / 2 : 0;
-        const size_t h = (size_t)qt_int((int)k, 30), w = by7 ? rows7[r / 3 % 6] : (size_t)qt_int((int)k, 30);
-        const size_t c = by7 && r % 2 ? 16 : (size_t)qt_int(1, 16);
+        const size_t pad = by7 || small4 || qt_int(0, 3) ? k / 2 : 0;
+        size_t h = (size_t)qt_int((int)k, 30), w = by7 ? rows7[r / 3 % 6] : (size_t)qt_int((int)k, 30);
+        if (small4) h = w = s == 1 ? 4 : 7;
+        const size_t c = (by7 || small4) && r % 2 ? 16 : (size_t)qt_int(1, 16);
+        if (small4 && z) QT_CHECK(qn_f32_dwconv_small4_fits(k, s, pad, h, w), "k=%zu s=%zu %zux%zu", k, s, h, w);
         const size_t ho = (h + 2 * pad - k) / s + 1, wo = (w + 2 * pad - k) / s + 1, ld = c + 2;
         float *x = malloc(h * w * ld * sizeof(float)), *wt = malloc(k * k * c * sizeof(float));
         float *bias = malloc(c * sizeof(float)), *res = malloc(ho * wo * c * sizeof(float));

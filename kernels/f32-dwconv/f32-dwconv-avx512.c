@@ -257,6 +257,74 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
     }
 }
 
+// --- whole-image form: a 4x4 output (f32-dwconv.h) ---
+
+// All 16 outputs of a 4x4 map accumulate at once: each input pixel is loaded once and feeds
+// the outputs whose window holds it, the weight tap the FMA's memory operand. IH (input side),
+// K and S are compile-time, so which (input, output) pairs exist is known when compiling: no
+// tests, no padding, 16 independent chains. Per output the taps come in row-major order, as
+// in the band and row kernels: the same sums, bit for bit.
+QN_INLINE void small4(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const size_t IH,
+                      const bool RES, const bool FULL) {
+    const size_t P = K / 2, ld_x = a->ld_x, ld_xrow = a->w_in * a->ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
+    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
+    const struct band_ep e = {
+        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
+        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
+        .y = a->y, .ld_y = a->ld_y, .m = m,
+        .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
+    };
+    for (size_t oh = 0; oh < 4; oh++) qn_dwconv_band_prefetch(a, oh);
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (size_t o = 0; o < 16; o++) acc[o] = _mm512_setzero_ps();
+#pragma GCC unroll 7
+    for (size_t ih = 0; ih < IH; ih++) {
+#pragma GCC unroll 7
+        for (size_t iw = 0; iw < IH; iw++) {
+            const float *xp = a->x + ih * ld_xrow + iw * ld_x;
+            const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(m, xp);
+#pragma GCC unroll 16
+            for (size_t o = 0; o < 16; o++) {
+                const size_t kh = ih + P - o / 4 * S, kw = iw + P - o % 4 * S;  // wraps when < 0
+                if (kh < K && kw < K) {
+                    const float *wp = a->w + kh * ld_wh + kw * ld_ww;
+                    acc[o] = _mm512_fmadd_ps(xv, FULL ? _mm512_loadu_ps(wp) : _mm512_maskz_loadu_ps(m, wp), acc[o]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t o = 0; o < 16; o++) band_store(&e, o, acc[o], RES, FULL);
+}
+
+bool qn_f32_dwconv_small4_fits(size_t k, size_t stride, size_t pad, size_t h_in, size_t w_in) {
+    return (k == 3 || k == 5 || k == 7) && pad == k / 2 && h_in == w_in &&
+           ((stride == 1 && h_in == 4) || (stride == 2 && h_in == 7));
+}
+
+#define SMALL4_EP(K, S, IH)                                                                            \
+    do {                                                                                             \
+        if (a->res)                                                                                  \
+            full ? small4(a, K, S, IH, true, true) : small4(a, K, S, IH, true, false);               \
+        else                                                                                         \
+            full ? small4(a, K, S, IH, false, true) : small4(a, K, S, IH, false, false);             \
+    } while (0)
+
+// A band of all 4 rows of a 4x4 map, from a 4x4 input at stride 1 or a 7x7 at stride 2.
+static void small4_any(const struct qn_f32_dwconv_band_args *a) {
+    const bool full = a->nc >= 16;
+    switch (a->k * 4 + a->stride) {
+    case 3 * 4 + 1: SMALL4_EP(3, 1, 4); break;
+    case 3 * 4 + 2: SMALL4_EP(3, 2, 7); break;
+    case 5 * 4 + 1: SMALL4_EP(5, 1, 4); break;
+    case 5 * 4 + 2: SMALL4_EP(5, 2, 7); break;
+    case 7 * 4 + 1: SMALL4_EP(7, 1, 4); break;
+    case 7 * 4 + 2: SMALL4_EP(7, 2, 7); break;
+    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
+    }
+}
+
 #define BAND_EP(K, S)                                                        \
     do {                                                                       \
         if (a->res)                                                            \
@@ -268,6 +336,11 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
     const bool full = a->nc >= 16;
     QN_ASSERT(a->act != QN_ACT_GELU);
+    if (a->oh0 == 0 && a->oh1 == 4 && a->w_out == 4 &&
+        qn_f32_dwconv_small4_fits(a->k, a->stride, a->pad, a->h_in, a->w_in)) {
+        small4_any(a);
+        return;
+    }
     switch (a->k * 4 + a->stride) {
     case 3 * 4 + 1: BAND_EP(3, 1); break;
     case 3 * 4 + 2: BAND_EP(3, 2); break;

@@ -166,6 +166,10 @@ static inline size_t qn_f32_dwconv_band_rows(size_t k, size_t stride, size_t w_o
     return b < h_out ? b : h_out;
 }
 
+// A band of all four rows of a 4x4 output whose input qn_f32_dwconv_small4_fits (4x4 at stride
+// 1, 7x7 at stride 2, same padding: MBConv's last stages of a 28x28 input at batch 1) runs all
+// 16 outputs at once instead, with the taps that exist chosen at compile time.
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a);
+bool qn_f32_dwconv_small4_fits(size_t k, size_t stride, size_t pad, size_t h_in, size_t w_in);
 // The same at AVX2 (f32-dwconv-band-avx2.c): 8-channel halves, blocks of at most 8 pixels.
 void qn_f32_dwconv_band__avx2(const struct qn_f32_dwconv_band_args *a);
