@@ -131,8 +131,14 @@ void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, l
         l1 = qn_qnet_latency(q, 1, (int)reps);
         l64 = qn_qnet_latency(q, 64, (int)QN_MAX(5, reps / 5));
     }
-    // batch 1 runs on one thread where that was faster (qn_qnet_forward)
-    const int b1_threads = q->b1_tuned_for == qn_threads() ? q->b1_threads : qn_threads();
+    // batch 1 runs layers (MBConv blocks) on one thread where that was faster (qn_qnet_forward)
+    const bool tuned = q->b1_tuned_for == qn_threads();
+    const int b1_threads = tuned ? q->b1_threads : qn_threads();
+    int b1_layers = q->n_layers;  // of them on b1_threads
+    if (tuned && b1_threads > 1) {
+        b1_layers = 0;
+        for (int i = 0; i < q->n_layers; i++) b1_layers += q->b1_layer_threads[i] == b1_threads;
+    }
     struct qn_mb_cost cost;
     qn_mb_genome_cost(q->space, &q->genome, &cost);
     const uint64_t size = qn_qnet_size_bytes(q);
@@ -160,6 +166,7 @@ void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, l
         }
         cJSON_AddNumberToObject(j, "threads", qn_threads());
         if (latency) cJSON_AddNumberToObject(j, "threads_b1", b1_threads);
+        if (latency) cJSON_AddNumberToObject(j, "threads_b1_layers", b1_layers);
         cJSON_AddStringToObject(j, "split", qn_split_name(r->split));
         cJSON_AddNumberToObject(j, "images", r->images);
         cJSON_AddStringToObject(j, "calibration", qn_calib_name(c->calib));
@@ -180,10 +187,12 @@ void qn_cli_eval_report(struct qn_qnet *q, const struct qn_cli_eval_result *r, l
     printf("size:     %llu bytes (weights at their bit widths, per-channel scales, folded biases)\n",
            (unsigned long long)size);
     if (latency) {
-        printf("latency:  batch 1: %.3f ms median (%.3f..%.3f over %d runs) on %d thread%s; batch 64: %.2f ms "
+        char part[48] = "";
+        if (b1_layers < q->n_layers) snprintf(part, sizeof(part), " (%d of %d layers)", b1_layers, q->n_layers);
+        printf("latency:  batch 1: %.3f ms median (%.3f..%.3f over %d runs) on %d thread%s%s; batch 64: %.2f ms "
                "(%.2f..%.2f over %d runs) on %d\n",
-               l1.median_ms, l1.min_ms, l1.max_ms, l1.reps, b1_threads, b1_threads == 1 ? "" : "s", l64.median_ms,
-               l64.min_ms, l64.max_ms, l64.reps, qn_threads());
+               l1.median_ms, l1.min_ms, l1.max_ms, l1.reps, b1_threads, b1_threads == 1 ? "" : "s", part,
+               l64.median_ms, l64.min_ms, l64.max_ms, l64.reps, qn_threads());
     }
     printf("time:     %.2f s (%s)\n", r->secs, r->timed);
 }

@@ -263,6 +263,11 @@ static void prof_mark(struct qn_qnet *q, int li, double *t) {
     *t = now;
 }
 
+// Under a batch-1 plan (q->b1_plan), layer li runs on its own thread count.
+static void layer_threads(const struct qn_qnet *q, int li) {
+    if (q->b1_plan && qn_threads() != q->b1_layer_threads[li]) qn_threads_set(q->b1_layer_threads[li]);
+}
+
 static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, float *logits) {
     QN_ASSERT(nb >= 1 && nb <= q->max_batch);
     const size_t n = (size_t)nb;
@@ -271,6 +276,7 @@ static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, floa
     int li = 0;
     double t = q->prof ? qn_now() : 0;
     // stem: FP32 output (it is the first block's input, and maybe its shortcut)
+    layer_threads(q, li);
     conv_run(q, &Ls[li], m, n, x, NULL, false, NULL, false, NULL, q->xa, NULL);
     prof_mark(q, li, &t);
     li++;
@@ -278,10 +284,13 @@ static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, floa
     while (Ls[li].info.kind == QN_MB_L_EXPAND) {
         struct qn_qnet_layer *E = &Ls[li], *D = &Ls[li + 1], *P = &Ls[li + 2];
         const bool d_u8 = int_mode && is_quant(E) && is_quant(D), p_u8 = int_mode && is_quant(D) && is_quant(P);
+        layer_threads(q, li);
         conv_run(q, E, m, n, X, NULL, false, D, d_u8, NULL, q->ef, q->eq);
         prof_mark(q, li, &t);
+        layer_threads(q, li + 1);
         conv_run(q, D, m, n, q->ef, q->eq, d_u8, P, p_u8, NULL, q->df, q->dq);
         prof_mark(q, li + 1, &t);
+        layer_threads(q, li + 2);
         conv_run(q, P, m, n, q->df, q->dq, p_u8, NULL, false, P->info.residual ? X : NULL, Y, NULL);
         prof_mark(q, li + 2, &t);
         float *t = X;
@@ -289,41 +298,74 @@ static void run(struct qn_qnet *q, enum run_mode m, const float *x, int nb, floa
         li += 3;
     }
     struct qn_qnet_layer *H = &Ls[li], *C = &Ls[li + 1];
+    layer_threads(q, li);
     conv_run(q, H, m, n, X, NULL, false, NULL, false, NULL, q->ef, NULL);
     qn_f32_global_avgpool(n, (size_t)H->info.h_out * H->info.w_out, (size_t)H->info.cout, q->ef, (size_t)H->info.cout,
                           q->pool, (size_t)H->info.cout);
     prof_mark(q, li, &t);  // the pooling counts with the head
+    layer_threads(q, li + 1);
     classifier_run(q, C, m, n, q->pool, logits);
     prof_mark(q, li + 1, &t);
 }
 
 static float *latency_input(const struct qn_qnet *q, int n);
 
-// Threads for batch-1 forwards: all (nt) or one, whichever runs the network faster, by the
-// fastest of 9 alternating rounds of 3 forwards each (ties within 2% go to one thread). Its
-// layers of 0.1-3 M multiply-adds are each worth a second thread alone, but the next layer
-// then reads an input half of which sits in the other core's cache: the largest FP32 subnet
-// ran 0.373-0.382 ms on two threads against 0.318-0.327 on one (Emerald Rapids; 0.339-0.402
-// against 0.309-0.324 on the Xeon with AMX), raising the FP32 layers' threshold from 2e5 to
-// 5e5 multiply-adds changed nothing, and on the Zen 5 two threads ran it faster (0.191-0.214
-// ms against 0.226-0.235): so it is measured, once per network.
+// Threads of each layer in batch-1 forwards: all (nt) or one. A layer of 0.1-3 M multiply-adds
+// is worth a second thread alone, but the next layer then reads an input half of which sits in
+// the other core's cache: the largest FP32 subnet ran 0.373-0.382 ms on two threads against
+// 0.318-0.327 on one (Emerald Rapids, every layer alike; 0.339-0.402 against 0.309-0.324 on the
+// Xeon with AMX), while on the Zen 5 two threads ran it faster (0.191-0.214 ms against
+// 0.226-0.235), and the large 1x1 layers at 4x4 stream their weights from memory, which two
+// cores read at more than twice one's rate (Emerald Rapids: 16x96x576 with cold weights 13.4
+// us on one thread, 7.9 on two). So it is measured, once per network: each layer's time under
+// both uniform choices (the fastest of 9 alternating forwards, q->prof), an MBConv block (or
+// the stem, the head, the classifier) on nt threads where that ran it 10% faster; then whole forwards of the three plans, all one thread, all nt
+// and that mix (the fastest of 9 alternating rounds of 3), one thread unless another is 2%
+// faster, then the faster of the other two.
 static void tune_b1(struct qn_qnet *q, int nt) {
     float *x = latency_input(q, 1), *z = qn_alloc(sizeof(float) * q->space->n_classes);
     QN_ASSERT(z);
-    double *prof = q->prof, best[2] = {INFINITY, INFINITY};
-    q->prof = NULL;
-    const int cand[2] = {nt, 1};
+    const int L = q->n_layers;
+    double *prof = q->prof, lt[2][QN_MB_MAX_LAYERS], tmp[QN_MB_MAX_LAYERS], best[3] = {INFINITY, INFINITY, INFINITY};
+    uint8_t plan[3][QN_MB_MAX_LAYERS];
+    for (int i = 0; i < L; i++) plan[0][i] = 1, plan[1][i] = (uint8_t)nt, lt[0][i] = lt[1][i] = INFINITY;
+    q->b1_plan = true;
     for (int r = 0; r < 9; r++)
         for (int c = 0; c < 2; c++) {
-            qn_threads_set(cand[c]);
+            memcpy(q->b1_layer_threads, plan[c], (size_t)L);
+            q->prof = NULL;
             run(q, RUN_INT, x, 1, z);  // warm: caches, the thread pool
+            for (int i = 0; i < L; i++) tmp[i] = 0;
+            q->prof = tmp;
+            run(q, RUN_INT, x, 1, z);
+            for (int i = 0; i < L; i++) lt[c][i] = QN_MIN(lt[c][i], tmp[i]);
+        }
+    q->prof = NULL;
+    // by block: a layer's input split as its producer ran on two threads reads fast on two and
+    // slowly on one (an expand on two, its depthwise on one: 4x4x576 6.7 -> 9.7 us)
+    for (int i = 0; i < L;) {
+        const int n = q->layers[i].info.kind == QN_MB_L_EXPAND ? 3 : 1;
+        double t1 = 0, tn = 0;
+        for (int j = i; j < i + n; j++) t1 += lt[0][j], tn += lt[1][j];
+        for (int j = i; j < i + n; j++) plan[2][j] = tn < 0.9 * t1 ? (uint8_t)nt : 1;
+        i += n;
+    }
+    for (int r = 0; r < 9; r++)
+        for (int c = 0; c < 3; c++) {
+            memcpy(q->b1_layer_threads, plan[c], (size_t)L);
+            run(q, RUN_INT, x, 1, z);
             const double t0 = qn_now();
             for (int i = 0; i < 3; i++) run(q, RUN_INT, x, 1, z);
             best[c] = QN_MIN(best[c], qn_now() - t0);
         }
+    int pick = 0;
+    for (int c = 1; c < 3; c++)
+        if (best[c] < 0.98 * best[0] && (pick == 0 || best[c] < best[pick])) pick = c;
+    memcpy(q->b1_layer_threads, plan[pick], (size_t)L);
+    q->b1_threads = pick ? nt : 1;
+    q->b1_plan = false;
     qn_threads_set(nt);
     q->prof = prof;
-    q->b1_threads = best[1] <= 1.02 * best[0] ? 1 : nt;
     q->b1_tuned_for = nt;
     qn_free(x), qn_free(z);
 }
@@ -335,9 +377,10 @@ void qn_qnet_forward(struct qn_qnet *q, const float *x, int n, float *logits) {
         return;
     }
     if (q->b1_tuned_for != nt) tune_b1(q, nt);
-    if (q->b1_threads != nt) qn_threads_set(q->b1_threads);
+    q->b1_plan = true;
     run(q, RUN_INT, x, n, logits);
-    if (q->b1_threads != nt) qn_threads_set(nt);
+    q->b1_plan = false;
+    if (qn_threads() != nt) qn_threads_set(nt);
 }
 void qn_qnet_forward_fake(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_FAKE, x, n, logits); }
 void qn_qnet_forward_fp32(struct qn_qnet *q, const float *x, int n, float *logits) { run(q, RUN_FP32, x, n, logits); }

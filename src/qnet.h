@@ -74,8 +74,10 @@ struct qn_qnet {
     float *xa, *xb, *ef, *df, *pool, *tmpf, *tmpg;
     uint8_t *xq, *eq, *dq;
     double *prof;                 // [n_layers] seconds added per layer by each forward, or NULL
-    int b1_threads;               // threads of a batch-1 qn_qnet_forward (tuned, see there)
+    int b1_threads;               // most threads a layer of a batch-1 qn_qnet_forward runs on (tuned)
     int b1_tuned_for;             // the qn_threads() it was tuned at; 0: not yet
+    uint8_t b1_layer_threads[QN_MB_MAX_LAYERS];  // each layer's threads there (1 or b1_tuned_for)
+    bool b1_plan;                 // set while a forward follows b1_layer_threads
 };
 
 // Builds the subnet. net's batch-norm running statistics are overwritten (re-estimated for g).
@@ -94,9 +96,10 @@ void qn_qnet_free(struct qn_qnet *q);
 enum qn_status qn_qnet_set_layer(struct qn_qnet *q, int i, struct qn_mb_qlayer ql);
 
 // x: [n][28][28][1] normalized images, n <= max_batch; logits [n][n_classes]. At batch 1 with
-// more than one thread it runs on qn_threads() threads or on one, whichever ran the network
-// faster here: the first such call times both (~70 forwards), later ones reuse the choice
-// (q->b1_threads) until qn_threads() or a layer's precision changes. The logits are the same.
+// more than one thread each layer runs on qn_threads() threads or on one, as ran the network
+// faster here: the first such call times the choices (~150 forwards), later ones reuse them
+// (q->b1_layer_threads) until qn_threads() or a layer's precision changes. The logits are the
+// same.
 void qn_qnet_forward(struct qn_qnet *q, const float *x, int n, float *logits);
 // The same network in float with fake-quantized weights and inputs.
 void qn_qnet_forward_fake(struct qn_qnet *q, const float *x, int n, float *logits);

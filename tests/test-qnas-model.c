@@ -486,6 +486,15 @@ static void cli_export_run_matches_eval(void) {
     QT_CHECK(qnas(args, out, err) == 0, "qnas %s failed", args);
     jr = json_file(out);
     QT_CHECK(jr && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(jr, "latency_ms_b64")), "no latency_ms_b64");
+    if (jr) {
+        // batch 1: all threads or one, on some of the layers (qn_qnet_forward's plan)
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(jr, "threads_b1");
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(jr, "threads_b1_layers");
+        QT_CHECK(cJSON_IsNumber(t) && (t->valueint == 1 || t->valueint == qn_threads()), "threads_b1 missing or %d",
+                 cJSON_IsNumber(t) ? t->valueint : -1);
+        QT_CHECK(cJSON_IsNumber(l) && l->valueint >= 1 && l->valueint <= QN_MB_MAX_LAYERS, "threads_b1_layers %d",
+                 cJSON_IsNumber(l) ? l->valueint : -1);
+    }
     cJSON_Delete(jr);
     // a corrupt file: exit 2, one line naming the file and the problem
     size_t len;

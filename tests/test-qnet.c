@@ -211,12 +211,22 @@ static void batch1_threads(void) {
         QT_CHECK(qn_threads() == 2, "threads after the forward: %d", qn_threads());
         QT_CHECK(memcmp(z1, z2, sizeof(float) * K) == 0, "%s: the tuned forward differs from one thread",
                  pi ? "int8" : "fp32");
-        printf("    %s, batch 1: %d thread(s) of 2\n", pi ? "int8" : "fp32", q.b1_threads);
-        q.b1_threads = 3 - q.b1_threads;  // the other choice gives the same bits too
-        qn_qnet_forward(&q, x, 1, z2);
-        QT_CHECK(memcmp(z1, z2, sizeof(float) * K) == 0, "%s on %d thread(s) differs", pi ? "int8" : "fp32",
-                 q.b1_threads);
-        QT_CHECK(qn_threads() == 2, "threads after the forward: %d", qn_threads());
+        int on2 = 0, most = 1;
+        for (int i = 0; i < q.n_layers; i++) {
+            const int t = q.b1_layer_threads[i];
+            QT_CHECK(t == 1 || t == 2, "layer %d: %d threads", i, t);
+            on2 += t == 2, most = QN_MAX(most, t);
+        }
+        QT_CHECK(q.b1_threads == most, "b1_threads %d, layers up to %d", q.b1_threads, most);
+        printf("    %s, batch 1: %d of %d layers on 2 threads\n", pi ? "int8" : "fp32", on2, q.n_layers);
+        // any other plan gives the same bits too: every layer on 2, on 1, alternating
+        for (int v = 0; v < 3; v++) {
+            for (int i = 0; i < q.n_layers; i++) q.b1_layer_threads[i] = (uint8_t)(v == 0 ? 2 : v == 1 ? 1 : 1 + i % 2);
+            qn_qnet_forward(&q, x, 1, z2);
+            QT_CHECK(memcmp(z1, z2, sizeof(float) * K) == 0, "%s, plan %d: differs from one thread", pi ? "int8" : "fp32",
+                     v);
+            QT_CHECK(qn_threads() == 2 && !q.b1_plan, "after the forward: %d threads, plan %d", qn_threads(), q.b1_plan);
+        }
         QT_CHECK(qn_qnet_set_layer(&q, 1, q.policy.l[1]) == QN_OK && q.b1_tuned_for == 0, "set_layer kept the choice");
         qn_qnet_free(&q);
     }
