@@ -36,7 +36,7 @@ static inline __attribute__((always_inline)) void panel_init(struct panel *s, si
     struct qn_requant_fast rf;
     if (!p->out_u8 && p->act == QN_ACT_NONE) {
         s->epi = EPI_F32;
-    } else if (NV == 2 && qn_requant_fast_init(&rf, p->act, p->residual != NULL, p->out_u8, p->inv_out,
+    } else if (qn_requant_fast_init(&rf, p->act, p->residual != NULL, p->out_u8, p->inv_out,
                                                  (int32_t)p->out_zp, (int32_t)p->out_qmax)) {
         s->epi = EPI_U8_FAST;
         s->f = qn_requant_fast_avx512_init(&rf);
@@ -133,6 +133,25 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
             if (i >= mr) break;
             qn_requant_fast_store2x32_avx512(&s->f, accx[i], accy[i], accx[i + 1], accy[i + 1], s->cx.mul, s->cy.mul,
                                              &s->cx.bias, &s->cy.bias, cu + i * ldc, ldc, s->m, i + 1 < mr);
+        }
+        return;
+    }
+    if (NV == 1 && s->epi == EPI_U8_FAST) {
+        // a 16-column half (N = 48's last panel, 72's last 8 columns): four rows per pack, row
+        // i + l in 128-bit lane l (past R the pack repeats a row, past mr nothing is stored)
+        uint8_t *cu = c;
+#pragma GCC unroll 4
+        for (size_t i = 0; i < R; i += 4) {
+            if (i >= mr) break;
+            __m512i r[4];
+#pragma GCC unroll 4
+            for (size_t l = 0; l < 4; l++)
+                r[l] = qn_requant_fast_r_avx512(&s->f, accx[i + l < R ? i + l : i], s->cx.mul, &s->cx.bias);
+            const __m512i q = qn_requant_fast_pack4_avx512(&s->f, r[0], r[1], r[2], r[3]);
+            _mm_mask_storeu_epi8(cu + i * ldc, s->cx.mask, _mm512_castsi512_si128(q));
+            if (i + 1 < mr) _mm_mask_storeu_epi8(cu + (i + 1) * ldc, s->cx.mask, _mm512_extracti32x4_epi32(q, 1));
+            if (i + 2 < mr) _mm_mask_storeu_epi8(cu + (i + 2) * ldc, s->cx.mask, _mm512_extracti32x4_epi32(q, 2));
+            if (i + 3 < mr) _mm_mask_storeu_epi8(cu + (i + 3) * ldc, s->cx.mask, _mm512_extracti32x4_epi32(q, 3));
         }
         return;
     }
