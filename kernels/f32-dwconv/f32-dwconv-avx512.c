@@ -133,6 +133,16 @@ struct band_ep {
     bool nt;  // full blocks go to memory with non-temporal stores (one line per pixel)
 };
 
+QN_INLINE struct band_ep band_ep_init(const struct qn_f32_dwconv_band_args *a, const bool FULL) {
+    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
+    return (struct band_ep){
+        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
+        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
+        .y = a->y, .ld_y = a->ld_y, .m = m,
+        .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
+    };
+}
+
 QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const bool RES, const bool FULL) {
     __m512 v = _mm512_add_ps(acc, e->bias), r = _mm512_setzero_ps();
     if (RES) r = FULL ? _mm512_loadu_ps(e->res + pix * e->ld_r) : _mm512_maskz_loadu_ps(e->m, e->res + pix * e->ld_r);
@@ -205,13 +215,7 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
                     const bool FULL) {
     const size_t pad = a->pad, h_in = a->h_in, w_in = a->w_in, w_out = a->w_out, ld_x = a->ld_x;
     const size_t ld_xrow = w_in * ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
-    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
-    const struct band_ep e = {
-        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
-        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
-        .y = a->y, .ld_y = a->ld_y, .m = m,
-        .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
-    };
+    const struct band_ep e = band_ep_init(a, FULL);
     const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
     // Same padding at stride 1 on rows of a multiple of 7 (MBConv's 7, 14, 28, 56, 112): blocks
     // of 14 (a last one of 7 when the row is an odd multiple), whose pixels outside the row are
@@ -267,13 +271,7 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
 QN_INLINE void small4(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S, const size_t IH,
                       const bool RES, const bool FULL) {
     const size_t P = K / 2, ld_x = a->ld_x, ld_xrow = a->w_in * a->ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
-    const __mmask16 m = a->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << a->nc) - 1);
-    const struct band_ep e = {
-        .bias = a->bias ? _mm512_maskz_loadu_ps(m, a->bias) : _mm512_setzero_ps(),
-        .act = qn_act_avx512_init(a->act), .res = a->res, .ld_r = a->ld_r, .res_before_act = a->res_before_act,
-        .y = a->y, .ld_y = a->ld_y, .m = m,
-        .nt = a->stream && FULL && ((uintptr_t)a->y & 63) == 0 && (a->ld_y & 15) == 0,
-    };
+    const struct band_ep e = band_ep_init(a, FULL);
     for (size_t oh = 0; oh < 4; oh++) qn_dwconv_band_prefetch(a, oh);
     __m512 acc[16];
 #pragma GCC unroll 16
@@ -283,13 +281,13 @@ QN_INLINE void small4(const struct qn_f32_dwconv_band_args *a, const size_t K, c
 #pragma GCC unroll 7
         for (size_t iw = 0; iw < IH; iw++) {
             const float *xp = a->x + ih * ld_xrow + iw * ld_x;
-            const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(m, xp);
+            const __m512 xv = FULL ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(e.m, xp);
 #pragma GCC unroll 16
             for (size_t o = 0; o < 16; o++) {
                 const size_t kh = ih + P - o / 4 * S, kw = iw + P - o % 4 * S;  // wraps when < 0
                 if (kh < K && kw < K) {
                     const float *wp = a->w + kh * ld_wh + kw * ld_ww;
-                    acc[o] = _mm512_fmadd_ps(xv, FULL ? _mm512_loadu_ps(wp) : _mm512_maskz_loadu_ps(m, wp), acc[o]);
+                    acc[o] = _mm512_fmadd_ps(xv, FULL ? _mm512_loadu_ps(wp) : _mm512_maskz_loadu_ps(e.m, wp), acc[o]);
                 }
             }
         }
