@@ -44,10 +44,10 @@ typedef void (*qn_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const fl
                                        const float *b, size_t ldb, float *c, size_t ldc,
                                        const struct qn_f32_gemm_params *p);
 
-// The packed micro-kernel with A read in place, A(i, k) = a[i * lda + k] (no A panel), full
-// tiles only (mr == MR: an edge tile's kernel reads 4, 8 or MR rows): for a product whose rows
-// fit one MC block and whose K one KC block, packing A costs more than the strided reads (a
-// batch-1 1x1 convolution).
+// The packed micro-kernel with A read in place, A(i, k) = a[i * lda + k] (no A panel), for
+// tiles of exactly the rows an edge form reads (mr == MR, or 8 or 4 at AVX-512: a 16-row
+// product is two tiles of 8): for products whose rows do not crowd an L1 set, packing A costs
+// more than the strided reads (a batch-1 1x1 convolution).
 typedef void (*qn_f32_gemm_ukernel_lda_fn)(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
                                            const float *b, size_t ldb, float *c, size_t ldc,
                                            const struct qn_f32_gemm_params *p);
