@@ -177,6 +177,12 @@ static size_t balanced_kc(size_t K, size_t kc_max) {
     return QN_DIV_UP(K, QN_DIV_UP(K, kc_max));
 }
 
+// Rows of the next A-in-place tile when `left` rows remain: MR, the rest, or for MR + 1 or 2
+// rows mr_alt, so that a 4x4 map (16 rows) is two tiles of 8 (16 row passes), not 14 + 4 (18).
+static size_t tile_rows(const struct f32_gemm_config *cf, size_t left) {
+    return cf->mr_alt && left > cf->mr && left <= 2 * cf->mr_alt ? cf->mr_alt : QN_MIN(cf->mr, left);
+}
+
 // --- blocked path ---
 
 static inline void macro_tile(const struct gemm_job *g, size_t m0, size_t mc, size_t n0, size_t nc, size_t kc,
@@ -255,8 +261,7 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
             }
             if (a_in_place) {
                 for (size_t ir = m_lo, mr; ir < m_hi; ir += mr) {
-                    mr = QN_MIN(MR, m_hi - ir);
-                    if (cf->mr_alt && m_hi - ir > MR && m_hi - ir <= 2 * cf->mr_alt) mr = cf->mr_alt;
+                    mr = tile_rows(cf, m_hi - ir);
                     // the kernels run edge tiles as 4, 8 or MR rows: a last tile of fewer than
                     // MR rows would read past A, so it goes through a packed (zero-padded) panel
                     const bool packed = mr != MR && mr != cf->mr_alt;
@@ -335,13 +340,12 @@ static double uneven(size_t parts, int nth) {
     return (double)QN_DIV_UP(parts, (size_t)nth) * (double)nth / (double)parts;
 }
 
-// Row passes of the micro-kernel over `rows` rows in gemm_blocked_part: a tile of mr rows
-// runs 4, 8 or MR of them (f32 kernels' edge forms), MR + 1 or 2 rows go as two tiles of mr_alt.
+// Row passes of the micro-kernel over `rows` rows in gemm_blocked_part's tiles (tile_rows): a
+// tile of mr rows runs 4, 8 or MR of them (the f32 kernels' edge forms).
 static size_t row_passes(const struct f32_gemm_config *cf, size_t rows) {
     size_t n = 0;
     while (rows) {
-        size_t mr = QN_MIN(cf->mr, rows);
-        if (cf->mr_alt && rows > cf->mr && rows <= 2 * cf->mr_alt) mr = cf->mr_alt;
+        const size_t mr = tile_rows(cf, rows);
         n += mr == cf->mr ? mr : mr <= 4 ? 4 : mr <= 8 ? 8 : cf->mr;
         rows -= mr;
     }

@@ -319,9 +319,10 @@ static float *latency_input(const struct qn_qnet *q, int n);
 // cores read at more than twice one's rate (Emerald Rapids: 16x96x576 with cold weights 13.4
 // us on one thread, 7.9 on two). So it is measured, once per network: each layer's time under
 // both uniform choices (the fastest of 9 alternating forwards, q->prof), an MBConv block (or
-// the stem, the head, the classifier) on nt threads where that ran it 10% faster; then whole forwards of the three plans, all one thread, all nt
-// and that mix (the fastest of 9 alternating rounds of 3), one thread unless another is 2%
-// faster, then the faster of the other two.
+// the stem, the head, the classifier) on nt threads where that ran it 10% faster; then whole
+// forwards of the three plans, all one thread, all nt and that mix when it is neither (the
+// fastest of 9 alternating rounds of 3), one thread unless another is 2% faster, then the
+// faster of the other two.
 static void tune_b1(struct qn_qnet *q, int nt) {
     float *x = latency_input(q, 1), *z = qn_alloc(sizeof(float) * q->space->n_classes);
     QN_ASSERT(z);
@@ -350,8 +351,9 @@ static void tune_b1(struct qn_qnet *q, int nt) {
         for (int j = i; j < i + n; j++) plan[2][j] = tn < 0.9 * t1 ? (uint8_t)nt : 1;
         i += n;
     }
+    const bool mixed = memcmp(plan[2], plan[0], (size_t)L) && memcmp(plan[2], plan[1], (size_t)L);
     for (int r = 0; r < 9; r++)
-        for (int c = 0; c < 3; c++) {
+        for (int c = 0; c < 2 + mixed; c++) {
             memcpy(q->b1_layer_threads, plan[c], (size_t)L);
             run(q, RUN_INT, x, 1, z);
             const double t0 = qn_now();
@@ -362,7 +364,7 @@ static void tune_b1(struct qn_qnet *q, int nt) {
     for (int c = 1; c < 3; c++)
         if (best[c] < 0.98 * best[0] && (pick == 0 || best[c] < best[pick])) pick = c;
     memcpy(q->b1_layer_threads, plan[pick], (size_t)L);
-    q->b1_threads = pick ? nt : 1;
+    q->b1_threads = pick ? nt : 1;  // plan 2, when timed, has a block on nt
     q->b1_plan = false;
     qn_threads_set(nt);
     q->prof = prof;

@@ -301,51 +301,37 @@ bool qn_f32_dwconv_small4_fits(size_t k, size_t stride, size_t pad, size_t h_in,
            ((stride == 1 && h_in == 4) || (stride == 2 && h_in == 7));
 }
 
-#define SMALL4_EP(K, S, IH)                                                                            \
-    do {                                                                                             \
-        if (a->res)                                                                                  \
-            full ? small4(a, K, S, IH, true, true) : small4(a, K, S, IH, true, false);               \
-        else                                                                                         \
-            full ? small4(a, K, S, IH, false, true) : small4(a, K, S, IH, false, false);             \
+// F(args..., RES, FULL) with the residual and full-block flags as compile-time constants.
+#define WITH_EP(F, ...)                                                                        \
+    do {                                                                                       \
+        if (a->res)                                                                            \
+            full ? F(__VA_ARGS__, true, true) : F(__VA_ARGS__, true, false);                   \
+        else                                                                                   \
+            full ? F(__VA_ARGS__, false, true) : F(__VA_ARGS__, false, false);                 \
     } while (0)
 
-// A band of all 4 rows of a 4x4 map, from a 4x4 input at stride 1 or a 7x7 at stride 2.
-static void small4_any(const struct qn_f32_dwconv_band_args *a) {
-    const bool full = a->nc >= 16;
-    switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: SMALL4_EP(3, 1, 4); break;
-    case 3 * 4 + 2: SMALL4_EP(3, 2, 7); break;
-    case 5 * 4 + 1: SMALL4_EP(5, 1, 4); break;
-    case 5 * 4 + 2: SMALL4_EP(5, 2, 7); break;
-    case 7 * 4 + 1: SMALL4_EP(7, 1, 4); break;
-    case 7 * 4 + 2: SMALL4_EP(7, 2, 7); break;
-    default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
-    }
-}
-
-#define BAND_EP(K, S)                                                        \
-    do {                                                                       \
-        if (a->res)                                                            \
-            full ? band(a, K, S, true, true) : band(a, K, S, true, false); \
-        else                                                                   \
-            full ? band(a, K, S, false, true) : band(a, K, S, false, false); \
-    } while (0)
+// The 4x4 form takes a band of all 4 rows of a 4x4 map (from a 4x4 input at stride 1, a 7x7
+// at stride 2); the band form the rest.
+#define K_S(K, S)                                          \
+    case K * 4 + S:                                        \
+        if (small)                                         \
+            WITH_EP(small4, a, K, S, S == 1 ? 4 : 7);      \
+        else                                               \
+            WITH_EP(band, a, K, S);                        \
+        break
 
 void qn_f32_dwconv_band__avx512(const struct qn_f32_dwconv_band_args *a) {
     const bool full = a->nc >= 16;
     QN_ASSERT(a->act != QN_ACT_GELU);
-    if (a->oh0 == 0 && a->oh1 == 4 && a->w_out == 4 &&
-        qn_f32_dwconv_small4_fits(a->k, a->stride, a->pad, a->h_in, a->w_in)) {
-        small4_any(a);
-        return;
-    }
+    const bool small = a->oh0 == 0 && a->oh1 == 4 && a->w_out == 4 &&
+                       qn_f32_dwconv_small4_fits(a->k, a->stride, a->pad, a->h_in, a->w_in);
     switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: BAND_EP(3, 1); break;
-    case 3 * 4 + 2: BAND_EP(3, 2); break;
-    case 5 * 4 + 1: BAND_EP(5, 1); break;
-    case 5 * 4 + 2: BAND_EP(5, 2); break;
-    case 7 * 4 + 1: BAND_EP(7, 1); break;
-    case 7 * 4 + 2: BAND_EP(7, 2); break;
+        K_S(3, 1);
+        K_S(3, 2);
+        K_S(5, 1);
+        K_S(5, 2);
+        K_S(7, 1);
+        K_S(7, 2);
     default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
     }
 }
