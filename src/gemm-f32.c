@@ -21,6 +21,7 @@
 struct f32_gemm_config {
     qn_f32_gemm_ukernel_fn ukernel;  // MR x NR on packed panels
     qn_f32_gemm_ukernel_lda_fn ukernel_lda;  // the same with A in place, or NULL
+    qn_f32_gemm_wide_fn wide;        // blocks of wide_nr-column tiles, A in place, on NR panels, or NULL
     qn_f32_gemm_small_fn small;      // <= 4 rows x NR, A in place
     qn_f32_gemm_dot_fn dot;          // <= 4 x 4 dot products, op(B) = B^T in place
     qn_f32_gemv_fn gemv;             // M = 1, B in place
@@ -28,6 +29,7 @@ struct f32_gemm_config {
     qn_f32_gemm_packb_fn packb;      // one NR-column panel of B
     size_t mr, nr;
     size_t mr_alt;                   // another row count ukernel_lda runs exactly, or 0
+    size_t wide_nr;
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
     const char *name;
 };
@@ -72,12 +74,13 @@ static void config_init(void) {
     const struct f32_gemm_config avx512 = {
         .ukernel = qn_f32_gemm_ukernel_14x32__avx512,
         .ukernel_lda = qn_f32_gemm_ukernel_14x32_lda__avx512,
+        .wide = qn_f32_gemm_wide_9x48__avx512,
         .small = qn_f32_gemm_small_ukernel_4x32__avx512,
         .dot = qn_f32_gemm_dot_ukernel_4x4__avx512,
         .gemv = qn_f32_gemv_ukernel__avx512,
         .packa = qn_f32_gemm_packa_14__avx512,
         .packb = qn_f32_gemm_packb_32__avx512,
-        .mr = 14, .nr = 32, .mr_alt = 8, .mc = 336, .kc = 256, .nc = 1024,
+        .mr = 14, .nr = 32, .mr_alt = 8, .wide_nr = 48, .mc = 336, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_14x32__avx512",
     };
     g_config[QN_ISA_AVX512] = avx512;
@@ -214,6 +217,15 @@ static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t 
 
 // One thread's share: rows [m_lo, m_hi) x columns [n_lo, n_hi) of C (n_lo a multiple of
 // NR), the whole loop nest with the thread's own packing buffers, no synchronisation.
+// Whether the A-in-place tiles of a column block nc wide run on the wide kernel: its store
+// rule (alpha 1, beta 0 or 1) and its last column tile more than NR columns wide (or whole).
+static bool wide_fits(const struct gemm_job *g, size_t nc) {
+    const struct f32_gemm_config *cf = g->cf;
+    if (!cf->wide || g->alpha != 1.0f || (g->beta != 0.0f && g->beta != 1.0f)) return false;
+    const size_t r = nc % cf->wide_nr;
+    return r == 0 || r > cf->nr;
+}
+
 static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo,
                               size_t n_hi) {
     const struct f32_gemm_config *cf = g->cf;
@@ -258,6 +270,12 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
                         pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0), g->B,
                                      g->ldb, g->trans_b, pc + k0, jc + jp * NR,
                                      Bp + jp * NR * kc + k0 * NR);
+            }
+            if (a_in_place && wide_fits(g, nc)) {
+                const struct qn_f32_gemm_params p = tile_params(g, m_lo, jc, first, last);
+                cf->wide(m_hi - m_lo, nc, kc, g->A + m_lo * g->lda + pc, g->lda, Bpanel, g->C + m_lo * g->ldc + jc,
+                         g->ldc, &p);
+                continue;
             }
             if (a_in_place) {
                 for (size_t ir = m_lo, mr; ir < m_hi; ir += mr) {

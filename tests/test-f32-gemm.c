@@ -15,6 +15,7 @@
 #include <float.h>
 
 #include "gemm-f32-packed.h"
+#include "f32-gemm/f32-gemm.h"
 #include "gemm.h"
 #include "test.h"
 
@@ -460,6 +461,87 @@ static void packed_b(void) {
     QT_CHECK(pb.data == NULL, "failed pack leaves data");
 }
 
+// The wide A-in-place tiles (AVX-512: 9 x 48, for column blocks whose last 48-column tile is
+// whole or wider than 32): every row count 1..9 of a tile (M 1..30 splits into even tiles of
+// at most 9), 1..3 vectors with a masked last one, K of one and of two KC blocks (beta 1 on
+// the second), every epilogue and one or two threads, against cblas; and bit-identical to the
+// 14 x 32 tiles, which run the same product when N is widened to a narrow-rule width (the
+// first N columns of B equal): both sum the same products in the same order.
+static void wide_tiles(void) {
+    static const size_t Ns[] = {33, 40, 47, 48, 81, 96, 144, 185};
+    static const size_t Ks[] = {1, 8, 96, 300};
+    const int saved = qn_threads();
+    int n_case = 0;
+    for (size_t M = 1; M <= 30; M += qt_quick() ? 3 : 1)
+        for (size_t ni = 0; ni < sizeof(Ns) / sizeof(Ns[0]); ni++)
+            for (size_t ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++, n_case++) {
+                struct problem p = plain(M, Ns[ni], Ks[ki]);
+                p.tb = n_case % 2;
+                p.ep = (struct ep_cfg){.bias = n_case % 3 != 0, .res = n_case % 4 >= 2,
+                                       .res_before = n_case % 8 >= 4, .act = (enum qn_act)(n_case % 5)};
+                struct buffers b;
+                buffers_init(&b, &p, (size_t)(n_case % 3));
+                struct qn_epilogue e = make_ep(&p, &b);
+                qn_threads_set(n_case % 7 == 3 ? 2 : 1);
+                struct qn_f32_packed_b pb;
+                QT_CHECK(qn_f32_pack_b(&pb, p.tb, p.K, p.N, b.B, p.ldb) == QN_OK, "pack failed");
+                qn_f32_gemm_packed(p.M, b.A, p.lda, &pb, b.C, p.ldc, &e);
+                check_result(&p, &b, b.C, b.R, "wide");
+                // the same columns through the 14 x 32 tiles: N + 16 (the last 48-column tile
+                // then 1..16 or 17..32 columns wide), B's extra columns zero, C ldc apart
+                const size_t N2 = p.N + 16;
+                float *B2 = calloc(p.K * N2, sizeof(float)), *C2 = malloc(p.M * N2 * sizeof(float));
+                float *bias2 = calloc(N2, sizeof(float)), *R2 = calloc(p.M * N2, sizeof(float));
+                for (size_t k = 0; k < p.K; k++)
+                    for (size_t n = 0; n < p.N; n++)
+                        B2[k * N2 + n] = p.tb ? b.B[n * p.ldb + k] : b.B[k * p.ldb + n];
+                for (size_t m = 0; m < p.M; m++)
+                    for (size_t n = 0; n < p.N; n++) R2[m * N2 + n] = b.R[m * p.ldr + n];
+                memcpy(bias2, b.bias, p.N * sizeof(float));
+                struct qn_epilogue e2 = e;
+                e2.bias = e.bias ? bias2 : NULL, e2.residual = e.residual ? R2 : NULL, e2.ldr = N2;
+                struct qn_f32_packed_b pb2;
+                QT_CHECK(qn_f32_pack_b(&pb2, false, p.K, N2, B2, N2) == QN_OK, "pack failed");
+                qn_f32_gemm_packed(p.M, b.A, p.lda, &pb2, C2, N2, &e2);
+                size_t diff = 0;
+                for (size_t m = 0; m < p.M; m++)
+                    diff += memcmp(C2 + m * N2, b.C + m * p.ldc, p.N * sizeof(float)) != 0;
+                QT_CHECK(diff == 0, "%s: wide and 14 x 32 tiles differ in %zu rows", describe(&p), diff);
+                qn_f32_packed_b_free(&pb2), qn_f32_packed_b_free(&pb);
+                free(B2), free(C2), free(bias2), free(R2);
+                buffers_free(&b);
+            }
+    qn_threads_set(saved);
+}
+
+// The AVX-512 wide kernel called directly on blocks of 1..12 rows (a tile of each row count
+// 1..9: the driver's even split gives tiles of 5..9 rows, fewer only on a thread's short
+// range) and 1..50 columns (a masked last vector of each width), beta 0 and 1, every
+// epilogue, against cblas.
+static void wide_kernel_forms(void) {
+    int n_case = 0;
+    for (size_t M = 1; M <= 12; M++)
+        for (size_t N = 1; N <= 50; N += qt_quick() ? 7 : 1)
+            for (size_t K = 1; K <= 96; K += 19, n_case++) {
+                struct problem p = plain(M, N, K);
+                p.beta = n_case % 2 ? 1.0f : 0.0f;
+                p.ep = (struct ep_cfg){.bias = n_case % 3 != 0, .res = n_case % 4 >= 2,
+                                       .res_before = n_case % 8 >= 4, .act = (enum qn_act)(n_case % 5)};
+                struct buffers b;
+                buffers_init(&b, &p, (size_t)(n_case % 3));
+                struct qn_f32_packed_b pb;
+                QT_CHECK(qn_f32_pack_b(&pb, false, p.K, p.N, b.B, p.ldb) == QN_OK && pb.nr == 32 && pb.kc >= K,
+                         "pack failed");
+                const struct qn_f32_gemm_params q = {
+                    .alpha = 1.0f, .beta = p.beta, .last = true, .act = p.ep.act, .res_before = p.ep.res_before,
+                    .bias = p.ep.bias ? b.bias : NULL, .res = p.ep.res ? b.R : NULL, .ldr = p.ldr};
+                qn_f32_gemm_wide_9x48__avx512(p.M, p.N, p.K, b.A, p.lda, pb.data, b.C, p.ldc, &q);
+                check_result(&p, &b, b.C, b.R, "wide kernel");
+                qn_f32_packed_b_free(&pb);
+                buffers_free(&b);
+            }
+}
+
 // Large GEMMs checked in O(n^2) (BLIS test_gemm): with a random x, C x must equal
 // alpha A (B x) + beta C0 x, with the same style of bound on |A| (|B| |x|) + |beta| |C0| |x|.
 static void large_checked_by_vector(void) {
@@ -527,6 +609,8 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(random_problems);
     QT_RUN_EACH_ISA(matches_gemm_ref);
     QT_RUN_EACH_ISA(packed_b);
+    QT_RUN_EACH_ISA(wide_tiles);
+    if (qn_isa() == QN_ISA_AVX512) QT_RUN(wide_kernel_forms);  // the machine's best level: AVX-512 or not run
     QT_RUN_EACH_ISA(large_checked_by_vector);
     return qt_finish(argv[0]);
 }
