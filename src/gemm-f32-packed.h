@@ -11,7 +11,7 @@
 struct qn_f32_packed_b {
     size_t K, N;      // op(B) is K x N
     enum qn_isa isa;  // level whose kernels and blocking the panels follow
-    size_t nr, kc;    // panel width (columns) and depth (rows) of that level
+    size_t nr, kc;    // panel width (columns: that level's, or its wide kernel's) and depth (rows)
     float *data;      // [ceil(K / kc) blocks][ceil(N / nr) panels][kc][nr], zero-padded in n
     size_t bytes;
 };
@@ -27,6 +27,10 @@ enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K,
 // epilogue (ep may be NULL). Runs on qn_threads() threads.
 void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f32_packed_b *pb,
                         float *C, size_t ldc, const struct qn_epilogue *ep);
+
+// Name of the micro-kernel qn_f32_gemm_packed runs on pb for more than 4 rows lda floats apart
+// (the record of benchmarks and `qnas info`; static storage).
+const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb, size_t lda);
 
 // Frees the panels and empties the struct (safe on an empty or already freed struct).
 void qn_f32_packed_b_free(struct qn_f32_packed_b *pb);

@@ -30,6 +30,7 @@ struct f32_gemm_config {
     size_t mr, nr;
     size_t mr_alt;                   // another row count ukernel_lda runs exactly, or 0
     size_t wide_nr;
+    const char *wide_name;
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
     const char *name;
 };
@@ -82,6 +83,7 @@ static void config_init(void) {
         .packb = qn_f32_gemm_packb_32__avx512,
         .mr = 14, .nr = 32, .mr_alt = 8, .wide_nr = 48, .mc = 336, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_14x32__avx512",
+        .wide_name = "qn_f32_gemm_wide_9x48__avx512",
     };
     g_config[QN_ISA_AVX512] = avx512;
     // Blocking override for tuning runs: QNAS_F32_GEMM_BLOCKING=mc,kc,nc (current level's
@@ -102,6 +104,16 @@ static const struct f32_gemm_config *config_get(enum qn_isa isa) {
 }
 
 const char *qn_f32_gemm_variant(void) { return config_get(qn_isa())->name; }
+
+const char *qn_f32_gemm_wide_variant(void) {
+    static _Thread_local char buf[160];
+    const struct f32_gemm_config *cf = config_get(qn_isa());
+    if (!cf->ukernel_lda) return "none (A packed at this level)";
+    if (!cf->wide) return cf->name;
+    snprintf(buf, sizeof(buf), "%s where N %% %zu is 0 or > %zu, else %s", cf->wide_name, cf->wide_nr, cf->nr,
+             cf->name);
+    return buf;
+}
 
 // --- scratch: one growing buffer per thread, never freed while the thread lives ---
 
@@ -215,20 +227,55 @@ static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t 
         for (size_t jr = 0; jr < nc; jr += NR) macro_tile(g, m0, mc, n0, nc, kc, first, last, Ap, Bp, ir, jr);
 }
 
-// One thread's share: rows [m_lo, m_hi) x columns [n_lo, n_hi) of C (n_lo a multiple of
-// NR), the whole loop nest with the thread's own packing buffers, no synchronisation.
 // Whether the A-in-place tiles of a column block nc wide run on the wide kernel: its store
 // rule (alpha 1, beta 0 or 1) and its last column tile more than NR columns wide (or whole).
-static bool wide_fits(const struct gemm_job *g, size_t nc) {
-    const struct f32_gemm_config *cf = g->cf;
-    if (!cf->wide || g->alpha != 1.0f || (g->beta != 0.0f && g->beta != 1.0f)) return false;
+static bool wide_fits(const struct f32_gemm_config *cf, float alpha, float beta, size_t nc) {
+    if (!cf->wide || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
     const size_t r = nc % cf->wide_nr;
     return r == 0 || r > cf->nr;
 }
 
+// Whether the blocked path reads A (rows lda floats apart) in place: rows that do not crowd an
+// L1 set (see gemm_blocked_part).
+static bool reads_a_in_place(const struct f32_gemm_config *cf, bool trans_a, size_t lda) {
+    return cf->ukernel_lda && !trans_a && qn_rows_per_l1_set(lda * sizeof(float), cf->mr) <= 4;
+}
+
+// Pre-packed B in wide panels (pb->nr == wide_nr): every tile on the wide kernel, A in place,
+// or copied to rows that do not crowd an L1 set where lda would.
+static void gemm_wide_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo, size_t n_hi) {
+    const struct f32_gemm_config *cf = g->cf;
+    const size_t NR = g->pb->nr, kc_max = g->pb->kc, n_pad = QN_ROUND_UP(g->N, NR), rows = m_hi - m_lo;
+    const float *A = g->A + m_lo * g->lda;
+    size_t lda = g->lda;
+    if (!reads_a_in_place(cf, false, lda)) {
+        lda = QN_ROUND_UP(g->K, 16) + 16;
+        while (!reads_a_in_place(cf, false, lda)) lda += 16;
+        float *t = scratch(0, rows * lda);
+        for (size_t m = 0; m < rows; m++) memcpy(t + m * lda, A + m * g->lda, g->K * sizeof(float));
+        A = t;
+    }
+    const size_t nc_max = cf->nc / NR * NR;
+    for (size_t jc = n_lo; jc < n_hi; jc += nc_max) {
+        const size_t nc = QN_MIN(nc_max, n_hi - jc);
+        for (size_t pc = 0; pc < g->K; pc += kc_max) {
+            const size_t kc = QN_MIN(kc_max, g->K - pc);
+            const struct qn_f32_gemm_params p = tile_params(g, m_lo, jc, pc == 0, pc + kc == g->K);
+            cf->wide(rows, nc, kc, A + pc, lda, g->pb->data + pc * n_pad + jc * kc, NR, g->C + m_lo * g->ldc + jc,
+                     g->ldc, &p);
+        }
+    }
+}
+
+// One thread's share: rows [m_lo, m_hi) x columns [n_lo, n_hi) of C (n_lo a multiple of
+// NR), the whole loop nest with the thread's own packing buffers, no synchronisation.
 static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo,
                               size_t n_hi) {
     const struct f32_gemm_config *cf = g->cf;
+    if (g->pb && g->pb->nr != cf->nr) {
+        gemm_wide_part(g, m_lo, m_hi, n_lo, n_hi);
+        return;
+    }
     const size_t MR = cf->mr, NR = cf->nr;
     const size_t kc_max = g->pb ? g->pb->kc : balanced_kc(g->K, cf->kc);
     // Equal MC blocks (multiples of MR): no thin last block.
@@ -247,8 +294,7 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
     // rows, two alternations: 1x1 576->96 at 14x14, K in 3 blocks, 0.87x / 0.86-0.88x ->
     // 0.96-0.97x / 0.95-1.00x, at batch 64 on 2 threads 0.79x -> 0.85-0.86x; gemm 196x384x384
     // 0.90-0.91x -> 0.93x on 1 thread, 196x1536x384 0.91x -> 0.93-0.94x)
-    const bool a_in_place = cf->ukernel_lda && !g->trans_a &&
-                            qn_rows_per_l1_set(g->lda * sizeof(float), MR) <= 4;
+    const bool a_in_place = reads_a_in_place(cf, g->trans_a, g->lda);
     float *Ap = scratch(0, (a_in_place ? MR : mc_blk) * kc_max);
     float *Bp = g->pb ? NULL : scratch(1, kc_max * QN_MIN(cf->nc, QN_ROUND_UP(n_hi - n_lo, NR)));
     for (size_t jc = n_lo; jc < n_hi; jc += cf->nc) {
@@ -271,10 +317,10 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
                                      g->ldb, g->trans_b, pc + k0, jc + jp * NR,
                                      Bp + jp * NR * kc + k0 * NR);
             }
-            if (a_in_place && wide_fits(g, nc)) {
+            if (a_in_place && wide_fits(cf, g->alpha, g->beta, nc)) {
                 const struct qn_f32_gemm_params p = tile_params(g, m_lo, jc, first, last);
-                cf->wide(m_hi - m_lo, nc, kc, g->A + m_lo * g->lda + pc, g->lda, Bpanel, g->C + m_lo * g->ldc + jc,
-                         g->ldc, &p);
+                cf->wide(m_hi - m_lo, nc, kc, g->A + m_lo * g->lda + pc, g->lda, Bpanel, NR,
+                         g->C + m_lo * g->ldc + jc, g->ldc, &p);
                 continue;
             }
             if (a_in_place) {
@@ -390,7 +436,7 @@ static size_t row_unit(const struct f32_gemm_config *cf, size_t M, int nth) {
 }
 
 static void gemm_blocked(const struct gemm_job *g, int nth) {
-    const size_t NR = g->cf->nr;
+    const size_t NR = g->pb ? g->pb->nr : g->cf->nr;
     if (nth <= 1) {
         gemm_blocked_part(g, 0, g->M, 0, g->N);
         return;
@@ -539,7 +585,7 @@ static void gemm_run(struct gemm_job *g, const struct qn_epilogue *ep) {
         const int nth = threads_for(g->M, g->N, g->K);
         if (g->M == 1 && !g->trans_b && !g->pb)
             gemm_gemv(g, nth);
-        else if (g->M <= 4 && !g->trans_b)
+        else if (g->M <= 4 && !g->trans_b && !(g->pb && g->pb->nr != g->cf->nr))
             gemm_small(g, nth);
         else if (g->M <= 4 && g->trans_b && !g->pb)
             gemm_dot(g, nth);
@@ -568,16 +614,24 @@ enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K,
     if (!B || K == 0 || N == 0 || ldb < (trans_b ? K : N)) return QN_ERR_ARG;
     const enum qn_isa isa = qn_isa();
     const struct f32_gemm_config *cf = config_get(isa);
-    const size_t NR = cf->nr, kc_max = balanced_kc(K, cf->kc);
+    // Wide panels where the wide kernel takes the product's tiles (qn_f32_gemm_packed then runs
+    // every tile on it): one contiguous B stream per tile instead of two panels' halves. 1x1
+    // 96->576 at 14x14 (a batch-1 layer) through qn_f32_conv_run against oneDNN's convolution,
+    // paired in one process, 1 thread, Emerald Rapids: the 14 x 32 tiles 0.981-0.990x, the wide
+    // kernel on 32-column panels 0.989-0.992x, on 48-column panels 1.000-1.003x; 1x1 8->48 at
+    // 28x28 5.7 -> 4.7 us (oneDNN 4.5-4.9).
+    const bool wide = wide_fits(cf, 1.0f, 0.0f, QN_MIN(N, cf->nc));
+    const size_t NR = wide ? cf->wide_nr : cf->nr, kc_max = balanced_kc(K, cf->kc);
     const size_t n_pad = QN_ROUND_UP(N, NR);
     float *data = qn_alloc(K * n_pad * sizeof(float));
     if (!data) return QN_ERR_NOMEM;
+    const size_t b_ks = trans_b ? 1 : ldb, b_ns = trans_b ? ldb : 1;
     // Block pc starts at pc * n_pad; its panel j (columns j*NR ..) at + j * NR * kc.
     for (size_t pc = 0; pc < K; pc += kc_max) {
         const size_t kc = QN_MIN(kc_max, K - pc);
         for (size_t n0 = 0; n0 < N; n0 += NR)
-            pack_b_panel(cf, QN_MIN(NR, N - n0), kc, B, ldb, trans_b, pc, n0,
-                         data + pc * n_pad + n0 * kc);
+            (wide ? qn_f32_gemm_packb__scalar : cf->packb)(NR, QN_MIN(NR, N - n0), kc, B + pc * b_ks + n0 * b_ns,
+                                                            b_ks, b_ns, data + pc * n_pad + n0 * kc);
     }
     pb->K = K, pb->N = N, pb->isa = isa, pb->nr = NR, pb->kc = kc_max;
     pb->data = data, pb->bytes = K * n_pad * sizeof(float);
@@ -592,6 +646,13 @@ void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f3
         .A = A, .lda = lda, .pb = pb, .C = C, .ldc = ldc,
     };
     gemm_run(&g, ep);
+}
+
+const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb, size_t lda) {
+    const struct f32_gemm_config *cf = config_get(pb->isa);
+    return pb->nr != cf->nr || (reads_a_in_place(cf, false, lda) && wide_fits(cf, 1.0f, 0.0f, QN_MIN(cf->nc, pb->N)))
+               ? cf->wide_name
+               : cf->name;
 }
 
 void qn_f32_packed_b_free(struct qn_f32_packed_b *pb) {

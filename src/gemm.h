@@ -58,6 +58,11 @@ void qn_f32_gemm_ref(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, f
 // "qn_f32_gemm_ukernel_14x32__avx512".
 const char *qn_f32_gemm_variant(void);
 
+// What the FP32 GEMM runs where it reads A in place (a 1x1 convolution, rows of A not 4 KiB
+// apart), e.g. "qn_f32_gemm_wide_9x48__avx512 where N % 48 is 0 or > 32, else
+// qn_f32_gemm_ukernel_14x32__avx512".
+const char *qn_f32_gemm_wide_variant(void);
+
 // --- quantized: u8 activations x s8 (or s4) weights -> s32 ---
 //
 // Weights W are given as [N][K] (output channel n, reduction k), row stride ldw, quantized

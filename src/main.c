@@ -100,6 +100,7 @@ static int cmd_info(int argc, char **argv) {
     printf("kernels:\n");
     struct { const char *op, *name; } k[] = {
         {"f32 gemm", qn_f32_gemm_variant()},
+        {"f32 gemm, A in place", qn_f32_gemm_wide_variant()},
         {"u8s8 gemm", qn_qgemm_variant(8, false)},
         {"u8s8 gemv (batch 1)", qn_qgemm_variant(8, true)},
         {"u8s4 gemm", qn_qgemm_variant(4, false)},

@@ -512,6 +512,17 @@ static void wide_tiles(void) {
                 buffers_free(&b);
             }
     qn_threads_set(saved);
+    // the record names the kernel that runs: 576 columns wide, 64 narrow, at every level its own
+    float *B = calloc(96 * 576, sizeof(float));
+    struct qn_f32_packed_b pw, pn;
+    QT_CHECK(qn_f32_pack_b(&pw, false, 96, 576, B, 576) == QN_OK && qn_f32_pack_b(&pn, false, 96, 64, B, 576) == QN_OK,
+             "pack failed");
+    const char *w = qn_f32_gemm_packed_variant(&pw, 96), *n = qn_f32_gemm_packed_variant(&pn, 96);
+    const bool z = qn_isa() == QN_ISA_AVX512;
+    QT_CHECK(strstr(w, z ? "qn_f32_gemm_wide_9x48__avx512" : "qn_f32_gemm_ukernel_") == w, "576 wide: %s", w);
+    QT_CHECK(strcmp(n, qn_f32_gemm_variant()) == 0, "64 wide: %s, not %s", n, qn_f32_gemm_variant());
+    qn_f32_packed_b_free(&pw), qn_f32_packed_b_free(&pn);
+    free(B);
 }
 
 // The AVX-512 wide kernel called directly on blocks of 1..12 rows (a tile of each row count
@@ -530,12 +541,12 @@ static void wide_kernel_forms(void) {
                 struct buffers b;
                 buffers_init(&b, &p, (size_t)(n_case % 3));
                 struct qn_f32_packed_b pb;
-                QT_CHECK(qn_f32_pack_b(&pb, false, p.K, p.N, b.B, p.ldb) == QN_OK && pb.nr == 32 && pb.kc >= K,
+                QT_CHECK(qn_f32_pack_b(&pb, false, p.K, p.N, b.B, p.ldb) == QN_OK && (pb.nr == 32 || pb.nr == 48) && pb.kc >= K,
                          "pack failed");
                 const struct qn_f32_gemm_params q = {
                     .alpha = 1.0f, .beta = p.beta, .last = true, .act = p.ep.act, .res_before = p.ep.res_before,
                     .bias = p.ep.bias ? b.bias : NULL, .res = p.ep.res ? b.R : NULL, .ldr = p.ldr};
-                qn_f32_gemm_wide_9x48__avx512(p.M, p.N, p.K, b.A, p.lda, pb.data, b.C, p.ldc, &q);
+                qn_f32_gemm_wide_9x48__avx512(p.M, p.N, p.K, b.A, p.lda, pb.data, pb.nr, b.C, p.ldc, &q);
                 check_result(&p, &b, b.C, b.R, "wide kernel");
                 qn_f32_packed_b_free(&pb);
                 buffers_free(&b);

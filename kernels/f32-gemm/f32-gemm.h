@@ -53,11 +53,12 @@ typedef void (*qn_f32_gemm_ukernel_lda_fn)(size_t mr, size_t nr, size_t kc, cons
                                            const struct qn_f32_gemm_params *p);
 
 // Wide kernel with A read in place, for blocks of whole-row tiles of a layer's output: the
-// m x n block of C from A (m rows, lda apart) and a KC block of the NR-column packed panels b
-// (column j at b[(j / NR) * NR * kc + k * NR + j % NR], NR = the ISA's packed kernel's), the
-// store rule of p for the block's (0, 0) with alpha 1 and beta 0 or 1 only.
+// m x n block of C from A (m rows, lda apart) and a KC block of packed panels ldb columns wide
+// (column j at b[(j / ldb) * ldb * kc + k * ldb + j % ldb]; ldb the wide width or the ISA's
+// packed kernel's NR), the store rule of p for the block's (0, 0) with alpha 1 and beta 0 or
+// 1 only.
 typedef void (*qn_f32_gemm_wide_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
-                                    float *c, size_t ldc, const struct qn_f32_gemm_params *p);
+                                    size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p);
 
 // Small-M kernel: mr <= 4 rows of A read in place, A(i, k) = a[i * a_rs + k * a_ks];
 // B as in the packed kernel (ldb floats between consecutive k), nr <= the ISA's NR.
@@ -135,9 +136,9 @@ void qn_f32_gemm_dot_ukernel_4x4__scalar(size_t mr, size_t nr, size_t kc, const 
                                          size_t lda, const float *b, size_t ldb, float *c,
                                          size_t ldc, const struct qn_f32_gemm_params *p);
 
-// Tiles of 9 x 48, on the 14 x 32 kernel's packed panels (NR 32).
+// Tiles of 9 x 48; ldb 48, or 32 (the 14 x 32 kernel's panels).
 void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
-                                   float *c, size_t ldc, const struct qn_f32_gemm_params *p);
+                                   size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p);
 
 void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
                                     const float *b, size_t ldb, float *c, size_t ldc,
