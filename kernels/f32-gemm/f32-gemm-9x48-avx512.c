@@ -15,6 +15,10 @@
 #include "f32-gemm/f32-act-avx512.h"
 #include "f32-gemm/f32-gemm.h"
 
+#ifndef GROUP
+#define GROUP 4
+#endif
+
 // v = EXPR for the R x NV registers (EXPR sees v, the row i and the vector index u).
 #define EACH(R, NV, EXPR)                                        \
     do {                                                         \
@@ -153,9 +157,10 @@ void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a
     QN_ASSERT(m >= 1 && n >= 1 && kc >= 1 && (ldb == 32 || ldb == 48));
     QN_ASSERT(p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f));
     const size_t tiles = (m + 8) / 9, base = m / tiles, extra = m % tiles;  // first `extra` get base + 1
+    const size_t group = kc <= 128 ? GROUP : 1;
     struct qn_f32_gemm_params q = *p;
-    for (size_t t = 0, i = 0, mr; t < tiles; t++, i += mr) {
-        mr = base + (t < extra);
+    for (size_t t0 = 0, i0 = 0; t0 < tiles;) {
+        const size_t t1 = t0 + group < tiles ? t0 + group : tiles;
         for (size_t j = 0; j < n; j += 48) {
             const size_t nr = n - j < 48 ? n - j : 48, nv = (nr + 15) / 16;
             // vector u: columns j + 16 u .. + 15, in panel (j + 16 u) / ldb
@@ -168,8 +173,12 @@ void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a
                     bv[u] = b + col / 32 * 32 * kc + col % 32;
                 }
             q.bias = p->bias ? p->bias + j : NULL;
-            q.res = p->res ? p->res + i * p->ldr + j : NULL;
-            g_tiles[ldb == 48][mr - 1][nv - 1](nr, kc, a + i * lda, lda, bv, c + i * ldc + j, ldc, &q);
+            for (size_t t = t0, i = i0, mr; t < t1; t++, i += mr) {
+                mr = base + (t < extra);
+                q.res = p->res ? p->res + i * p->ldr + j : NULL;
+                g_tiles[ldb == 48][mr - 1][nv - 1](nr, kc, a + i * lda, lda, bv, c + i * ldc + j, ldc, &q);
+            }
         }
+        for (; t0 < t1; t0++) i0 += base + (t0 < extra);
     }
 }
