@@ -1,7 +1,8 @@
 // FP32 GEMM with a pre-packed B operand: for inference, where B holds constant weights.
 //
 // Packing once removes the B packing from every call and lays the weights out in the
-// micro-kernel's NR-column panels, KC rows deep. The layout belongs to the ISA level it was
+// micro-kernel's NR-column panels, KC rows deep (at AVX-512, 48-column panels for the 9 x 48
+// kernel where N % 48 is 0 or more than 32). The layout belongs to the ISA level it was
 // packed at (recorded in `isa`); qn_f32_gemm_packed always runs that level's kernels, so a
 // struct packed at one level stays valid when qn_isa() is lowered later.
 #pragma once

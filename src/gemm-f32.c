@@ -21,7 +21,7 @@
 struct f32_gemm_config {
     qn_f32_gemm_ukernel_fn ukernel;  // MR x NR on packed panels
     qn_f32_gemm_ukernel_lda_fn ukernel_lda;  // the same with A in place, or NULL
-    qn_f32_gemm_wide_fn wide;        // blocks of wide_nr-column tiles, A in place, on NR panels, or NULL
+    qn_f32_gemm_wide_fn wide;        // blocks of wide_nr-column tiles, A in place, or NULL
     qn_f32_gemm_small_fn small;      // <= 4 rows x NR, A in place
     qn_f32_gemm_dot_fn dot;          // <= 4 x 4 dot products, op(B) = B^T in place
     qn_f32_gemv_fn gemv;             // M = 1, B in place
@@ -29,7 +29,7 @@ struct f32_gemm_config {
     qn_f32_gemm_packb_fn packb;      // one NR-column panel of B
     size_t mr, nr;
     size_t mr_alt;                   // another row count ukernel_lda runs exactly, or 0
-    size_t wide_nr;
+    size_t wide_nr;                  // wide's tile width: pre-packed B of such N gets panels this wide
     const char *wide_name;
     size_t mc, kc, nc;               // A block (L2), B panel depth, B panel width (L3)
     const char *name;
