@@ -172,9 +172,8 @@ static const char *path_variant(enum qn_conv_path path, size_t k, bool int8) {
 const char *qn_f32_conv_variant(const struct qn_f32_conv *conv) {
     static _Thread_local char buf[160];
     if (conv->path != QN_CONV_PATH_GEMM_1X1) return path_variant(conv->path, conv->p.kh, false);
-    // the 1x1 GEMM's kernel depends on c_out (the rows are the input pixels, c_in apart)
-    snprintf(buf, sizeof(buf), "%s (%s)", qn_conv_path_name(conv->path),
-             qn_f32_gemm_packed_variant(&conv->pw, conv->p.c_in));
+    // the 1x1 GEMM's kernel depends on c_out (the panels qn_f32_pack_b chose)
+    snprintf(buf, sizeof(buf), "%s (%s)", qn_conv_path_name(conv->path), qn_f32_gemm_packed_variant(&conv->pw));
     return buf;
 }
 const char *qn_qs8_conv_variant(const struct qn_qs8_conv *conv) {

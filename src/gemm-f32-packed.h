@@ -29,9 +29,9 @@ enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K,
 void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f32_packed_b *pb,
                         float *C, size_t ldc, const struct qn_epilogue *ep);
 
-// Name of the micro-kernel qn_f32_gemm_packed runs on pb for more than 4 rows lda floats apart
-// (the record of benchmarks and `qnas info`; static storage).
-const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb, size_t lda);
+// Name of the micro-kernel qn_f32_gemm_packed runs on pb (one thread; a 2-thread column split
+// of narrow panels may run the wide kernel on a part), for the record of benchmarks; static.
+const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb);
 
 // Frees the panels and empties the struct (safe on an empty or already freed struct).
 void qn_f32_packed_b_free(struct qn_f32_packed_b *pb);

@@ -145,11 +145,12 @@ static void pack_a(const struct f32_gemm_config *cf, size_t mc, size_t kc, const
 }
 
 // One NR-column panel of op(B): k [k0, k0 + kc) x n [n0, n0 + nr) into [kc][NR].
-// op(B)(k, n) = B[k * ldb + n], or B[n * ldb + k] when trans_b.
-static void pack_b_panel(const struct f32_gemm_config *cf, size_t nr, size_t kc, const float *B,
+// op(B)(k, n) = B[k * ldb + n], or B[n * ldb + k] when trans_b. NR is the level's (its SIMD
+// packer) or the wide kernel's (the portable one).
+static void pack_b_panel(const struct f32_gemm_config *cf, size_t NR, size_t nr, size_t kc, const float *B,
                          size_t ldb, bool trans_b, size_t k0, size_t n0, float *dst) {
     const size_t b_ks = trans_b ? 1 : ldb, b_ns = trans_b ? ldb : 1;
-    cf->packb(cf->nr, nr, kc, B + k0 * b_ks + n0 * b_ns, b_ks, b_ns, dst);
+    (NR == cf->nr ? cf->packb : qn_f32_gemm_packb__scalar)(NR, nr, kc, B + k0 * b_ks + n0 * b_ns, b_ks, b_ns, dst);
 }
 
 // --- problem description shared by the paths ---
@@ -241,6 +242,9 @@ static bool reads_a_in_place(const struct f32_gemm_config *cf, bool trans_a, siz
     return cf->ukernel_lda && !trans_a && qn_rows_per_l1_set(lda * sizeof(float), cf->mr) <= 4;
 }
 
+// Whether B is pre-packed in the wide kernel's panels (qn_f32_pack_b's choice).
+static bool wide_panels(const struct gemm_job *g) { return g->pb && g->pb->nr != g->cf->nr; }
+
 // Pre-packed B in wide panels (pb->nr == wide_nr): every tile on the wide kernel, A in place,
 // or copied to rows that do not crowd an L1 set where lda would.
 static void gemm_wide_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo, size_t n_hi) {
@@ -272,7 +276,7 @@ static void gemm_wide_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, s
 static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi, size_t n_lo,
                               size_t n_hi) {
     const struct f32_gemm_config *cf = g->cf;
-    if (g->pb && g->pb->nr != cf->nr) {
+    if (wide_panels(g)) {
         gemm_wide_part(g, m_lo, m_hi, n_lo, n_hi);
         return;
     }
@@ -313,7 +317,7 @@ static void gemm_blocked_part(const struct gemm_job *g, size_t m_lo, size_t m_hi
                 const size_t kstep = g->trans_b ? kc : 16;
                 for (size_t k0 = 0; k0 < kc; k0 += kstep)
                     for (size_t jp = 0; jp < n_panels; jp++)
-                        pack_b_panel(cf, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0), g->B,
+                        pack_b_panel(cf, NR, QN_MIN(NR, nc - jp * NR), QN_MIN(kstep, kc - k0), g->B,
                                      g->ldb, g->trans_b, pc + k0, jc + jp * NR,
                                      Bp + jp * NR * kc + k0 * NR);
             }
@@ -585,7 +589,7 @@ static void gemm_run(struct gemm_job *g, const struct qn_epilogue *ep) {
         const int nth = threads_for(g->M, g->N, g->K);
         if (g->M == 1 && !g->trans_b && !g->pb)
             gemm_gemv(g, nth);
-        else if (g->M <= 4 && !g->trans_b && !(g->pb && g->pb->nr != g->cf->nr))
+        else if (g->M <= 4 && !g->trans_b && !wide_panels(g))
             gemm_small(g, nth);
         else if (g->M <= 4 && g->trans_b && !g->pb)
             gemm_dot(g, nth);
@@ -625,13 +629,11 @@ enum qn_status qn_f32_pack_b(struct qn_f32_packed_b *pb, bool trans_b, size_t K,
     const size_t n_pad = QN_ROUND_UP(N, NR);
     float *data = qn_alloc(K * n_pad * sizeof(float));
     if (!data) return QN_ERR_NOMEM;
-    const size_t b_ks = trans_b ? 1 : ldb, b_ns = trans_b ? ldb : 1;
     // Block pc starts at pc * n_pad; its panel j (columns j*NR ..) at + j * NR * kc.
     for (size_t pc = 0; pc < K; pc += kc_max) {
         const size_t kc = QN_MIN(kc_max, K - pc);
         for (size_t n0 = 0; n0 < N; n0 += NR)
-            (wide ? qn_f32_gemm_packb__scalar : cf->packb)(NR, QN_MIN(NR, N - n0), kc, B + pc * b_ks + n0 * b_ns,
-                                                            b_ks, b_ns, data + pc * n_pad + n0 * kc);
+            pack_b_panel(cf, NR, QN_MIN(NR, N - n0), kc, B, ldb, trans_b, pc, n0, data + pc * n_pad + n0 * kc);
     }
     pb->K = K, pb->N = N, pb->isa = isa, pb->nr = NR, pb->kc = kc_max;
     pb->data = data, pb->bytes = K * n_pad * sizeof(float);
@@ -648,11 +650,9 @@ void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f3
     gemm_run(&g, ep);
 }
 
-const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb, size_t lda) {
+const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb) {
     const struct f32_gemm_config *cf = config_get(pb->isa);
-    return pb->nr != cf->nr || (reads_a_in_place(cf, false, lda) && wide_fits(cf, 1.0f, 0.0f, QN_MIN(cf->nc, pb->N)))
-               ? cf->wide_name
-               : cf->name;
+    return pb->nr != cf->nr ? cf->wide_name : cf->name;
 }
 
 void qn_f32_packed_b_free(struct qn_f32_packed_b *pb) {

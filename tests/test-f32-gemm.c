@@ -517,7 +517,7 @@ static void wide_tiles(void) {
     struct qn_f32_packed_b pw, pn;
     QT_CHECK(qn_f32_pack_b(&pw, false, 96, 576, B, 576) == QN_OK && qn_f32_pack_b(&pn, false, 96, 64, B, 576) == QN_OK,
              "pack failed");
-    const char *w = qn_f32_gemm_packed_variant(&pw, 96), *n = qn_f32_gemm_packed_variant(&pn, 96);
+    const char *w = qn_f32_gemm_packed_variant(&pw), *n = qn_f32_gemm_packed_variant(&pn);
     const bool z = qn_isa() == QN_ISA_AVX512;
     QT_CHECK(strstr(w, z ? "qn_f32_gemm_wide_9x48__avx512" : "qn_f32_gemm_ukernel_") == w, "576 wide: %s", w);
     QT_CHECK(strcmp(n, qn_f32_gemm_variant()) == 0, "64 wide: %s, not %s", n, qn_f32_gemm_variant());
