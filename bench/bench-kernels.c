@@ -346,6 +346,15 @@ static double row_frac_peak(const struct row *r) {
     return isfinite(r->gflops) && r->peak_gflops > 0 ? r->gflops / r->peak_gflops : NAN;
 }
 
+// A peer over the same loop, where the peer ran the row's kind of arithmetic on the row's
+// threads: the BLAS peers only on FP32 rows (elsewhere they quote an FP32 sgemm), reference
+// cblas only on 1-thread rows (it runs on one thread for every row).
+static double peer_frac_peak(const struct row *r, enum peer p) {
+    const double g = r->peer_gflops[p];
+    const bool same = p == PEER_ONEDNN || (strcmp(r->dtype, "f32") == 0 && (p != PEER_REF || r->threads == 1));
+    return same && isfinite(g) && r->peak_gflops > 0 ? g / r->peak_gflops : NAN;
+}
+
 // Ours over the header's peak (the best of the runs at start and end), for the record.
 static double row_frac_best_peak(const struct row *r) {
     const struct peak *pk = &g_peak[r->peak];
@@ -382,6 +391,10 @@ static void row_emit(struct row *r) {
     if (r->peer_impl[0] && isfinite(r->peer_gflops[PEER_ONEDNN])) {
         size_t l = strlen(note);
         snprintf(note + l, sizeof(note) - l, "%soneDNN %s", l ? "; " : "", r->peer_impl);
+        // the peer on the same peak loop: where both read ~100%, neither can pull ahead
+        const double pf = peer_frac_peak(r, PEER_ONEDNN);
+        l = strlen(note);
+        if (isfinite(pf)) snprintf(note + l, sizeof(note) - l, " at %.0f%% of peak", pf * 100);
     }
     if (isfinite(r->vs_int8)) {
         size_t l = strlen(note);
@@ -412,9 +425,11 @@ static void row_emit(struct row *r) {
     cJSON_AddNumberToObject(o, "samples", r->reps);
     cJSON_AddNumberToObject(o, "samples_kept", r->kept);
     cJSON *pg = cJSON_AddObjectToObject(o, "peer_gflops");
+    cJSON *pf = cJSON_AddObjectToObject(o, "peer_fraction_of_peak");
     cJSON *po = cJSON_AddObjectToObject(o, "peer_op");
     for (int p = 0; p < PEER_COUNT; p++) {
         cJSON_AddItemToObject(pg, peer_key[p], num_or_null(r->peer_gflops[p]));
+        cJSON_AddItemToObject(pf, peer_key[p], num_or_null(peer_frac_peak(r, (enum peer)p)));
         if (isfinite(r->peer_gflops[p]))
             cJSON_AddStringToObject(po, peer_key[p], r->peer_op[p] ? r->peer_op[p] : r->op);
     }
