@@ -944,7 +944,11 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     const qn_qs8_dwq_ukernel_fn kernel = kernels[p->stride_h - 1][p->kh / 2 - 1];
     const size_t h_out = conv->h_out, w_out = conv->w_out, blocks = conv->c_pad / 16;
     const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
-    if (conv->dwq_zp != out->a_zp) {
+    // x_zp 0 (a ReLU / ReLU6 layer's output: every depthwise input of an MBConv block) makes
+    // every correction 0: the kernels then start at zero and the table stays out of the caches
+    // (at 4x4 with 576 channels it is 36 KB a layer, 343 KB of the largest INT8 subnet's 2.1 MB
+    // per forward, which then no longer fit the 2 MiB L2)
+    if (out->a_zp && conv->dwq_zp != out->a_zp) {
         for (size_t i = 0; i < blocks * n_corr; i++) conv->dwq_zcorr[i] = -out->a_zp * conv->dwq_wsum[i];
         conv->dwq_zp = out->a_zp;
     }
@@ -974,7 +978,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         .c = p->c_in, .w_in = p->w, .pad = p->pad_w, .w_q = w_q, .h_out = h_out, .w_out = w_out,
         .oy_lo = 0, .oy_hi = h_out, .quad_stride = qb, .wq = conv->dwq_w,
         .set_stride = conv->dwq_set_stride, .block_stride = conv->dwq_block_stride,
-        .rows = conv->dwq_rows, .col_class = conv->dwq_cols, .zcorr = conv->dwq_zcorr,
+        .rows = conv->dwq_rows, .col_class = conv->dwq_cols, .zcorr = out->a_zp ? conv->dwq_zcorr : NULL,
         .n_cc = conv->dwq_n_cc, .corr_stride = n_corr, .mul = conv->dw_mul, .bias = ep->bias,
         .ld_r = ep->ldr, .res_before_act = ep->residual_before_act, .act = ep->act,
         .out_u8 = out->out_u8, .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,

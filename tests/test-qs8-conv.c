@@ -86,7 +86,7 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
             .oy_lo = 0, .oy_hi = conv->h_out, .quads = quads, .quad_stride = qb,
             .wq = conv->dwq_w, .set_stride = conv->dwq_set_stride,
             .block_stride = conv->dwq_block_stride, .rows = conv->dwq_rows,
-            .col_class = conv->dwq_cols, .zcorr = zc, .n_cc = conv->dwq_n_cc, .corr_stride = n_corr,
+            .col_class = conv->dwq_cols, .zcorr = t->a_zp ? zc : NULL, .n_cc = conv->dwq_n_cc, .corr_stride = n_corr,
             .mul = conv->dw_mul, .bias = out->ep.bias,
             .res = t->res ? res + img * pix * t->ldr : NULL, .ld_r = t->ldr,
             .res_before_act = t->res_before, .act = t->act, .out_u8 = t->out_u8,
@@ -670,6 +670,59 @@ static void dwconv_quad_pairs(void) {
             }
 }
 
+// Input zero point 0 (every MBConv depthwise input: a ReLU6 output), where conv.c passes the
+// kernels no correction table and they start at zero: every k and stride on the maps of the
+// supernet, u8 out with ReLU6 (the folded epilogue) and FP32 out; then one conv object run
+// with zero points 0 and others in turn must give the bits of a fresh object at each (the
+// table is computed for the first non-zero one and must survive the zero ones between).
+static void dwconv_quad_zero_point(void) {
+    qt_seed(216);
+    static const size_t geo[][2] = {{4, 1}, {7, 1}, {14, 1}, {14, 2}, {28, 2}};
+    for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++)
+        for (size_t ki = 1; ki < 4; ki++)
+            for (int e = 0; e < 2; e++) {
+                const size_t k = KS[ki], c = e ? 72 : 40, h = geo[g][0];
+                struct tcase t = {
+                    .p = {.h = h, .w = h, .c_in = c, .c_out = c, .kh = k, .kw = k, .stride_h = geo[g][1],
+                          .stride_w = geo[g][1], .pad_h = k / 2, .pad_w = k / 2, .depthwise = true},
+                    .n = 1, .k_max = k, .c_in_max = c, .c_out_max = c, .ld_x = c, .ld_y = c, .ldr = c,
+                    .bits = 8, .a_zp = 0, .out_zp = 0, .act = QN_ACT_RELU6, .bias = true, .out_u8 = e == 0,
+                };
+                run_case(&t);
+            }
+    const size_t h = 14, c = 72, k = 7, pix = h * h;
+    const struct qn_conv_params p = {.h = h, .w = h, .c_in = c, .c_out = c, .kh = k, .kw = k, .stride_h = 1,
+                                     .stride_w = 1, .pad_h = 3, .pad_w = 3, .depthwise = true};
+    uint8_t *x = malloc(pix * c), *y = malloc(pix * c), *want = malloc(pix * c);
+    int8_t *w = malloc(k * k * c);
+    float *ws = malloc(c * sizeof(float)), *bias = malloc(c * sizeof(float));
+    qt_fill_u8(x, pix * c);
+    qt_fill_s8(w, k * k * c, -127, 127);
+    qt_fill_f32(ws, c, 0.5f, 1.5f);
+    qt_fill_f32(bias, c, -1.0f, 1.0f);
+    const struct qn_conv_wview v = qn_conv_wview_dw(w, 1, k, c, c, k);
+    struct qn_qs8_conv reused;
+    QT_CHECK(qn_qs8_conv_init(&reused, &p, &v, ws, 8) == QN_OK, "init");
+    static const int zps[] = {0, 37, 0, 37, 200, 0, 200, 5};
+    for (size_t i = 0; i < sizeof(zps) / sizeof(zps[0]); i++) {
+        // sums of 49 taps ~ +-57,000: y ~ +-3, half of it through ReLU6's range
+        const struct qn_qgemm_out out = {.a_scale = 5e-5f, .a_zp = zps[i], .ep = {.bias = bias, .act = QN_ACT_RELU6},
+                                         .out_u8 = true, .out_scale = 6.0f / 255.0f};
+        struct qn_qs8_conv fresh;
+        QT_CHECK(qn_qs8_conv_init(&fresh, &p, &v, ws, 8) == QN_OK, "init");
+        qn_qs8_conv_run(&fresh, 1, x, c, &out, want, c);
+        qn_qs8_conv_run(&reused, 1, x, c, &out, y, c);
+        QT_CHECK(memcmp(y, want, pix * c) == 0, "run %zu (zero point %d): the reused object differs", i, zps[i]);
+        bool seen[256] = {false};  // many output values (a clamp everywhere would hide a wrong sum)
+        size_t distinct = 0;
+        for (size_t e = 0; e < pix * c; e++) distinct += !seen[y[e]], seen[y[e]] = true;
+        QT_CHECK(distinct > 100, "run %zu: only %zu distinct outputs", i, distinct);
+        qn_qs8_conv_free(&fresh);
+    }
+    qn_qs8_conv_free(&reused);
+    free(x), free(y), free(want), free(w), free(ws), free(bias);
+}
+
 static void quad_case_count(void) {
     QT_CHECK(n_quad_cases > (qt_quick() ? 40 : 150), "only %d row-quad cases", n_quad_cases);
     if (qn_isa_supported(QN_ISA_AVX512)) QT_CHECK(n_pack_checks[0] > 100, "plain pack: %d images", n_pack_checks[0]);
@@ -695,6 +748,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(dwconv_quad_threads);
     QT_RUN_EACH_ISA(dwconv_quad_rows14);
     QT_RUN_EACH_ISA(dwconv_quad_pairs);
+    QT_RUN_EACH_ISA(dwconv_quad_zero_point);
     QT_RUN_EACH_ISA(conv_random);
     QT_RUN_EACH_ISA(conv_1x1);
     QT_RUN_EACH_ISA(out_qmax_paths);

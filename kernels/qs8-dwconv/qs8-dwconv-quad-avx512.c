@@ -260,10 +260,10 @@ QN_INLINE void quad_cblocks(const struct qn_qs8_dwq_args *a, const struct qn_req
     for (size_t b = 0; b < NB; b++) {
         const size_t cb = (blk + b) * 16;
         m[b] = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
-        const int32_t *zc = a->zcorr + (blk + b) * a->corr_stride;
+        const int32_t *zc = a->zcorr ? a->zcorr + (blk + b) * a->corr_stride : NULL;
 #pragma GCC unroll 16
         for (size_t u = 0; u < QN_ROUND_UP(UR, 4); u++)  // lanes past UR only fill a pack's unstored slots
-            acc[b][u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
+            acc[b][u] = u < UR && zc ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
         qx[b] = a->quads + (blk + b) * a->quad_stride + qoff;
         ws[b] = a->wq + (blk + b) * a->block_stride + (size_t)row.set * a->set_stride;
     }
@@ -310,11 +310,11 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requa
     for (; cb < a->c; cb += 16) {
         const __mmask16 m = a->c - cb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->c - cb)) - 1);
         const size_t blk = cb / 16;
-        const int32_t *zc = a->zcorr + blk * a->corr_stride;
+        const int32_t *zc = a->zcorr ? a->zcorr + blk * a->corr_stride : NULL;
         __m512i acc[16];
 #pragma GCC unroll 16
         for (size_t u = 0; u < QN_ROUND_UP(UR, 4); u++)  // lanes past UR only fill a pack's unstored slots
-            acc[u] = u < UR ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
+            acc[u] = u < UR && zc ? _mm512_load_si512(zc + zoff[u]) : _mm512_setzero_si512();
         const uint8_t *qx = a->quads + blk * a->quad_stride + qoff;
         const int8_t *ws = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
         for (size_t qq = 0; qq < row.nq; qq++) {

@@ -50,7 +50,8 @@ void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, s
             for (size_t ch = 0; ch < a->c; ch++) {
                 const size_t blk = ch / 16, l = ch % 16;
                 const int8_t *set = a->wq + blk * a->block_stride + (size_t)row.set * a->set_stride;
-                int32_t acc = a->zcorr[blk * a->corr_stride + ((size_t)row.rc * a->n_cc + a->col_class[ox]) * 16 + l];
+                int32_t acc = a->zcorr ? a->zcorr[blk * a->corr_stride + ((size_t)row.rc * a->n_cc + a->col_class[ox]) * 16 + l]
+                                       : 0;
                 for (size_t qq = 0; qq < row.nq; qq++)
                     for (size_t j = 0; j < k; j++) {  // padded column ox * stride + j
                         const uint8_t *xq = a->quads + blk * a->quad_stride +

@@ -73,7 +73,8 @@ void qn_qs8_dwconv_ukernel_kxk__avx512(const struct qn_qs8_dwconv_args *a);
 //   sum (x - x_zp) w = acc - x_zp * sum of the real taps' weights,
 // a correction that depends only on the output's row class (its real kernel rows [i_lo, i_hi))
 // and column class (real kernel columns [j_lo, j_hi)): zcorr[(rc * n_cc + cc) * 16 + ch]
-// = -x_zp * sum, per block. The kernels start each accumulator at it.
+// = -x_zp * sum, per block. The kernels start each accumulator at it, or at zero where
+// zcorr is NULL (x_zp 0: every correction is 0).
 //
 // A depthwise layer with ReLU / ReLU6 / no activation, u8 output and no residual requantizes
 // through qn_requant_fast (qs8-gemm.h): four outputs per pack, the activation folded into the
@@ -97,7 +98,7 @@ struct qn_qs8_dwq_args {
     size_t set_stride, block_stride;  //   wq + cb * block_stride + s * set_stride (bytes)
     const struct qn_qs8_dwq_row *rows;  // [h_out]
     const uint8_t *col_class;         // [w_out]
-    const int32_t *zcorr;             // block cb at zcorr + cb * corr_stride: [n_rc][n_cc][16]
+    const int32_t *zcorr;             // block cb at zcorr + cb * corr_stride: [n_rc][n_cc][16]; NULL: 0
     size_t n_cc, corr_stride;
     const float *mul;                 // [c rounded up to 16] a_scale * w_scale
     const float *bias;                // [c] or NULL
