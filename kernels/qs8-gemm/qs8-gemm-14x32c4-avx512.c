@@ -14,7 +14,7 @@
 #include "qs8-gemm/qs8-gemm-avx512.h"
 #include "qs8-gemm/qs8-requant-avx512.h"
 
-enum epi { EPI_F32, EPI_U8_FAST, EPI_STACK };
+enum epi { EPI_F32, EPI_F32_ACT, EPI_U8_FAST, EPI_STACK };
 
 // What every tile of the panel shares.
 struct panel {
@@ -22,6 +22,7 @@ struct panel {
     struct qn_qgemm_cols16 cx, cy;     // column halves
     struct qn_requant_fast_avx512 f;   // EPI_U8_FAST only
     __mmask32 m;                       // both halves' store mask (EPI_U8_FAST)
+    bool has_bias;                     // EPI_F32_ACT
     enum epi epi;
 };
 
@@ -32,10 +33,13 @@ static inline __attribute__((always_inline)) void panel_init(struct panel *s, si
     s->cx = qn_qgemm_cols16_avx512(p, 0, nc);
     s->cy = NV == 2 ? qn_qgemm_cols16_avx512(p, 16, nc) : s->cx;
     s->m = (__mmask32)s->cx.mask | (__mmask32)s->cy.mask << 16;
+    s->has_bias = p->bias != NULL;
     s->f = (struct qn_requant_fast_avx512){0};
     struct qn_requant_fast rf;
     if (!p->out_u8 && p->act == QN_ACT_NONE) {
         s->epi = EPI_F32;
+    } else if (!p->out_u8 && !p->residual && p->act != QN_ACT_GELU) {
+        s->epi = EPI_F32_ACT;
     } else if (qn_requant_fast_init(&rf, p->act, p->residual != NULL, p->out_u8, p->inv_out,
                                                  (int32_t)p->out_zp, (int32_t)p->out_qmax)) {
         s->epi = EPI_U8_FAST;
@@ -64,6 +68,31 @@ static inline __attribute__((always_inline)) void store_f32(const size_t R, cons
             if (BIAS) z = _mm512_add_ps(z, s->cy.bias);
             if (RES) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(s->cy.mask, res + i * ldr + 16));
             _mm512_mask_storeu_ps(cf + i * ldc + 16, s->cy.mask, z);
+        }
+    }
+}
+
+// FP32 out with ReLU / ReLU6 / hardswish and no residual (a quantized layer feeding an FP32
+// one in a mixed policy): the stack tile's sequence (acc * mul, + bias, the activation of
+// qn_qgemm_act_avx512), the same bits, from the registers. Through the stack 196x72x12 (an
+// expand layer at 14x14) ran 3.0 us against 1.7 for FP32 out without activation, 1 thread.
+static inline __attribute__((always_inline)) void store_f32_act(const size_t R, const size_t NV, const enum qn_act ACT,
+                                                                const struct panel *s, size_t mr,
+                                                                const __m512i *accx, const __m512i *accy, void *c,
+                                                                size_t ldc) {
+    float *cf = c;
+#pragma GCC unroll 14
+    for (size_t i = 0; i < R; i++) {
+        if (i >= mr) break;
+        // a zero bias adds nothing but turns -0 into +0, which ReLU6 and hardswish keep as
+        // the reference does not: added only where there is one
+        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(accx[i]), s->cx.mul);
+        if (s->has_bias) y = _mm512_add_ps(y, s->cx.bias);
+        _mm512_mask_storeu_ps(cf + i * ldc, s->cx.mask, qn_qgemm_act_avx512(ACT, y));
+        if (NV == 2) {
+            __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(accy[i]), s->cy.mul);
+            if (s->has_bias) z = _mm512_add_ps(z, s->cy.bias);
+            _mm512_mask_storeu_ps(cf + i * ldc + 16, s->cy.mask, qn_qgemm_act_avx512(ACT, z));
         }
     }
 }
@@ -125,6 +154,13 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
         else
             store_f32(R, NV, false, false, s, mr, accx, accy, c, ldc, NULL, 0);
         return;
+    }
+    if (s->epi == EPI_F32_ACT) {
+        switch (p->act) {
+        case QN_ACT_RELU: store_f32_act(R, NV, QN_ACT_RELU, s, mr, accx, accy, c, ldc); return;
+        case QN_ACT_RELU6: store_f32_act(R, NV, QN_ACT_RELU6, s, mr, accx, accy, c, ldc); return;
+        default: store_f32_act(R, NV, QN_ACT_HSWISH, s, mr, accx, accy, c, ldc); return;
+        }
     }
     if (NV == 2 && s->epi == EPI_U8_FAST) {
         uint8_t *cu = c;
