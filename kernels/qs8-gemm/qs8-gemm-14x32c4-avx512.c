@@ -72,10 +72,10 @@ static inline __attribute__((always_inline)) void store_f32(const size_t R, cons
     }
 }
 
-// FP32 out with ReLU / ReLU6 / hardswish and no residual (a quantized layer feeding an FP32
-// one in a mixed policy): the stack tile's sequence (acc * mul, + bias, the activation of
-// qn_qgemm_act_avx512), the same bits, from the registers. Through the stack 196x72x12 (an
-// expand layer at 14x14) ran 3.0 us against 1.7 for FP32 out without activation, 1 thread.
+// FP32 out with ReLU / ReLU6 / hardswish and no residual (the head; in a mixed policy, a
+// quantized layer feeding an FP32 one): the stack tile's sequence (acc * mul, + bias, the
+// activation of qn_qgemm_act_avx512), the same bits, from the registers. 196x72x12 (an expand
+// layer at 14x14), 1 thread: 3.0-3.5 us through the stack, 1.8 so (1.7 without activation).
 static inline __attribute__((always_inline)) void store_f32_act(const size_t R, const size_t NV, const enum qn_act ACT,
                                                                 const struct panel *s, size_t mr,
                                                                 const __m512i *accx, const __m512i *accy, void *c,
@@ -84,8 +84,8 @@ static inline __attribute__((always_inline)) void store_f32_act(const size_t R, 
 #pragma GCC unroll 14
     for (size_t i = 0; i < R; i++) {
         if (i >= mr) break;
-        // a zero bias adds nothing but turns -0 into +0, which ReLU6 and hardswish keep as
-        // the reference does not: added only where there is one
+        // the bias only where there is one, as in the reference: adding a zero would turn a
+        // -0 into +0, which the activations pass on
         __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(accx[i]), s->cx.mul);
         if (s->has_bias) y = _mm512_add_ps(y, s->cx.bias);
         _mm512_mask_storeu_ps(cf + i * ldc, s->cx.mask, qn_qgemm_act_avx512(ACT, y));
@@ -141,8 +141,9 @@ static inline __attribute__((always_inline)) void tile(const size_t R, const siz
     }
     // The common epilogues straight from the registers (the loop's B and A registers are free
     // by now; bias and residual come as memory operands): FP32 out without activation (the
-    // projection layers, residual or not) and the folded u8 one of qs8-requant.h (expand
-    // layers), two rows per pack. Any other goes through the stack tile.
+    // projection layers, residual or not), FP32 out with an activation but no residual
+    // (store_f32_act) and the folded u8 one of qs8-requant.h (expand layers), two rows per
+    // pack. Any other (u8 out with hardswish or a residual, GELU) goes through the stack tile.
     if (s->epi == EPI_F32) {
         // bias and residual tested once per tile, not per row
         if (res && p->bias)
