@@ -1,13 +1,15 @@
 // AVX2 requantizing epilogue over an s32 tile (see qs8-gemm-avx2.h); used at the AVX2 and
-// AVX-VNNI levels, once per 6x8 / 6x16 tile. FP32 output without a residual runs a loop per
-// activation and bias with the tests out of it; every other case the per-vector sequence of
-// qn_qgemm_store8_avx2. At small K the epilogue is most of a call (three quarters of 196x72x12
-// at the AVX-VNNI level): FP32 out without activation, 1 thread, QNAS_ISA=avxvnni on Emerald
-// Rapids, 196x72x12 6.5-6.7 -> 4.6 us, 784x48x8 16.3 -> 10.6-11.3, 196x576x96 95 -> 77; at the
-// AVX2 level 11.1 -> 9.2, 26.8 -> 21.4. Each case in a function of its own, the wrapper a
-// branch and a call: with the FP32 loops inlined into it the u8 path ran ~10% slower. (The
-// folded u8 form of qs8-requant.h ran slower here too, 784x48x8 at the AVX2 level 32 -> 36 us:
-// its constants cost more to set up per tile than its 8 outputs a vector save.)
+// AVX-VNNI levels, once per 6x8 / 6x16 tile. Without a residual, FP32 and u8 output each run a
+// loop per activation and bias with the tests out of it (qn_qgemm_store8_avx2's operations);
+// a residual takes that function's per-vector sequence. At small K the epilogue is most of a
+// call (three quarters of 196x72x12 at the AVX-VNNI level). 1 thread, Emerald Rapids, us:
+// QNAS_ISA=avxvnni, FP32 out 196x72x12 6.5-6.7 -> 4.6, 784x48x8 16.3 -> 10.6-11.3, 196x576x96
+// 95 -> 77; u8 out with bias and ReLU6 196x72x12 8.4-9.3 -> 6.8-7.5, 784x48x8 20.5-22.7 ->
+// 17.0-18.5; QNAS_ISA=avx2, FP32 196x72x12 11.1 -> 9.2, 784x48x8 26.8 -> 21.4; u8 12.4-13.8 ->
+// 10.9-11.8, 32.8-34.1 -> 25.5-28.6. Each case in a function of its own, the wrapper a branch
+// and a call: with the FP32 loops inlined into it the old u8 path ran ~10% slower. The folded
+// u8 form of qs8-requant.h (the AVX-512 kernels') ran slower here, 784x48x8 at the AVX2 level
+// 32 -> 36: its constants cost more to set up per tile than its 8 outputs a vector save.
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
 // FP32 output without a residual, one loop per activation and bias (qn_qgemm_store8_avx2's
@@ -44,6 +46,56 @@ static __attribute__((noinline)) void epilogue_f32(size_t mr, size_t nc, const i
 #undef F32_FORMS
 }
 
+// u8 output without a residual, one loop per activation and bias: qn_qgemm_store8_avx2's
+// requantization (round, + zp, clamp, convert, packs).
+static inline __attribute__((always_inline)) void u8_rows(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
+                                                          uint8_t *c, size_t ldc, const struct qn_qgemm_params *p,
+                                                          const bool bias, const enum qn_act act) {
+    const __m256 inv = _mm256_set1_ps(p->inv_out), zp = _mm256_set1_ps(p->out_zp),
+                 qmax = _mm256_set1_ps(p->out_qmax);
+    for (size_t j0 = 0; j0 < nc; j0 += 8) {
+        const struct qn_qgemm_cols8 cl = qn_qgemm_cols8_avx2(p, j0, nc);
+        for (size_t i = 0; i < mr; i++) {
+            const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + i * ld_acc + j0)), cl.zp_sum);
+            __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(a), cl.mul);
+            if (bias) y = _mm256_add_ps(y, cl.bias);
+            y = qn_qgemm_act_avx2(act, y);
+            __m256 q = _mm256_round_ps(_mm256_mul_ps(y, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm256_add_ps(q, zp);
+            q = _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(qmax, q));
+            const __m256i v = _mm256_cvtps_epi32(q);
+            const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            const __m128i b = _mm_packus_epi16(w, w);
+            uint8_t *dst = c + i * ldc + j0;
+            if (cl.n == 8) {
+                _mm_storel_epi64((__m128i *)dst, b);
+            } else {
+                uint8_t t[16];
+                _mm_storeu_si128((__m128i *)t, b);
+                memcpy(dst, t, cl.n);
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void epilogue_u8(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
+                                                  uint8_t *c, size_t ldc, const struct qn_qgemm_params *p) {
+    const bool bias = p->bias != NULL;
+#define U8_FORMS(A)                                                   \
+    case A:                                                           \
+        if (bias) u8_rows(mr, nc, acc, ld_acc, c, ldc, p, true, A);   \
+        else u8_rows(mr, nc, acc, ld_acc, c, ldc, p, false, A);       \
+        return;
+    switch (p->act) {
+        U8_FORMS(QN_ACT_NONE)
+        U8_FORMS(QN_ACT_RELU)
+        U8_FORMS(QN_ACT_RELU6)
+        U8_FORMS(QN_ACT_HSWISH)
+        U8_FORMS(QN_ACT_GELU)
+    }
+#undef U8_FORMS
+}
+
 static __attribute__((noinline)) void epilogue_any(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
                                                    void *c, size_t ldc, const struct qn_qgemm_params *params) {
     const struct qn_qgemm_params prm = *params;
@@ -57,8 +109,10 @@ static __attribute__((noinline)) void epilogue_any(size_t mr, size_t nc, const i
 
 void qn_qgemm_epilogue__avx2(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,
                              size_t ldc, const struct qn_qgemm_params *params) {
-    if (!params->out_u8 && !params->residual)
-        epilogue_f32(mr, nc, acc, ld_acc, c, ldc, params);
-    else
+    if (params->residual)
         epilogue_any(mr, nc, acc, ld_acc, c, ldc, params);
+    else if (params->out_u8)
+        epilogue_u8(mr, nc, acc, ld_acc, c, ldc, params);
+    else
+        epilogue_f32(mr, nc, acc, ld_acc, c, ldc, params);
 }
