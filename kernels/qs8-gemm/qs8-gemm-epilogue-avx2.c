@@ -2,14 +2,13 @@
 // AVX-VNNI levels, once per 6x8 / 6x16 tile. Without a residual, FP32 and u8 output each run a
 // loop per activation and bias with the tests out of it (qn_qgemm_store8_avx2's operations);
 // a residual takes that function's per-vector sequence. At small K the epilogue is most of a
-// call (three quarters of 196x72x12 at the AVX-VNNI level). 1 thread, Emerald Rapids, us:
-// QNAS_ISA=avxvnni, FP32 out 196x72x12 6.5-6.7 -> 4.6, 784x48x8 16.3 -> 10.6-11.3, 196x576x96
-// 95 -> 77; u8 out with bias and ReLU6 196x72x12 8.4-9.3 -> 6.8-7.5, 784x48x8 20.5-22.7 ->
-// 17.0-18.5; QNAS_ISA=avx2, FP32 196x72x12 11.1 -> 9.2, 784x48x8 26.8 -> 21.4; u8 12.4-13.8 ->
-// 10.9-11.8, 32.8-34.1 -> 25.5-28.6. Each case in a function of its own, the wrapper a branch
-// and a call: with the FP32 loops inlined into it the old u8 path ran ~10% slower. The folded
-// u8 form of qs8-requant.h (the AVX-512 kernels') ran slower here, 784x48x8 at the AVX2 level
-// 32 -> 36: its constants cost more to set up per tile than its 8 outputs a vector save.
+// call (three quarters of 196x72x12 at the AVX-VNNI level). Emerald Rapids, 1 thread, bench-
+// kernels --op qs8_gemm (FP32 out), GOP/s: QNAS_ISA=avxvnni 196x72x12 49.5 -> 69, 784x48x8 36
+// -> 48-53, 196x576x96 230 -> 267; QNAS_ISA=avx2 30.5 -> 36.5, 22.5 -> 27.9, 80 -> 85. Each case
+// in a function of its own, the wrapper a branch and a call: with the FP32 loops inlined into
+// it the u8 path ran ~10% slower. The folded u8 form of qs8-requant.h (the AVX-512 kernels')
+// ran slower here, 784x48x8 u8 out at the AVX2 level 32 -> 36 us: its constants cost more to
+// set up per tile than its 8 outputs a vector save.
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
 // FP32 output without a residual, one loop per activation and bias (qn_qgemm_store8_avx2's
