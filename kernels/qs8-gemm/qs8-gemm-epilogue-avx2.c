@@ -11,38 +11,30 @@
 // set up per tile than its 8 outputs a vector save.
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
-// FP32 output without a residual, one loop per activation and bias (qn_qgemm_store8_avx2's
-// operations).
+// 8 columns of a row without a residual as qn_qgemm_store8_avx2 computes them: (acc - zero-point
+// correction) * mul, + bias, activation.
+static inline __attribute__((always_inline)) __m256 dequant8(const struct qn_qgemm_cols8 *cl, const int32_t *acc,
+                                                             const bool bias, const enum qn_act act) {
+    const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)acc), cl->zp_sum);
+    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(a), cl->mul);
+    if (bias) y = _mm256_add_ps(y, cl->bias);
+    return qn_qgemm_act_avx2(act, y);
+}
+
+// FP32 output without a residual, one loop per activation and bias.
 static inline __attribute__((always_inline)) void f32_rows(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
                                                            float *c, size_t ldc, const struct qn_qgemm_params *p,
                                                            const bool bias, const enum qn_act act) {
     for (size_t j0 = 0; j0 < nc; j0 += 8) {
         const struct qn_qgemm_cols8 cl = qn_qgemm_cols8_avx2(p, j0, nc);
-        for (size_t i = 0; i < mr; i++) {
-            const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + i * ld_acc + j0)), cl.zp_sum);
-            __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(a), cl.mul);
-            if (bias) y = _mm256_add_ps(y, cl.bias);
-            _mm256_maskstore_ps(c + i * ldc + j0, cl.mask, qn_qgemm_act_avx2(act, y));
-        }
+        for (size_t i = 0; i < mr; i++)
+            _mm256_maskstore_ps(c + i * ldc + j0, cl.mask, dequant8(&cl, acc + i * ld_acc + j0, bias, act));
     }
 }
 
 static __attribute__((noinline)) void epilogue_f32(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
                                                    float *c, size_t ldc, const struct qn_qgemm_params *p) {
-    const bool bias = p->bias != NULL;
-#define F32_FORMS(A)                                                   \
-    case A:                                                            \
-        if (bias) f32_rows(mr, nc, acc, ld_acc, c, ldc, p, true, A);   \
-        else f32_rows(mr, nc, acc, ld_acc, c, ldc, p, false, A);       \
-        return;
-    switch (p->act) {
-        F32_FORMS(QN_ACT_NONE)
-        F32_FORMS(QN_ACT_RELU)
-        F32_FORMS(QN_ACT_RELU6)
-        F32_FORMS(QN_ACT_HSWISH)
-        F32_FORMS(QN_ACT_GELU)
-    }
-#undef F32_FORMS
+    QN_QGEMM_ACT_FORMS(p, f32_rows, mr, nc, acc, ld_acc, c, ldc, p);
 }
 
 // u8 output without a residual, one loop per activation and bias: qn_qgemm_store8_avx2's
@@ -55,10 +47,7 @@ static inline __attribute__((always_inline)) void u8_rows(size_t mr, size_t nc, 
     for (size_t j0 = 0; j0 < nc; j0 += 8) {
         const struct qn_qgemm_cols8 cl = qn_qgemm_cols8_avx2(p, j0, nc);
         for (size_t i = 0; i < mr; i++) {
-            const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + i * ld_acc + j0)), cl.zp_sum);
-            __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(a), cl.mul);
-            if (bias) y = _mm256_add_ps(y, cl.bias);
-            y = qn_qgemm_act_avx2(act, y);
+            const __m256 y = dequant8(&cl, acc + i * ld_acc + j0, bias, act);
             __m256 q = _mm256_round_ps(_mm256_mul_ps(y, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             q = _mm256_add_ps(q, zp);
             q = _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(qmax, q));
@@ -79,20 +68,7 @@ static inline __attribute__((always_inline)) void u8_rows(size_t mr, size_t nc, 
 
 static __attribute__((noinline)) void epilogue_u8(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,
                                                   uint8_t *c, size_t ldc, const struct qn_qgemm_params *p) {
-    const bool bias = p->bias != NULL;
-#define U8_FORMS(A)                                                   \
-    case A:                                                           \
-        if (bias) u8_rows(mr, nc, acc, ld_acc, c, ldc, p, true, A);   \
-        else u8_rows(mr, nc, acc, ld_acc, c, ldc, p, false, A);       \
-        return;
-    switch (p->act) {
-        U8_FORMS(QN_ACT_NONE)
-        U8_FORMS(QN_ACT_RELU)
-        U8_FORMS(QN_ACT_RELU6)
-        U8_FORMS(QN_ACT_HSWISH)
-        U8_FORMS(QN_ACT_GELU)
-    }
-#undef U8_FORMS
+    QN_QGEMM_ACT_FORMS(p, u8_rows, mr, nc, acc, ld_acc, c, ldc, p);
 }
 
 static __attribute__((noinline)) void epilogue_any(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc,

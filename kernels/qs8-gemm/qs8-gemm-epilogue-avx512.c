@@ -74,20 +74,7 @@ static inline __attribute__((always_inline)) void f32_rows(size_t mr, size_t nc,
 
 static void epilogue_f32(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, float *c, size_t ldc,
                          const struct qn_qgemm_params *p, bool add_zp) {
-    const bool bias = p->bias != NULL;
-#define F32_FORMS(A)                                                              \
-    case A:                                                                       \
-        if (bias) f32_rows(mr, nc, acc, ld_acc, c, ldc, p, add_zp, true, A);      \
-        else f32_rows(mr, nc, acc, ld_acc, c, ldc, p, add_zp, false, A);          \
-        return;
-    switch (p->act) {
-        F32_FORMS(QN_ACT_NONE)
-        F32_FORMS(QN_ACT_RELU)
-        F32_FORMS(QN_ACT_RELU6)
-        F32_FORMS(QN_ACT_HSWISH)
-        F32_FORMS(QN_ACT_GELU)
-    }
-#undef F32_FORMS
+    QN_QGEMM_ACT_FORMS(p, f32_rows, mr, nc, acc, ld_acc, c, ldc, p, add_zp);
 }
 
 void qn_qgemm_epilogue__avx512(size_t mr, size_t nc, const int32_t *acc, size_t ld_acc, void *c,

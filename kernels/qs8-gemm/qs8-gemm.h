@@ -143,6 +143,25 @@ void qn_qs4_unpack__avx512(size_t np, size_t nr, size_t kc, const uint8_t *w4, i
 
 // --- shared scalar pieces ---
 
+// The vector epilogues' loops, one per activation x bias so neither is tested per vector:
+// ROWS(args..., bias, act) with bias (p->bias != NULL) and act (p->act) as constants.
+#define QN_QGEMM_FORM_(ROWS, A, ...)               \
+    case A:                                        \
+        if (qn_bias_) ROWS(__VA_ARGS__, true, A);  \
+        else ROWS(__VA_ARGS__, false, A);          \
+        break;
+#define QN_QGEMM_ACT_FORMS(p, ROWS, ...)                       \
+    do {                                                       \
+        const bool qn_bias_ = (p)->bias != NULL;               \
+        switch ((p)->act) {                                    \
+            QN_QGEMM_FORM_(ROWS, QN_ACT_NONE, __VA_ARGS__)     \
+            QN_QGEMM_FORM_(ROWS, QN_ACT_RELU, __VA_ARGS__)     \
+            QN_QGEMM_FORM_(ROWS, QN_ACT_RELU6, __VA_ARGS__)    \
+            QN_QGEMM_FORM_(ROWS, QN_ACT_HSWISH, __VA_ARGS__)   \
+            QN_QGEMM_FORM_(ROWS, QN_ACT_GELU, __VA_ARGS__)     \
+        }                                                      \
+    } while (0)
+
 // Sign-extends a two's-complement nibble.
 static inline int32_t qn_s4_value(uint32_t nibble) { return (int32_t)((nibble ^ 8u) & 15u) - 8; }
 
