@@ -134,12 +134,17 @@ const char *qn_f32_dwconv_variant(size_t k) {
     const char *b = f32_band_name(k);
     return b ? b : dw_config()->f32_name[dw_slot(k)];
 }
-// At AVX-512, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
+// At AVX-512 and AVX-VNNI, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
 static const char *qs8_dwq_name(size_t k) {
-    if (qn_isa() != QN_ISA_AVX512) return NULL;
-    return k == 3 ? "qn_qs8_dwq_ukernel_3x3s{1,2}__avx512"
-           : k == 5 ? "qn_qs8_dwq_ukernel_5x5s{1,2}__avx512"
-           : k == 7 ? "qn_qs8_dwq_ukernel_7x7s{1,2}__avx512" : NULL;
+    static const char *const names[2][3] = {
+        {"qn_qs8_dwq_ukernel_3x3s{1,2}__avx512", "qn_qs8_dwq_ukernel_5x5s{1,2}__avx512",
+         "qn_qs8_dwq_ukernel_7x7s{1,2}__avx512"},
+        {"qn_qs8_dwq_ukernel_3x3s{1,2}__avxvnni", "qn_qs8_dwq_ukernel_5x5s{1,2}__avxvnni",
+         "qn_qs8_dwq_ukernel_7x7s{1,2}__avxvnni"},
+    };
+    const enum qn_isa isa = qn_isa();
+    if ((isa != QN_ISA_AVX512 && isa != QN_ISA_AVXVNNI) || dw_slot(k) == DW_KANY) return NULL;
+    return names[isa == QN_ISA_AVXVNNI][dw_slot(k)];
 }
 
 const char *qn_qs8_dwconv_variant(size_t k) {
@@ -936,12 +941,16 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
                                 size_t ld_x, const struct qn_qgemm_out *out, void *y,
                                 size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
-    if (!conv->dwq_w || qn_isa() != QN_ISA_AVX512 || out->ep.act == QN_ACT_GELU) return false;
-    static const qn_qs8_dwq_ukernel_fn kernels[2][3] = {
-        {qn_qs8_dwq_ukernel_3x3s1__avx512, qn_qs8_dwq_ukernel_5x5s1__avx512, qn_qs8_dwq_ukernel_7x7s1__avx512},
-        {qn_qs8_dwq_ukernel_3x3s2__avx512, qn_qs8_dwq_ukernel_5x5s2__avx512, qn_qs8_dwq_ukernel_7x7s2__avx512},
+    const enum qn_isa isa = qn_isa();
+    if (!conv->dwq_w || (isa != QN_ISA_AVX512 && isa != QN_ISA_AVXVNNI) || out->ep.act == QN_ACT_GELU)
+        return false;
+    static const qn_qs8_dwq_ukernel_fn kernels[2][2][3] = {
+        {{qn_qs8_dwq_ukernel_3x3s1__avx512, qn_qs8_dwq_ukernel_5x5s1__avx512, qn_qs8_dwq_ukernel_7x7s1__avx512},
+         {qn_qs8_dwq_ukernel_3x3s2__avx512, qn_qs8_dwq_ukernel_5x5s2__avx512, qn_qs8_dwq_ukernel_7x7s2__avx512}},
+        {{qn_qs8_dwq_ukernel_3x3s1__avxvnni, qn_qs8_dwq_ukernel_5x5s1__avxvnni, qn_qs8_dwq_ukernel_7x7s1__avxvnni},
+         {qn_qs8_dwq_ukernel_3x3s2__avxvnni, qn_qs8_dwq_ukernel_5x5s2__avxvnni, qn_qs8_dwq_ukernel_7x7s2__avxvnni}},
     };
-    const qn_qs8_dwq_ukernel_fn kernel = kernels[p->stride_h - 1][p->kh / 2 - 1];
+    const qn_qs8_dwq_ukernel_fn kernel = kernels[isa == QN_ISA_AVXVNNI][p->stride_h - 1][p->kh / 2 - 1];
     const size_t h_out = conv->h_out, w_out = conv->w_out, blocks = conv->c_pad / 16;
     const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
     // x_zp 0 (a ReLU / ReLU6 layer's output: every depthwise input of an MBConv block) makes
@@ -987,7 +996,9 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     };
     const struct dwq_ctx c = {.conv = conv, .x = x, .ld_x = ld_x, .x_zp = (uint8_t)out->a_zp,
                               .base = &base, .kernel = kernel,
-                              .pack = qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512 : qn_qs8_dwq_pack__avx512,
+                              .pack = isa == QN_ISA_AVXVNNI ? qn_qs8_dwq_pack__avx2
+                                      : qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512
+                                                             : qn_qs8_dwq_pack__avx512,
                               .res = ep->residual,
                               .ld_r = ep->ldr, .y = y, .y_image = pix_out * ld_y * esize};
     if (nt <= 1) {  // no parallel region: at batch 1 it costs as much as a small layer

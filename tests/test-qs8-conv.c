@@ -23,7 +23,7 @@ struct tcase {
 // Cases run, direct-path objects among them, depthwise cases checked through the scalar
 // row-quad kernel (reported at the end).
 static int n_cases, n_direct, n_quad_cases;
-static int n_pack_checks[2];  // images whose vector quads were compared: the plain pack, the VBMI one
+static int n_pack_checks[3];  // images whose vector quads were compared: the plain pack, the VBMI one, AVX2's
 
 static size_t pick(const size_t *v, size_t count) { return v[qt_int(0, (int)count - 1)]; }
 #define PICK(arr) pick(arr, sizeof(arr) / sizeof(arr[0]))
@@ -42,8 +42,8 @@ static float requant_f(const struct tcase *t, int32_t acc, float mul, const floa
 static size_t sat_top;
 
 // The row-quad path's plan (weight sets, row / column classes, tap sums) through the scalar
-// row-quad kernel, at every ISA level: quads from the scalar transposition (at AVX-512 also from
-// the vector one, byte for byte the same), then every image against want.
+// row-quad kernel, at every ISA level: quads from the scalar transposition (at AVX-512 and
+// AVX-VNNI also from the vector ones, byte for byte the same), then every image against want.
 static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *conv,
                               const uint8_t *x, const struct qn_qgemm_out *out,
                               const float *res, const unsigned char *want) {
@@ -65,10 +65,11 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
         qn_qs8_dwq_pack__scalar(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
         // the vector packs: all blocks in one call (groups of four), and block by block as
         // conv.c's threads may split them
-        qn_qs8_dwq_pack_fn packs[2] = {0};
+        qn_qs8_dwq_pack_fn packs[3] = {0};
         if (qn_isa() == QN_ISA_AVX512) packs[0] = qn_qs8_dwq_pack__avx512;
         if (qn_isa() == QN_ISA_AVX512 && qn_cpu()->avx512vbmi) packs[1] = qn_qs8_dwq_pack_vbmi__avx512;
-        for (size_t v = 0; v < 2; v++) {
+        if (qn_isa() == QN_ISA_AVXVNNI) packs[2] = qn_qs8_dwq_pack__avx2;
+        for (size_t v = 0; v < 3; v++) {
             if (!packs[v]) continue;
             memset(quads2, 0, blocks * qb);
             packs[v](xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads2, qb);
@@ -728,11 +729,13 @@ static void quad_case_count(void) {
     if (qn_isa_supported(QN_ISA_AVX512)) QT_CHECK(n_pack_checks[0] > 100, "plain pack: %d images", n_pack_checks[0]);
     if (qn_isa_supported(QN_ISA_AVX512) && qn_cpu()->avx512vbmi)
         QT_CHECK(n_pack_checks[1] > 100, "VBMI pack: %d images", n_pack_checks[1]);
+    if (qn_isa_supported(QN_ISA_AVXVNNI)) QT_CHECK(n_pack_checks[2] > 100, "AVX2 pack: %d images", n_pack_checks[2]);
 }
 
 static void variant_names(void) {
     const char *f = qn_qs8_dwconv_variant(5);
-    QT_CHECK(f && strstr(f, qn_isa() == QN_ISA_AVX512 ? "qn_qs8_dwq_ukernel_" : "qn_qs8_dwconv_ukernel_"),
+    const bool quads = qn_isa() == QN_ISA_AVX512 || qn_isa() == QN_ISA_AVXVNNI;
+    QT_CHECK(f && strstr(f, quads ? "qn_qs8_dwq_ukernel_" : "qn_qs8_dwconv_ukernel_"),
              "name %s", f);
     if (qn_isa() != QN_ISA_SCALAR) QT_CHECK(strstr(f, "5x5") != NULL, "name %s", f);
 }
@@ -761,7 +764,7 @@ int main(int argc, char **argv) {
     QT_RUN_EACH_ISA(conv_direct_shapes);
     QT_RUN(quad_case_count);
     printf("  direct path: %d of %d conv objects; %d depthwise cases through the scalar row-quad kernel; "
-           "vector packs checked on %d (plain) and %d (VBMI) images\n",
-           n_direct, n_cases, n_quad_cases, n_pack_checks[0], n_pack_checks[1]);
+           "vector packs checked on %d (plain), %d (VBMI) and %d (AVX2) images\n",
+           n_direct, n_cases, n_quad_cases, n_pack_checks[0], n_pack_checks[1], n_pack_checks[2]);
     return qt_finish(argv[0]);
 }

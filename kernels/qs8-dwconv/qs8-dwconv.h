@@ -134,6 +134,9 @@ void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, 
 // The same for CPUs with AVX512-VBMI (qn_cpu()->avx512vbmi), half the shuffles.
 void qn_qs8_dwq_pack_vbmi__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                                   uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
+// AVX2 (for the AVX-VNNI kernels).
+void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                           uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 
 // Reference: plain loops over the quads, any k and stride.
 void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride);
@@ -144,3 +147,11 @@ void qn_qs8_dwq_ukernel_7x7s1__avx512(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_3x3s2__avx512(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_5x5s2__avx512(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_7x7s2__avx512(const struct qn_qs8_dwq_args *a);
+
+// The same on ymm with AVX-VNNI (qs8-dwconv-quad-avxvnni.c).
+void qn_qs8_dwq_ukernel_3x3s1__avxvnni(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s1__avxvnni(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s1__avxvnni(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_3x3s2__avxvnni(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s2__avxvnni(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s2__avxvnni(const struct qn_qs8_dwq_args *a);
