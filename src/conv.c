@@ -41,7 +41,8 @@ static void dw_config_init(void) {
             DW_SET(c, qs8, s, qn_qs8_dwconv_ukernel_kxk__scalar);
         }
     }
-    // AVX-VNNI only adds vpdpbusd/vpdpwssd on ymm; the AVX2 kernels' vpmaddwd is as fast here.
+    // Both levels share these; INT8 3x3 / 5x5 / 7x7 at stride 1 or 2 take the row-quad kernels
+    // (qs8_dwconv_quad_run), which use AVX-VNNI where it is.
     for (int l = QN_ISA_AVX2; l <= QN_ISA_AVXVNNI; l++) {
         struct qn_dwconv_config *c = &g_dw[l];
         DW_SET(c, f32, DW_K3, qn_f32_dwconv_ukernel_3x3__avx2);
@@ -134,17 +135,17 @@ const char *qn_f32_dwconv_variant(size_t k) {
     const char *b = f32_band_name(k);
     return b ? b : dw_config()->f32_name[dw_slot(k)];
 }
-// At AVX-512 and AVX-VNNI, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
+// Above the scalar level, square 3/5/7 kernels with stride 1 or 2 take the row-quad kernels.
 static const char *qs8_dwq_name(size_t k) {
-    static const char *const names[2][3] = {
-        {"qn_qs8_dwq_ukernel_3x3s{1,2}__avx512", "qn_qs8_dwq_ukernel_5x5s{1,2}__avx512",
-         "qn_qs8_dwq_ukernel_7x7s{1,2}__avx512"},
-        {"qn_qs8_dwq_ukernel_3x3s{1,2}__avxvnni", "qn_qs8_dwq_ukernel_5x5s{1,2}__avxvnni",
-         "qn_qs8_dwq_ukernel_7x7s{1,2}__avxvnni"},
+    static const char *const names[QN_ISA_COUNT][3] = {
+        [QN_ISA_AVX2] = {"qn_qs8_dwq_ukernel_3x3s{1,2}__avx2", "qn_qs8_dwq_ukernel_5x5s{1,2}__avx2",
+                         "qn_qs8_dwq_ukernel_7x7s{1,2}__avx2"},
+        [QN_ISA_AVXVNNI] = {"qn_qs8_dwq_ukernel_3x3s{1,2}__avxvnni", "qn_qs8_dwq_ukernel_5x5s{1,2}__avxvnni",
+                            "qn_qs8_dwq_ukernel_7x7s{1,2}__avxvnni"},
+        [QN_ISA_AVX512] = {"qn_qs8_dwq_ukernel_3x3s{1,2}__avx512", "qn_qs8_dwq_ukernel_5x5s{1,2}__avx512",
+                           "qn_qs8_dwq_ukernel_7x7s{1,2}__avx512"},
     };
-    const enum qn_isa isa = qn_isa();
-    if ((isa != QN_ISA_AVX512 && isa != QN_ISA_AVXVNNI) || dw_slot(k) == DW_KANY) return NULL;
-    return names[isa == QN_ISA_AVXVNNI][dw_slot(k)];
+    return dw_slot(k) == DW_KANY ? NULL : names[qn_isa()][dw_slot(k)];
 }
 
 const char *qn_qs8_dwconv_variant(size_t k) {
@@ -942,15 +943,19 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
                                 size_t ld_y) {
     const struct qn_conv_params *p = &conv->p;
     const enum qn_isa isa = qn_isa();
-    if (!conv->dwq_w || (isa != QN_ISA_AVX512 && isa != QN_ISA_AVXVNNI) || out->ep.act == QN_ACT_GELU)
-        return false;
-    static const qn_qs8_dwq_ukernel_fn kernels[2][2][3] = {
-        {{qn_qs8_dwq_ukernel_3x3s1__avx512, qn_qs8_dwq_ukernel_5x5s1__avx512, qn_qs8_dwq_ukernel_7x7s1__avx512},
-         {qn_qs8_dwq_ukernel_3x3s2__avx512, qn_qs8_dwq_ukernel_5x5s2__avx512, qn_qs8_dwq_ukernel_7x7s2__avx512}},
-        {{qn_qs8_dwq_ukernel_3x3s1__avxvnni, qn_qs8_dwq_ukernel_5x5s1__avxvnni, qn_qs8_dwq_ukernel_7x7s1__avxvnni},
-         {qn_qs8_dwq_ukernel_3x3s2__avxvnni, qn_qs8_dwq_ukernel_5x5s2__avxvnni, qn_qs8_dwq_ukernel_7x7s2__avxvnni}},
+    if (!conv->dwq_w || isa == QN_ISA_SCALAR || out->ep.act == QN_ACT_GELU) return false;
+    static const qn_qs8_dwq_ukernel_fn kernels[QN_ISA_COUNT][2][3] = {
+        [QN_ISA_AVX2] =
+            {{qn_qs8_dwq_ukernel_3x3s1__avx2, qn_qs8_dwq_ukernel_5x5s1__avx2, qn_qs8_dwq_ukernel_7x7s1__avx2},
+             {qn_qs8_dwq_ukernel_3x3s2__avx2, qn_qs8_dwq_ukernel_5x5s2__avx2, qn_qs8_dwq_ukernel_7x7s2__avx2}},
+        [QN_ISA_AVXVNNI] =
+            {{qn_qs8_dwq_ukernel_3x3s1__avxvnni, qn_qs8_dwq_ukernel_5x5s1__avxvnni, qn_qs8_dwq_ukernel_7x7s1__avxvnni},
+             {qn_qs8_dwq_ukernel_3x3s2__avxvnni, qn_qs8_dwq_ukernel_5x5s2__avxvnni, qn_qs8_dwq_ukernel_7x7s2__avxvnni}},
+        [QN_ISA_AVX512] =
+            {{qn_qs8_dwq_ukernel_3x3s1__avx512, qn_qs8_dwq_ukernel_5x5s1__avx512, qn_qs8_dwq_ukernel_7x7s1__avx512},
+             {qn_qs8_dwq_ukernel_3x3s2__avx512, qn_qs8_dwq_ukernel_5x5s2__avx512, qn_qs8_dwq_ukernel_7x7s2__avx512}},
     };
-    const qn_qs8_dwq_ukernel_fn kernel = kernels[isa == QN_ISA_AVXVNNI][p->stride_h - 1][p->kh / 2 - 1];
+    const qn_qs8_dwq_ukernel_fn kernel = kernels[isa][p->stride_h - 1][p->kh / 2 - 1];
     const size_t h_out = conv->h_out, w_out = conv->w_out, blocks = conv->c_pad / 16;
     const size_t n_corr = conv->dwq_n_rc * conv->dwq_n_cc * 16;
     // x_zp 0 (a ReLU / ReLU6 layer's output: every depthwise input of an MBConv block) makes
@@ -996,7 +1001,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     };
     const struct dwq_ctx c = {.conv = conv, .x = x, .ld_x = ld_x, .x_zp = (uint8_t)out->a_zp,
                               .base = &base, .kernel = kernel,
-                              .pack = isa == QN_ISA_AVXVNNI ? qn_qs8_dwq_pack__avx2
+                              .pack = isa != QN_ISA_AVX512 ? qn_qs8_dwq_pack__avx2
                                       : qn_cpu()->avx512vbmi ? qn_qs8_dwq_pack_vbmi__avx512
                                                              : qn_qs8_dwq_pack__avx512,
                               .res = ep->residual,

@@ -1,11 +1,7 @@
-// AVX2 transposition into row quads (qs8-dwconv.h), for the kernels below AVX-512: the
-// AVX-512 pack's byte / word interleaves (qs8-dwconv-quad-avx512.c) on ymm.
-#include <immintrin.h>
-#include <string.h>
-
-#include "qs8-dwconv/qs8-dwconv.h"
-
-#define QN_INLINE static inline __attribute__((always_inline))
+// AVX2 row quads (qs8-dwconv.h): the transposition, for the AVX2 and AVX-VNNI levels (the
+// AVX-512 pack's byte / word interleaves on ymm), and the kernels without VNNI (vpmaddwd on
+// operands widened to s16; the shared structure in qs8-dwconv-quad-avx2.h).
+#include "qs8-dwconv/qs8-dwconv-quad-avx2.h"
 
 // One block's column: 4 rows x 16 channels -> [16 channels][4 rows].
 QN_INLINE void pack_col(uint8_t *d, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
@@ -80,3 +76,5 @@ void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, si
     for (; c0 < nc; c0 += 16)
         pack_block(x + c0, h, w, ld_x, nc - c0 < 16 ? nc - c0 : 16, x_zp, pad, w_q, quads + c0 / 16 * qb);
 }
+
+QN_DWQ_KERNELS(avx2)

@@ -134,7 +134,7 @@ void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, 
 // The same for CPUs with AVX512-VBMI (qn_cpu()->avx512vbmi), half the shuffles.
 void qn_qs8_dwq_pack_vbmi__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                                   uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
-// AVX2 (for the AVX-VNNI kernels).
+// AVX2 (for the AVX2 and AVX-VNNI kernels).
 void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                            uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 
@@ -148,7 +148,13 @@ void qn_qs8_dwq_ukernel_3x3s2__avx512(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_5x5s2__avx512(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_7x7s2__avx512(const struct qn_qs8_dwq_args *a);
 
-// The same on ymm with AVX-VNNI (qs8-dwconv-quad-avxvnni.c).
+// The same on ymm (qs8-dwconv-quad-avx2.h): AVX-VNNI vpdpbusd, or AVX2 vpmaddwd on s16.
+void qn_qs8_dwq_ukernel_3x3s1__avx2(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s1__avx2(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s1__avx2(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_3x3s2__avx2(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_5x5s2__avx2(const struct qn_qs8_dwq_args *a);
+void qn_qs8_dwq_ukernel_7x7s2__avx2(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_3x3s1__avxvnni(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_5x5s1__avxvnni(const struct qn_qs8_dwq_args *a);
 void qn_qs8_dwq_ukernel_7x7s1__avxvnni(const struct qn_qs8_dwq_args *a);
