@@ -15,50 +15,12 @@
 #include "f32-dwconv/dwconv-epilogue.h"
 #include "f32-dwconv/f32-dwconv.h"
 #include "qs8-dwconv/qs8-dwconv.h"
-#include "qs8-gemm/qs8-requant.h"
+#include "qs8-gemm/qs8-gemm-avx2.h"
+#include "qs8-gemm/qs8-requant-avx2.h"
 
 #define QN_INLINE static inline __attribute__((always_inline))
 
 // --- epilogues ---
-
-// qn_requant_fast (qs8-requant.h) on ymm: four vectors of 8 s32 -> 32 bytes, source i in
-// bytes [8i, 8i + 8). The packs interleave their sources per 128-bit lane (dword L of lane 0
-// holds elements 0-3 of source L, of lane 1 elements 4-7); vpermd puts them back together.
-struct rq8 {
-    __m256 inv_out, hi_t;
-    __m256i zp16, lo8, hi8, perm;
-    bool clamp_lo, clamp_hi;
-};
-
-QN_INLINE struct rq8 rq8_init(const struct qn_requant_fast *r) {
-    return (struct rq8){
-        .inv_out = _mm256_set1_ps(r->inv_out),
-        .hi_t = _mm256_set1_ps(r->hi_t),
-        .zp16 = _mm256_set1_epi16((short)r->zp),
-        .lo8 = _mm256_set1_epi8((char)r->lo),
-        .hi8 = _mm256_set1_epi8((char)r->hi),
-        .perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
-        .clamp_lo = r->lo > 0,
-        .clamp_hi = r->hi < 255,
-    };
-}
-
-// rint(min((acc * mul + bias) * inv_out, hi - zp)): vcvtps2dq rounds to nearest even, as
-// rintf does in the default rounding mode.
-QN_INLINE __m256i rq8_r(const struct rq8 *f, __m256i acc, __m256 mul, const __m256 *bias) {
-    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), mul);
-    if (bias) y = _mm256_add_ps(y, *bias);
-    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(y, f->inv_out), f->hi_t));
-}
-
-QN_INLINE __m256i rq8_pack4(const struct rq8 *f, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
-    const __m256i a = _mm256_adds_epi16(_mm256_packs_epi32(r0, r1), f->zp16);
-    const __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(r2, r3), f->zp16);
-    __m256i q = _mm256_packus_epi16(a, b);
-    if (f->clamp_lo) q = _mm256_max_epu8(q, f->lo8);
-    if (f->clamp_hi) q = _mm256_min_epu8(q, f->hi8);
-    return _mm256_permutevar8x32_epi32(q, f->perm);
-}
 
 // What the stores of one half block read, read once (stores through float / byte pointers
 // may alias the args as far as the compiler knows; see the AVX-512 file).
@@ -68,7 +30,7 @@ struct half_out {
     bool has_bias;
     const float *res;  // at the half's first output, or NULL
     size_t ld_r, ld_y;
-    char *y;           // at the half's first output
+    char *y;  // at the half's first output
 };
 
 QN_INLINE struct half_out half_out_init(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, bool tail,
@@ -105,11 +67,12 @@ QN_INLINE void store_f32(const struct half_out *o, size_t u, bool tail, __m256i 
 }
 
 // Outputs g .. g + n - 1 (n <= 4) from acc[0..3] through the folded requantization.
-QN_INLINE void store_fast4(const struct half_out *o, const struct rq8 *f, size_t g, size_t n, bool tail,
-                           size_t nc, const __m256i *acc) {
+QN_INLINE void store_fast4(const struct half_out *o, const struct qn_requant_fast_avx2 *f, size_t g, size_t n,
+                           bool tail, size_t nc, const __m256i *acc) {
     const __m256 *b = o->has_bias ? &o->bias : NULL;
-    const __m256i q = rq8_pack4(f, rq8_r(f, acc[0], o->mul, b), rq8_r(f, acc[1], o->mul, b),
-                                rq8_r(f, acc[2], o->mul, b), rq8_r(f, acc[3], o->mul, b));
+    const __m256i q = qn_requant_fast_pack4_avx2(
+        f, qn_requant_fast_r_avx2(f, acc[0], o->mul, b), qn_requant_fast_r_avx2(f, acc[1], o->mul, b),
+        qn_requant_fast_r_avx2(f, acc[2], o->mul, b), qn_requant_fast_r_avx2(f, acc[3], o->mul, b));
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     uint8_t *y = (uint8_t *)o->y + g * o->ld_y;
     if (tail) {
@@ -152,8 +115,9 @@ QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, 
 
 enum { EP_FAST_U8, EP_F32, EP_REF };
 
-QN_INLINE void store_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, int ep, size_t px, size_t cb,
-                          bool tail, size_t nc, const __m256i *acc, size_t n_out, const size_t UR) {
+QN_INLINE void store_half(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx2 *f, int ep,
+                          size_t px, size_t cb, bool tail, size_t nc, const __m256i *acc, size_t n_out,
+                          const size_t UR) {
     if (ep == EP_REF) {
 #pragma GCC unroll 8
         for (size_t u = 0; u < UR; u++)
@@ -174,7 +138,7 @@ QN_INLINE void store_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, 
 
 // Half block hb (channels [8 hb, 8 hb + 8), nc of them real) of UR outputs from px, swept
 // over padded columns ow * S + [P0, P1) (qoff at padded column ow * S).
-QN_INLINE void quad_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, int ep,
+QN_INLINE void quad_half(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx2 *f, int ep,
                          const struct qn_qs8_dwq_row row, const size_t *zoff, size_t qoff, size_t px,
                          size_t hb, bool tail, size_t nc, size_t n_out, const size_t K, const size_t S,
                          const size_t UR, const size_t P0, const size_t P1) {
@@ -204,8 +168,8 @@ QN_INLINE void quad_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, i
     // Without VNNI: each quarter of the half (4 channels x 4 rows, 16 bytes) widened to s16,
     // x by vpmovzxbw and the weights by vpmovsxbw, and multiplied by vpmaddwd, whose pair
     // sums go to s32 exactly (vpmaddubsw's s16 pair sums would saturate: 2 * 255 * 127 >
-    // 32767). Each channel then owns two s32 lanes (rows 0-1, rows 2-3); vphaddd of the two
-    // quarters' sums and a vpermq give the 8 channels in order.
+    // 32767). Each channel then owns two s32 lanes (rows 0-1, rows 2-3), summed pairwise at
+    // the end as in the AVX2 GEMM (qn_hsum_pairs_avx2).
     __m256i sums[2][8];
     for (size_t g = 0; g < 2; g++) {
         __m256i s[8];
@@ -216,7 +180,8 @@ QN_INLINE void quad_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, i
             __m256i wv[7];
 #pragma GCC unroll 7
             for (size_t j = 0; j < K; j++)
-                wv[j] = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(ws + (qq * K + j) * 64 + g * 16)));
+                wv[j] =
+                    _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(ws + (qq * K + j) * 64 + g * 16)));
 #pragma GCC unroll 32
             for (size_t p = P0; p < P1; p++) {
                 const __m256i xv = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(xr + p * 64)));
@@ -231,15 +196,15 @@ QN_INLINE void quad_half(const struct qn_qs8_dwq_args *a, const struct rq8 *f, i
     }
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++)
-        acc[u] = _mm256_add_epi32(acc[u], _mm256_permute4x64_epi64(_mm256_hadd_epi32(sums[0][u], sums[1][u]), 0xD8));
+        acc[u] = _mm256_add_epi32(acc[u], qn_hsum_pairs_avx2(sums[0][u], sums[1][u]));
 #endif
     store_half(a, f, ep, px, 8 * hb, tail, nc, acc, n_out, UR);
 }
 
 // UR outputs of row oy from column ow (the first n_out stored), every half block.
-QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct rq8 *f, int ep, size_t oy, size_t ow,
-                          size_t n_out, const size_t K, const size_t S, const size_t UR, const size_t P0,
-                          const size_t P1) {
+QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx2 *f, int ep,
+                          size_t oy, size_t ow, size_t n_out, const size_t K, const size_t S, const size_t UR,
+                          const size_t P0, const size_t P1) {
     const struct qn_qs8_dwq_row row = a->rows[oy];
     size_t zoff[8];  // each output's correction within a block
 #pragma GCC unroll 8
@@ -254,8 +219,8 @@ QN_INLINE void quad_block(const struct qn_qs8_dwq_args *a, const struct rq8 *f, 
 
 // Every row in blocks of UR outputs (the last one partial, as UR or, if it has at most 4
 // outputs, as 4).
-QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct rq8 *f, int ep, const size_t K,
-                            const size_t S, const size_t UR) {
+QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx2 *f, int ep,
+                            const size_t K, const size_t S, const size_t UR) {
     for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) {
         size_t ow = 0;
         for (; ow + UR <= a->w_out; ow += UR) quad_block(a, f, ep, oy, ow, UR, K, S, UR, 0, (UR - 1) * S + K);
@@ -269,18 +234,21 @@ QN_INLINE void quad_rows_ur(const struct qn_qs8_dwq_args *a, const struct rq8 *f
 
 // One block per row of a map W pixels wide with same padding: the sweep reads the image's
 // columns only.
-QN_INLINE void quad_rows_narrow(const struct qn_qs8_dwq_args *a, const struct rq8 *f, int ep, const size_t K,
-                                const size_t S, const size_t W) {
+QN_INLINE void quad_rows_narrow(const struct qn_qs8_dwq_args *a, const struct qn_requant_fast_avx2 *f, int ep,
+                                const size_t K, const size_t S, const size_t W) {
     const size_t UR = (W - 1) / S + 1;  // w_out
-    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++) quad_block(a, f, ep, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
+    for (size_t oy = a->oy_lo; oy < a->oy_hi; oy++)
+        quad_block(a, f, ep, oy, 0, UR, K, S, UR, K / 2, K / 2 + W);
 }
 
 QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const size_t S) {
     struct qn_requant_fast rf = {0};
-    const int ep = qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out, a->out_zp,
-                                        a->out_qmax) ? EP_FAST_U8
-                   : !a->out_u8 && a->act == QN_ACT_NONE ? EP_F32 : EP_REF;
-    const struct rq8 f = rq8_init(&rf);
+    const int ep =
+        qn_requant_fast_init(&rf, a->act, a->res != NULL, a->out_u8, a->inv_out, a->out_zp, a->out_qmax)
+            ? EP_FAST_U8
+        : !a->out_u8 && a->act == QN_ACT_NONE ? EP_F32
+                                              : EP_REF;
+    const struct qn_requant_fast_avx2 f = qn_requant_fast_avx2_init(&rf);
     // the supernet's maps (28, 14, 7, 4 and their stride-2 halves): narrow rows of 4 and 7
     // outputs, 14 as 7 + 7, 28 as 8 + 8 + 8 + 4
     const bool same = a->pad == K / 2;
@@ -302,11 +270,12 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
 
 // The kernels of one level: QN_DWQ_KERNELS(avxvnni) defines qn_qs8_dwq_ukernel_3x3s1__avxvnni
 // and the others of qs8-dwconv.h.
-#define QN_DWQ_KERNEL(K, S, ISA)                                                                       \
-    __attribute__((aligned(64))) void qn_qs8_dwq_ukernel_##K##x##K##s##S##__##ISA(                     \
-        const struct qn_qs8_dwq_args *a) {                                                             \
-        quad_rows(a, K, S);                                                                           \
+#define QN_DWQ_KERNEL(K, S, ISA)                                                                             \
+    __attribute__((aligned(64))) void qn_qs8_dwq_ukernel_##K##x##K##s##S##__##ISA(                           \
+        const struct qn_qs8_dwq_args *a) {                                                                   \
+        quad_rows(a, K, S);                                                                                  \
     }
-#define QN_DWQ_KERNELS(ISA) \
-    QN_DWQ_KERNEL(3, 1, ISA) QN_DWQ_KERNEL(5, 1, ISA) QN_DWQ_KERNEL(7, 1, ISA) \
-    QN_DWQ_KERNEL(3, 2, ISA) QN_DWQ_KERNEL(5, 2, ISA) QN_DWQ_KERNEL(7, 2, ISA)
+#define QN_DWQ_KERNELS(ISA)                                                                                  \
+    QN_DWQ_KERNEL(3, 1, ISA)                                                                                 \
+    QN_DWQ_KERNEL(5, 1, ISA) QN_DWQ_KERNEL(7, 1, ISA) QN_DWQ_KERNEL(3, 2, ISA) QN_DWQ_KERNEL(5, 2, ISA)      \
+        QN_DWQ_KERNEL(7, 2, ISA)

@@ -5,49 +5,48 @@
 // Per k-quad: the panel's 8 columns x 4 k are sign-extended to two ymm of 4 columns x 4 k
 // s16; each A row contributes its 4 bytes as s16 repeated per 64-bit group; every column
 // then owns 2 s32 lanes, summed pairwise at the end.
+// One call runs every row tile of the panel (p->mb rows each), the epilogue from the registers
+// where it can (qs8-gemm-avx2.h).
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
-#define QN_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+// One k-quad (n < 4: the K tail) of the six rows.
+QN_QG_INLINE void step(const uint8_t *const *ar, size_t k, size_t n, const int8_t *b, __m256i *accx, __m256i *accy) {
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)b));
+    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(b + 16)));
+#pragma GCC unroll 6
+    for (size_t i = 0; i < 6; i++) {
+        const __m256i va = qn_a4_to_s16x4_avx2(n == 4 ? qn_load_a4(ar[i] + k) : qn_load_a4_tail(ar[i] + k, n));
+        accx[i] = _mm256_add_epi32(accx[i], _mm256_madd_epi16(va, b0));
+        accy[i] = _mm256_add_epi32(accy[i], _mm256_madd_epi16(va, b1));
+    }
+}
+
+// One tile: rows past mr alias the previous row (computed, never stored).
+QN_QG_INLINE void tile(const struct qn_qgemm_panel_avx2 *s, size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                       size_t lda, const int8_t *b, void *c, size_t ldc, const float *res,
+                       const struct qn_qgemm_params *p) {
+    const uint8_t *ar[6];
+    ar[0] = a;
+#pragma GCC unroll 5
+    for (size_t i = 1; i < 6; i++) ar[i] = mr > i ? ar[i - 1] + lda : ar[i - 1];
+    __m256i accx[6], accy[6];
+#pragma GCC unroll 6
+    for (size_t i = 0; i < 6; i++) accx[i] = accy[i] = _mm256_setzero_si256();
+    size_t k = 0;
+    for (; k + 4 <= kc; k += 4, b += 32) step(ar, k, 4, b, accx, accy);
+    if (k < kc) step(ar, k, kc - k, b, accx, accy);  // K tail: A bytes past kc are never read
+#pragma GCC unroll 6
+    for (size_t i = 0; i < 6; i++) accx[i] = qn_hsum_pairs_avx2(accx[i], accy[i]);
+    qn_qgemm_tile_store_avx2(6, 1, s, mr, nc, accx, accy, c, ldc, res, p);
+}
 
 void qn_qs8_gemm_ukernel_6x8c4__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                      size_t lda, const void *w, void *c, size_t ldc,
                                      const struct qn_qgemm_params *p) {
-    const uint8_t *a0 = a;
-#define NEXT(i, j) const uint8_t *a##j = mr > j ? a##i + lda : a##i;
-    NEXT(0, 1) NEXT(1, 2) NEXT(2, 3) NEXT(3, 4) NEXT(4, 5)
-#undef NEXT
-#define DECL(i) __m256i acc##i##x = _mm256_setzero_si256(), acc##i##y = _mm256_setzero_si256();
-    QN_ROWS(DECL)
-#undef DECL
-    const int8_t *b = w;
-    size_t k = 0;
-#define STEP(i)                                                         \
-    {                                                                   \
-        const __m256i va = qn_a4_to_s16x4_avx2(LOAD_A(a##i));           \
-        acc##i##x = _mm256_add_epi32(acc##i##x, _mm256_madd_epi16(va, b0)); \
-        acc##i##y = _mm256_add_epi32(acc##i##y, _mm256_madd_epi16(va, b1)); \
-    }
-#define LOAD_B                                                                       \
-    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)b));        \
-    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(b + 16)));
-#define LOAD_A(ptr) qn_load_a4(ptr + k)
-    for (; k + 4 <= kc; k += 4) {
-        LOAD_B
-        b += 32;
-        QN_ROWS(STEP)
-    }
-#undef LOAD_A
-    if (k < kc) {
-#define LOAD_A(ptr) qn_load_a4_tail(ptr + k, kc - k)
-        LOAD_B
-        QN_ROWS(STEP)
-#undef LOAD_A
-    }
-#undef LOAD_B
-#undef STEP
-    int32_t tile[6 * 8] __attribute__((aligned(32)));
-#define STORE(i) _mm256_store_si256((__m256i *)(tile + i * 8), qn_hsum_pairs_avx2(acc##i##x, acc##i##y));
-    QN_ROWS(STORE)
-#undef STORE
-    qn_qgemm_epilogue__avx2(mr, nc, tile, 8, c, ldc, p);
+    struct qn_qgemm_panel_avx2 s;
+    qn_qgemm_panel_avx2_init(&s, nc, p);
+    const size_t mb = p->mb ? p->mb : 6, esize = p->out_u8 ? 1 : sizeof(float);
+    for (size_t m0 = 0; m0 < mr; m0 += mb)
+        tile(&s, QN_MIN(mb, mr - m0), nc, kc, a + m0 * lda, lda, w, (uint8_t *)c + m0 * ldc * esize, ldc,
+             p->residual ? p->residual + m0 * p->ldr : NULL, p);
 }
