@@ -1,14 +1,11 @@
-// AVX2 requantizing epilogue over an s32 tile (see qs8-gemm-avx2.h); used at the AVX2 and
-// AVX-VNNI levels, once per 6x8 / 6x16 tile. Without a residual, FP32 and u8 output each run a
-// loop per activation and bias with the tests out of it (qn_qgemm_store8_avx2's operations);
-// a residual takes that function's per-vector sequence. At small K the epilogue is most of a
-// call (three quarters of 196x72x12 at the AVX-VNNI level). Emerald Rapids, 1 thread, bench-
-// kernels --op qs8_gemm (FP32 out), GOP/s: QNAS_ISA=avxvnni 196x72x12 49.5 -> 69, 784x48x8 36
-// -> 48-53, 196x576x96 230 -> 267; QNAS_ISA=avx2 30.5 -> 36.5, 22.5 -> 27.9, 80 -> 85. Each case
-// in a function of its own, the wrapper a branch and a call: with the FP32 loops inlined into
-// it the u8 path ran ~10% slower. The folded u8 form of qs8-requant.h (the AVX-512 kernels')
-// ran slower here, 784x48x8 u8 out at the AVX2 level 32 -> 36 us: its constants cost more to
-// set up per tile than its 8 outputs a vector save.
+// AVX2 requantizing epilogue over an s32 tile (see qs8-gemm-avx2.h), used at the AVX2 and
+// AVX-VNNI levels by the GEMV kernels (one row per call) and by the GEMM kernels for what they
+// do not store from their registers (u8 output with hardswish, GELU or a residual; FP32 output
+// with GELU, or a residual under an activation). Without a residual, FP32 and u8 output each
+// run a loop per activation and bias with the tests out of it (qn_qgemm_store8_avx2's
+// operations); a residual takes that function's per-vector sequence. Each case in a function
+// of its own, the wrapper a branch and a call: with the FP32 loops inlined into it the u8 path
+// ran ~10% slower (Emerald Rapids, when every GEMM tile came through here).
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
 // 8 columns of a row without a residual as qn_qgemm_store8_avx2 computes them: (acc - zero-point
