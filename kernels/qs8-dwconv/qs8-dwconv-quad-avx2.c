@@ -2,16 +2,7 @@
 // AVX-512 pack's byte / word interleaves on ymm), and the kernels without VNNI (vpmaddwd on
 // operands widened to s16; the shared structure in qs8-dwconv-quad-avx2.h).
 #include "qs8-dwconv/qs8-dwconv-quad-avx2.h"
-
-// One block's column: 4 rows x 16 channels -> [16 channels][4 rows].
-QN_INLINE void pack_col(uint8_t *d, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
-    const __m128i ab_lo = _mm_unpacklo_epi8(r0, r1), ab_hi = _mm_unpackhi_epi8(r0, r1);
-    const __m128i cd_lo = _mm_unpacklo_epi8(r2, r3), cd_hi = _mm_unpackhi_epi8(r2, r3);
-    _mm_store_si128((__m128i *)d + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
-    _mm_store_si128((__m128i *)d + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
-    _mm_store_si128((__m128i *)d + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
-    _mm_store_si128((__m128i *)d + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
-}
+#include "qs8-dwconv/qs8-dwq-pack-col.h"
 
 // Two blocks (32 channels) of one column: the interleaves work per 128-bit lane, so lane L of
 // each result holds a quarter of block L's 64 bytes; vperm2i128 gathers each block's halves.
@@ -50,7 +41,7 @@ static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t
                     v[t] = _mm_loadu_si128((const __m128i *)b);
                 }
             }
-            pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
+            qn_qs8_dwq_pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
         }
     }
 }

@@ -251,16 +251,15 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
     const struct qn_requant_fast_avx2 f = qn_requant_fast_avx2_init(&rf);
     // the supernet's maps (28, 14, 7, 4 and their stride-2 halves): narrow rows of 4 and 7
     // outputs, 14 as 7 + 7, 28 as 8 + 8 + 8 + 4
-    const bool same = a->pad == K / 2;
-    if (same && S == 1 && a->w_in == 4)
+    // (S tested again: each kernel compiles only the narrow forms of its stride)
+    const size_t nw = qn_qs8_dwq_narrow_width(K, S, a->pad, a->w_in);
+    if (S == 1 && nw == 4)
         quad_rows_narrow(a, &f, ep, K, S, 4);
-    else if (same && S == 1 && a->w_in == 7)
+    else if (nw == 7)
         quad_rows_narrow(a, &f, ep, K, S, 7);
-    else if (same && S == 2 && a->w_in == 7)
-        quad_rows_narrow(a, &f, ep, K, S, 7);
-    else if (same && S == 2 && a->w_in == 8)
+    else if (S == 2 && nw == 8)
         quad_rows_narrow(a, &f, ep, K, S, 8);
-    else if (same && S == 2 && a->w_in == 14)
+    else if (S == 2 && nw == 14)
         quad_rows_narrow(a, &f, ep, K, S, 14);
     else if (a->w_out % 7 == 0 && a->w_out % 4 != 0)
         quad_rows_ur(a, &f, ep, K, S, 7);

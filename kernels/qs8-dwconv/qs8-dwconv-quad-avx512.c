@@ -10,25 +10,17 @@
 #include "f32-dwconv/dwconv-epilogue.h"
 #include "f32-dwconv/f32-dwconv.h"
 #include "qs8-dwconv/qs8-dwconv.h"
+#include "qs8-dwconv/qs8-dwq-pack-col.h"
 #include "qs8-gemm/qs8-requant-avx512.h"
 
 #define QN_INLINE static inline __attribute__((always_inline))
 
 // --- transposition ---
 
-QN_INLINE void pack_col(uint8_t *d, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
-    const __m128i ab_lo = _mm_unpacklo_epi8(r0, r1), ab_hi = _mm_unpackhi_epi8(r0, r1);
-    const __m128i cd_lo = _mm_unpacklo_epi8(r2, r3), cd_hi = _mm_unpackhi_epi8(r2, r3);
-    _mm_store_si128((__m128i *)d + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
-    _mm_store_si128((__m128i *)d + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
-    _mm_store_si128((__m128i *)d + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
-    _mm_store_si128((__m128i *)d + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
-}
-
 // Four blocks (64 channels) of one column at once: the byte / word interleaves work per
 // 128-bit lane, so lane L of their results holds block L's 16 bytes of each quarter; a 4 x 4
 // transpose of the lanes (8 vshufi64x2) gathers each block's 64 bytes. Half the shuffles of
-// four pack_col, and one 64-byte load per row instead of four 16-byte ones.
+// four qn_qs8_dwq_pack_col, and one 64-byte load per row instead of four 16-byte ones.
 QN_INLINE void pack_col4(uint8_t *d, size_t qb, __m512i r0, __m512i r1, __m512i r2, __m512i r3) {
     const __m512i ab_lo = _mm512_unpacklo_epi8(r0, r1), ab_hi = _mm512_unpackhi_epi8(r0, r1);
     const __m512i cd_lo = _mm512_unpacklo_epi8(r2, r3), cd_hi = _mm512_unpackhi_epi8(r2, r3);
@@ -55,7 +47,7 @@ static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t
         uint8_t *dst = quads + (q * w_q + pad) * 64;
         if (nc == 16 && 4 * q + 4 <= h) {
             for (size_t col = 0; col < w; col++, xr += ld_x)
-                pack_col(dst + col * 64, _mm_loadu_si128((const __m128i *)xr),
+                qn_qs8_dwq_pack_col(dst + col * 64, _mm_loadu_si128((const __m128i *)xr),
                          _mm_loadu_si128((const __m128i *)(xr + ld_row)),
                          _mm_loadu_si128((const __m128i *)(xr + 2 * ld_row)),
                          _mm_loadu_si128((const __m128i *)(xr + 3 * ld_row)));
@@ -65,7 +57,7 @@ static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t
         for (size_t col = 0; col < w; col++, xr += ld_x) {
             __m128i v[4];
             for (size_t t = 0; t < 4; t++) v[t] = t < rows ? _mm_mask_loadu_epi8(zp, m, xr + t * ld_row) : zp;
-            pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
+            qn_qs8_dwq_pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
         }
     }
 }
@@ -370,16 +362,15 @@ QN_INLINE void quad_rows(const struct qn_qs8_dwq_args *a, const size_t K, const 
     // 134-138 GOP/s, 1x28x28x144 5x5 283-292 -> 298-314); the u8 one, whose packs take four
     // outputs at a time, ran no faster that way in the builds tried. Compare such changes over
     // several builds: -falign-loops=64 alone moved 1x28x28x144 3x3 u8 out by 9% (Zen 5).
-    const bool same = a->pad == K / 2;
-    if (same && S == 1 && a->w_in == 4)
+    // (S tested again: each kernel compiles only the narrow forms of its stride)
+    const size_t nw = qn_qs8_dwq_narrow_width(K, S, a->pad, a->w_in);
+    if (S == 1 && nw == 4)
         quad_rows_narrow(a, &f, ep, K, S, 4);
-    else if (same && S == 1 && a->w_in == 7)
+    else if (nw == 7)
         quad_rows_narrow(a, &f, ep, K, S, 7);
-    else if (same && S == 2 && a->w_in == 7)
-        quad_rows_narrow(a, &f, ep, K, S, 7);
-    else if (same && S == 2 && a->w_in == 8)
+    else if (S == 2 && nw == 8)
         quad_rows_narrow(a, &f, ep, K, S, 8);
-    else if (same && S == 2 && a->w_in == 14)
+    else if (S == 2 && nw == 14)
         quad_rows_narrow(a, &f, ep, K, S, 14);
     else if (ep != EP_FAST_U8 && a->w_out % 14 == 0)
         quad_rows_ur(a, &f, ep, K, S, 14);

@@ -115,6 +115,15 @@ struct qn_qs8_dwq_args {
 
 typedef void (*qn_qs8_dwq_ukernel_fn)(const struct qn_qs8_dwq_args *a);
 
+// The maps whose rows the kernels run as one block sweeping the image's columns only (same
+// padding; the supernet's 4 and 7 at stride 1, 7, 8 and 14 at stride 2): their input width,
+// else 0.
+static inline size_t qn_qs8_dwq_narrow_width(size_t k, size_t stride, size_t pad, size_t w_in) {
+    if (pad != k / 2) return 0;
+    if (stride == 1) return w_in == 4 || w_in == 7 ? w_in : 0;
+    return w_in == 7 || w_in == 8 || w_in == 14 ? w_in : 0;
+}
+
 // Quad columns and bytes of one 16-channel block's quads.
 static inline size_t qn_qs8_dwq_width(size_t w_in, size_t pad, size_t stride) {
     return w_in + 2 * pad + 8 * stride;

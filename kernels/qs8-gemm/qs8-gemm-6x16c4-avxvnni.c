@@ -4,17 +4,13 @@
 // where it can (qs8-gemm-avx2.h); a panel of at most 8 columns runs the first half only.
 #include "qs8-gemm/qs8-gemm-avx2.h"
 
-// One tile: rows past mr alias the previous row (computed, never stored).
+// One tile of mr <= 6 rows.
 QN_QG_INLINE void tile(const size_t NV, const struct qn_qgemm_panel_avx2 *s, size_t mr, size_t nc, size_t kc,
                        const uint8_t *a, size_t lda, const int8_t *b, void *c, size_t ldc, const float *res,
                        const struct qn_qgemm_params *p) {
     const uint8_t *ar[6];
-    ar[0] = a;
-#pragma GCC unroll 5
-    for (size_t i = 1; i < 6; i++) ar[i] = mr > i ? ar[i - 1] + lda : ar[i - 1];
     __m256i accx[6], accy[6];
-#pragma GCC unroll 6
-    for (size_t i = 0; i < 6; i++) accx[i] = accy[i] = _mm256_setzero_si256();
+    qn_qgemm_tile_start_avx2(ar, accx, accy, a, lda, mr);
     size_t k = 0;
     for (; k + 4 <= kc; k += 4, b += 64) {
         const __m256i b0 = _mm256_load_si256((const __m256i *)b);

@@ -146,6 +146,17 @@ QN_QG_INLINE void qn_qgemm_panel_avx2_init(struct qn_qgemm_panel_avx2 *s, size_t
     }
 }
 
+// A tile's start: the six rows' A pointers (rows past mr alias the previous row: computed,
+// never stored) and zeroed accumulators.
+QN_QG_INLINE void qn_qgemm_tile_start_avx2(const uint8_t **ar, __m256i *accx, __m256i *accy, const uint8_t *a,
+                                           size_t lda, size_t mr) {
+    ar[0] = a;
+#pragma GCC unroll 5
+    for (size_t i = 1; i < 6; i++) ar[i] = mr > i ? ar[i - 1] + lda : ar[i - 1];
+#pragma GCC unroll 6
+    for (size_t i = 0; i < 6; i++) accx[i] = accy[i] = _mm256_setzero_si256();
+}
+
 // One row's 8 columns of FP32 out: acc * mul, bias, residual, activation (at most one of
 // these two), stored whole or under the column mask.
 QN_QG_INLINE void qn_qgemm_f32_8_avx2(const bool BIAS, const bool RES, const enum qn_act ACT,
