@@ -66,7 +66,8 @@ QN_INLINE void store_f32(const struct half_out *o, size_t u, bool tail, __m256i 
         _mm256_storeu_ps(dst, y);
 }
 
-// Outputs g .. g + n - 1 (n <= 4) from acc[0..3] through the folded requantization.
+// Outputs g .. g + min(n, 4) - 1 from acc[0..3] through the folded requantization (n counts
+// the block's outputs from g on).
 QN_INLINE void store_fast4(const struct half_out *o, const struct qn_requant_fast_avx2 *f, size_t g, size_t n,
                            bool tail, size_t nc, const __m256i *acc) {
     const __m256 *b = o->has_bias ? &o->bias : NULL;
@@ -78,7 +79,7 @@ QN_INLINE void store_fast4(const struct half_out *o, const struct qn_requant_fas
     if (tail) {
         uint64_t v[4] = {(uint64_t)_mm_cvtsi128_si64(lo), (uint64_t)_mm_extract_epi64(lo, 1),
                          (uint64_t)_mm_cvtsi128_si64(hi), (uint64_t)_mm_extract_epi64(hi, 1)};
-        for (size_t i = 0; i < n; i++) memcpy(y + i * o->ld_y, &v[i], nc);
+        for (size_t i = 0; i < n && i < 4; i++) memcpy(y + i * o->ld_y, &v[i], nc);
         return;
     }
     _mm_storel_epi64((__m128i *)y, lo);
