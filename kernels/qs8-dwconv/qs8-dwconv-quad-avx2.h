@@ -83,9 +83,9 @@ QN_INLINE void store_fast4(const struct half_out *o, const struct qn_requant_fas
         return;
     }
     _mm_storel_epi64((__m128i *)y, lo);
-    if (n > 1) _mm_storeh_pd((double *)(y + o->ld_y), _mm_castsi128_pd(lo));
+    if (n > 1) _mm_storel_epi64((__m128i *)(y + o->ld_y), _mm_unpackhi_epi64(lo, lo));
     if (n > 2) _mm_storel_epi64((__m128i *)(y + 2 * o->ld_y), hi);
-    if (n > 3) _mm_storeh_pd((double *)(y + 3 * o->ld_y), _mm_castsi128_pd(hi));
+    if (n > 3) _mm_storel_epi64((__m128i *)(y + 3 * o->ld_y), _mm_unpackhi_epi64(hi, hi));
 }
 
 // Any other epilogue but GELU: the qn_qgemm_ref sequence lane by lane.
