@@ -116,4 +116,32 @@ static inline __m256i qn_quantize_avx2(__m256 y, float inv_out, int32_t out_zp,
     return _mm256_cvttps_epi32(q);
 }
 
+// One INT8 depthwise output of 8 channels through the qn_qgemm_ref sequence (any epilogue but
+// GELU): acc * mul, bias / residual / activation, then u8 (to dst as bytes) or FP32 (as floats);
+// tail: only the first nc channels are read and written. For the direct and the row-quad
+// kernels.
+static inline __attribute__((always_inline)) void qn_qs8_dw_store8_ref_avx2(
+    __m256i acc, const float *mul, const float *bias, const float *res, bool res_before_act, enum qn_act act,
+    bool out_u8, float inv_out, int32_t out_zp, int32_t out_qmax, void *dst, bool tail, size_t nc) {
+    const struct qn_act_avx2 a = qn_act_avx2_init(act);
+    const __m256i mi = tail ? qn_mask_avx2(nc) : _mm256_setzero_si256();
+    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
+    y = qn_epilogue_avx2(y, bias, res, res_before_act, &a, tail, mi);
+    if (out_u8) {
+        const __m256i q = qn_quantize_avx2(y, inv_out, out_zp, out_qmax);
+        __m128i b = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        b = _mm_packus_epi16(b, b);
+        if (tail) {
+            const uint64_t v = (uint64_t)_mm_cvtsi128_si64(b);
+            __builtin_memcpy(dst, &v, nc);
+        } else {
+            _mm_storel_epi64((__m128i *)dst, b);
+        }
+    } else if (tail) {
+        _mm256_maskstore_ps(dst, mi, y);
+    } else {
+        _mm256_storeu_ps(dst, y);
+    }
+}
+
 #endif  // __AVX2__

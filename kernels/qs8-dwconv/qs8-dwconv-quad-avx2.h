@@ -91,25 +91,11 @@ QN_INLINE void store_fast4(const struct half_out *o, const struct qn_requant_fas
 // Any other epilogue but GELU: the qn_qgemm_ref sequence lane by lane.
 QN_INLINE void store_ref(const struct qn_qs8_dwq_args *a, size_t px, size_t cb, bool tail, size_t nc,
                          __m256i acc) {
-    const struct qn_act_avx2 act = qn_act_avx2_init(a->act);
-    const __m256i mi = tail ? qn_mask_avx2(nc) : _mm256_setzero_si256();
-    __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(a->mul + cb));
-    const float *res = a->res ? a->res + px * a->ld_r + cb : NULL;
-    y = qn_epilogue_avx2(y, a->bias ? a->bias + cb : NULL, res, a->res_before_act, &act, tail, mi);
-    if (a->out_u8) {
-        const __m256i q = qn_quantize_avx2(y, a->inv_out, a->out_zp, a->out_qmax);
-        __m128i b = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-        b = _mm_packus_epi16(b, b);
-        uint8_t *dst = (uint8_t *)a->y + px * a->ld_y + cb;
-        uint64_t v = (uint64_t)_mm_cvtsi128_si64(b);
-        memcpy(dst, &v, tail ? nc : 8);
-    } else {
-        float *dst = (float *)a->y + px * a->ld_y + cb;
-        if (tail)
-            _mm256_maskstore_ps(dst, mi, y);
-        else
-            _mm256_storeu_ps(dst, y);
-    }
+    const size_t at = px * a->ld_y + cb;
+    qn_qs8_dw_store8_ref_avx2(acc, a->mul + cb, a->bias ? a->bias + cb : NULL,
+                              a->res ? a->res + px * a->ld_r + cb : NULL, a->res_before_act, a->act, a->out_u8,
+                              a->inv_out, a->out_zp, a->out_qmax,
+                              a->out_u8 ? (void *)((uint8_t *)a->y + at) : (void *)((float *)a->y + at), tail, nc);
 }
 
 // --- kernels ---
