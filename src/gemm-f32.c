@@ -56,13 +56,16 @@ static void config_init(void) {
     // 2048^3 74-78 -> 91-94, 64x4096x4096 56-57 -> 69-73, 2 threads 118-120 -> 139-148).
     const struct f32_gemm_config avx2 = {
         .ukernel = qn_f32_gemm_ukernel_6x16__avx2,
+        .ukernel_lda = qn_f32_gemm_ukernel_6x16_lda__avx2,
+        .wide = qn_f32_gemm_wide_6x16__avx2,
         .small = qn_f32_gemm_small_ukernel_4x16__avx2,
         .dot = qn_f32_gemm_dot_ukernel_4x4__avx2,
         .gemv = qn_f32_gemv_ukernel__avx2,
         .packa = qn_f32_gemm_packa_6__avx2,
         .packb = qn_f32_gemm_packb_16__avx2,
-        .mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 1024,
+        .mr = 6, .nr = 16, .wide_nr = 16, .mc = 144, .kc = 256, .nc = 1024,
         .name = "qn_f32_gemm_ukernel_6x16__avx2",
+        .wide_name = "qn_f32_gemm_wide_6x16__avx2",
     };
     g_config[QN_ISA_AVX2] = avx2;
     g_config[QN_ISA_AVXVNNI] = avx2;  // VNNI adds nothing to FP32
@@ -110,7 +113,10 @@ const char *qn_f32_gemm_wide_variant(void) {
     const struct f32_gemm_config *cf = config_get(qn_isa());
     if (!cf->ukernel_lda) return "none (A packed at this level)";
     if (!cf->wide) return cf->name;
-    snprintf(buf, sizeof(buf), "%s where N %% %zu is 0 or > %zu, else %s", cf->wide_name, cf->wide_nr, cf->nr,
+    if (cf->wide_nr == cf->nr)
+        snprintf(buf, sizeof(buf), "%s (alpha 1, beta 0 or 1), else %s", cf->wide_name, cf->name);
+    else
+        snprintf(buf, sizeof(buf), "%s where N %% %zu is 0 or > %zu, else %s", cf->wide_name, cf->wide_nr, cf->nr,
              cf->name);
     return buf;
 }
@@ -229,11 +235,12 @@ static void macro_kernel(const struct gemm_job *g, size_t m0, size_t mc, size_t 
 }
 
 // Whether the A-in-place tiles of a column block nc wide run on the wide kernel: its store
-// rule (alpha 1, beta 0 or 1) and its last column tile more than NR columns wide (or whole).
+// rule (alpha 1, beta 0 or 1) and its last column tile more than NR columns wide (or whole),
+// or any width where the wide kernel's tiles are NR wide (AVX2: it masks the last vector).
 static bool wide_fits(const struct f32_gemm_config *cf, float alpha, float beta, size_t nc) {
     if (!cf->wide || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
     const size_t r = nc % cf->wide_nr;
-    return r == 0 || r > cf->nr;
+    return r == 0 || r > cf->nr || cf->wide_nr == cf->nr;
 }
 
 // Whether the blocked path reads A (rows lda floats apart) in place: rows that do not crowd an
@@ -652,7 +659,7 @@ void qn_f32_gemm_packed(size_t M, const float *A, size_t lda, const struct qn_f3
 
 const char *qn_f32_gemm_packed_variant(const struct qn_f32_packed_b *pb) {
     const struct f32_gemm_config *cf = config_get(pb->isa);
-    return pb->nr != cf->nr ? cf->wide_name : cf->name;
+    return pb->nr != cf->nr || (cf->wide && cf->wide_nr == cf->nr) ? cf->wide_name : cf->name;
 }
 
 void qn_f32_packed_b_free(struct qn_f32_packed_b *pb) {

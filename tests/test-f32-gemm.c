@@ -462,11 +462,12 @@ static void packed_b(void) {
 }
 
 // The wide A-in-place tiles (AVX-512: 9 x 48, for column blocks whose last 48-column tile is
-// whole or wider than 32): every row count 1..9 of a tile (M 1..30 splits into even tiles of
-// at most 9), 1..3 vectors with a masked last one, K of one and of two KC blocks (beta 1 on
-// the second), every epilogue and one or two threads, against cblas; and bit-identical to the
-// 14 x 32 tiles, which run the same product when N is widened to a narrow-rule width (the
-// first N columns of B equal): both sum the same products in the same order.
+// whole or wider than 32; AVX2: 6 x 16, every width): every row count 1..9 of a tile (M 1..30
+// splits into even tiles of at most 9 or 6), 1..3 vectors with a masked last one, K of one and
+// of two KC blocks (beta 1 on the second), every epilogue and one or two threads, against
+// cblas; and bit-identical to the 14 x 32 tiles, which run the same product when N is widened
+// to a narrow-rule width (the first N columns of B equal), and at AVX2 to the packed-A tiles:
+// they all sum the same products in the same order.
 static void wide_tiles(void) {
     static const size_t Ns[] = {33, 40, 47, 48, 81, 96, 144, 185};
     static const size_t Ks[] = {1, 8, 96, 300};
@@ -507,6 +508,20 @@ static void wide_tiles(void) {
                 for (size_t m = 0; m < p.M; m++)
                     diff += memcmp(C2 + m * N2, b.C + m * p.ldc, p.N * sizeof(float)) != 0;
                 QT_CHECK(diff == 0, "%s: wide and 14 x 32 tiles differ in %zu rows", describe(&p), diff);
+                if ((qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_AVXVNNI) && p.M > 4) {
+                    // there the wide tiles take every width; A transposed goes through packed
+                    // A panels and the 6 x 16 kernel: the same sums (up to 4 rows go to the
+                    // small-M, dot or GEMV kernels, which sum in other orders)
+                    float *At = malloc(p.K * p.M * sizeof(float)), *C3 = malloc(p.M * p.ldc * sizeof(float));
+                    for (size_t m = 0; m < p.M; m++)
+                        for (size_t k = 0; k < p.K; k++) At[k * p.M + m] = b.A[m * p.lda + k];
+                    qn_f32_gemm(true, p.tb, p.M, p.N, p.K, 1.0f, At, p.M, b.B, p.ldb, 0.0f, C3, p.ldc, &e);
+                    diff = 0;
+                    for (size_t m = 0; m < p.M; m++)
+                        diff += memcmp(C3 + m * p.ldc, b.C + m * p.ldc, p.N * sizeof(float)) != 0;
+                    QT_CHECK(diff == 0, "%s: wide and packed-A tiles differ in %zu rows", describe(&p), diff);
+                    free(At), free(C3);
+                }
                 qn_f32_packed_b_free(&pb2), qn_f32_packed_b_free(&pb);
                 free(B2), free(C2), free(bias2), free(R2);
                 buffers_free(&b);
@@ -518,9 +533,11 @@ static void wide_tiles(void) {
     QT_CHECK(qn_f32_pack_b(&pw, false, 96, 576, B, 576) == QN_OK && qn_f32_pack_b(&pn, false, 96, 64, B, 576) == QN_OK,
              "pack failed");
     const char *w = qn_f32_gemm_packed_variant(&pw), *n = qn_f32_gemm_packed_variant(&pn);
-    const bool z = qn_isa() == QN_ISA_AVX512;
-    QT_CHECK(strstr(w, z ? "qn_f32_gemm_wide_9x48__avx512" : "qn_f32_gemm_ukernel_") == w, "576 wide: %s", w);
-    QT_CHECK(strcmp(n, qn_f32_gemm_variant()) == 0, "64 wide: %s, not %s", n, qn_f32_gemm_variant());
+    const bool z = qn_isa() == QN_ISA_AVX512, y = qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_AVXVNNI;
+    const char *want_w = z ? "qn_f32_gemm_wide_9x48__avx512" : y ? "qn_f32_gemm_wide_6x16__avx2" : "qn_f32_gemm_ukernel_";
+    const char *want_n = y ? "qn_f32_gemm_wide_6x16__avx2" : qn_f32_gemm_variant();
+    QT_CHECK(strstr(w, want_w) == w, "576 wide: %s", w);
+    QT_CHECK(strcmp(n, want_n) == 0, "64 wide: %s, not %s", n, want_n);
     qn_f32_packed_b_free(&pw), qn_f32_packed_b_free(&pn);
     free(B);
 }

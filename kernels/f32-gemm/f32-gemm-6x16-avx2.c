@@ -103,35 +103,19 @@ static void store_edge16(__m256 acc[][2], size_t mr, size_t nr, float *c, size_t
     for (size_t i = 0; i < mr; i++) memcpy(c + i * ldc, tc[i], nr * sizeof(float));
 }
 
-// --- 6 x 16 packed micro-kernel ---
+// --- 6 x 16 micro-kernel: A packed ([k][6]) or in place (rows lda apart) ---
 
-#define ROW_FMA(i)                                              \
+#define ROW_FMA(i, ADDR)                                        \
     {                                                           \
-        const __m256 ai = _mm256_broadcast_ss(a + i);           \
+        const __m256 ai = _mm256_broadcast_ss(ADDR);            \
         acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);         \
         acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);         \
     }
 
-void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
-                                    const float *b, size_t ldb, float *c, size_t ldc,
-                                    const struct qn_f32_gemm_params *p) {
-    // acc stays in registers: constant indices only (fully unrolled), copied out for the store.
-    __m256 acc[6][2];
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    // The C tile is cold (swept once per KC block): fetch it while the k loop runs.
-    for (size_t i = 0; i < mr; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + 15, 1, 3);
-    }
-    for (size_t k = 0; k < kc; k++) {
-        _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
-        const __m256 b0 = _mm256_load_ps(b);
-        const __m256 b1 = _mm256_load_ps(b + 8);
-        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
-        a += 6;
-        b += ldb;
-    }
+// The tile's store rule: the plain and common forms from the registers, edges through a buffer.
+static inline __attribute__((always_inline)) void store_tile6x16(__m256 acc[6][2], size_t mr, size_t nr,
+                                                                float *c, size_t ldc,
+                                                                const struct qn_f32_gemm_params *p) {
     __m256 t[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) t[i][0] = acc[i][0], t[i][1] = acc[i][1];
@@ -181,6 +165,52 @@ void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float
     else
         store_edge16(t, mr, nr, c, ldc, p);
 }
+
+void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                    const float *b, size_t ldb, float *c, size_t ldc,
+                                    const struct qn_f32_gemm_params *p) {
+    // acc stays in registers: constant indices only (fully unrolled), copied out for the store.
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    // The C tile is cold (swept once per KC block): fetch it while the k loop runs.
+    for (size_t i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + 15, 1, 3);
+    }
+    for (size_t k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
+        const __m256 b0 = _mm256_load_ps(b);
+        const __m256 b1 = _mm256_load_ps(b + 8);
+        ROW_FMA(0, a) ROW_FMA(1, a + 1) ROW_FMA(2, a + 2) ROW_FMA(3, a + 3) ROW_FMA(4, a + 4) ROW_FMA(5, a + 5)
+        a += 6;
+        b += ldb;
+    }
+    store_tile6x16(acc, mr, nr, c, ldc, p);
+}
+
+// A in place, six whole rows (mr == 6; the driver packs a shorter last tile): a batch-1 1x1
+// layer's A, K (its input channels) often 8-96, costs less read where it lies than packed per
+// call. The same products in the same order as the packed kernel, so the same bits.
+void qn_f32_gemm_ukernel_6x16_lda__avx2(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                        const float *b, size_t ldb, float *c, size_t ldc,
+                                        const struct qn_f32_gemm_params *p) {
+    QN_ASSERT(mr == 6);
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const float *a3 = a + 3 * lda;
+    for (size_t k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_load_ps(b);
+        const __m256 b1 = _mm256_load_ps(b + 8);
+        ROW_FMA(0, a) ROW_FMA(1, a + lda) ROW_FMA(2, a + 2 * lda)
+        ROW_FMA(3, a3) ROW_FMA(4, a3 + lda) ROW_FMA(5, a3 + 2 * lda)
+        a++, a3++;
+        b += ldb;
+    }
+    store_tile6x16(acc, mr, nr, c, ldc, p);
+}
+
 
 // --- 4 x 16 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
 
@@ -386,5 +416,122 @@ void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b,
             for (size_t k = 0; k < 8; k++)
                 if (k < kk) _mm256_store_ps(d + k * 16, r[k]);
         }
+    }
+}
+
+// --- wide driver: every 6 x 16 tile of a block, A in place, in one call ---
+//
+// A batch-1 1x1 layer with few input channels (K 8-48) runs ~50-100 cycles a tile, and the
+// blocked driver's per-tile work (the tile's parameters, an indirect call, the store rule's
+// tests) was a sixth of it. Here the block's tiles run in loops, each row count and vector
+// count a compile-time form (an edge tile runs only the FMAs it stores; the last vector
+// through a lane mask, so N needs no multiple of 16). Same products in the same order as the
+// packed kernel: the same bits.
+
+// Row tiles per column pass: as many as keep their A within 8 KiB (see the AVX-512 wide kernel).
+#define WIDE_GROUP_MAX 4
+#define WIDE_GROUP_A_BYTES 8192
+
+static inline __attribute__((always_inline)) void wide_tile(const size_t R, const size_t NV, size_t nr, size_t kc,
+                                                            const float *a, size_t lda, const float *b, float *c,
+                                                            size_t ldc, const struct qn_f32_gemm_params *p) {
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (size_t i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (size_t u = 0; u < NV; u++) acc[i][u] = _mm256_setzero_ps();
+    const float *a3 = a + 3 * lda;
+    for (size_t k = 0; k < kc; k++) {
+        __m256 bk[2];
+#pragma GCC unroll 2
+        for (size_t u = 0; u < NV; u++) bk[u] = _mm256_load_ps(b + 8 * u);
+#pragma GCC unroll 6
+        for (size_t i = 0; i < R; i++) {
+            const __m256 ai = _mm256_broadcast_ss(i < 3 ? a + i * lda : a3 + (i - 3) * lda);
+#pragma GCC unroll 2
+            for (size_t u = 0; u < NV; u++) acc[i][u] = _mm256_fmadd_ps(ai, bk[u], acc[i][u]);
+        }
+        a++, a3++;
+        b += 16;
+    }
+    // the store rule (alpha 1, beta 0 or 1) as finish8's order, pass by pass
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i ml = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nr - 8 * (NV - 1))), lane);
+#define LDV(ptr, u) ((u) + 1 == NV ? _mm256_maskload_ps((ptr), ml) : _mm256_loadu_ps(ptr))
+#define EACH(EXPR)                                                    \
+    _Pragma("GCC unroll 6") for (size_t i = 0; i < R; i++)            \
+        _Pragma("GCC unroll 2") for (size_t u = 0; u < NV; u++) {     \
+            const __m256 v = acc[i][u];                               \
+            acc[i][u] = (EXPR);                                       \
+        }
+    if (p->beta == 1.0f) EACH(_mm256_add_ps(v, LDV(c + i * ldc + 8 * u, u)))
+    if (p->last) {
+        const float *res = p->res;
+        if (p->bias) {
+            __m256 bb[2];
+#pragma GCC unroll 2
+            for (size_t u = 0; u < NV; u++) bb[u] = LDV(p->bias + 8 * u, u);
+            EACH(_mm256_add_ps(v, bb[u]))
+        }
+        if (res && p->res_before) EACH(_mm256_add_ps(v, LDV(res + i * p->ldr + 8 * u, u)))
+        switch (p->act) {
+        case QN_ACT_NONE: break;
+        case QN_ACT_RELU: EACH(act8(QN_ACT_RELU, v)) break;
+        case QN_ACT_RELU6: EACH(act8(QN_ACT_RELU6, v)) break;
+        case QN_ACT_HSWISH: EACH(act8(QN_ACT_HSWISH, v)) break;
+        case QN_ACT_GELU: EACH(act8(QN_ACT_GELU, v)) break;
+        }
+        if (res && !p->res_before) EACH(_mm256_add_ps(v, LDV(res + i * p->ldr + 8 * u, u)))
+    }
+#undef EACH
+#undef LDV
+#pragma GCC unroll 6
+    for (size_t i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (size_t u = 0; u < NV; u++) {
+            if (u + 1 == NV)
+                _mm256_maskstore_ps(c + i * ldc + 8 * u, ml, acc[i][u]);
+            else
+                _mm256_storeu_ps(c + i * ldc + 8 * u, acc[i][u]);
+        }
+}
+
+// One function per form (rows 1..6 x vectors 1..2), each its own register allocation.
+typedef void wide_tile_fn(size_t nr, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+                          const struct qn_f32_gemm_params *p);
+#define FORM(R, NV)                                                                                          \
+    static __attribute__((noinline)) void wide_tile_##R##x##NV(size_t nr, size_t kc, const float *a, size_t lda, \
+                                                               const float *b, float *c, size_t ldc,         \
+                                                               const struct qn_f32_gemm_params *p) {         \
+        wide_tile(R, NV, nr, kc, a, lda, b, c, ldc, p);                                                      \
+    }
+FORM(1, 1) FORM(1, 2) FORM(2, 1) FORM(2, 2) FORM(3, 1) FORM(3, 2)
+FORM(4, 1) FORM(4, 2) FORM(5, 1) FORM(5, 2) FORM(6, 1) FORM(6, 2)
+#undef FORM
+static wide_tile_fn *const g_wide_tiles[6][2] = {
+    {wide_tile_1x1, wide_tile_1x2}, {wide_tile_2x1, wide_tile_2x2}, {wide_tile_3x1, wide_tile_3x2},
+    {wide_tile_4x1, wide_tile_4x2}, {wide_tile_5x1, wide_tile_5x2}, {wide_tile_6x1, wide_tile_6x2},
+};
+
+void qn_f32_gemm_wide_6x16__avx2(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
+                                 size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p) {
+    QN_ASSERT(m >= 1 && n >= 1 && kc >= 1 && ldb == 16);
+    QN_ASSERT(p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f));
+    const size_t tiles = (m + 5) / 6, base = m / tiles, extra = m % tiles;  // first `extra` get base + 1
+    const size_t fit = WIDE_GROUP_A_BYTES / (6 * kc * sizeof(float));
+    const size_t group = fit < 1 ? 1 : fit > WIDE_GROUP_MAX ? WIDE_GROUP_MAX : fit;
+    struct qn_f32_gemm_params q = *p;
+    for (size_t t0 = 0, i0 = 0; t0 < tiles;) {
+        const size_t t1 = t0 + group < tiles ? t0 + group : tiles;
+        for (size_t j = 0; j < n; j += 16) {
+            const size_t nr = n - j < 16 ? n - j : 16, nv = (nr + 7) / 8;
+            q.bias = p->bias ? p->bias + j : NULL;
+            for (size_t t = t0, i = i0, mr; t < t1; t++, i += mr) {
+                mr = base + (t < extra);
+                q.res = p->res ? p->res + i * p->ldr + j : NULL;
+                g_wide_tiles[mr - 1][nv - 1](nr, kc, a + i * lda, lda, b + j * kc, c + i * ldc + j, ldc, &q);
+            }
+        }
+        for (; t0 < t1; t0++) i0 += base + (t0 < extra);
     }
 }

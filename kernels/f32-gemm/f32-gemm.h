@@ -143,6 +143,11 @@ void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a
 void qn_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
                                     const float *b, size_t ldb, float *c, size_t ldc,
                                     const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_ukernel_6x16_lda__avx2(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                        const float *b, size_t ldb, float *c, size_t ldc,
+                                        const struct qn_f32_gemm_params *p);
+void qn_f32_gemm_wide_6x16__avx2(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
+                                 size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p);
 void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
                                           size_t a_rs, size_t a_ks, const float *b, size_t ldb,
                                           float *c, size_t ldc,
