@@ -428,10 +428,6 @@ void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b,
 // through a lane mask, so N needs no multiple of 16). Same products in the same order as the
 // packed kernel: the same bits.
 
-// Row tiles per column pass: as many as keep their A within 8 KiB (see the AVX-512 wide kernel).
-#define WIDE_GROUP_MAX 4
-#define WIDE_GROUP_A_BYTES 8192
-
 static inline __attribute__((always_inline)) void wide_tile(const size_t R, const size_t NV, size_t nr, size_t kc,
                                                             const float *a, size_t lda, const float *b, float *c,
                                                             size_t ldc, const struct qn_f32_gemm_params *p) {
@@ -517,21 +513,19 @@ void qn_f32_gemm_wide_6x16__avx2(size_t m, size_t n, size_t kc, const float *a, 
                                  size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p) {
     QN_ASSERT(m >= 1 && n >= 1 && kc >= 1 && ldb == 16);
     QN_ASSERT(p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f));
-    const size_t tiles = (m + 5) / 6, base = m / tiles, extra = m % tiles;  // first `extra` get base + 1
-    const size_t fit = WIDE_GROUP_A_BYTES / (6 * kc * sizeof(float));
-    const size_t group = fit < 1 ? 1 : fit > WIDE_GROUP_MAX ? WIDE_GROUP_MAX : fit;
+    const struct qn_f32_wide_rows rt = qn_f32_wide_rows(m, 6, kc);
     struct qn_f32_gemm_params q = *p;
-    for (size_t t0 = 0, i0 = 0; t0 < tiles;) {
-        const size_t t1 = t0 + group < tiles ? t0 + group : tiles;
+    for (size_t t0 = 0, i0 = 0; t0 < rt.tiles;) {
+        const size_t t1 = t0 + rt.group < rt.tiles ? t0 + rt.group : rt.tiles;
         for (size_t j = 0; j < n; j += 16) {
             const size_t nr = n - j < 16 ? n - j : 16, nv = (nr + 7) / 8;
             q.bias = p->bias ? p->bias + j : NULL;
             for (size_t t = t0, i = i0, mr; t < t1; t++, i += mr) {
-                mr = base + (t < extra);
+                mr = rt.base + (t < rt.extra);
                 q.res = p->res ? p->res + i * p->ldr + j : NULL;
                 g_wide_tiles[mr - 1][nv - 1](nr, kc, a + i * lda, lda, b + j * kc, c + i * ldc + j, ldc, &q);
             }
         }
-        for (; t0 < t1; t0++) i0 += base + (t0 < extra);
+        for (; t0 < t1; t0++) i0 += rt.base + (t0 < rt.extra);
     }
 }

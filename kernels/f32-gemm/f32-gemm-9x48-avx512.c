@@ -15,16 +15,6 @@
 #include "f32-gemm/f32-act-avx512.h"
 #include "f32-gemm/f32-gemm.h"
 
-// Row tiles per column pass where kc <= 128: their A (up to 4 x 9 rows x kc floats) and one B
-// panel (48 x kc) stay in L1 together, so each B panel comes from L2 once per 36 rows, not per 9
-// (1x1 96->576 at batch 64, make bench rows against one tile per pass: 1 thread 139.6-142.7 ->
-// 149.7-153.2 GFLOP/s; batch 1 level). As many tiles as keep the group's A within 8 KiB: at
-// kc 80-128 four tiles' A beside the panel ran slower than two (Emerald Rapids, 1 thread, both
-// forms in one process alternated, medians of 300 calls as fractions of an FMA loop timed with
-// them: 196x576x96 97.0-97.6% -> 98.1-98.4%, 196x480x80 96.0-96.3% -> 98.0-98.2%, 196x576x128
-// 95.7-95.8% -> 96.9-97.2%; 784x144x24 and 784x48x8 keep four, equal).
-#define ROW_GROUP 4
-#define GROUP_A_BYTES 8192
 
 // v = EXPR for the R x NV registers (EXPR sees v, the row i and the vector index u).
 #define EACH(R, NV, EXPR)                                        \
@@ -157,19 +147,16 @@ static tile_fn *const g_tiles[2][9][3] = {PANEL(32), PANEL(48)};
 #undef PANEL
 #undef FORMS
 
-// The m x n block: row tiles of at most 9 rows, as even as they go (196 rows: 20 of 9 and 2
-// of 8); the block's columns 48 at a time across a group of up to ROW_GROUP row tiles (their A stays
-// in L1 while B streams from L2, each B panel from L1 within the group).
+// The m x n block: row tiles of at most 9 rows in groups (qn_f32_wide_rows), the block's
+// columns 48 at a time across each group.
 void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                    size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p) {
     QN_ASSERT(m >= 1 && n >= 1 && kc >= 1 && (ldb == 32 || ldb == 48));
     QN_ASSERT(p->alpha == 1.0f && (p->beta == 0.0f || p->beta == 1.0f));
-    const size_t tiles = (m + 8) / 9, base = m / tiles, extra = m % tiles;  // first `extra` get base + 1
-    const size_t fit = GROUP_A_BYTES / (9 * kc * sizeof(float));
-    const size_t group = fit < 1 ? 1 : fit > ROW_GROUP ? ROW_GROUP : fit;
+    const struct qn_f32_wide_rows rt = qn_f32_wide_rows(m, 9, kc);
     struct qn_f32_gemm_params q = *p;
-    for (size_t t0 = 0, i0 = 0; t0 < tiles;) {
-        const size_t t1 = t0 + group < tiles ? t0 + group : tiles;
+    for (size_t t0 = 0, i0 = 0; t0 < rt.tiles;) {
+        const size_t t1 = t0 + rt.group < rt.tiles ? t0 + rt.group : rt.tiles;
         for (size_t j = 0; j < n; j += 48) {
             const size_t nr = n - j < 48 ? n - j : 48, nv = (nr + 15) / 16;
             // vector u: columns j + 16 u .. + 15, in panel (j + 16 u) / ldb
@@ -183,11 +170,11 @@ void qn_f32_gemm_wide_9x48__avx512(size_t m, size_t n, size_t kc, const float *a
                 }
             q.bias = p->bias ? p->bias + j : NULL;
             for (size_t t = t0, i = i0, mr; t < t1; t++, i += mr) {
-                mr = base + (t < extra);
+                mr = rt.base + (t < rt.extra);
                 q.res = p->res ? p->res + i * p->ldr + j : NULL;
                 g_tiles[ldb == 48][mr - 1][nv - 1](nr, kc, a + i * lda, lda, bv, c + i * ldc + j, ldc, &q);
             }
         }
-        for (; t0 < t1; t0++) i0 += base + (t0 < extra);
+        for (; t0 < t1; t0++) i0 += rt.base + (t0 < rt.extra);
     }
 }

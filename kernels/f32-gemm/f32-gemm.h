@@ -60,6 +60,25 @@ typedef void (*qn_f32_gemm_ukernel_lda_fn)(size_t mr, size_t nr, size_t kc, cons
 typedef void (*qn_f32_gemm_wide_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                     size_t ldb, float *c, size_t ldc, const struct qn_f32_gemm_params *p);
 
+// A wide kernel's row tiles: m rows as tiles of at most mr, as even as they go (tile t has
+// base + (t < extra) rows: 196 rows in tiles of 9 are 20 of 9 and 2 of 8), taken `group` at a
+// time across the block's columns, so their A stays in L1 while each B panel comes from L2
+// once per group. As many as keep the group's A within 8 KiB, at most 4: a group of 4 against
+// one tile per pass, 1x1 96->576 at batch 64 (AVX-512 9x48, make bench rows, 1 thread)
+// 139.6-142.7 -> 149.7-153.2 GFLOP/s; at kc 80-128 four tiles' A beside the panel ran slower
+// than two (Emerald Rapids, 1 thread, both forms in one process alternated, medians of 300
+// calls as fractions of an FMA loop timed with them: 196x576x96 97.0-97.6% -> 98.1-98.4%,
+// 196x480x80 96.0-96.3% -> 98.0-98.2%, 196x576x128 95.7-95.8% -> 96.9-97.2%; 784x144x24 and
+// 784x48x8 keep four, equal).
+struct qn_f32_wide_rows {
+    size_t tiles, base, extra, group;
+};
+static inline struct qn_f32_wide_rows qn_f32_wide_rows(size_t m, size_t mr, size_t kc) {
+    const size_t tiles = (m + mr - 1) / mr, fit = 8192 / (mr * kc * sizeof(float));
+    return (struct qn_f32_wide_rows){
+        .tiles = tiles, .base = m / tiles, .extra = m % tiles, .group = fit < 1 ? 1 : fit > 4 ? 4 : fit};
+}
+
 // Small-M kernel: mr <= 4 rows of A read in place, A(i, k) = a[i * a_rs + k * a_ks];
 // B as in the packed kernel (ldb floats between consecutive k), nr <= the ISA's NR.
 typedef void (*qn_f32_gemm_small_fn)(size_t mr, size_t nr, size_t kc, const float *a,
