@@ -211,7 +211,6 @@ void qn_f32_gemm_ukernel_6x16_lda__avx2(size_t mr, size_t nr, size_t kc, const f
     store_tile6x16(acc, mr, nr, c, ldc, p);
 }
 
-
 // --- 4 x 16 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
 
 void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,

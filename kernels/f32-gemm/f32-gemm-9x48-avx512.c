@@ -15,7 +15,6 @@
 #include "f32-gemm/f32-act-avx512.h"
 #include "f32-gemm/f32-gemm.h"
 
-
 // v = EXPR for the R x NV registers (EXPR sees v, the row i and the vector index u).
 #define EACH(R, NV, EXPR)                                        \
     do {                                                         \
