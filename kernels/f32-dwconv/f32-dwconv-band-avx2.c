@@ -126,7 +126,27 @@ QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct b
     }
 }
 
-QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, const size_t S) {
+// Each (K, S, FULL) form of a half is its own function: inlined together into one dispatcher
+// the forms share one frame, and the band loops keep their addresses on the stack (the AVX-512
+// file's FORMS says what that cost there).
+typedef void half_fn(const struct qn_f32_dwconv_band_args *a, const struct band_ep *e);
+#define HALVES(K, S)                                                                                  \
+    static __attribute__((noinline)) void half_##K##_##S##_f(const struct qn_f32_dwconv_band_args *a, \
+                                                            const struct band_ep *e) {                \
+        band_half(a, e, K, S, true);                                                                  \
+    }                                                                                                 \
+    static __attribute__((noinline)) void half_##K##_##S##_p(const struct qn_f32_dwconv_band_args *a, \
+                                                            const struct band_ep *e) {                \
+        band_half(a, e, K, S, false);                                                                 \
+    }
+HALVES(3, 1)
+HALVES(3, 2)
+HALVES(5, 1)
+HALVES(5, 2)
+HALVES(7, 1)
+HALVES(7, 2)
+
+static void band(const struct qn_f32_dwconv_band_args *a, half_fn *full, half_fn *part) {
     for (size_t h = 0; h < a->nc; h += 8) {
         const size_t nch = a->nc - h < 8 ? a->nc - h : 8;
         struct qn_f32_dwconv_band_args b = *a;
@@ -136,22 +156,19 @@ QN_INLINE void band(const struct qn_f32_dwconv_band_args *a, const size_t K, con
             .bias = a->bias ? a->bias + h : NULL, .act = qn_act_avx2_init(a->act), .res = b.res, .ld_r = a->ld_r,
             .res_before_act = a->res_before_act, .y = b.y, .ld_y = a->ld_y, .mi = qn_mask_avx2(nch),
         };
-        if (nch == 8)
-            band_half(&b, &e, K, S, true);
-        else
-            band_half(&b, &e, K, S, false);
+        (nch == 8 ? full : part)(&b, &e);
     }
 }
 
 void qn_f32_dwconv_band__avx2(const struct qn_f32_dwconv_band_args *a) {
     QN_ASSERT(a->act != QN_ACT_GELU);
     switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: band(a, 3, 1); break;
-    case 3 * 4 + 2: band(a, 3, 2); break;
-    case 5 * 4 + 1: band(a, 5, 1); break;
-    case 5 * 4 + 2: band(a, 5, 2); break;
-    case 7 * 4 + 1: band(a, 7, 1); break;
-    case 7 * 4 + 2: band(a, 7, 2); break;
+    case 3 * 4 + 1: band(a, half_3_1_f, half_3_1_p); break;
+    case 3 * 4 + 2: band(a, half_3_2_f, half_3_2_p); break;
+    case 5 * 4 + 1: band(a, half_5_1_f, half_5_1_p); break;
+    case 5 * 4 + 2: band(a, half_5_2_f, half_5_2_p); break;
+    case 7 * 4 + 1: band(a, half_7_1_f, half_7_1_p); break;
+    case 7 * 4 + 2: band(a, half_7_2_f, half_7_2_p); break;
     default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
     }
 }
