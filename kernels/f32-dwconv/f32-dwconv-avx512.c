@@ -303,8 +303,8 @@ bool qn_f32_dwconv_small4_fits(size_t k, size_t stride, size_t pad, size_t h_in,
 
 // Each form, (K, S, RES, FULL), is its own function. Inlined together into the dispatcher, the
 // 48 bodies shared one frame and one register allocation, and the band loops kept their output
-// addresses and row pointers on the stack: 1x14x14x96 3x3 on the Zen 5, 205 GFLOP/s as separate
-// functions against 49 as one (6735c58 had merged them).
+// addresses and row pointers on the stack (6735c58 had merged them): bench-kernels, 1 thread,
+// Zen 5, 1x14x14x96 3x3 49 GFLOP/s as one function, 190-206 as separate ones.
 typedef const struct qn_f32_dwconv_band_args band_args;
 #define FORM(NAME, F, RES, FULL, ...) \
     static __attribute__((noinline)) void NAME(band_args *a) { F(__VA_ARGS__, RES, FULL); }

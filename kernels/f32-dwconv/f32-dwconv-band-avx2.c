@@ -129,16 +129,11 @@ QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct b
 // Each (K, S, FULL) form of a half is its own function: inlined together into one dispatcher
 // the forms share one frame, and the band loops keep their addresses on the stack (the AVX-512
 // file's FORMS says what that cost there).
-typedef void half_fn(const struct qn_f32_dwconv_band_args *a, const struct band_ep *e);
-#define HALVES(K, S)                                                                                  \
-    static __attribute__((noinline)) void half_##K##_##S##_f(const struct qn_f32_dwconv_band_args *a, \
-                                                            const struct band_ep *e) {                \
-        band_half(a, e, K, S, true);                                                                  \
-    }                                                                                                 \
-    static __attribute__((noinline)) void half_##K##_##S##_p(const struct qn_f32_dwconv_band_args *a, \
-                                                            const struct band_ep *e) {                \
-        band_half(a, e, K, S, false);                                                                 \
-    }
+typedef const struct qn_f32_dwconv_band_args band_args;
+typedef void half_fn(band_args *a, const struct band_ep *e);
+#define HALF(NAME, K, S, FULL) \
+    static __attribute__((noinline)) void NAME(band_args *a, const struct band_ep *e) { band_half(a, e, K, S, FULL); }
+#define HALVES(K, S) HALF(half_##K##_##S##_f, K, S, true) HALF(half_##K##_##S##_p, K, S, false)
 HALVES(3, 1)
 HALVES(3, 2)
 HALVES(5, 1)
@@ -146,7 +141,7 @@ HALVES(5, 2)
 HALVES(7, 1)
 HALVES(7, 2)
 
-static void band(const struct qn_f32_dwconv_band_args *a, half_fn *full, half_fn *part) {
+static void band(band_args *a, half_fn *full, half_fn *part) {
     for (size_t h = 0; h < a->nc; h += 8) {
         const size_t nch = a->nc - h < 8 ? a->nc - h : 8;
         struct qn_f32_dwconv_band_args b = *a;
