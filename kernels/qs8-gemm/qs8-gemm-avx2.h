@@ -86,11 +86,17 @@ static inline __attribute__((always_inline)) void qn_qgemm_store8_avx2(const str
 }
 
 // vpmaddwd path (AVX2 without VNNI): 4 A bytes zero-extended to 4 s16, repeated in every
-// 64-bit group, against 4 columns x 4 k of s16 weights.
+// 64-bit group, against 4 columns x 4 k of s16 weights. The shuffle's control is a memory
+// operand (asm): held in a register it was the 6x8 tile's 17th live ymm, and GCC kept one
+// accumulator on the stack, a store-to-load round trip every k step (Zen 5, QNAS_ISA=avx2,
+// bench-kernels u8s8 gemm 1024^3 on one thread: 134-145 -> 162-165 GOP/s).
+static const int8_t qn_a4_spread_avx2[32] __attribute__((aligned(32))) = {
+    0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1};
+
 static inline __attribute__((always_inline)) __m256i qn_a4_to_s16x4_avx2(int32_t a4) {
-    const __m256i spread = _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
-                                            0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1);
-    return _mm256_shuffle_epi8(_mm256_set1_epi32(a4), spread);
+    __m256i v = _mm256_set1_epi32(a4);
+    __asm__("vpshufb %1, %0, %0" : "+x"(v) : "m"(*(const __m256i *)qn_a4_spread_avx2));
+    return v;
 }
 
 // vpmaddwd accumulators hold 2 lanes per column: x = [c0 c0 c1 c1 | c2 c2 c3 c3], y likewise
