@@ -5,11 +5,13 @@
 # same run, so they carry much less of a shared machine's noise.
 #
 #   bench/compare.py OLD.json NEW.json [--peer onednn|openblas|ref_cblas] [--threshold 0.10]
+#                    [--threads 1|2|all]
 #
 # Keep a run's JSON before changing a kernel (cp build/bench-kernels.json /tmp/before.json),
-# then `make bench` and compare. Single runs of a row vary by a few percent on one thread and
-# more on two (the second core's availability), so a row flagged once is worth a rerun of that
-# row alone (bench-kernels --shapes, --op, --threads) before it is believed. Exit status: 0
+# then `make bench` and compare. Only the one-thread rows by default: two runs of one build on a
+# shared 2-core machine moved two-thread rows by up to 56% (the second core's availability),
+# one-thread rows by under 10%. A row flagged once is worth a rerun of that row alone
+# (bench-kernels --shapes, --op, --threads) before it is believed. Exit status: 0
 # when no row fell by more than the threshold, 1 when one did, 2 on bad input.
 import argparse
 import json
@@ -43,15 +45,20 @@ def main():
     ap.add_argument("new")
     ap.add_argument("--peer", default="onednn", choices=["onednn", "openblas", "ref_cblas"])
     ap.add_argument("--threshold", type=float, default=0.10, help="relative change to report (0.10: 10%%)")
+    ap.add_argument("--threads", default="1", help="the rows of this thread count, or all (default 1)")
     try:
         args = ap.parse_args()
     except SystemExit as e:
         sys.exit(2 if e.code else 0)
+    if args.threads != "all" and not args.threads.isdigit():
+        fail(f"--threads: {args.threads}: a thread count or all")
     old, new = load(args.old), load(args.new)
     key = "vs_" + args.peer
     worse = better = 0
     print(f"{'op':<16} {'shape':<22} thr  {'old':>6} {'new':>6}  change")
     for k in sorted(old.keys() & new.keys(), key=lambda k: (k[0], k[1], k[2])):
+        if args.threads != "all" and str(k[2]) != args.threads:
+            continue
         a, b = old[k].get(key), new[k].get(key)
         if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or a <= 0:
             continue
