@@ -73,12 +73,12 @@ static inline __m256i qn_mask_avx2(size_t n) {
 
 struct qn_act_avx2 {
     __m256 lo, hi;
-    bool hswish;
+    bool hswish, none;
 };
 
 static inline struct qn_act_avx2 qn_act_avx2_init(enum qn_act act) {
     const float inf = __builtin_inff();
-    struct qn_act_avx2 r = {_mm256_set1_ps(-inf), _mm256_set1_ps(inf), act == QN_ACT_HSWISH};
+    struct qn_act_avx2 r = {_mm256_set1_ps(-inf), _mm256_set1_ps(inf), act == QN_ACT_HSWISH, act == QN_ACT_NONE};
     if (act == QN_ACT_RELU || act == QN_ACT_RELU6) r.lo = _mm256_setzero_ps();
     if (act == QN_ACT_RELU6) r.hi = _mm256_set1_ps(6.0f);
     return r;
@@ -90,6 +90,7 @@ static inline __m256 qn_act_avx2(__m256 y, const struct qn_act_avx2 *act) {
         r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
         return _mm256_mul_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.0f / 6.0f));
     }
+    if (act->none) return y;  // as qn_act_avx512: a NaN stays NaN, as in qn_act_ref
     return _mm256_min_ps(_mm256_max_ps(y, act->lo), act->hi);
 }
 

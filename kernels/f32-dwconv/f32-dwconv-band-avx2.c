@@ -13,9 +13,11 @@
 #define QN_INLINE static inline __attribute__((always_inline))
 
 // One 8-channel half's epilogue, loaded once per band. FULL (compile-time): 8 channels, plain
-// loads and stores; else the lanes of mi.
+// loads and stores; else the lanes of mi. The bias is a register (zeros where the layer has
+// none: an accumulator that starts at +0 is never -0, so adding +0 changes no output and the
+// row kernels, which add no bias then, give the same bits).
 struct band_ep {
-    const float *bias;  // the half's channel 0, or NULL
+    __m256 bias;
     struct qn_act_avx2 act;
     const float *res;
     size_t ld_r;
@@ -29,9 +31,15 @@ QN_INLINE __m256 ld(const float *p, const bool FULL, __m256i mi) {
     return FULL ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mi);
 }
 
-QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m256 acc, const bool FULL) {
-    const __m256 v = qn_epilogue_avx2(acc, e->bias, e->res ? e->res + pix * e->ld_r : NULL, e->res_before_act,
-                                      &e->act, !FULL, e->mi);
+// RES (compile-time): the block adds a residual. Epilogue tests per stored pixel, at 3x3 a
+// pixel's 9 FMAs, showed: bias, residual, their order and hardswish tested at run time for
+// every pixel (qn_epilogue_avx2) took ~40% of a band's samples at 1x7x7x160 (perf annotate).
+QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m256 acc, const bool RES, const bool FULL) {
+    __m256 v = _mm256_add_ps(acc, e->bias), r = _mm256_setzero_ps();
+    if (RES) r = ld(e->res + pix * e->ld_r, FULL, e->mi);
+    if (RES && e->res_before_act) v = _mm256_add_ps(v, r);
+    v = qn_act_avx2(v, &e->act);
+    if (RES && !e->res_before_act) v = _mm256_add_ps(v, r);
     if (FULL)
         _mm256_storeu_ps(e->y + pix * e->ld_y, v);
     else
@@ -44,8 +52,8 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m256 acc, const
 // test.
 QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0, size_t ld_x, size_t ld_xrow,
                           ptrdiff_t w_in, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
-                          size_t n_out, const size_t K, const size_t S, const size_t UR, const bool FULL,
-                          const bool EDGE, const bool LPAD, const bool RPAD) {
+                          size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                          const bool FULL, const bool EDGE, const bool LPAD, const bool RPAD) {
     __m256 acc[8];
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++) acc[u] = _mm256_setzero_ps();
@@ -69,24 +77,25 @@ QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0,
     }
 #pragma GCC unroll 8
     for (size_t u = 0; u < UR; u++)
-        if (u < n_out) band_store(e, pix + u, acc[u], FULL);
+        if (u < n_out) band_store(e, pix + u, acc[u], RES, FULL);
 }
 
 QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
                         size_t w_in, size_t pad, const float *w, size_t ld_wh, size_t ld_ww, size_t rows, size_t pix,
-                        size_t n_out, const size_t K, const size_t S, const size_t UR, const bool FULL) {
+                        size_t n_out, const size_t K, const size_t S, const size_t UR, const bool RES,
+                        const bool FULL) {
     const ptrdiff_t x0 = (ptrdiff_t)(ow * S) - (ptrdiff_t)pad;
     if (x0 < 0 || x0 + (ptrdiff_t)((UR - 1) * S + K) > (ptrdiff_t)w_in)
-        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, FULL,
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL,
                    true, false, false);
     else
-        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, FULL,
+        band_block(e, x, x0, ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix, n_out, K, S, UR, RES, FULL,
                    false, false, false);
 }
 
 // The band's rows for the half at channel offset h (x, w, y, bias, res already there).
 QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct band_ep *e, const size_t K,
-                         const size_t S, const bool FULL) {
+                         const size_t S, const bool RES, const bool FULL) {
     const size_t pad = a->pad, h_in = a->h_in, w_in = a->w_in, w_out = a->w_out, ld_x = a->ld_x;
     const size_t ld_xrow = w_in * ld_x, ld_wh = a->ld_wh, ld_ww = a->ld_ww;
     const bool by7 = w_out % 8 != 0 && w_out % 7 == 0;
@@ -101,7 +110,7 @@ QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct b
             const ptrdiff_t x0 = -(ptrdiff_t)pad;
 #define BLOCK(ow, L, R)                                                                                         \
     band_block(e, x, x0 + (ptrdiff_t)(ow), ld_x, ld_xrow, (ptrdiff_t)w_in, w, ld_wh, ld_ww, rows, pix + (ow), 7, \
-               K, 1, 7, FULL, false, L, R)
+               K, 1, 7, RES, FULL, false, L, R)
             if (w_out == 7) {
                 BLOCK(0, true, true);
             } else {
@@ -115,25 +124,31 @@ QN_INLINE void band_half(const struct qn_f32_dwconv_band_args *a, const struct b
         }
         size_t ow = 0;
         if (by7)
-            for (; ow < w_out; ow += 7) band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, FULL);
+            for (; ow < w_out; ow += 7) band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 7, K, S, 7, RES, FULL);
         for (; ow + 8 <= w_out; ow += 8)
-            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, FULL);
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, 8, K, S, 8, RES, FULL);
         const size_t rest = w_out - ow;
         if (rest > 4)
-            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, FULL);
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 8, RES, FULL);
         else if (rest > 0)
-            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, FULL);
+            band_one(e, x, ow, ld_x, ld_xrow, w_in, pad, w, ld_wh, ld_ww, rows, pix + ow, rest, K, S, 4, RES, FULL);
     }
 }
 
-// Each (K, S, FULL) form of a half is its own function: inlined together into one dispatcher
-// the forms share one frame, and the band loops keep their addresses on the stack (the AVX-512
-// file's FORMS says what that cost there).
+// Each (K, S, RES, FULL) form of a half is its own function: inlined together into one
+// dispatcher the forms share one frame, and the band loops keep their addresses on the stack
+// (the AVX-512 file's FORMS says what that cost there).
 typedef const struct qn_f32_dwconv_band_args band_args;
 typedef void half_fn(band_args *a, const struct band_ep *e);
-#define HALF(NAME, K, S, FULL) \
-    static __attribute__((noinline)) void NAME(band_args *a, const struct band_ep *e) { band_half(a, e, K, S, FULL); }
-#define HALVES(K, S) HALF(half_##K##_##S##_f, K, S, true) HALF(half_##K##_##S##_p, K, S, false)
+#define HALF(NAME, K, S, RES, FULL)                                          \
+    static __attribute__((noinline)) void NAME(band_args *a, const struct band_ep *e) { \
+        band_half(a, e, K, S, RES, FULL);                                   \
+    }
+#define HALVES(K, S)                                   \
+    HALF(half_##K##_##S##_rf, K, S, true, true)        \
+    HALF(half_##K##_##S##_rp, K, S, true, false)       \
+    HALF(half_##K##_##S##_f, K, S, false, true)        \
+    HALF(half_##K##_##S##_p, K, S, false, false)
 HALVES(3, 1)
 HALVES(3, 2)
 HALVES(5, 1)
@@ -147,9 +162,10 @@ static void band(band_args *a, half_fn *full, half_fn *part) {
         struct qn_f32_dwconv_band_args b = *a;
         b.x += h, b.w += h, b.y += h;
         if (b.res) b.res += h;
+        const __m256i mi = qn_mask_avx2(nch);
         const struct band_ep e = {
-            .bias = a->bias ? a->bias + h : NULL, .act = qn_act_avx2_init(a->act), .res = b.res, .ld_r = a->ld_r,
-            .res_before_act = a->res_before_act, .y = b.y, .ld_y = a->ld_y, .mi = qn_mask_avx2(nch),
+            .bias = a->bias ? _mm256_maskload_ps(a->bias + h, mi) : _mm256_setzero_ps(), .act = qn_act_avx2_init(a->act), .res = b.res, .ld_r = a->ld_r,
+            .res_before_act = a->res_before_act, .y = b.y, .ld_y = a->ld_y, .mi = mi,
         };
         (nch == 8 ? full : part)(&b, &e);
     }
@@ -157,13 +173,19 @@ static void band(band_args *a, half_fn *full, half_fn *part) {
 
 void qn_f32_dwconv_band__avx2(const struct qn_f32_dwconv_band_args *a) {
     QN_ASSERT(a->act != QN_ACT_GELU);
+    const bool res = a->res != NULL;
+#define CASE(K, S)                                                                                  \
+    case K * 4 + S:                                                                                 \
+        band(a, res ? half_##K##_##S##_rf : half_##K##_##S##_f, res ? half_##K##_##S##_rp : half_##K##_##S##_p); \
+        break;
     switch (a->k * 4 + a->stride) {
-    case 3 * 4 + 1: band(a, half_3_1_f, half_3_1_p); break;
-    case 3 * 4 + 2: band(a, half_3_2_f, half_3_2_p); break;
-    case 5 * 4 + 1: band(a, half_5_1_f, half_5_1_p); break;
-    case 5 * 4 + 2: band(a, half_5_2_f, half_5_2_p); break;
-    case 7 * 4 + 1: band(a, half_7_1_f, half_7_1_p); break;
-    case 7 * 4 + 2: band(a, half_7_2_f, half_7_2_p); break;
+    CASE(3, 1)
+    CASE(3, 2)
+    CASE(5, 1)
+    CASE(5, 2)
+    CASE(7, 1)
+    CASE(7, 2)
+#undef CASE
     default: QN_ASSERT(!"k in {3, 5, 7}, stride 1 or 2");
     }
 }
