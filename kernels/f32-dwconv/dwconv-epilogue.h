@@ -84,14 +84,21 @@ static inline struct qn_act_avx2 qn_act_avx2_init(enum qn_act act) {
     return r;
 }
 
-static inline __m256 qn_act_avx2(__m256 y, const struct qn_act_avx2 *act) {
-    if (act->hswish) {
-        __m256 r = _mm256_add_ps(y, _mm256_set1_ps(3.0f));
-        r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
-        return _mm256_mul_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.0f / 6.0f));
-    }
-    if (act->none) return y;  // as qn_act_avx512: a NaN stays NaN, as in qn_act_ref
+static inline __m256 qn_hswish_avx2(__m256 y) {
+    __m256 r = _mm256_add_ps(y, _mm256_set1_ps(3.0f));
+    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0f));
+    return _mm256_mul_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.0f / 6.0f));
+}
+
+// ReLU / ReLU6 (and NONE, up to a NaN)
+static inline __m256 qn_clamp_avx2(__m256 y, const struct qn_act_avx2 *act) {
     return _mm256_min_ps(_mm256_max_ps(y, act->lo), act->hi);
+}
+
+static inline __m256 qn_act_avx2(__m256 y, const struct qn_act_avx2 *act) {
+    if (act->hswish) return qn_hswish_avx2(y);
+    if (act->none) return y;  // as qn_act_avx512: a NaN stays NaN, as in qn_act_ref
+    return qn_clamp_avx2(y, act);
 }
 
 // tail: only the lanes of mi are loaded (maskload never touches the others).
