@@ -31,14 +31,21 @@ static inline struct qn_act_avx512 qn_act_avx512_init(enum qn_act act) {
     return r;
 }
 
-static inline __m512 qn_act_avx512(__m512 y, const struct qn_act_avx512 *act) {
-    if (act->hswish) {
-        __m512 r = _mm512_add_ps(y, _mm512_set1_ps(3.0f));
-        r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
-        return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
-    }
-    if (act->none) return y;  // two ops per vector saved, and a NaN stays NaN as in qn_act_ref
+static inline __m512 qn_hswish_avx512(__m512 y) {
+    __m512 r = _mm512_add_ps(y, _mm512_set1_ps(3.0f));
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+    return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
+}
+
+// ReLU / ReLU6 (and NONE, up to a NaN)
+static inline __m512 qn_clamp_avx512(__m512 y, const struct qn_act_avx512 *act) {
     return _mm512_min_ps(_mm512_max_ps(y, act->lo), act->hi);
+}
+
+static inline __m512 qn_act_avx512(__m512 y, const struct qn_act_avx512 *act) {
+    if (act->hswish) return qn_hswish_avx512(y);
+    if (act->none) return y;  // two ops per vector saved, and a NaN stays NaN as in qn_act_ref
+    return qn_clamp_avx512(y, act);
 }
 
 // y + bias, residual before / after act. bias, res point at the block's first channel or NULL.
