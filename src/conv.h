@@ -132,6 +132,7 @@ struct qn_qs8_conv {
     // depthwise 3/5/7, stride 1/2: the row-quad plan (qs8-dwconv.h), dwq_w NULL otherwise
     int8_t *dwq_w;                     // weight sets [c_pad / 16][n_sets][nq_max][k][64]
     size_t dwq_set_stride, dwq_block_stride;  // bytes
+    bool dwq_pairs;                    // weight sets in pair order (plain AVX2, qs8-dwconv.h)
     struct qn_qs8_dwq_row *dwq_rows;   // [h_out]
     uint8_t *dwq_cols;                 // [w_out] column class
     size_t dwq_n_rc, dwq_n_cc;

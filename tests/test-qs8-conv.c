@@ -62,13 +62,15 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
         memset(quads, 0, blocks * qb);
         memset(quads2, 0, blocks * qb);
         const uint8_t *xi = x + img * p->h * p->w * t->ld_x;
-        qn_qs8_dwq_pack__scalar(xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
+        (conv->dwq_pairs ? qn_qs8_dwq_pack_pairs__scalar : qn_qs8_dwq_pack__scalar)(
+            xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
         // the vector packs: all blocks in one call (groups of four), and block by block as
         // conv.c's threads may split them
         qn_qs8_dwq_pack_fn packs[3] = {0};
         if (qn_isa() == QN_ISA_AVX512) packs[0] = qn_qs8_dwq_pack__avx512;
         if (qn_isa() == QN_ISA_AVX512 && qn_cpu()->avx512vbmi) packs[1] = qn_qs8_dwq_pack_vbmi__avx512;
-        if (qn_isa() == QN_ISA_AVX2 || qn_isa() == QN_ISA_AVXVNNI) packs[2] = qn_qs8_dwq_pack__avx2;
+        if (qn_isa() == QN_ISA_AVX2) packs[2] = qn_qs8_dwq_pack_pairs__avx2;
+        if (qn_isa() == QN_ISA_AVXVNNI) packs[2] = qn_qs8_dwq_pack__avx2;
         for (size_t v = 0; v < 3; v++) {
             if (!packs[v]) continue;
             memset(quads2, 0, blocks * qb);
@@ -93,6 +95,7 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
             .res_before_act = t->res_before, .act = t->act, .out_u8 = t->out_u8,
             .inv_out = 1.0f / out->out_scale, .out_zp = out->out_zp,
             .out_qmax = qn_qgemm_out_qmax(out), .y = y + img * pix * t->ld_y * es, .ld_y = t->ld_y,
+            .pairs = conv->dwq_pairs,
         };
         qn_qs8_dwq_ukernel_kxk__scalar(&a, p->kh, p->stride_h);
     }

@@ -1,6 +1,7 @@
-// AVX2 row quads (qs8-dwconv.h): the transposition, for the AVX2 and AVX-VNNI levels (the
-// AVX-512 pack's byte / word interleaves on ymm), and the kernels without VNNI (vpmaddwd on
-// operands widened to s16; the shared structure in qs8-dwconv-quad-avx2.h).
+// AVX2 row quads (qs8-dwconv.h): the transpositions, [channel][4 rows] for the AVX-VNNI level
+// (the AVX-512 pack's byte / word interleaves on ymm) and pair order for plain AVX2 (the byte
+// interleaves alone), and the kernels without VNNI (vpmaddwd on operands widened to s16; the
+// shared structure in qs8-dwconv-quad-avx2.h).
 #include "qs8-dwconv/qs8-dwconv-quad-avx2.h"
 #include "qs8-dwconv/qs8-dwq-pack-col.h"
 
@@ -15,6 +16,23 @@ QN_INLINE void pack_col2(uint8_t *d, size_t qb, __m256i r0, __m256i r1, __m256i 
     _mm256_store_si256((__m256i *)(d + 32), _mm256_permute2x128_si256(v2, v3, 0x20));
     _mm256_store_si256((__m256i *)(d + qb), _mm256_permute2x128_si256(v0, v1, 0x31));
     _mm256_store_si256((__m256i *)(d + qb + 32), _mm256_permute2x128_si256(v2, v3, 0x31));
+}
+
+// The same in pair order: rows 0-1 of channels 0-7 interleaved, rows 2-3, then channels 8-15.
+QN_INLINE void pack_col2_pairs(uint8_t *d, size_t qb, __m256i r0, __m256i r1, __m256i r2, __m256i r3) {
+    const __m256i ab_lo = _mm256_unpacklo_epi8(r0, r1), ab_hi = _mm256_unpackhi_epi8(r0, r1);
+    const __m256i cd_lo = _mm256_unpacklo_epi8(r2, r3), cd_hi = _mm256_unpackhi_epi8(r2, r3);
+    _mm256_store_si256((__m256i *)d, _mm256_permute2x128_si256(ab_lo, cd_lo, 0x20));
+    _mm256_store_si256((__m256i *)(d + 32), _mm256_permute2x128_si256(ab_hi, cd_hi, 0x20));
+    _mm256_store_si256((__m256i *)(d + qb), _mm256_permute2x128_si256(ab_lo, cd_lo, 0x31));
+    _mm256_store_si256((__m256i *)(d + qb + 32), _mm256_permute2x128_si256(ab_hi, cd_hi, 0x31));
+}
+
+QN_INLINE void pack_col_pairs(uint8_t *d, __m128i r0, __m128i r1, __m128i r2, __m128i r3) {
+    _mm_store_si128((__m128i *)d + 0, _mm_unpacklo_epi8(r0, r1));
+    _mm_store_si128((__m128i *)d + 1, _mm_unpacklo_epi8(r2, r3));
+    _mm_store_si128((__m128i *)d + 2, _mm_unpackhi_epi8(r0, r1));
+    _mm_store_si128((__m128i *)d + 3, _mm_unpackhi_epi8(r2, r3));
 }
 
 // A pixel's channels [c0, c0 + n) from p, the lanes past n x_zp. A whole vector load where it
@@ -44,8 +62,8 @@ QN_INLINE __m256i lanes_below(size_t n) {
 }
 
 // One block of nc <= 16 channels.
-static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
-                       size_t pad, size_t w_q, uint8_t *quads, const uint8_t *end) {
+QN_INLINE void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
+                          size_t pad, size_t w_q, uint8_t *quads, const uint8_t *end, const bool PAIRS) {
     const __m128i zp = _mm_set1_epi8((char)x_zp), keep = _mm256_castsi256_si128(lanes_below(nc));
     const size_t ld_row = w * ld_x;
     for (size_t q = 0; q < (h + 3) / 4; q++) {
@@ -58,13 +76,16 @@ static void pack_block(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t
                 v[t] = t >= rows  ? zp
                        : nc == 16 ? _mm_loadu_si128((const __m128i *)(xr + t * ld_row))
                                   : load16_part(xr + t * ld_row, end, keep, zp);
-            qn_qs8_dwq_pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
+            if (PAIRS)
+                pack_col_pairs(dst + col * 64, v[0], v[1], v[2], v[3]);
+            else
+                qn_qs8_dwq_pack_col(dst + col * 64, v[0], v[1], v[2], v[3]);
         }
     }
 }
 
-void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
-                           size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+QN_INLINE void pack(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp, size_t pad,
+                    size_t w_q, uint8_t *quads, size_t qb, const bool PAIRS) {
     const size_t ld_row = w * ld_x;
     const uint8_t *end = x + (h - 1) * ld_row + (w - 1) * ld_x + nc;
     const __m256i zp = _mm256_set1_epi8((char)x_zp);
@@ -84,11 +105,24 @@ void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, si
                     v[t] = t >= rows  ? zp
                            : n2 == 32 ? _mm256_loadu_si256((const __m256i *)(xr + t * ld_row))
                                       : load32_part(xr + t * ld_row, end, keep, zp);
-                pack_col2(dst + col * 64, qb, v[0], v[1], v[2], v[3]);
+                if (PAIRS)
+                    pack_col2_pairs(dst + col * 64, qb, v[0], v[1], v[2], v[3]);
+                else
+                    pack_col2(dst + col * 64, qb, v[0], v[1], v[2], v[3]);
             }
         }
     }
-    if (c0 < nc) pack_block(x + c0, h, w, ld_x, nc - c0, x_zp, pad, w_q, quads + c0 / 16 * qb, end);
+    if (c0 < nc) pack_block(x + c0, h, w, ld_x, nc - c0, x_zp, pad, w_q, quads + c0 / 16 * qb, end, PAIRS);
+}
+
+void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
+                           size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+    pack(x, h, w, ld_x, nc, x_zp, pad, w_q, quads, qb, false);
+}
+
+void qn_qs8_dwq_pack_pairs__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp,
+                                 size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+    pack(x, h, w, ld_x, nc, x_zp, pad, w_q, quads, qb, true);
 }
 
 QN_DWQ_KERNELS(avx2)

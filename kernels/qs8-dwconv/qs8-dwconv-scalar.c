@@ -29,17 +29,27 @@ void qn_qs8_dwconv_ukernel_kxk__scalar(const struct qn_qs8_dwconv_args *a) {
 
 // --- row quads (qs8-dwconv.h) ---
 
-void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
-                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+static void pack(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc, uint8_t x_zp, size_t pad,
+                 size_t w_q, uint8_t *quads, size_t qb, bool pairs) {
     for (size_t b = 0; b < (nc + 15) / 16; b++)
         for (size_t q = 0; q < (h + 3) / 4; q++)
             for (size_t col = 0; col < w; col++)
                 for (size_t l = 0; l < 16; l++)
                     for (size_t t = 0; t < 4; t++) {
                         const size_t r = 4 * q + t, ch = 16 * b + l;
-                        quads[b * qb + (q * w_q + pad + col) * 64 + l * 4 + t] =
+                        quads[b * qb + (q * w_q + pad + col) * 64 + qn_qs8_dwq_pos(pairs, l, t)] =
                             r < h && ch < nc ? x[(r * w + col) * ld_x + ch] : x_zp;
                     }
+}
+
+void qn_qs8_dwq_pack__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                             uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+    pack(x, h, w, ld_x, nc, x_zp, pad, w_q, quads, qb, false);
+}
+
+void qn_qs8_dwq_pack_pairs__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                                   uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb) {
+    pack(x, h, w, ld_x, nc, x_zp, pad, w_q, quads, qb, true);
 }
 
 void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride) {
@@ -57,7 +67,10 @@ void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, s
                         const uint8_t *xq = a->quads + blk * a->quad_stride +
                                             (((size_t)row.q_lo + qq) * a->w_q + ox * stride + j) * 64;
                         const int8_t *wq = set + (qq * k + j) * 64;
-                        for (size_t t = 0; t < 4; t++) acc += (int32_t)xq[l * 4 + t] * wq[l * 4 + t];
+                        for (size_t t = 0; t < 4; t++) {
+                            const size_t o = qn_qs8_dwq_pos(a->pairs, l, t);
+                            acc += (int32_t)xq[o] * wq[o];
+                        }
                     }
                 qn_qs8_store_ref(acc, a->mul[ch], a->bias ? a->bias + ch : NULL,
                                  a->res ? a->res + px * a->ld_r + ch : NULL, a->res_before_act, a->act,

@@ -76,6 +76,11 @@ void qn_qs8_dwconv_ukernel_kxk__avx512(const struct qn_qs8_dwconv_args *a);
 // = -x_zp * sum, per block. The kernels start each accumulator at it, or at zero where
 // zcorr is NULL (x_zp 0: every correction is 0).
 //
+// At the plain AVX2 level (no VNNI) the 64 bytes are in pair order instead: each 8-channel
+// half holds rows 0-1 of its channels, then rows 2-3, two bytes per channel
+// (qn_qs8_dwq_pos), so one vpmaddwd of a 16-byte quarter widened to s16 gives the 8 channels'
+// sums of two rows in channel order, and both quarters add into the same accumulators.
+//
 // A depthwise layer with ReLU / ReLU6 / no activation, u8 output and no residual requantizes
 // through qn_requant_fast (qs8-gemm.h): four outputs per pack, the activation folded into the
 // final clamp. Other epilogues go lane by lane through the qn_qgemm_ref sequence.
@@ -111,9 +116,16 @@ struct qn_qs8_dwq_args {
     int32_t out_zp, out_qmax;
     void *y;                          // output [h_out * w_out][ld_y], u8 or float
     size_t ld_y;
+    bool pairs;                       // quads and weights in pair order (read by the scalar kernel)
 };
 
 typedef void (*qn_qs8_dwq_ukernel_fn)(const struct qn_qs8_dwq_args *a);
+
+// Byte of channel l (0..15) and quad row t (0..3) within a block's 64-byte quad column (and
+// weight vector): l * 4 + t, or in pair order (plain AVX2).
+static inline size_t qn_qs8_dwq_pos(bool pairs, size_t l, size_t t) {
+    return pairs ? l / 8 * 32 + t / 2 * 16 + l % 8 * 2 + t % 2 : l * 4 + t;
+}
 
 // The maps whose rows the kernels run as one block sweeping the image's columns only (same
 // padding; the supernet's 4 and 7 at stride 1, 7, 8 and 14 at stride 2): their input width,
@@ -143,9 +155,14 @@ void qn_qs8_dwq_pack__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, 
 // The same for CPUs with AVX512-VBMI (qn_cpu()->avx512vbmi), half the shuffles.
 void qn_qs8_dwq_pack_vbmi__avx512(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                                   uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
-// AVX2 (for the AVX2 and AVX-VNNI kernels).
+// AVX2 (for the AVX-VNNI kernels).
 void qn_qs8_dwq_pack__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
                            uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
+// Pair order (for the plain AVX2 kernels).
+void qn_qs8_dwq_pack_pairs__scalar(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                                   uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
+void qn_qs8_dwq_pack_pairs__avx2(const uint8_t *x, size_t h, size_t w, size_t ld_x, size_t nc,
+                                 uint8_t x_zp, size_t pad, size_t w_q, uint8_t *quads, size_t qb);
 
 // Reference: plain loops over the quads, any k and stride.
 void qn_qs8_dwq_ukernel_kxk__scalar(const struct qn_qs8_dwq_args *a, size_t k, size_t stride);
