@@ -26,7 +26,8 @@ struct qn_qgemm_config {
     void (*thread_begin)(void);     // per thread around its calls (AMX: the tile config)
     void (*thread_end)(void);
     // an a_pad kernel's copy of A: rows to stride ldd, zero from K to ldd, then zero_rows rows
-    // of zeros (NULL: copy_rows, the rows alone)
+    // of zeros (NULL: copy_rows, the rows alone); with a_s16, the rows widened to u16
+    bool a_s16;                     // gemm reads A from a copy widened to u16 (copy_a), always
     void (*copy_a)(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
                    size_t zero_rows);
     const char *gemm_name, *gemm_s4_name, *gemv_s8_name, *gemv_s4_name;
@@ -61,6 +62,8 @@ static void configs_init(void) {
         .gemv_s4 = qn_qs4_gemv_ukernel_8c8__avx2,
         .unpack = qn_qs4_unpack__avx2,
         .block_bytes = 512 << 10,
+        .a_s16 = true,
+        .copy_a = qn_qs8_gemm_avx2_widen_a,
         .gemm_name = "qn_qs8_gemm_ukernel_6x8c4__avx2",
         .gemm_s4_name = "qn_qs4_unpack__avx2+qn_qs8_gemm_ukernel_6x8c4__avx2",
         .gemv_s8_name = "qn_qs8_gemv_ukernel_8c4__avx2",
@@ -245,6 +248,11 @@ static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t 
     const bool pad = cfg->a_pad && !a_whole_steps(K, mb);
     const bool crowd = (cfg->multi_tile || cfg->a_pad) && np >= 2 &&
                        qn_rows_per_l1_set(lda, rows) > QG_ROWS_PER_SET_MAX;
+    if (cfg->a_s16) {  // always a copy: 2 bytes a k, whole k-quads
+        size_t ldp = QN_ROUND_UP(2 * QN_ROUND_UP(K, 4), 64);
+        while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
+        return ldp;
+    }
     if (M <= 1 || !(pad || crowd)) return 0;
     size_t ldp = QN_DIV_UP(K, 64) * 64;
     while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
@@ -318,7 +326,10 @@ static void gemm_grid_thread(const struct gemm_grid *g, size_t t) {
                 const uint8_t *ac = a + (m0 - r0) * lda;
                 size_t ldac = lda;
                 if (cp && !whole) {
-                    copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
+                    if (g->cfg->a_s16)
+                        g->cfg->copy_a(cp, g->ldp, ac, lda, m1 - m0, g->K, 0);
+                    else
+                        copy_rows(cp, g->ldp, ac, lda, m1 - m0, g->K);
                     ac = cp, ldac = g->ldp;
                 }
                 for (size_t j = 0; j < nbk; j++) {

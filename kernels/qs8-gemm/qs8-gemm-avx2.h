@@ -85,11 +85,11 @@ static inline __attribute__((always_inline)) void qn_qgemm_store8_avx2(const str
     }
 }
 
-// vpmaddwd path (AVX2 without VNNI): 4 A bytes zero-extended to 4 s16, repeated in every
-// 64-bit group, against 4 columns x 4 k of s16 weights. The shuffle's control is a memory
-// operand (asm): held in a register it was the 6x8 tile's 17th live ymm, and GCC kept one
-// accumulator on the stack, a store-to-load round trip every k step (Zen 5, QNAS_ISA=avx2,
-// bench-kernels u8s8 gemm 1024^3 on one thread: 134-145 -> 162-165 GOP/s).
+// vpmaddwd path (AVX2 without VNNI, the GEMV; the 6x8 tile reads A widened by the driver):
+// 4 A bytes zero-extended to 4 s16, repeated in every 64-bit group, against 4 columns x 4 k of
+// s16 weights. The shuffle's control is a memory operand (asm): held in a register it was the
+// 6x8 tile's 17th live ymm when the tile widened A itself, and GCC kept one accumulator on the
+// stack (Zen 5, QNAS_ISA=avx2, u8s8 gemm 1024^3 on one thread: 134-145 -> 162-165 GOP/s).
 static const int8_t qn_a4_spread_avx2[32] __attribute__((aligned(32))) = {
     0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1};
 

@@ -86,9 +86,14 @@ typedef void (*qn_qs4_unpack_fn)(size_t np, size_t nr, size_t kc, const uint8_t 
 void qn_qs8_gemm_ukernel_4x8c4__scalar(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                        size_t lda, const void *w, void *c, size_t ldc,
                                        const struct qn_qgemm_params *p);
+// A as the driver's widened copy (qn_qs8_gemm_avx2_widen_a), lda in bytes.
 void qn_qs8_gemm_ukernel_6x8c4__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                      size_t lda, const void *w, void *c, size_t ldc,
                                      const struct qn_qgemm_params *p);
+// Rows of u8 A to u16 at stride ldd bytes (ldd >= 2 * K rounded up to 4), zero from K on, then
+// zero_rows rows of zeros: the plain AVX2 kernel's A (the copy_a of the driver's config).
+void qn_qs8_gemm_avx2_widen_a(uint8_t *dst, size_t ldd, const uint8_t *src, size_t lds, size_t rows, size_t K,
+                              size_t zero_rows);
 void qn_qs8_gemm_ukernel_6x16c4__avxvnni(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                          size_t lda, const void *w, void *c, size_t ldc,
                                          const struct qn_qgemm_params *p);
