@@ -143,7 +143,7 @@ QN_INLINE struct band_ep band_ep_init(const struct qn_f32_dwconv_band_args *a, c
     };
 }
 
-// ACT (compile-time in a block's stores, chosen once per block by STORES): 0 none, 1 the
+// ACT (compile-time in a block's stores, chosen once per block by QN_DW_BAND_STORES): 0 none, 1 the
 // ReLU / ReLU6 clamp, 2 hardswish; qn_act_avx512's operations.
 QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const bool RES, const bool FULL,
                           const int ACT) {
@@ -160,24 +160,6 @@ QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m512 acc, const
     else
         _mm512_mask_storeu_ps(e->y + pix * e->ld_y, e->m, v);
 }
-
-// The stores of a block's N outputs (acc[u] to pixel pix + u, u < n), the activation tested
-// once for the block, not per pixel (Zen 5, 1 thread, two alternations, vs oneDNN: 5x5 144 ch
-// at 28x28 1.87x -> 1.97-1.99x, 3x3 32 ch at 56x56 1.44-1.54x -> 1.63-1.73x; 3x3 at 14x14 and
-// 7x7 the same). At the AVX2 level (f32-dwconv-band-avx2.c) the same gave 10-15%.
-#define STORES(e, N, n, pix, acc, RES, FULL)                                                    \
-    do {                                                                                    \
-        if ((e)->act.hswish) {                                                              \
-            _Pragma("GCC unroll 16") for (size_t u = 0; u < (N); u++) if (u < (n))          \
-                band_store((e), (pix) + u, (acc)[u], RES, FULL, 2);                         \
-        } else if ((e)->act.none) {                                                         \
-            _Pragma("GCC unroll 16") for (size_t u = 0; u < (N); u++) if (u < (n))          \
-                band_store((e), (pix) + u, (acc)[u], RES, FULL, 0);                         \
-        } else {                                                                            \
-            _Pragma("GCC unroll 16") for (size_t u = 0; u < (N); u++) if (u < (n))          \
-                band_store((e), (pix) + u, (acc)[u], RES, FULL, 1);                         \
-        }                                                                                   \
-    } while (0)
 
 // UR output pixels read straight from the image: x is the first kernel row's input row
 // (pixel 0), x0 the block's first window column. EDGE: the window crosses a border of the row,
@@ -215,7 +197,7 @@ QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0,
                 if (p >= u * S && p - u * S < K) acc[u] = _mm512_fmadd_ps(xv, wv[p - u * S], acc[u]);
         }
     }
-    STORES(e, UR, n_out, pix, acc, RES, FULL);
+    QN_DW_BAND_STORES(e, UR, n_out, pix, acc, RES, FULL);
 }
 
 QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
@@ -312,7 +294,7 @@ QN_INLINE void small4(const struct qn_f32_dwconv_band_args *a, const size_t K, c
             }
         }
     }
-    STORES(&e, 16, 16, 0, acc, RES, FULL);
+    QN_DW_BAND_STORES(&e, 16, 16, 0, acc, RES, FULL);
 }
 
 bool qn_f32_dwconv_small4_fits(size_t k, size_t stride, size_t pad, size_t h_in, size_t w_in) {

@@ -34,8 +34,8 @@ QN_INLINE __m256 ld(const float *p, const bool FULL, __m256i mi) {
 // RES (compile-time): the block adds a residual. Epilogue tests per stored pixel, at 3x3 a
 // pixel's 9 FMAs, showed: bias, residual, their order and hardswish tested at run time for
 // every pixel (qn_epilogue_avx2) took ~40% of a band's samples at 1x7x7x160 (perf annotate).
-// ACT (compile-time in the block's stores, chosen once per block): 0 none, 1 the ReLU / ReLU6
-// clamp, 2 hardswish; qn_act_avx2's operations.
+// ACT (compile-time in a block's stores, chosen once per block by QN_DW_BAND_STORES): 0 none,
+// 1 the ReLU / ReLU6 clamp, 2 hardswish; qn_act_avx2's operations.
 QN_INLINE void band_store(const struct band_ep *e, size_t pix, __m256 acc, const bool RES, const bool FULL,
                           const int ACT) {
     __m256 v = _mm256_add_ps(acc, e->bias), r = _mm256_setzero_ps();
@@ -79,18 +79,7 @@ QN_INLINE void band_block(const struct band_ep *e, const float *x, ptrdiff_t x0,
                 if (p >= u * S && p - u * S < K) acc[u] = _mm256_fmadd_ps(xv, wv[p - u * S], acc[u]);
         }
     }
-#define STORES(ACT)                                                             \
-    do {                                                                        \
-        _Pragma("GCC unroll 8") for (size_t u = 0; u < UR; u++) if (u < n_out) \
-            band_store(e, pix + u, acc[u], RES, FULL, ACT);                     \
-    } while (0)
-    if (e->act.hswish)
-        STORES(2);
-    else if (e->act.none)
-        STORES(0);
-    else
-        STORES(1);
-#undef STORES
+    QN_DW_BAND_STORES(e, UR, n_out, pix, acc, RES, FULL);
 }
 
 QN_INLINE void band_one(const struct band_ep *e, const float *x, size_t ow, size_t ld_x, size_t ld_xrow,
