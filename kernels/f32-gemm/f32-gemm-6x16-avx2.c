@@ -213,10 +213,13 @@ void qn_f32_gemm_ukernel_6x16_lda__avx2(size_t mr, size_t nr, size_t kc, const f
 
 // --- 4 x 16 small-M kernel: A in place, B rows of ldb floats (masked: B may end at nr) ---
 
-void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
-                                          size_t a_rs, size_t a_ks, const float *b, size_t ldb,
-                                          float *c, size_t ldc,
-                                          const struct qn_f32_gemm_params *p) {
+// FULL (compile-time): all 16 columns, plain loads. vmaskmovps from memory, on B streaming
+// from DRAM, held the packed-B GEMV (1x4096x4096, QNAS_ISA=avx2, Zen 5) to ~9 GB/s: perf put
+// 82% of the kernel's samples on it.
+static inline __attribute__((always_inline)) void small4x16(const bool FULL, size_t mr, size_t nr, size_t kc,
+                                                            const float *a, size_t a_rs, size_t a_ks,
+                                                            const float *b, size_t ldb, float *c, size_t ldc,
+                                                            const struct qn_f32_gemm_params *p) {
     // Lane masks for the two B vectors: lane l live when l < nr.
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
@@ -227,8 +230,8 @@ void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (size_t k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_maskload_ps(b, m0);
-        const __m256 b1 = _mm256_maskload_ps(b + 8, m1);
+        const __m256 b0 = FULL ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);
+        const __m256 b1 = FULL ? _mm256_loadu_ps(b + 8) : _mm256_maskload_ps(b + 8, m1);
         const size_t o = k * a_ks;
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
@@ -245,6 +248,16 @@ void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const
         store_rows16(t, mr, c, ldc, p->last ? p->bias : NULL, p->last ? p->res : NULL, p->ldr, p);
     else
         store_edge16(t, mr, nr, c, ldc, p);
+}
+
+void qn_f32_gemm_small_ukernel_4x16__avx2(size_t mr, size_t nr, size_t kc, const float *a,
+                                          size_t a_rs, size_t a_ks, const float *b, size_t ldb,
+                                          float *c, size_t ldc,
+                                          const struct qn_f32_gemm_params *p) {
+    if (nr == 16)
+        small4x16(true, mr, nr, kc, a, a_rs, a_ks, b, ldb, c, ldc, p);
+    else
+        small4x16(false, mr, nr, kc, a, a_rs, a_ks, b, ldb, c, ldc, p);
 }
 
 // --- GEMV kernel: 32 columns at a time (then 8, then one), QN_F32_GEMV_ROWS rows per pass ---
@@ -376,7 +389,9 @@ void qn_f32_gemm_packa_6__avx2(size_t MR, size_t mr, size_t kc, const float *a, 
         __m256 r[8];
 #pragma GCC unroll 8
         for (size_t i = 0; i < 8; i++)
-            r[i] = i < mr ? _mm256_maskload_ps(a + i * a_rs + k0, mk) : _mm256_setzero_ps();
+            r[i] = i >= mr ? _mm256_setzero_ps()
+                   : kk == 8 ? _mm256_loadu_ps(a + i * a_rs + k0)
+                             : _mm256_maskload_ps(a + i * a_rs + k0, mk);
         transpose8(r);
         float *d = dst + k0 * 6;
 #pragma GCC unroll 8
@@ -388,6 +403,14 @@ void qn_f32_gemm_packa_6__avx2(size_t MR, size_t mr, size_t kc, const float *a, 
 void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b, size_t b_ks,
                                 size_t b_ns, float *dst) {
     if (b_ns == 1) {  // rows of op(B) contiguous in n
+        // (vmaskmovps only for a partial panel: see small4x16)
+        if (nr == 16) {
+            for (size_t k = 0; k < kc; k++) {
+                _mm256_store_ps(dst + k * 16, _mm256_loadu_ps(b + k * b_ks));
+                _mm256_store_ps(dst + k * 16 + 8, _mm256_loadu_ps(b + k * b_ks + 8));
+            }
+            return;
+        }
         const __m256i m0 = lanes8(nr), m1 = lanes8(nr > 8 ? nr - 8 : 0);
         for (size_t k = 0; k < kc; k++) {
             _mm256_store_ps(dst + k * 16, _mm256_maskload_ps(b + k * b_ks, m0));
@@ -407,8 +430,9 @@ void qn_f32_gemm_packb_16__avx2(size_t NR, size_t nr, size_t kc, const float *b,
             __m256 r[8];
 #pragma GCC unroll 8
             for (size_t j = 0; j < 8; j++)
-                r[j] = h * 8 + j < nr ? _mm256_maskload_ps(b + (h * 8 + j) * b_ns + k0, mk)
-                                      : _mm256_setzero_ps();
+                r[j] = h * 8 + j >= nr ? _mm256_setzero_ps()
+                       : kk == 8       ? _mm256_loadu_ps(b + (h * 8 + j) * b_ns + k0)
+                                       : _mm256_maskload_ps(b + (h * 8 + j) * b_ns + k0, mk);
             transpose8(r);
             float *d = dst + k0 * 16 + h * 8;
 #pragma GCC unroll 8
