@@ -722,7 +722,6 @@ static bool qs8_dwq_plan(struct qn_qs8_conv *conv, const int8_t *wd, const struc
         p->pad_w != pad || h_out > 65535 || (h + 3) / 4 > 65535)
         return true;
     // per output row: set key (nq, d, e) and row class (i_lo, i_hi); per column: (j_lo, j_hi)
-    conv->dwq_pairs = conv->isa == QN_ISA_AVX2;
     ptrdiff_t(*set_keys)[3] = malloc(h_out * sizeof(*set_keys));
     ptrdiff_t(*rc_keys)[3] = malloc(h_out * sizeof(*rc_keys));
     ptrdiff_t(*cc_keys)[3] = malloc(w_out * sizeof(*cc_keys));
@@ -776,7 +775,7 @@ static bool qs8_dwq_plan(struct qn_qs8_conv *conv, const int8_t *wd, const struc
                     for (size_t ch = 0; ch < c; ch++)
                         conv->dwq_w[ch / 16 * conv->dwq_block_stride + st * conv->dwq_set_stride +
                                     ((size_t)(rr / 4) * k + j) * 64 +
-                                    qn_qs8_dwq_pos(conv->dwq_pairs, ch % 16, (size_t)(rr % 4))] =
+                                    qn_qs8_dwq_pos(qn_qs8_conv_dwq_pairs(conv), ch % 16, (size_t)(rr % 4))] =
                             wd[(size_t)i * w->ld_h + j * w->ld_w + ch];
             }
         }
@@ -947,7 +946,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
     const enum qn_isa isa = qn_isa();
     // (the weight sets' order is the level's at init: pair order only for the plain AVX2 kernels)
     if (!conv->dwq_w || isa == QN_ISA_SCALAR || out->ep.act == QN_ACT_GELU ||
-        conv->dwq_pairs != (isa == QN_ISA_AVX2))
+        qn_qs8_conv_dwq_pairs(conv) != (isa == QN_ISA_AVX2))
         return false;
     static const qn_qs8_dwq_ukernel_fn kernels[QN_ISA_COUNT][2][3] = {
         [QN_ISA_AVX2] =
@@ -1003,7 +1002,7 @@ static bool qs8_dwconv_quad_run(struct qn_qs8_conv *conv, size_t n, const uint8_
         .ld_r = ep->ldr, .res_before_act = ep->residual_before_act, .act = ep->act,
         .out_u8 = out->out_u8, .inv_out = out->out_u8 ? 1.0f / out->out_scale : 0.0f,
         .out_zp = out->out_zp, .out_qmax = qn_qgemm_out_qmax(out), .ld_y = ld_y,
-        .pairs = conv->dwq_pairs,
+        .pairs = qn_qs8_conv_dwq_pairs(conv),
     };
     const struct dwq_ctx c = {.conv = conv, .x = x, .ld_x = ld_x, .x_zp = (uint8_t)out->a_zp,
                               .base = &base, .kernel = kernel,

@@ -132,7 +132,6 @@ struct qn_qs8_conv {
     // depthwise 3/5/7, stride 1/2: the row-quad plan (qs8-dwconv.h), dwq_w NULL otherwise
     int8_t *dwq_w;                     // weight sets [c_pad / 16][n_sets][nq_max][k][64]
     size_t dwq_set_stride, dwq_block_stride;  // bytes
-    bool dwq_pairs;                    // weight sets in pair order (plain AVX2, qs8-dwconv.h)
     struct qn_qs8_dwq_row *dwq_rows;   // [h_out]
     uint8_t *dwq_cols;                 // [w_out] column class
     size_t dwq_n_rc, dwq_n_cc;
@@ -144,6 +143,10 @@ struct qn_qs8_conv {
     uint8_t *scratch;                  // im2col or subsampled pixels (u8)
     size_t scratch_elems;
 };
+
+// The row-quad weight sets are in pair order (qs8-dwconv.h) for the plain AVX2 kernels: at the
+// level the layer was set up for.
+static inline bool qn_qs8_conv_dwq_pairs(const struct qn_qs8_conv *conv) { return conv->isa == QN_ISA_AVX2; }
 
 // w: s8 view (values within +-(2^(bits-1) - 1)), w_scale[c_out]. Packs for the current ISA.
 enum qn_status qn_qs8_conv_init(struct qn_qs8_conv *conv, const struct qn_conv_params *p,

@@ -248,13 +248,9 @@ static size_t a_copy_stride(const struct qn_qgemm_config *cfg, size_t M, size_t 
     const bool pad = cfg->a_pad && !a_whole_steps(K, mb);
     const bool crowd = (cfg->multi_tile || cfg->a_pad) && np >= 2 &&
                        qn_rows_per_l1_set(lda, rows) > QG_ROWS_PER_SET_MAX;
-    if (cfg->a_s16) {  // always a copy: 2 bytes a k, whole k-quads
-        size_t ldp = QN_ROUND_UP(2 * QN_ROUND_UP(K, 4), 64);
-        while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
-        return ldp;
-    }
-    if (M <= 1 || !(pad || crowd)) return 0;
-    size_t ldp = QN_DIV_UP(K, 64) * 64;
+    // a_s16: always a copy, 2 bytes a k, whole k-quads
+    if (!cfg->a_s16 && (M <= 1 || !(pad || crowd))) return 0;
+    size_t ldp = cfg->a_s16 ? QN_ROUND_UP(2 * QN_ROUND_UP(K, 4), 64) : QN_ROUND_UP(K, 64);
     while (qn_rows_per_l1_set(ldp, rows) > QG_ROWS_PER_SET_MAX) ldp += 64;
     return ldp;
 }
@@ -379,7 +375,7 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
     const struct qn_qgemm_config *cfg = config_run(w->isa, w->N, w->K);
     const size_t N = w->N, K = w->K, nr = cfg->nr, mr = cfg->mr;
     const bool s4 = w->storage_bits == 4;
-    const struct qn_qgemm_params base = {
+    struct qn_qgemm_params base = {
         .scale = w->scale,
         .col_sum = w->col_sum,
         .bias = out->ep.bias,
@@ -404,6 +400,9 @@ void qn_qgemm(size_t M, const uint8_t *A, size_t lda, const struct qn_qgemm_weig
 
     if (M == 1) {
         // GEMV: bandwidth-bound stream over the panels, split across threads.
+        uint32_t a_sum = 0;
+        for (size_t k = 0; k < K; k++) a_sum += A[k];
+        base.a_sum = a_sum;
         const qn_qgemm_ukernel_fn gemv = s4 ? cfg->gemv_s4 : cfg->gemv_s8;
         if ((size_t)nt > np) nt = (int)np;
         if (N * K < (1u << 16)) nt = 1;  // thread start-up would dominate

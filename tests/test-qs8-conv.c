@@ -62,7 +62,7 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
         memset(quads, 0, blocks * qb);
         memset(quads2, 0, blocks * qb);
         const uint8_t *xi = x + img * p->h * p->w * t->ld_x;
-        (conv->dwq_pairs ? qn_qs8_dwq_pack_pairs__scalar : qn_qs8_dwq_pack__scalar)(
+        (qn_qs8_conv_dwq_pairs(conv) ? qn_qs8_dwq_pack_pairs__scalar : qn_qs8_dwq_pack__scalar)(
             xi, p->h, p->w, t->ld_x, p->c_in, (uint8_t)t->a_zp, p->pad_w, w_q, quads, qb);
         // the vector packs: all blocks in one call (groups of four), and block by block as
         // conv.c's threads may split them
@@ -95,7 +95,7 @@ static void check_quad_scalar(const struct tcase *t, const struct qn_qs8_conv *c
             .res_before_act = t->res_before, .act = t->act, .out_u8 = t->out_u8,
             .inv_out = 1.0f / out->out_scale, .out_zp = out->out_zp,
             .out_qmax = qn_qgemm_out_qmax(out), .y = y + img * pix * t->ld_y * es, .ld_y = t->ld_y,
-            .pairs = conv->dwq_pairs,
+            .pairs = qn_qs8_conv_dwq_pairs(conv),
         };
         qn_qs8_dwq_ukernel_kxk__scalar(&a, p->kh, p->stride_h);
     }

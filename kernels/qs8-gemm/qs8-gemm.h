@@ -60,6 +60,7 @@ struct qn_qgemm_params {
                              // with non-temporal stores (the driver fences before returning)
     bool a_pad;              // AMX: A readable in whole 16-row x 64-byte tiles, zero past kc,
                              // and w readable QN_QG_B_SLACK bytes past the panel
+    uint32_t a_sum;          // GEMV (M = 1): sum of A over K, once per call (the AVX2 s4 GEMV)
 };
 
 // Bytes every packed weight buffer (zero there) and s4 unpacking scratch (left as it is) has
